@@ -1,0 +1,55 @@
+/* auth.h -- the auth service's state (users, issued tokens, revocations) and
+ * its routes. The store is pure and shared in-process with the backend, so a
+ * logout revokes the token everywhere at once, WebSocket included. */
+#ifndef SIM_AUTH_H
+#define SIM_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "http.h"
+#include "scenario.h"
+
+struct ev_loop;
+typedef struct sim_faults sim_faults;
+typedef struct sim_auth_store sim_auth_store;
+
+/* Who a valid access token belongs to. */
+typedef struct sim_principal {
+    char user_id[128];
+    char email[256];
+    double exp;
+} sim_principal;
+
+typedef enum {
+    SIM_AUTH_OK = 0,
+    SIM_AUTH_INVALID = -1,   /* malformed, bad signature, bad alg, missing claim, wrong iss/type */
+    SIM_AUTH_EXPIRED = -2,
+    SIM_AUTH_REVOKED = -3,
+} sim_auth_status;
+
+/* Creates the store from the scenario (borrowed, must outlive the store).
+ * The secret is chosen here: JWT_SECRET_STAGING, else JWT_SECRET_KEY, else the
+ * scenario's, else generated from the seed and logged. Same for the E2E key:
+ * E2E_OAUTH_SIMULATION_KEY, else the scenario's, else not configured. */
+sim_auth_store *sim_auth_store_new(const sim_scenario *sc, uint64_t seed);
+void sim_auth_store_free(sim_auth_store *st);
+
+/* Checks an access token as the backend does. `now` is epoch seconds. */
+sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, double now,
+                                      sim_principal *out);
+
+/* Issues an access token for a known user id (tests, demo). Caller frees. */
+char *sim_auth_issue_access(sim_auth_store *st, const char *user_id, const char *email, double now);
+
+/* The auth service routes of CONTRACT section 3, pure. */
+void sim_auth_handle(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp);
+
+/* The auth HTTP service (libmicrohttpd) on the loop. port 0 picks one. */
+typedef struct sim_auth_service sim_auth_service;
+sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const char *bind, int port,
+                                         sim_auth_store *st, sim_faults *faults,
+                                         char *err, size_t errlen);
+int sim_auth_service_port(const sim_auth_service *svc);
+void sim_auth_service_stop(sim_auth_service *svc);
+
+#endif

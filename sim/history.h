@@ -1,0 +1,34 @@
+/* history.h -- the backend's Redis client (hiredis async on the loop): each
+ * completed run appends the user's message and the answer to
+ * thread:{thread_id}:messages; the thread history route reads it back.
+ * Redis is optional, as in staging: when it is unreachable chat goes on
+ * (degraded), the failure is logged, and the client reconnects with back-off. */
+#ifndef SIM_HISTORY_H
+#define SIM_HISTORY_H
+
+#include <stdint.h>
+
+struct ev_loop;
+typedef struct sim_history sim_history;
+
+sim_history *sim_history_new(struct ev_loop *loop, const char *host, int port,
+                             uint32_t connect_timeout_ms);
+void sim_history_free(sim_history *h);
+
+/* 1 when connected to Redis. */
+int sim_history_connected(const sim_history *h);
+/* Short text for /health/infrastructure: "connected", or the last error. */
+const char *sim_history_status(const sim_history *h);
+uint64_t sim_history_failures(const sim_history *h);
+
+/* Appends one JSON message (borrowed) to the thread's list. Fire and forget:
+ * when Redis is down the message is counted as lost and logged. */
+void sim_history_append(sim_history *h, const char *thread_id, const char *json);
+
+/* Reads the thread's list. cb gets a cJSON array (owned by the callee,
+ * valid during cb) or NULL with an error text when Redis is unavailable.
+ * cb is always called, possibly before sim_history_read returns. */
+typedef void (*sim_history_cb)(void *ctx, void *json_array, const char *error);
+void sim_history_read(sim_history *h, const char *thread_id, sim_history_cb cb, void *ctx);
+
+#endif

@@ -1,0 +1,100 @@
+/* http.c -- helpers for the pure request/response pair of http.h. */
+#include "http.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sim_http_response_init(sim_http_response *r) {
+    memset(r, 0, sizeof(*r));
+    r->status = 200;
+    r->content_type = "application/json";
+}
+
+void sim_http_response_free(sim_http_response *r) {
+    sim_buf_free(&r->body);
+}
+
+void sim_http_json(sim_http_response *r, int status, void *json) {
+    cJSON *j = json;
+    char *text = cJSON_PrintUnformatted(j);
+    r->status = status;
+    r->content_type = "application/json";
+    r->body.len = 0;
+    sim_buf_puts(&r->body, text ? text : "null");
+    free(text);
+    cJSON_Delete(j);
+}
+
+void sim_http_detail(sim_http_response *r, int status, const char *text) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "detail", text);
+    sim_http_json(r, status, j);
+}
+
+const char *sim_http_bearer(const sim_http_request *req) {
+    const char *h = req->header ? req->header(req, "Authorization") : NULL;
+    if (!h || !sim_strncaseeq(h, "Bearer ", 7)) return NULL;
+    h += 7;
+    while (*h == ' ') h++;
+    return *h ? h : NULL;
+}
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+int sim_http_query_param(const char *query, const char *name, char *out, size_t outlen) {
+    size_t nlen = strlen(name);
+    const char *p = query;
+    while (p && *p) {
+        const char *end = strchr(p, '&');
+        size_t seglen = end ? (size_t)(end - p) : strlen(p);
+        if (seglen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            const char *v = p + nlen + 1, *vend = p + seglen;
+            size_t o = 0;
+            while (v < vend) {
+                int c = (unsigned char)*v;
+                if (c == '%' && vend - v >= 3 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
+                    c = hexval(v[1]) * 16 + hexval(v[2]);
+                    v += 3;
+                } else {
+                    if (c == '+') c = ' ';
+                    v++;
+                }
+                if (o + 1 >= outlen) return -1;
+                out[o++] = (char)c;
+            }
+            out[o] = '\0';
+            return 0;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+const char *sim_http_reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}

@@ -1,0 +1,181 @@
+/* main.c -- the stagesim command line: `up` runs the simulator on one libev
+ * loop until SIGINT/SIGTERM; `validate` checks a scenario file. */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario.h"
+#include "sim.h"
+#include "util.h"
+
+static const char usage[] =
+    "usage: stagesim up [options]\n"
+    "       stagesim validate FILE\n"
+    "       stagesim --help | --version\n"
+    "\n"
+    "up: impersonate the staging backend (HTTP + WebSocket), auth service and Redis\n"
+    "on one event loop. Prints one line `READY {\"backend\":P,\"auth\":P,\"redis\":P}`\n"
+    "on stdout once every listener accepts; logs go to stderr.\n"
+    "\n"
+    "  --backend-port N   backend HTTP + WebSocket port (default 8000; 0 picks a free one)\n"
+    "  --auth-port N      auth service port (default 8081)\n"
+    "  --redis-port N     Redis port (default 6380)\n"
+    "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
+    "  --scenario FILE    scenario JSON (default: the built-in golden path)\n"
+    "  --seed N           overrides the scenario's seed\n"
+    "  --journal FILE     write the journal (JSON lines) to FILE\n"
+    "  --verbose          log debug messages\n"
+    "\n"
+    "validate: load FILE as `up` would; exit 0 if it is valid, 2 with the reason if not.\n"
+    "\n"
+    "Exit codes: 0 ok, 1 start-up failure (a port in use), 2 usage or scenario error.\n";
+
+static int parse_port(const char *s, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 0 || v > 65535) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (*s == '-') return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || end == s) return -1;
+    *out = v;
+    return 0;
+}
+
+typedef struct run_state {
+    struct ev_loop *loop;
+    sim *s;
+    ev_signal sigint, sigterm;
+} run_state;
+
+static void stopped(void *ctx) {
+    run_state *st = ctx;
+    ev_signal_stop(st->loop, &st->sigint);
+    ev_signal_stop(st->loop, &st->sigterm);
+    ev_break(st->loop, EVBREAK_ALL);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+    (void)loop, (void)revents;
+    run_state *st = w->data;
+    sim_stop(st->s, stopped, st);
+}
+
+static int cmd_up(int argc, char **argv) {
+    enum { O_BACKEND = 1, O_AUTH, O_REDIS, O_BIND, O_SCENARIO, O_SEED, O_JOURNAL, O_VERBOSE, O_HELP };
+    static const struct option longopts[] = {
+        {"backend-port", required_argument, NULL, O_BACKEND},
+        {"auth-port", required_argument, NULL, O_AUTH},
+        {"redis-port", required_argument, NULL, O_REDIS},
+        {"bind", required_argument, NULL, O_BIND},
+        {"scenario", required_argument, NULL, O_SCENARIO},
+        {"seed", required_argument, NULL, O_SEED},
+        {"journal", required_argument, NULL, O_JOURNAL},
+        {"verbose", no_argument, NULL, O_VERBOSE},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    sim_options opt;
+    sim_options_default(&opt);
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case O_BACKEND: bad = parse_port(optarg, &opt.backend_port); break;
+        case O_AUTH: bad = parse_port(optarg, &opt.auth_port); break;
+        case O_REDIS: bad = parse_port(optarg, &opt.redis_port); break;
+        case O_BIND: opt.bind = optarg; break;
+        case O_SCENARIO: opt.scenario_path = optarg; break;
+        case O_SEED: bad = parse_u64(optarg, &opt.seed); opt.seed_set = 1; break;
+        case O_JOURNAL: opt.journal_path = optarg; break;
+        case O_VERBOSE: sim_log_set_level(SIM_LOG_DEBUG); break;
+        case O_HELP: fputs(usage, stdout); return 0;
+        default:
+            fprintf(stderr, "stagesim up: unknown or incomplete option '%s'\n%s", argv[optind - 1], usage);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "stagesim up: invalid value '%s' for %s\n", optarg, argv[optind - 2]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "stagesim up: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+
+    struct ev_loop *loop = EV_DEFAULT;
+    char err[512];
+    int code;
+    run_state st = {.loop = loop};
+    st.s = sim_start(loop, &opt, err, sizeof(err), &code);
+    if (!st.s) {
+        fprintf(stderr, "stagesim: %s\n", err);
+        ev_loop_destroy(loop);
+        return code;
+    }
+    ev_signal_init(&st.sigint, on_signal, SIGINT);
+    ev_signal_init(&st.sigterm, on_signal, SIGTERM);
+    st.sigint.data = st.sigterm.data = &st;
+    ev_signal_start(loop, &st.sigint);
+    ev_signal_start(loop, &st.sigterm);
+
+    char ready[256];
+    sim_ready_json(st.s, ready, sizeof(ready));
+    printf("READY %s\n", ready);
+    fflush(stdout);
+
+    ev_run(loop, 0);
+    sim_free(st.s);
+    ev_loop_destroy(loop);
+    sim_info("bye");
+    return 0;
+}
+
+static int cmd_validate(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: stagesim validate FILE\n");
+        return 2;
+    }
+    char err[512];
+    sim_scenario *sc = sim_scenario_load(argv[1], err, sizeof(err));
+    if (!sc) {
+        fprintf(stderr, "stagesim: %s\n", err);
+        return 2;
+    }
+    printf("%s: ok (scenario \"%s\", %zu users)\n", argv[1], sc->name, sc->nusers);
+    sim_scenario_free(sc);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("stagesim %s\n", STAGESIM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "up") == 0) return cmd_up(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
+    fprintf(stderr, "stagesim: unknown command '%s'\n%s", cmd, usage);
+    return 2;
+}

@@ -1,0 +1,17 @@
+/* redis_server.h -- the Redis impersonation: RESP2 on its own port, served
+ * from the libev loop. */
+#ifndef SIM_REDIS_SERVER_H
+#define SIM_REDIS_SERVER_H
+
+struct ev_loop;
+typedef struct sim_faults sim_faults;
+typedef struct sim_redis_server sim_redis_server;
+
+/* Listens on bind:port (0 picks a free port). NULL with err on failure. */
+sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const char *bind, int port,
+                                         sim_faults *faults, char *err, size_t errlen);
+int sim_redis_server_port(const sim_redis_server *srv);
+/* Closes the listener and every client, frees everything. */
+void sim_redis_server_stop(sim_redis_server *srv);
+
+#endif

@@ -1,0 +1,410 @@
+/* scenario.c -- loads a scenario JSON file and validates it completely before
+ * anything runs. Each object is walked with a table of allowed keys; unknown
+ * keys are errors; every error names the file, the JSON path and the reason:
+ *   scenarios/x.json: agent.gap_ms: must be >= 0 */
+#include "scenario.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_SCENARIO_BYTES (4u << 20)
+
+/* The built-in default, identical to scenarios/golden-path.json. */
+static const char default_scenario[] =
+    "{\"name\":\"golden-path\","
+    "\"description\":\"Healthy staging: login, WebSocket, five agent events, answer stored in Redis.\","
+    "\"profile\":\"current\",\"seed\":1,"
+    "\"users\":["
+    "{\"id\":\"user-alice\",\"email\":\"alice@example.com\",\"password\":\"alice-password\",\"permissions\":[\"chat\"]},"
+    "{\"id\":\"user-bob\",\"email\":\"bob@example.com\",\"password\":\"bob-password\",\"permissions\":[\"chat\"]}],"
+    "\"agent\":{\"name\":\"supervisor\",\"tools\":[\"search_knowledge_base\",\"analyze_data\"],"
+    "\"gap_ms\":50}}";
+
+typedef struct loader {
+    const char *origin;
+    char *err;
+    size_t errlen;
+    int failed;
+} loader;
+
+__attribute__((format(printf, 3, 4)))
+static int fail(loader *ld, const char *path, const char *fmt, ...) {
+    if (ld->failed) return -1;
+    ld->failed = 1;
+    char reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    if (path && *path)
+        snprintf(ld->err, ld->errlen, "%s: %s: %s", ld->origin, path, reason);
+    else
+        snprintf(ld->err, ld->errlen, "%s: %s", ld->origin, reason);
+    return -1;
+}
+
+static void join(char *out, size_t outlen, const char *base, const char *key) {
+    if (base && *base)
+        snprintf(out, outlen, "%s.%s", base, key);
+    else
+        snprintf(out, outlen, "%s", key);
+}
+
+static const char *json_type_name(const cJSON *v) {
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "invalid";
+}
+
+/* Rejects keys of obj not in allowed (NULL-terminated). */
+static int check_keys(loader *ld, const cJSON *obj, const char *path, const char *const *allowed) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        int known = 0;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, it->string) == 0) known = 1;
+        if (!known) {
+            char p[256];
+            join(p, sizeof(p), path, it->string);
+            return fail(ld, p, "unknown key");
+        }
+    }
+    return 0;
+}
+
+static int want_object(loader *ld, const cJSON *v, const char *path) {
+    if (!cJSON_IsObject(v)) return fail(ld, path, "must be an object, not %s", json_type_name(v));
+    return 0;
+}
+
+/* Optional string member: leaves *dst alone when absent. */
+static int get_string(loader *ld, const cJSON *obj, const char *path, const char *key,
+                      char **dst, int required) {
+    char p[256];
+    join(p, sizeof(p), path, key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return required ? fail(ld, p, "is required") : 0;
+    if (!cJSON_IsString(v)) return fail(ld, p, "must be a string, not %s", json_type_name(v));
+    if (required && !*v->valuestring) return fail(ld, p, "must not be empty");
+    free(*dst);
+    *dst = sim_xstrdup(v->valuestring);
+    return 0;
+}
+
+/* Optional integer member in [min, max]. */
+static int get_int(loader *ld, const cJSON *obj, const char *path, const char *key,
+                   double min, double max, double *dst) {
+    char p[256];
+    join(p, sizeof(p), path, key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v)) return fail(ld, p, "must be a number, not %s", json_type_name(v));
+    double d = v->valuedouble;
+    if (d != floor(d)) return fail(ld, p, "must be an integer");
+    if (d < min) return fail(ld, p, "must be >= %.0f", min);
+    if (d > max) return fail(ld, p, "must be <= %.0f", max);
+    *dst = d;
+    return 0;
+}
+
+/* Optional array of non-empty strings. */
+static int get_strings(loader *ld, const cJSON *obj, const char *path, const char *key,
+                       char ***dst, size_t *n, int nonempty) {
+    char p[256];
+    join(p, sizeof(p), path, key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return 0;
+    if (!cJSON_IsArray(v)) return fail(ld, p, "must be an array, not %s", json_type_name(v));
+    size_t count = (size_t)cJSON_GetArraySize(v);
+    if (nonempty && count == 0) return fail(ld, p, "must not be empty");
+    for (size_t i = 0; i < *n; i++) free((*dst)[i]);
+    free(*dst);
+    *dst = sim_xcalloc(count ? count : 1, sizeof(char *));
+    *n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v) {
+        if (!cJSON_IsString(it) || !*it->valuestring) {
+            char ip[280];
+            snprintf(ip, sizeof(ip), "%s[%zu]", p, *n);
+            return fail(ld, ip, "must be a non-empty string");
+        }
+        (*dst)[(*n)++] = sim_xstrdup(it->valuestring);
+    }
+    return 0;
+}
+
+static int load_users(loader *ld, sim_scenario *sc, const cJSON *arr) {
+    static const char *const keys[] = {"id", "email", "password", "permissions", NULL};
+    if (!cJSON_IsArray(arr)) return fail(ld, "users", "must be an array, not %s", json_type_name(arr));
+    size_t n = (size_t)cJSON_GetArraySize(arr);
+    sc->users = sim_xcalloc(n ? n : 1, sizeof(sim_user));
+    const cJSON *u;
+    cJSON_ArrayForEach(u, arr) {
+        char p[64];
+        snprintf(p, sizeof(p), "users[%zu]", sc->nusers);
+        sim_user *user = &sc->users[sc->nusers++];
+        if (want_object(ld, u, p) || check_keys(ld, u, p, keys) ||
+            get_string(ld, u, p, "id", &user->id, 1) ||
+            get_string(ld, u, p, "email", &user->email, 1) ||
+            get_string(ld, u, p, "password", &user->password, 1) ||
+            get_strings(ld, u, p, "permissions", &user->permissions, &user->npermissions, 0))
+            return -1;
+        for (size_t i = 0; i + 1 < sc->nusers; i++) {
+            if (strcmp(sc->users[i].email, user->email) == 0)
+                return fail(ld, p, "duplicate email \"%s\"", user->email);
+            if (strcmp(sc->users[i].id, user->id) == 0)
+                return fail(ld, p, "duplicate id \"%s\"", user->id);
+        }
+    }
+    return 0;
+}
+
+static int load_agent(loader *ld, sim_scenario *sc, const cJSON *obj) {
+    static const char *const keys[] = {"name", "tools", "thinking", "answer_template", "gap_ms", NULL};
+    double gap = sc->agent.gap_ms;
+    if (want_object(ld, obj, "agent") || check_keys(ld, obj, "agent", keys) ||
+        get_string(ld, obj, "agent", "name", &sc->agent.agent_name, 0) ||
+        get_strings(ld, obj, "agent", "tools", &sc->agent.tools, &sc->agent.ntools, 1) ||
+        get_strings(ld, obj, "agent", "thinking", &sc->agent.thinking, &sc->agent.nthinking, 1) ||
+        get_string(ld, obj, "agent", "answer_template", &sc->agent.answer_template, 0) ||
+        get_int(ld, obj, "agent", "gap_ms", 0, 600000, &gap))
+        return -1;
+    if (!*sc->agent.agent_name) return fail(ld, "agent.name", "must not be empty");
+    sc->agent.gap_ms = (uint32_t)gap;
+    return 0;
+}
+
+static int load_auth(loader *ld, sim_scenario *sc, const cJSON *obj) {
+    static const char *const keys[] = {"jwt_secret", "e2e_key", "access_ttl_s", "refresh_ttl_s", NULL};
+    double access = sc->access_ttl_s, refresh = sc->refresh_ttl_s;
+    if (want_object(ld, obj, "auth") || check_keys(ld, obj, "auth", keys) ||
+        get_string(ld, obj, "auth", "jwt_secret", &sc->jwt_secret, 0) ||
+        get_string(ld, obj, "auth", "e2e_key", &sc->e2e_key, 0) ||
+        get_int(ld, obj, "auth", "access_ttl_s", 1, 365 * 86400.0, &access) ||
+        get_int(ld, obj, "auth", "refresh_ttl_s", 1, 365 * 86400.0, &refresh))
+        return -1;
+    if (sc->jwt_secret && !*sc->jwt_secret) return fail(ld, "auth.jwt_secret", "must not be empty");
+    sc->access_ttl_s = (uint32_t)access;
+    sc->refresh_ttl_s = (uint32_t)refresh;
+    return 0;
+}
+
+static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
+    static const char *const keys[] = {"no_token", "demo_user_id", NULL};
+    char *mode = NULL;
+    int rc = 0;
+    if (want_object(ld, obj, "websocket") || check_keys(ld, obj, "websocket", keys) ||
+        get_string(ld, obj, "websocket", "no_token", &mode, 0) ||
+        get_string(ld, obj, "websocket", "demo_user_id", &sc->demo_user_id, 0))
+        rc = -1;
+    if (!rc && mode) {
+        if (strcmp(mode, "demo") == 0)
+            sc->no_token = SIM_NO_TOKEN_DEMO;
+        else if (strcmp(mode, "reject") == 0)
+            sc->no_token = SIM_NO_TOKEN_REJECT;
+        else
+            rc = fail(ld, "websocket.no_token", "must be \"demo\" or \"reject\", not \"%s\"", mode);
+    }
+    free(mode);
+    return rc;
+}
+
+static int load_redis(loader *ld, sim_scenario *sc, const cJSON *obj) {
+    static const char *const keys[] = {"host", "port", "connect_timeout_ms", NULL};
+    double port = sc->redis_port, timeout = sc->redis_connect_timeout_ms;
+    if (want_object(ld, obj, "redis") || check_keys(ld, obj, "redis", keys) ||
+        get_string(ld, obj, "redis", "host", &sc->redis_host, 0) ||
+        get_int(ld, obj, "redis", "port", 1, 65535, &port) ||
+        get_int(ld, obj, "redis", "connect_timeout_ms", 1, 600000, &timeout))
+        return -1;
+    if (sc->redis_host && !*sc->redis_host) return fail(ld, "redis.host", "must not be empty");
+    if (!sc->redis_host && cJSON_GetObjectItemCaseSensitive(obj, "port"))
+        sc->redis_host = sim_xstrdup("127.0.0.1");
+    sc->redis_port = (int)port;
+    sc->redis_connect_timeout_ms = (uint32_t)timeout;
+    return 0;
+}
+
+static void set_defaults(sim_scenario *sc) {
+    sc->name = sim_xstrdup("unnamed");
+    sc->description = sim_xstrdup("");
+    sc->profile = SIM_PROFILE_CURRENT;
+    sc->seed = 1;
+    sc->access_ttl_s = 1800;
+    sc->refresh_ttl_s = 14 * 86400;
+    sc->no_token = SIM_NO_TOKEN_DEMO;
+    sc->demo_user_id = sim_xstrdup("demo-user-001");
+    sc->agent.agent_name = sim_xstrdup("supervisor");
+    sc->agent.gap_ms = 50;
+    sc->redis_port = 0;
+    sc->redis_connect_timeout_ms = 1000;
+}
+
+/* Tools and thinking texts when the file gives none. */
+static void fill_agent_defaults(sim_scenario *sc) {
+    static const char *tools[] = {"search_knowledge_base", "analyze_data"};
+    static const char *thinking[] = {
+        "Understanding the request and planning the steps",
+        "Breaking the question down before choosing a tool",
+        "Checking which data sources can answer this",
+    };
+    if (!sc->agent.ntools) {
+        sc->agent.tools = sim_xcalloc(2, sizeof(char *));
+        for (size_t i = 0; i < 2; i++) sc->agent.tools[i] = sim_xstrdup(tools[i]);
+        sc->agent.ntools = 2;
+    }
+    if (!sc->agent.nthinking) {
+        sc->agent.thinking = sim_xcalloc(3, sizeof(char *));
+        for (size_t i = 0; i < 3; i++) sc->agent.thinking[i] = sim_xstrdup(thinking[i]);
+        sc->agent.nthinking = 3;
+    }
+    if (!sc->agent.answer_template)
+        sc->agent.answer_template = sim_xstrdup(
+            "{agent} looked into \"{prompt}\" with {tool}. Finding {digest}: the request was "
+            "analysed and the answer is ready.");
+}
+
+sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err, size_t errlen) {
+    static const char *const keys[] = {"name", "description", "profile", "seed", "auth", "websocket",
+                                       "users", "agent", "redis", "faults", NULL};
+    loader ld = {origin, err, errlen, 0};
+    const char *parse_end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json, &parse_end, 1);
+    if (!root) {
+        size_t off = parse_end ? (size_t)(parse_end - json) : 0;
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i < off && json[i]; i++) {
+            if (json[i] == '\n') line++, col = 1;
+            else col++;
+        }
+        fail(&ld, NULL, "invalid JSON at line %zu, column %zu", line, col);
+        return NULL;
+    }
+    sim_scenario *sc = sim_xcalloc(1, sizeof(*sc));
+    sc->path = sim_xstrdup(origin);
+    set_defaults(sc);
+
+    const cJSON *v;
+    char *profile = NULL;
+    double seed = (double)sc->seed;
+    if (want_object(&ld, root, "") || check_keys(&ld, root, "", keys) ||
+        get_string(&ld, root, "", "name", &sc->name, 0) ||
+        get_string(&ld, root, "", "description", &sc->description, 0) ||
+        get_string(&ld, root, "", "profile", &profile, 0) ||
+        get_int(&ld, root, "", "seed", 0, 9007199254740991.0, &seed))
+        goto bad;
+    sc->seed = (uint64_t)seed;
+    if (profile) {
+        if (strcmp(profile, "current") == 0)
+            sc->profile = SIM_PROFILE_CURRENT;
+        else if (strcmp(profile, "legacy") == 0)
+            sc->profile = SIM_PROFILE_LEGACY;
+        else {
+            fail(&ld, "profile", "must be \"current\" or \"legacy\", not \"%s\"", profile);
+            goto bad;
+        }
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "auth")) && load_auth(&ld, sc, v)) goto bad;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "websocket")) && load_websocket(&ld, sc, v)) goto bad;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "users")) && load_users(&ld, sc, v)) goto bad;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "agent")) && load_agent(&ld, sc, v)) goto bad;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "redis")) && load_redis(&ld, sc, v)) goto bad;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "faults"))) {
+        if (!cJSON_IsArray(v)) {
+            fail(&ld, "faults", "must be an array, not %s", json_type_name(v));
+            goto bad;
+        }
+        sc->faults = cJSON_Duplicate(v, 1);
+    }
+    fill_agent_defaults(sc);
+    free(profile);
+    cJSON_Delete(root);
+    return sc;
+bad:
+    free(profile);
+    cJSON_Delete(root);
+    sim_scenario_free(sc);
+    return NULL;
+}
+
+sim_scenario *sim_scenario_load(const char *path, char *err, size_t errlen) {
+    if (!path) return sim_scenario_parse(default_scenario, "<built-in>", err, errlen);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    sim_buf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b.len + n > MAX_SCENARIO_BYTES) {
+            fclose(f);
+            sim_buf_free(&b);
+            snprintf(err, errlen, "%s: file is larger than %u bytes", path, MAX_SCENARIO_BYTES);
+            return NULL;
+        }
+        sim_buf_append(&b, chunk, n);
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr || !b.data) {
+        sim_buf_free(&b);
+        snprintf(err, errlen, "%s: %s", path, rerr ? "read error" : "file is empty");
+        return NULL;
+    }
+    if (strlen(b.data) != b.len) {
+        sim_buf_free(&b);
+        snprintf(err, errlen, "%s: file contains a NUL byte", path);
+        return NULL;
+    }
+    sim_scenario *sc = sim_scenario_parse(b.data, path, err, errlen);
+    sim_buf_free(&b);
+    return sc;
+}
+
+static void free_strings(char **v, size_t n) {
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+void sim_scenario_free(sim_scenario *sc) {
+    if (!sc) return;
+    free(sc->path);
+    free(sc->name);
+    free(sc->description);
+    free(sc->jwt_secret);
+    free(sc->e2e_key);
+    free(sc->demo_user_id);
+    for (size_t i = 0; i < sc->nusers; i++) {
+        free(sc->users[i].id);
+        free(sc->users[i].email);
+        free(sc->users[i].password);
+        free_strings(sc->users[i].permissions, sc->users[i].npermissions);
+    }
+    free(sc->users);
+    free(sc->agent.agent_name);
+    free_strings(sc->agent.tools, sc->agent.ntools);
+    free_strings(sc->agent.thinking, sc->agent.nthinking);
+    free(sc->agent.answer_template);
+    free(sc->redis_host);
+    cJSON_Delete(sc->faults);
+    free(sc);
+}
+
+const sim_user *sim_scenario_user_by_email(const sim_scenario *sc, const char *email) {
+    for (size_t i = 0; i < sc->nusers; i++)
+        if (strcmp(sc->users[i].email, email) == 0) return &sc->users[i];
+    return NULL;
+}

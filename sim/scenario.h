@@ -1,0 +1,63 @@
+/* scenario.h -- everything a run needs, loaded from one JSON file (or the
+ * built-in default) and validated before anything starts. Unknown keys and
+ * bad values are errors that name the file, the JSON path and the reason. */
+#ifndef SIM_SCENARIO_H
+#define SIM_SCENARIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SIM_PROFILE_CURRENT, SIM_PROFILE_LEGACY } sim_profile;
+/* What the backend does with a WebSocket that carries no token. */
+typedef enum { SIM_NO_TOKEN_DEMO, SIM_NO_TOKEN_REJECT } sim_no_token;
+
+typedef struct sim_user {
+    char *id;
+    char *email;
+    char *password;
+    char **permissions;
+    size_t npermissions;
+} sim_user;
+
+typedef struct sim_agent_script {
+    char *agent_name;          /* "supervisor" */
+    char **tools;              /* tool names, one is chosen per run */
+    size_t ntools;
+    char **thinking;           /* reasoning texts, one is chosen per run */
+    size_t nthinking;
+    char *answer_template;     /* "{prompt}", "{tool}", "{agent}", "{digest}" substituted */
+    uint32_t gap_ms;           /* between consecutive events of a run */
+} sim_agent_script;
+
+typedef struct sim_scenario {
+    char *path;                /* file it came from, or "<built-in>" */
+    char *name;
+    char *description;
+    sim_profile profile;
+    uint64_t seed;
+    char *jwt_secret;          /* NULL: environment, else generated */
+    char *e2e_key;             /* NULL: E2E_OAUTH_SIMULATION_KEY, else not configured */
+    uint32_t access_ttl_s;     /* 1800 in staging */
+    uint32_t refresh_ttl_s;    /* 14 days */
+    sim_no_token no_token;
+    char *demo_user_id;        /* "demo-user-001" */
+    sim_user *users;
+    size_t nusers;
+    sim_agent_script agent;
+    char *redis_host;          /* NULL: stagesim's own Redis */
+    int redis_port;
+    uint32_t redis_connect_timeout_ms;
+    void *faults;              /* cJSON array of fault rules (owned), may be NULL */
+} sim_scenario;
+
+/* Loads and validates a scenario. path NULL means the built-in default.
+ * On error returns NULL and writes "file: json.path: reason" into err. */
+sim_scenario *sim_scenario_load(const char *path, char *err, size_t errlen);
+/* Same, from a JSON text; `origin` names it in error messages. */
+sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err, size_t errlen);
+void sim_scenario_free(sim_scenario *sc);
+
+/* The user with this email, or NULL. */
+const sim_user *sim_scenario_user_by_email(const sim_scenario *sc, const char *email);
+
+#endif

@@ -1,0 +1,162 @@
+/* sim.c -- one simulator: loads the scenario, starts the fault engine and the
+ * services on the caller's loop in dependency order, and stops them in the
+ * order that leaves no callback pointing at freed state. */
+#include "sim.h"
+
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "backend.h"
+#include "fault.h"
+#include "history.h"
+#include "redis_server.h"
+#include "scenario.h"
+#include "util.h"
+
+#define SHUTDOWN_GRACE_MS 2000
+
+struct sim {
+    struct ev_loop *loop;
+    char *bind;
+    sim_scenario *sc;
+    sim_faults *faults;
+    sim_auth_store *auth;
+    sim_auth_service *auth_svc;
+    sim_redis_server *redis;
+    sim_history *history;
+    sim_backend *backend;
+    int stopping;
+    void (*done)(void *ctx);
+    void *done_ctx;
+};
+
+void sim_options_default(sim_options *opt) {
+    memset(opt, 0, sizeof(*opt));
+    opt->bind = "127.0.0.1";
+    opt->backend_port = 8000;
+    opt->auth_port = 8081;
+    opt->redis_port = 6380;
+}
+
+/* Frees whatever has been started, in reverse dependency order. The backend
+ * goes first so no run can reach the history client; the history client
+ * before the Redis server so its disconnect is a clean one. */
+static void teardown(sim *s) {
+    if (s->backend) sim_backend_free(s->backend);
+    if (s->history) sim_history_free(s->history);
+    if (s->redis) sim_redis_server_stop(s->redis);
+    if (s->auth_svc) sim_auth_service_stop(s->auth_svc);
+    if (s->auth) sim_auth_store_free(s->auth);
+    if (s->faults) {
+        sim_faults_flush(s->faults);
+        sim_faults_free(s->faults);
+    }
+    s->backend = NULL;
+    s->history = NULL;
+    s->redis = NULL;
+    s->auth_svc = NULL;
+    s->auth = NULL;
+    s->faults = NULL;
+}
+
+sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t errlen,
+               int *exit_code) {
+    *exit_code = 2;
+    sim_scenario *sc = sim_scenario_load(opt->scenario_path, err, errlen);
+    if (!sc) return NULL;
+    if (opt->seed_set) sc->seed = opt->seed;
+
+    *exit_code = 1;
+    sim *s = sim_xcalloc(1, sizeof(*s));
+    s->loop = loop;
+    s->bind = sim_xstrdup(opt->bind ? opt->bind : "127.0.0.1");
+    s->sc = sc;
+    ev_now_update(loop);
+    s->faults = sim_faults_new(sc->seed, opt->journal_path, ev_now(loop));
+    if (!s->faults) {
+        snprintf(err, errlen, "cannot open journal %s", opt->journal_path);
+        goto fail;
+    }
+    s->auth = sim_auth_store_new(sc, sc->seed);
+
+    s->redis = sim_redis_server_start(loop, s->bind, opt->redis_port, s->faults, err, errlen);
+    if (!s->redis) goto fail;
+    s->auth_svc = sim_auth_service_start(loop, s->bind, opt->auth_port, s->auth, s->faults,
+                                         err, errlen);
+    if (!s->auth_svc) goto fail;
+
+    /* The backend talks to stagesim's own Redis unless the scenario names
+     * another one (an external Redis, or a dead address for outages). */
+    const char *rhost = sc->redis_host ? sc->redis_host : s->bind;
+    int rport = sc->redis_host ? sc->redis_port : sim_redis_server_port(s->redis);
+    if (strcmp(rhost, "0.0.0.0") == 0) rhost = "127.0.0.1";
+    s->history = sim_history_new(loop, rhost, rport, sc->redis_connect_timeout_ms);
+
+    sim_backend_config bc = {
+        .bind = s->bind,
+        .port = opt->backend_port,
+        .auth_port = sim_auth_service_port(s->auth_svc),
+        .sc = sc,
+        .auth = s->auth,
+        .history = s->history,
+        .faults = s->faults,
+        .seed = sc->seed,
+    };
+    s->backend = sim_backend_start(loop, &bc, err, errlen);
+    if (!s->backend) goto fail;
+    sim_info("scenario %s (%s), seed %llu", sc->name, sc->path, (unsigned long long)sc->seed);
+    return s;
+
+fail:
+    teardown(s);
+    sim_scenario_free(s->sc);
+    free(s->bind);
+    free(s);
+    return NULL;
+}
+
+int sim_port(const sim *s, const char *service) {
+    if (strcmp(service, "backend") == 0) return s->backend ? sim_backend_port(s->backend) : -1;
+    if (strcmp(service, "auth") == 0) return s->auth_svc ? sim_auth_service_port(s->auth_svc) : -1;
+    if (strcmp(service, "redis") == 0) return s->redis ? sim_redis_server_port(s->redis) : -1;
+    return -1;
+}
+
+void sim_ready_json(const sim *s, char *out, size_t outlen) {
+    snprintf(out, outlen, "{\"backend\":%d,\"auth\":%d,\"redis\":%d}", sim_port(s, "backend"),
+             sim_port(s, "auth"), sim_port(s, "redis"));
+}
+
+static void backend_closed(void *ctx) {
+    sim *s = ctx;
+    teardown(s);
+    if (s->done) s->done(s->done_ctx);
+}
+
+void sim_stop(sim *s, void (*done)(void *ctx), void *ctx) {
+    if (s->stopping) {
+        /* A second request: skip the grace period. */
+        if (s->backend) sim_backend_shutdown(s->backend, 0, backend_closed, s);
+        return;
+    }
+    s->stopping = 1;
+    s->done = done;
+    s->done_ctx = ctx;
+    sim_info("shutting down");
+    sim_faults_flush(s->faults);
+    if (s->backend)
+        sim_backend_shutdown(s->backend, SHUTDOWN_GRACE_MS, backend_closed, s);
+    else
+        backend_closed(s);
+}
+
+void sim_free(sim *s) {
+    if (!s) return;
+    teardown(s);
+    sim_scenario_free(s->sc);
+    free(s->bind);
+    free(s);
+}
