@@ -1,3 +1,85 @@
-# placeholder until its owner writes it
-import sys
-sys.exit(77)
+"""The command line: help, version, validate, option errors, exit codes, the
+READY line, a port clash, and a clean SIGTERM/SIGINT exit."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from harness import STAGESIM, Sim, scenario_path
+
+
+def run(*args, timeout=20):
+    return subprocess.run([STAGESIM, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class Cli(unittest.TestCase):
+    def test_help_and_version(self):
+        r = run("--help")
+        self.assertEqual(r.returncode, 0)
+        for opt in ("--backend-port", "--auth-port", "--redis-port", "--bind", "--scenario", "--seed"):
+            self.assertIn(opt, r.stdout)
+        r = run("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^stagesim \d+\.\d+\.\d+\n$")
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(run().returncode, 2)
+        r = run("frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'frobnicate'", r.stderr)
+        r = run("up", "--backend-port", "70000")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("invalid value '70000' for --backend-port", r.stderr)
+        r = run("up", "--no-such-option")
+        self.assertEqual(r.returncode, 2)
+        r = run("up", "--seed", "-3")
+        self.assertEqual(r.returncode, 2)
+
+    def test_validate(self):
+        r = run("validate", scenario_path("golden-path.json"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("ok", r.stdout)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            f.write('{"agent": {"gap_ms": -1}}')
+        try:
+            r = run("validate", f.name)
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.stderr.strip(), "stagesim: %s: agent.gap_ms: must be >= 0" % f.name)
+            r = run("up", "--scenario", f.name, "--backend-port", "0", "--auth-port", "0",
+                    "--redis-port", "0")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("agent.gap_ms: must be >= 0", r.stderr)
+            self.assertEqual(r.stdout, "", "no READY line for a bad scenario")
+        finally:
+            os.unlink(f.name)
+
+    def test_ready_line_and_sigterm(self):
+        s = Sim("--scenario", scenario_path("golden-path.json"), "--seed", "7")
+        self.assertEqual(set(s.ports), {"backend", "auth", "redis"})
+        self.assertEqual(len(set(s.ports.values())), 3)
+        with socket.create_connection(("127.0.0.1", s.redis), timeout=5) as c:
+            c.sendall(b"PING\r\n")
+            self.assertEqual(c.recv(100), b"+PONG\r\n")
+        self.assertEqual(s.stop(signal.SIGTERM), 0)
+        self.assertEqual(s.stdout_rest, "", "exactly one line on stdout")
+
+    def test_sigint(self):
+        s = Sim()
+        self.assertEqual(s.stop(signal.SIGINT), 0)
+
+    def test_port_in_use_exit_1(self):
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            r = run("up", "--backend-port", "0", "--auth-port", "0", "--redis-port", str(port))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stdout, "")
+            self.assertIn(str(port), r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
