@@ -1,3 +1,339 @@
-/* placeholder until its owner writes it */
-#include <stdio.h>
-int main(void) { printf("1..0 # SKIP not written yet\n"); return 0; }
+/* test_ws_proto.c -- the backend's pure WebSocket protocol and agent run:
+ * token sources, message parsing, server messages, run determinism. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_run.h"
+#include "jwt.h"
+#include "tap.h"
+#include "util.h"
+#include "ws_proto.h"
+
+#define TOKEN "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"
+
+static void test_tokens(void) {
+    sim_ws_auth a;
+
+    sim_ws_auth_extract("jwt." TOKEN, NULL, NULL, &a);
+    is_int(a.source, SIM_WS_TOKEN_SUBPROTOCOL, "jwt. subprotocol");
+    is_str(a.token, TOKEN, "raw token from jwt.");
+    is_str(a.subprotocol, "jwt." TOKEN, "echo the exact entry");
+    sim_ws_auth_free(&a);
+
+    sim_ws_auth_extract("chat, jwt-auth." TOKEN, NULL, NULL, &a);
+    is_str(a.token, TOKEN, "jwt-auth. after another entry");
+    is_str(a.subprotocol, "jwt-auth." TOKEN, "echo jwt-auth. entry");
+    is_int(a.unsupported, 0, "one supported entry is enough");
+    sim_ws_auth_free(&a);
+
+    char enc[256], sp[300];
+    sim_b64url_encode(enc, (const unsigned char *)TOKEN, strlen(TOKEN));
+    snprintf(sp, sizeof(sp), "bearer.%s", enc);
+    sim_ws_auth_extract(sp, "Bearer other", "token=q", &a);
+    is_str(a.token, TOKEN, "base64url subprotocol decoded");
+    is_str(a.subprotocol, sp, "base64url entry echoed as sent");
+    is_int(a.source, SIM_WS_TOKEN_SUBPROTOCOL, "subprotocol wins over header and query");
+    sim_ws_auth_free(&a);
+
+    sim_ws_auth_extract("chat, graphql-ws", "Bearer " TOKEN, NULL, &a);
+    is_int(a.unsupported, 1, "unsupported subprotocols flagged");
+    ok(a.token == NULL, "no token when subprotocols are unsupported");
+    sim_ws_auth_free(&a);
+
+    sim_ws_auth_extract("jwt-auth", "Bearer " TOKEN, NULL, &a);
+    is_int(a.source, SIM_WS_TOKEN_HEADER, "bare jwt-auth marker, token from header");
+    is_str(a.subprotocol, "jwt-auth", "bare marker echoed");
+    sim_ws_auth_free(&a);
+
+    sim_ws_auth_extract(NULL, "Bearer  " TOKEN " ", "token=q", &a);
+    is_int(a.source, SIM_WS_TOKEN_HEADER, "header source");
+    is_str(a.token, TOKEN, "header token trimmed");
+    ok(a.subprotocol == NULL, "no subprotocol to echo");
+    sim_ws_auth_free(&a);
+
+    sim_ws_auth_extract(NULL, "Basic xyz", "a=1&jwt=" TOKEN, &a);
+    is_int(a.source, SIM_WS_TOKEN_QUERY, "query jwt=");
+    is_str(a.token, TOKEN, "query token");
+    sim_ws_auth_free(&a);
+
+    sim_ws_auth_extract("", NULL, "access_token=abc%2Edef", &a);
+    is_str(a.token, "abc.def", "query access_token= url-decoded");
+    sim_ws_auth_free(&a);
+
+    sim_ws_auth_extract(NULL, NULL, "x=1", &a);
+    is_int(a.source, SIM_WS_TOKEN_NONE, "no token anywhere");
+    ok(a.token == NULL && !a.unsupported, "none, not unsupported");
+    sim_ws_auth_free(&a);
+}
+
+static void parse(const char *s, sim_ws_msg *m) {
+    sim_ws_parse(s, strlen(s), m);
+}
+
+static void test_parse(void) {
+    sim_ws_msg m;
+    static const char *aliases[] = {"user_message", "message", "user", "user_input",
+                                    "chat_message", "chat", NULL};
+    for (int i = 0; aliases[i]; i++) {
+        char buf[128];
+        snprintf(buf, sizeof(buf), "{\"type\":\"%s\",\"message\":\"hi\"}", aliases[i]);
+        parse(buf, &m);
+        is_int(m.kind, SIM_WS_MSG_CHAT, "alias %s is a chat message", aliases[i]);
+        is_str(m.text, "hi", "alias %s text", aliases[i]);
+        sim_ws_msg_free(&m);
+    }
+
+    parse("{\"type\":\"user_message\",\"payload\":{\"content\":\"nested\",\"thread_id\":\"t1\","
+          "\"run_id\":\"r1\"}}", &m);
+    is_str(m.text, "nested", "content under payload");
+    is_str(m.thread_id, "t1", "thread_id under payload");
+    is_str(m.run_id, "r1", "run_id under payload");
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"user_message\",\"payload\":{},\"text\":\"top\",\"thread_id\":\"t2\"}", &m);
+    is_str(m.text, "top", "text at top level when payload lacks it");
+    is_str(m.thread_id, "t2", "top-level thread_id");
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"user_message\",\"payload\":{\"message\":\"a\",\"content\":\"b\"}}", &m);
+    is_str(m.text, "a", "message wins over content");
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"user_message\",\"payload\":{\"foo\":1}}", &m);
+    is_int(m.kind, SIM_WS_MSG_CHAT, "chat without text still a chat");
+    ok(m.text == NULL, "no text: no run");
+    char *r = sim_ws_reply(&m, "u", 1.0);
+    ok(r == NULL, "no reply to a chat message");
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"execute_agent\",\"payload\":{\"user_request\":\"do it\"}}", &m);
+    is_int(m.kind, SIM_WS_MSG_START_AGENT, "execute_agent alias");
+    is_str(m.text, "do it", "user_request");
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"start_agent\",\"message\":\"x\"}", &m);
+    ok(m.kind == SIM_WS_MSG_START_AGENT && m.text == NULL, "start_agent needs user_request");
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"ping\"}", &m);
+    is_int(m.kind, SIM_WS_MSG_PING, "ping");
+    r = sim_ws_reply(&m, "user-1", 12.5);
+    cJSON *j = cJSON_Parse(r);
+    is_str(cJSON_GetObjectItem(j, "type")->valuestring, "pong", "ping -> pong");
+    is_str(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "user_id")->valuestring, "user-1",
+           "pong carries user_id");
+    ok(cJSON_GetObjectItem(j, "timestamp")->valuedouble == 12.5, "pong timestamp is now");
+    cJSON_Delete(j);
+    free(r);
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"heartbeat\"}", &m);
+    r = sim_ws_reply(&m, "u", 1.0);
+    j = cJSON_Parse(r);
+    is_str(cJSON_GetObjectItem(j, "type")->valuestring, "heartbeat_ack", "heartbeat -> ack");
+    cJSON_Delete(j);
+    free(r);
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"pong\"}", &m);
+    is_int(m.kind, SIM_WS_MSG_PONG, "pong");
+    ok(sim_ws_reply(&m, "u", 1.0) == NULL, "pong gets no answer");
+    sim_ws_msg_free(&m);
+
+    parse("{\"type\":\"get_status\",\"x\":1}", &m);
+    is_int(m.kind, SIM_WS_MSG_UNKNOWN, "unknown type");
+    r = sim_ws_reply(&m, "u", 2.0);
+    j = cJSON_Parse(r);
+    is_str(cJSON_GetObjectItem(j, "type")->valuestring, "ack", "unknown -> ack");
+    is_str(cJSON_GetObjectItem(j, "received_type")->valuestring, "get_status", "received_type");
+    is_str(cJSON_GetObjectItem(j, "status")->valuestring, "acknowledged", "status acknowledged");
+    cJSON_Delete(j);
+    free(r);
+    sim_ws_msg_free(&m);
+
+    static const char *invalid[] = {"{not json", "", "{\"type\":", NULL};
+    for (int i = 0; invalid[i]; i++) {
+        parse(invalid[i], &m);
+        is_int(m.kind, SIM_WS_MSG_INVALID_JSON, "invalid JSON %d", i);
+        r = sim_ws_reply(&m, "u", 1.0);
+        j = cJSON_Parse(r);
+        is_str(cJSON_GetObjectItem(j, "type")->valuestring, "error_message", "error_message %d", i);
+        is_str(cJSON_GetObjectItem(j, "error_code")->valuestring, "JSON_PARSE_ERROR",
+               "JSON_PARSE_ERROR %d", i);
+        cJSON_Delete(j);
+        free(r);
+        sim_ws_msg_free(&m);
+    }
+    sim_ws_parse(NULL, 0, &m);
+    is_int(m.kind, SIM_WS_MSG_INVALID_JSON, "no data at all");
+
+    static const char *badfmt[] = {"[1,2]", "\"str\"", "{\"type\":5}", "{\"message\":\"x\"}", NULL};
+    for (int i = 0; badfmt[i]; i++) {
+        parse(badfmt[i], &m);
+        is_int(m.kind, SIM_WS_MSG_BAD_FORMAT, "format error %s", badfmt[i]);
+        r = sim_ws_reply(&m, "u", 1.0);
+        ok(r && strstr(r, "FORMAT_ERROR"), "FORMAT_ERROR reply %d", i);
+        free(r);
+        sim_ws_msg_free(&m);
+    }
+
+    /* Not NUL-terminated: the parser must respect len. */
+    const char buf[] = {'{', '"', 't', 'y', 'p', 'e', '"', ':', '"', 'p', 'i', 'n', 'g', '"', '}',
+                        'X', 'X'};
+    sim_ws_parse(buf, 15, &m);
+    is_int(m.kind, SIM_WS_MSG_PING, "length-bounded input");
+}
+
+static void test_server_messages(void) {
+    char *w = sim_ws_welcome(SIM_PROFILE_CURRENT, "user-a", "main_abc", 100.0);
+    cJSON *j = cJSON_Parse(w);
+    is_str(cJSON_GetObjectItem(j, "type")->valuestring, "connection_established", "welcome type");
+    cJSON *d = cJSON_GetObjectItem(j, "data");
+    is_str(cJSON_GetObjectItem(d, "mode")->valuestring, "main", "mode main");
+    is_str(cJSON_GetObjectItem(d, "user_id")->valuestring, "user-a", "welcome user_id");
+    is_str(cJSON_GetObjectItem(d, "connection_id")->valuestring, "main_abc", "connection_id");
+    is_int(cJSON_GetArraySize(cJSON_GetObjectItem(d, "golden_path_events")), 5, "5 event names");
+    ok(cJSON_IsString(cJSON_GetObjectItem(d, "timestamp")), "iso timestamp in data");
+    ok(cJSON_IsNumber(cJSON_GetObjectItem(j, "timestamp")), "epoch timestamp");
+    ok(cJSON_IsNull(cJSON_GetObjectItem(j, "server_id")), "server_id null");
+    ok(cJSON_IsNull(cJSON_GetObjectItem(j, "correlation_id")), "correlation_id null");
+    cJSON_Delete(j);
+    free(w);
+
+    w = sim_ws_welcome(SIM_PROFILE_LEGACY, "user-a", "ws_abc", 100.0);
+    j = cJSON_Parse(w);
+    is_str(cJSON_GetObjectItem(j, "type")->valuestring, "system_message", "legacy welcome");
+    d = cJSON_GetObjectItem(j, "data");
+    is_str(cJSON_GetObjectItem(d, "event")->valuestring, "connection_established", "legacy event");
+    is_int(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "config"), "max_message_size")->valueint,
+           8192, "legacy config max_message_size");
+    cJSON_Delete(j);
+    free(w);
+
+    w = sim_ws_error("AUTH_FAILED", "Authentication failed", 5.0);
+    j = cJSON_Parse(w);
+    is_str(cJSON_GetObjectItem(j, "type")->valuestring, "error_message", "error type");
+    is_str(cJSON_GetObjectItem(j, "error_code")->valuestring, "AUTH_FAILED", "error_code");
+    is_str(cJSON_GetObjectItem(j, "error_message")->valuestring, "Authentication failed", "text");
+    ok(cJSON_IsObject(cJSON_GetObjectItem(j, "details")), "details object");
+    cJSON_Delete(j);
+    free(w);
+}
+
+static sim_agent_script script(void) {
+    static char *tools[] = {"search_knowledge_base", "analyze_data"};
+    static char *thinking[] = {"Thinking A", "Thinking B"};
+    sim_agent_script s = {"supervisor", tools, 2, thinking, 2,
+                          "{agent}: \"{prompt}\" via {tool} [{digest}]", 50};
+    return s;
+}
+
+/* Plans a run and renders its events at fixed times; caller frees. */
+static char *render(const sim_agent_script *s, uint64_t seed, const char *prompt, uint64_t conn,
+                    uint64_t run, sim_profile p) {
+    sim_run_input in = {s, p, seed, "user-a", conn, run, prompt, NULL, "thread-1"};
+    sim_run r;
+    sim_run_plan(&r, &in);
+    sim_buf b = {0};
+    for (int i = 0; i < SIM_RUN_EVENTS; i++) {
+        char *e = sim_run_event(&r, i, 1000.0 + i);
+        sim_buf_printf(&b, "%u|%s\n", r.gap_ms[i], e);
+        free(e);
+    }
+    sim_run_free(&r);
+    return b.data;
+}
+
+static void test_run(void) {
+    sim_agent_script s = script();
+    sim_run_input in = {&s, SIM_PROFILE_CURRENT, 7, "user-a", 1, 1, "What is up?", NULL, NULL};
+    sim_run r;
+    sim_run_plan(&r, &in);
+    ok(strncmp(r.run_id, "run_", 4) == 0 && strlen(r.run_id) == 20, "run id run_<16 hex>");
+    is_int(r.gap_ms[0], 0, "first event at once");
+    is_int(r.gap_ms[1], 50, "gap from the script");
+    static const char *types[] = {"agent_started", "agent_thinking", "tool_executing",
+                                  "tool_completed", "agent_completed"};
+    for (int i = 0; i < SIM_RUN_EVENTS; i++) {
+        char *e = sim_run_event(&r, i, 1700000000.25);
+        cJSON *j = cJSON_Parse(e);
+        is_str(cJSON_GetObjectItem(j, "type")->valuestring, types[i], "event %d type", i);
+        is_str(cJSON_GetObjectItem(j, "run_id")->valuestring, r.run_id, "event %d run_id", i);
+        is_str(cJSON_GetObjectItem(j, "user_id")->valuestring, "user-a", "event %d user_id", i);
+        is_str(cJSON_GetObjectItem(j, "agent_name")->valuestring, "supervisor", "event %d agent", i);
+        is_str(cJSON_GetObjectItem(j, "timestamp")->valuestring, "2023-11-14T22:13:20.250000+00:00",
+               "event %d iso timestamp from now", i);
+        cJSON *d = cJSON_GetObjectItem(j, "data");
+        ok(cJSON_IsObject(d), "event %d data", i);
+        if (i == 1) {
+            ok(cJSON_IsString(cJSON_GetObjectItem(d, "reasoning")), "reasoning");
+            is_int(cJSON_GetObjectItem(d, "step_number")->valueint, 1, "step_number");
+            is_int(cJSON_GetObjectItem(d, "progress_percentage")->valueint, 10, "progress");
+        }
+        if (i == 2 || i == 3) {
+            const char *tool = cJSON_GetObjectItem(j, "tool_name")->valuestring;
+            ok(strcmp(tool, "search_knowledge_base") == 0 || strcmp(tool, "analyze_data") == 0,
+               "tool from the script");
+        }
+        if (i == 2) ok(cJSON_IsObject(cJSON_GetObjectItem(d, "parameters")), "parameters");
+        if (i == 3) {
+            ok(cJSON_IsObject(cJSON_GetObjectItem(d, "result")), "tool result");
+            ok(cJSON_IsNumber(cJSON_GetObjectItem(d, "execution_time_ms")), "execution_time_ms");
+        }
+        if (i == 4) {
+            const char *resp =
+                cJSON_GetObjectItem(cJSON_GetObjectItem(d, "result"), "response")->valuestring;
+            ok(strstr(resp, "What is up?") && strstr(resp, "supervisor") && strstr(resp, r.tool) &&
+                   strstr(resp, r.digest),
+               "answer from the template: %s", resp);
+            is_str(cJSON_GetObjectItem(d, "status")->valuestring, "completed", "completed");
+        }
+        cJSON_Delete(j);
+        free(e);
+    }
+    sim_run_free(&r);
+
+    char *a = render(&s, 7, "hello", 1, 1, SIM_PROFILE_CURRENT);
+    char *b = render(&s, 7, "hello", 1, 1, SIM_PROFILE_CURRENT);
+    is_str(a, b, "same inputs, same events");
+    char *c = render(&s, 7, "goodbye", 1, 1, SIM_PROFILE_CURRENT);
+    ok(strcmp(a, c) != 0, "different prompt, different events");
+    free(b);
+    free(c);
+
+    /* Different prompts give different answers; same prompt the same answer
+     * whatever the connection or run ordinal. */
+    sim_run r1, r2, r3;
+    sim_run_input i1 = {&s, SIM_PROFILE_CURRENT, 7, "u", 1, 1, "alpha", NULL, NULL};
+    sim_run_input i2 = {&s, SIM_PROFILE_CURRENT, 7, "u", 1, 2, "beta", NULL, NULL};
+    sim_run_input i3 = {&s, SIM_PROFILE_CURRENT, 7, "u", 9, 4, "alpha", "client-run", NULL};
+    sim_run_plan(&r1, &i1);
+    sim_run_plan(&r2, &i2);
+    sim_run_plan(&r3, &i3);
+    ok(strcmp(r1.answer, r2.answer) != 0, "different prompts, different answers");
+    ok(strcmp(r1.digest, r3.digest) == 0, "digest depends on the prompt only");
+    ok(strcmp(r1.run_id, r2.run_id) != 0, "run ids differ per run ordinal");
+    is_str(r3.run_id, "client-run", "client-chosen run_id kept");
+    sim_run_free(&r1);
+    sim_run_free(&r2);
+    sim_run_free(&r3);
+
+    char *l = render(&s, 7, "hello", 1, 1, SIM_PROFILE_LEGACY);
+    ok(strstr(l, "\"payload\":{\"user_id\":\"user-a\"") != NULL, "legacy: payload with user_id");
+    ok(strstr(l, "\"data\"") == NULL, "legacy: no data object");
+    free(l);
+    free(a);
+
+    char *t = sim_run_answer("{prompt}{x}{digest", "p", "t", "a", "d");
+    is_str(t, "p{x}{digest", "unknown placeholders kept");
+    free(t);
+}
+
+int main(void) {
+    test_tokens();
+    test_parse();
+    test_server_messages();
+    test_run();
+    return tap_done();
+}

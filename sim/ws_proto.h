@@ -1,0 +1,82 @@
+/* ws_proto.h -- the backend's WebSocket protocol (CONTRACT section 2), pure:
+ * where a connection's token comes from, what a client message asks for, and
+ * the JSON of every server message that is not part of a run. No sockets, no
+ * clock: `now` is a parameter. */
+#ifndef SIM_WS_PROTO_H
+#define SIM_WS_PROTO_H
+
+#include <stddef.h>
+#include "scenario.h"
+
+/* Largest client message accepted (bytes, after reassembly); bigger → 1009. */
+#define SIM_WS_MAX_MESSAGE 8192
+
+/* ---- authentication ---------------------------------------------------- */
+
+typedef enum {
+    SIM_WS_TOKEN_NONE = 0,
+    SIM_WS_TOKEN_SUBPROTOCOL,   /* jwt.<t>, jwt-auth.<t>, bearer.<t> (raw or base64url) */
+    SIM_WS_TOKEN_HEADER,        /* Authorization: Bearer <t> */
+    SIM_WS_TOKEN_QUERY,         /* ?token=, ?jwt=, ?access_token= */
+} sim_ws_token_source;
+
+typedef struct sim_ws_auth {
+    sim_ws_token_source source;
+    int unsupported;       /* subprotocols offered, none supported: close 1003 */
+    char *token;           /* owned; NULL when no source gave one */
+    char *subprotocol;     /* owned; the exact entry to echo, NULL for none */
+} sim_ws_auth;
+
+/* Finds the connection's token; first match wins (subprotocol, header,
+ * query). Every argument may be NULL: `subprotocols` is the raw
+ * Sec-WebSocket-Protocol value (comma separated), `authorization` the raw
+ * Authorization value, `query` the URL query without '?'. Fills *out; the
+ * caller frees it with sim_ws_auth_free. */
+void sim_ws_auth_extract(const char *subprotocols, const char *authorization, const char *query,
+                         sim_ws_auth *out);
+void sim_ws_auth_free(sim_ws_auth *a);
+const char *sim_ws_token_source_name(sim_ws_token_source s);
+
+/* ---- client messages --------------------------------------------------- */
+
+typedef enum {
+    SIM_WS_MSG_CHAT,          /* user_message and its aliases, chat: a run when text != NULL */
+    SIM_WS_MSG_START_AGENT,   /* start_agent / execute_agent: a run when text != NULL */
+    SIM_WS_MSG_PING,          /* → pong */
+    SIM_WS_MSG_HEARTBEAT,     /* → heartbeat_ack */
+    SIM_WS_MSG_PONG,          /* resets the heartbeat timer; no answer */
+    SIM_WS_MSG_UNKNOWN,       /* → ack with received_type */
+    SIM_WS_MSG_INVALID_JSON,  /* → error_message JSON_PARSE_ERROR, stays open */
+    SIM_WS_MSG_BAD_FORMAT,    /* JSON but not an object with a string type → FORMAT_ERROR */
+} sim_ws_msg_kind;
+
+typedef struct sim_ws_msg {
+    sim_ws_msg_kind kind;
+    char type[64];        /* the type as received (truncated), "" when absent */
+    char *text;           /* owned: the prompt of a run, NULL when none */
+    char *thread_id;      /* owned or NULL */
+    char *run_id;         /* owned or NULL */
+} sim_ws_msg;
+
+/* Parses one complete client message (data need not be NUL-terminated).
+ * Fields may sit under "payload" or at the top level. Fills *out; free with
+ * sim_ws_msg_free. Never fails: bad input becomes a kind that has an answer. */
+void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out);
+void sim_ws_msg_free(sim_ws_msg *m);
+
+/* The answer to a message that is not a run (pong, heartbeat_ack, ack,
+ * error_message), or NULL when the message gets none (chat, pong).
+ * Caller frees the string. */
+char *sim_ws_reply(const sim_ws_msg *m, const char *user_id, double now);
+
+/* ---- server messages --------------------------------------------------- */
+
+/* The first message after accept: connection_established (current) or the
+ * legacy system_message. Caller frees. */
+char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_id, double now);
+
+/* {"type":"error_message","error_code":code,"error_message":text,...}.
+ * Caller frees. */
+char *sim_ws_error(const char *code, const char *text, double now);
+
+#endif
