@@ -1,1 +1,384 @@
-/* placeholder: filled in by its owner */
+/* auth_store.c -- the auth service's state: users (scenario + registered),
+ * the signing secret and E2E key, token issuing with the CONTRACT section 3
+ * claims, and the revoked-jti set. Pure: `now` is always a parameter. */
+#include "auth_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "jwt.h"
+#include "util.h"
+
+#define ISSUER "netra-auth-service"
+#define AUDIENCE "netra-platform"
+#define ENVIRONMENT "staging"
+#define SERVICE_ID "netra_auth_service_staging"
+#define DEFAULT_ACCESS_TTL 1800u
+#define DEFAULT_REFRESH_TTL (14u * 86400u)
+/* Longest sub / jti we accept in a token: bounds what revocation stores. */
+#define MAX_CLAIM_LEN 127
+
+/* ---- a small string-keyed open-addressing table ------------------------ */
+
+typedef struct slot {
+    char *key;      /* owned; NULL = empty */
+    uint64_t hash;
+    size_t val;     /* user index (email table) */
+    double exp;     /* revocation table: entry useless after this */
+} slot;
+
+typedef struct smap {
+    slot *slots;
+    size_t cap;     /* power of two or 0 */
+    size_t len;
+} smap;
+
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static slot *smap_find(const smap *m, const char *key) {
+    if (!m->cap)
+        return NULL;
+    uint64_t h = fnv1a(key);
+    for (size_t i = (size_t)h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        slot *s = &m->slots[i];
+        if (!s->key)
+            return NULL;
+        if (s->hash == h && strcmp(s->key, key) == 0)
+            return s;
+    }
+}
+
+static void smap_insert_slot(smap *m, slot in) {
+    for (size_t i = (size_t)in.hash & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->slots[i].key) {
+            m->slots[i] = in;
+            m->len++;
+            return;
+        }
+    }
+}
+
+/* Rehashes into a table big enough for one more entry. With prune set,
+ * entries whose exp has passed are dropped first (revocations of tokens
+ * that are expired anyway), so the set stays bounded by live tokens. */
+static void smap_grow(smap *m, int prune, double now) {
+    size_t live = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        slot *s = &m->slots[i];
+        if (!s->key)
+            continue;
+        if (prune && s->exp <= now) {
+            free(s->key);
+            s->key = NULL;
+        } else {
+            live++;
+        }
+    }
+    size_t cap = m->cap ? m->cap : 16;
+    while ((live + 1) * 2 > cap)
+        cap *= 2;
+    slot *old = m->slots;
+    size_t oldcap = m->cap;
+    m->slots = sim_xcalloc(cap, sizeof *m->slots);
+    m->cap = cap;
+    m->len = 0;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].key)
+            smap_insert_slot(m, old[i]);
+    free(old);
+}
+
+/* Takes a copy of key. The caller checked it is absent. */
+static void smap_put(smap *m, const char *key, size_t val, double exp, int prune, double now) {
+    if ((m->len + 1) * 2 > m->cap)
+        smap_grow(m, prune, now);
+    slot s = { sim_xstrdup(key), fnv1a(key), val, exp };
+    smap_insert_slot(m, s);
+}
+
+static void smap_free(smap *m) {
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->slots[i].key);
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- the store ----------------------------------------------------------- */
+
+struct sim_auth_store {
+    uint64_t seed;
+    char *secret;
+    size_t secret_len;
+    char *e2e_key;              /* NULL: not configured */
+    unsigned access_ttl;
+    unsigned refresh_ttl;
+    sim_auth_user *users;
+    size_t nusers, capusers;
+    smap by_email;              /* email -> index into users */
+    smap revoked;               /* jti -> exp */
+    uint64_t ordinal;           /* tokens issued so far: the jti's subject */
+};
+
+static const char *env_nonempty(const char *name) {
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static char *local_part_dup(const char *email) {
+    const char *at = strchr(email, '@');
+    return at ? sim_xstrndup(email, (size_t)(at - email)) : sim_xstrdup(email);
+}
+
+static sim_auth_user *add_user(sim_auth_store *st, const char *id, const char *email,
+                               const char *password, const char *name,
+                               char *const *perms, size_t nperms, double now) {
+    if (st->nusers == st->capusers) {
+        st->capusers = st->capusers ? st->capusers * 2 : 8;
+        st->users = sim_xrealloc(st->users, st->capusers * sizeof *st->users);
+    }
+    sim_auth_user *u = &st->users[st->nusers];
+    memset(u, 0, sizeof *u);
+    u->id = sim_xstrdup(id);
+    u->email = sim_xstrdup(email);
+    u->password = sim_xstrdup(password ? password : "");
+    u->name = name ? sim_xstrdup(name) : local_part_dup(email);
+    if (nperms) {
+        u->permissions = sim_xcalloc(nperms, sizeof *u->permissions);
+        for (size_t i = 0; i < nperms; i++)
+            u->permissions[i] = sim_xstrdup(perms[i]);
+        u->npermissions = nperms;
+    }
+    smap_put(&st->by_email, email, st->nusers, 0, 0, now);
+    st->nusers++;
+    return u;
+}
+
+sim_auth_store *sim_auth_store_new(const sim_scenario *sc, uint64_t seed) {
+    sim_auth_store *st = sim_xcalloc(1, sizeof *st);
+    st->seed = seed;
+    st->access_ttl = sc && sc->access_ttl_s ? sc->access_ttl_s : DEFAULT_ACCESS_TTL;
+    st->refresh_ttl = sc && sc->refresh_ttl_s ? sc->refresh_ttl_s : DEFAULT_REFRESH_TTL;
+
+    /* Secret precedence mirrors the auth service: JWT_SECRET_STAGING, then
+     * JWT_SECRET_KEY, then the scenario, then one made up from the seed (so
+     * a rerun with the same seed signs identically) and logged for clients. */
+    const char *src = "JWT_SECRET_STAGING";
+    const char *secret = env_nonempty("JWT_SECRET_STAGING");
+    if (!secret) {
+        src = "JWT_SECRET_KEY";
+        secret = env_nonempty("JWT_SECRET_KEY");
+    }
+    if (!secret && sc && sc->jwt_secret && *sc->jwt_secret) {
+        src = "scenario";
+        secret = sc->jwt_secret;
+    }
+    if (secret) {
+        st->secret = sim_xstrdup(secret);
+        sim_info("auth: JWT secret from %s", src);
+        if (strlen(secret) < 32)
+            sim_warn("auth: JWT secret from %s is shorter than the 32 characters staging requires",
+                     src);
+    } else {
+        st->secret = sim_xmalloc(65);
+        sim_hex(st->secret, 64, sim_mix(seed, "jwt_secret", 0, 0));
+        sim_warn("auth: no JWT secret configured (JWT_SECRET_STAGING, JWT_SECRET_KEY or the "
+                 "scenario); generated from the seed: %s", st->secret);
+    }
+    st->secret_len = strlen(st->secret);
+
+    const char *key = env_nonempty("E2E_OAUTH_SIMULATION_KEY");
+    if (!key && sc && sc->e2e_key && *sc->e2e_key)
+        key = sc->e2e_key;
+    st->e2e_key = key ? sim_xstrdup(key) : NULL;
+
+    for (size_t i = 0; sc && i < sc->nusers; i++) {
+        const sim_user *u = &sc->users[i];
+        if (!u->email || !u->id || smap_find(&st->by_email, u->email))
+            continue;   /* the scenario loader rejects duplicates; be safe anyway */
+        add_user(st, u->id, u->email, u->password, NULL, u->permissions, u->npermissions, 0);
+    }
+    return st;
+}
+
+void sim_auth_store_free(sim_auth_store *st) {
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nusers; i++) {
+        sim_auth_user *u = &st->users[i];
+        free(u->id);
+        free(u->email);
+        if (u->password)
+            OPENSSL_cleanse(u->password, strlen(u->password));
+        free(u->password);
+        free(u->name);
+        for (size_t k = 0; k < u->npermissions; k++)
+            free(u->permissions[k]);
+        free(u->permissions);
+    }
+    free(st->users);
+    smap_free(&st->by_email);
+    smap_free(&st->revoked);
+    free(st->secret);
+    free(st->e2e_key);
+    free(st);
+}
+
+const sim_auth_user *sim_auth_store_by_email(const sim_auth_store *st, const char *email) {
+    const slot *s = email ? smap_find(&st->by_email, email) : NULL;
+    return s ? &st->users[s->val] : NULL;
+}
+
+/* Linear: only used for refresh and tests, and users are few. */
+const sim_auth_user *sim_auth_store_by_id(const sim_auth_store *st, const char *id) {
+    for (size_t i = 0; id && i < st->nusers; i++)
+        if (strcmp(st->users[i].id, id) == 0)
+            return &st->users[i];
+    return NULL;
+}
+
+/* The id depends only on the seed and the email, never on the order in
+ * which clients registered. Formatted like the UUIDs staging hands out. */
+const sim_auth_user *sim_auth_store_register(sim_auth_store *st, const char *email,
+                                             const char *password, const char *name) {
+    if (smap_find(&st->by_email, email))
+        return NULL;
+    char hex[33], id[40];
+    sim_hex(hex, 32, sim_mix(st->seed, "user", fnv1a(email), 0));
+    snprintf(id, sizeof id, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+    return add_user(st, id, email, password, name, NULL, 0, 0);
+}
+
+int sim_auth_password_ok(const sim_auth_user *u, const char *password) {
+    size_t a = strlen(u->password), b = strlen(password);
+    if (a != b)
+        return 0;
+    return CRYPTO_memcmp(u->password, password, a) == 0;
+}
+
+char *sim_auth_store_issue(sim_auth_store *st, const char *type, const char *sub,
+                           const char *email, const void *permissions, double now) {
+    int access = strcmp(type, "access") == 0;
+    double iat = floor(now);
+    double exp = iat + (access ? st->access_ttl : st->refresh_ttl);
+    char jti[17];
+    /* Deterministic: the store's own token ordinal, never clock or rand. */
+    sim_hex(jti, 16, sim_mix(st->seed, "jti", ++st->ordinal, 0));
+
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "sub", sub);
+    cJSON_AddNumberToObject(c, "iat", iat);
+    cJSON_AddNumberToObject(c, "exp", exp);
+    cJSON_AddStringToObject(c, "token_type", type);
+    cJSON_AddStringToObject(c, "type", type);
+    cJSON_AddStringToObject(c, "iss", ISSUER);
+    cJSON_AddStringToObject(c, "aud", AUDIENCE);
+    cJSON_AddStringToObject(c, "jti", jti);
+    cJSON_AddStringToObject(c, "env", ENVIRONMENT);
+    cJSON_AddStringToObject(c, "svc_id", SERVICE_ID);
+    cJSON_AddStringToObject(c, "email", email ? email : "");
+    cJSON *perms = permissions ? cJSON_Duplicate((const cJSON *)permissions, 1)
+                               : cJSON_CreateArray();
+    cJSON_AddItemToObject(c, "permissions", perms);
+    char *tok = sim_jwt_sign(c, st->secret, st->secret_len);
+    cJSON_Delete(c);
+    return tok;
+}
+
+static const char *str_claim(const cJSON *c, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, name);
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > MAX_CLAIM_LEN)
+        return NULL;
+    return v->valuestring;
+}
+
+static int num_claim(const cJSON *c, const char *name, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, name);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, const char *type,
+                                     double now, void **claims_out) {
+    if (claims_out)
+        *claims_out = NULL;
+    void *v = NULL;
+    if (sim_jwt_verify(token, st->secret, st->secret_len, &v) != SIM_JWT_OK)
+        return SIM_AUTH_INVALID;
+    cJSON *c = v;
+    double iat, exp;
+    const char *iss = str_claim(c, "iss"), *tt = str_claim(c, "token_type");
+    const char *jti = str_claim(c, "jti");
+    if (!str_claim(c, "sub") || !jti || num_claim(c, "iat", &iat) || num_claim(c, "exp", &exp)
+        || !iss || strcmp(iss, ISSUER) != 0 || !tt || strcmp(tt, type) != 0) {
+        cJSON_Delete(c);
+        return SIM_AUTH_INVALID;
+    }
+    if (exp <= now) {   /* PyJWT's rule: expired once now reaches exp */
+        cJSON_Delete(c);
+        return SIM_AUTH_EXPIRED;
+    }
+    if (smap_find(&st->revoked, jti)) {
+        cJSON_Delete(c);
+        return SIM_AUTH_REVOKED;
+    }
+    if (claims_out)
+        *claims_out = c;
+    else
+        cJSON_Delete(c);
+    return SIM_AUTH_OK;
+}
+
+void sim_auth_store_revoke(sim_auth_store *st, const char *jti, double exp, double now) {
+    if (!jti || !*jti || exp <= now || smap_find(&st->revoked, jti))
+        return;
+    smap_put(&st->revoked, jti, 0, exp, 1, now);
+}
+
+sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, double now,
+                                      sim_principal *out) {
+    void *v = NULL;
+    sim_auth_status rc = sim_auth_store_check(st, token, "access", now, &v);
+    if (rc != SIM_AUTH_OK)
+        return rc;
+    cJSON *c = v;
+    if (out) {
+        const cJSON *email = cJSON_GetObjectItemCaseSensitive(c, "email");
+        snprintf(out->user_id, sizeof out->user_id, "%s", str_claim(c, "sub"));
+        snprintf(out->email, sizeof out->email, "%s",
+                 cJSON_IsString(email) ? email->valuestring : "");
+        num_claim(c, "exp", &out->exp);
+    }
+    cJSON_Delete(c);
+    return SIM_AUTH_OK;
+}
+
+char *sim_auth_issue_access(sim_auth_store *st, const char *user_id, const char *email,
+                            double now) {
+    const sim_auth_user *u = sim_auth_store_by_id(st, user_id);
+    cJSON *perms = cJSON_CreateArray();
+    for (size_t i = 0; u && i < u->npermissions; i++)
+        cJSON_AddItemToArray(perms, cJSON_CreateString(u->permissions[i]));
+    char *tok = sim_auth_store_issue(st, "access", user_id, email ? email : u ? u->email : "",
+                                     perms, now);
+    cJSON_Delete(perms);
+    return tok;
+}
+
+const char *sim_auth_store_e2e_key(const sim_auth_store *st) { return st->e2e_key; }
+unsigned sim_auth_store_access_ttl(const sim_auth_store *st) { return st->access_ttl; }
+size_t sim_auth_store_revoked_count(const sim_auth_store *st) { return st->revoked.len; }
