@@ -1,33 +1,68 @@
-/* fault.c -- the decision point every wire crossing goes through, and the
- * journal it writes. Rules come with the fault engine; until a rule is loaded
- * every crossing passes, and with no journal either the call is one branch. */
+/* fault.c -- the decision point every wire crossing goes through: evaluates
+ * the rules, writes the journal, counts the metrics.
+ *
+ * Determinism: whether a rule fires is a pure function of the seed, the rule
+ * id and the subject's ordinals (connection ordinal, the rule's own match
+ * count on that connection or service). Rules keep their own counters, so
+ * adding a rule never changes another rule's decisions; the first rule (in
+ * the order added) that fires gives the action. Only time windows (after_ms,
+ * until_ms, ttl_ms) and service-scoped counts under concurrency depend on
+ * timing, by their nature. */
 #include "fault.h"
 
+#include <cjson/cJSON.h>
+#include <fnmatch.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rule.h"
 #include "util.h"
+
+#define JOURNAL_RING 65536   /* lines kept in memory for the control API */
+#define NSVC 4
+#define NPOINT 4
+
+typedef struct rule_slot {
+    sim_rule *rule;
+    int runtime;
+    double expires_at;       /* 0: never */
+    uint64_t fired;
+    uint64_t matched;        /* service-scope count */
+    uint64_t *conn_counts;   /* connection-scope counts, indexed by conn */
+    size_t nconn;
+} rule_slot;
 
 struct sim_faults {
     uint64_t seed;
     double start_time;
-    FILE *journal;
-    uint64_t journal_lines;
-    size_t nrules;
+    FILE *journal_file;
+    char **ring;             /* JOURNAL_RING lines; ring[seq % JOURNAL_RING] */
+    uint64_t journal_seq;    /* last line written */
+    rule_slot *rules;
+    size_t nrules, caprules;
+    unsigned active[NSVC][NPOINT]; /* rules per place: the fast path */
+    uint64_t crossings[NSVC][NPOINT];
+    uint64_t ws_dropped;
+    uint64_t fired_total;
+    sim_fault_listener listener;
+    void *listener_ctx;
+    sim_buf line;            /* scratch for one journal line */
 };
 
-static const char *service_names[] = {"backend", "auth", "redis", "control"};
-static const char *point_names[] = {"accept", "request", "send", "close"};
+static const char *service_names[NSVC] = {"backend", "auth", "redis", "control"};
+static const char *point_names[NPOINT] = {"accept", "request", "send", "close"};
 
 sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start_time) {
     sim_faults *f = sim_xcalloc(1, sizeof(*f));
     f->seed = seed;
     f->start_time = start_time;
+    f->ring = sim_xcalloc(JOURNAL_RING, sizeof(char *));
     if (journal_path) {
-        f->journal = fopen(journal_path, "w");
-        if (!f->journal) {
-            sim_error("cannot open journal %s", journal_path);
+        f->journal_file = fopen(journal_path, "w");
+        if (!f->journal_file) {
+            free(f->ring);
             free(f);
             return NULL;
         }
@@ -35,65 +70,378 @@ sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start
     return f;
 }
 
+static void slot_free(rule_slot *s) {
+    sim_rule_free(s->rule);
+    free(s->conn_counts);
+}
+
 void sim_faults_free(sim_faults *f) {
     if (!f) return;
-    if (f->journal) fclose(f->journal);
+    if (f->journal_file) fclose(f->journal_file);
+    for (size_t i = 0; i < JOURNAL_RING; i++) free(f->ring[i]);
+    free(f->ring);
+    for (size_t i = 0; i < f->nrules; i++) slot_free(&f->rules[i]);
+    free(f->rules);
+    sim_buf_free(&f->line);
     free(f);
 }
 
-/* Writes s as a JSON string body (without quotes). */
-static void json_escaped(FILE *out, const char *s) {
+/* ---- journal ---------------------------------------------------------- */
+
+static void json_str(sim_buf *b, const char *key, const char *s) {
+    sim_buf_printf(b, ",\"%s\":\"", key);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
+            sim_buf_printf(b, "\\%c", c);
         else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
+            sim_buf_printf(b, "\\u%04x", c);
         else
-            fputc(c, out);
+            sim_buf_append(b, s, 1);
+    }
+    sim_buf_append(b, "\"", 1);
+}
+
+static void journal_add(sim_faults *f, const char *line, size_t len) {
+    f->journal_seq++;
+    char **slot = &f->ring[f->journal_seq % JOURNAL_RING];
+    free(*slot);
+    *slot = sim_xstrndup(line, len);
+    if (f->journal_file) {
+        fwrite(line, 1, len, f->journal_file);
+        fputc('\n', f->journal_file);
     }
 }
 
-static void journal_write(sim_faults *f, const sim_wire *w, double now, const sim_action *a) {
-    FILE *o = f->journal;
-    long t_ms = (long)((now - f->start_time) * 1000.0);
-    fprintf(o, "{\"t_ms\":%ld,\"svc\":\"%s\",\"proto\":\"%s\",\"point\":\"%s\",\"conn\":%llu", t_ms,
-            service_names[w->service], w->proto ? w->proto : "", point_names[w->point],
-            (unsigned long long)w->conn);
-    if (w->msg) fprintf(o, ",\"msg\":%llu", (unsigned long long)w->msg);
-    if (w->run) fprintf(o, ",\"run\":%llu", (unsigned long long)w->run);
-    if (w->method) fprintf(o, ",\"method\":\"%s\"", w->method);
-    if (w->name) {
-        fputs(",\"name\":\"", o);
-        json_escaped(o, w->name);
-        fputc('"', o);
+static void journal_crossing(sim_faults *f, const sim_wire *w, double now, const sim_action *a) {
+    sim_buf *b = &f->line;
+    b->len = 0;
+    sim_buf_printf(b, "{\"t_ms\":%lld,\"svc\":\"%s\",\"proto\":\"%s\",\"point\":\"%s\",\"conn\":%llu",
+                   (long long)llround((now - f->start_time) * 1000.0), service_names[w->service],
+                   w->proto ? w->proto : "", point_names[w->point], (unsigned long long)w->conn);
+    if (w->msg) sim_buf_printf(b, ",\"msg\":%llu", (unsigned long long)w->msg);
+    if (w->run) sim_buf_printf(b, ",\"run\":%llu", (unsigned long long)w->run);
+    if (w->method) json_str(b, "method", w->method);
+    if (w->name) json_str(b, "name", w->name);
+    if (w->key) json_str(b, "key", w->key);
+    if (w->user_id) json_str(b, "user", w->user_id);
+    if (w->status) sim_buf_printf(b, ",\"status\":%d", w->status);
+    if (a->rule_id) {
+        json_str(b, "rule", a->rule_id);
+        json_str(b, "action", sim_action_name(a->kind));
+        if (a->kind == SIM_ACT_DELAY) sim_buf_printf(b, ",\"delay_ms\":%u", a->delay_ms);
+        if (a->kind == SIM_ACT_CLOSE) sim_buf_printf(b, ",\"code\":%d", a->code);
     }
-    if (w->key) {
-        fputs(",\"key\":\"", o);
-        json_escaped(o, w->key);
-        fputc('"', o);
-    }
-    if (w->user_id) {
-        fputs(",\"user\":\"", o);
-        json_escaped(o, w->user_id);
-        fputc('"', o);
-    }
-    if (w->status) fprintf(o, ",\"status\":%d", w->status);
-    if (a->rule_id) fprintf(o, ",\"rule\":\"%s\",\"action\":%d", a->rule_id, (int)a->kind);
-    fputs("}\n", o);
-    f->journal_lines++;
-}
-
-void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *out) {
-    memset(out, 0, sizeof(*out));
-    if (!f || (!f->nrules && !f->journal)) return;
-    if (f->journal) journal_write(f, w, now, out);
+    sim_buf_append(b, "}", 1);
+    journal_add(f, b->data, b->len);
 }
 
 uint64_t sim_faults_journal_count(const sim_faults *f) {
-    return f ? f->journal_lines : 0;
+    return f ? f->journal_seq : 0;
+}
+
+size_t sim_faults_journal_since(const sim_faults *f, uint64_t since, size_t limit, void *out) {
+    sim_buf *b = out;
+    uint64_t oldest = f->journal_seq > JOURNAL_RING ? f->journal_seq - JOURNAL_RING + 1 : 1;
+    uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
+    size_t n = 0;
+    for (; seq <= f->journal_seq && n < limit; seq++, n++) {
+        sim_buf_puts(b, f->ring[seq % JOURNAL_RING]);
+        sim_buf_append(b, "\n", 1);
+    }
+    return n;
 }
 
 void sim_faults_flush(sim_faults *f) {
-    if (f && f->journal) fflush(f->journal);
+    if (f && f->journal_file) fflush(f->journal_file);
+}
+
+/* ---- decisions -------------------------------------------------------- */
+
+static int glob_ok(const char *pattern, const char *s) {
+    return !pattern || (s && fnmatch(pattern, s, 0) == 0);
+}
+
+static int matches(const sim_rule *r, const sim_wire *w) {
+    if (r->service != w->service || r->point != w->point) return 0;
+    if (!w->proto || strcmp(r->proto, w->proto) != 0) return 0;
+    if (r->m_conn && r->m_conn != w->conn) return 0;
+    if (r->m_run && r->m_run != w->run) return 0;
+    if (r->m_msg && r->m_msg != w->msg) return 0;
+    return glob_ok(r->m_name, w->name) && glob_ok(r->m_method, w->method) &&
+           glob_ok(r->m_key, w->key) && glob_ok(r->m_user, w->user_id);
+}
+
+/* Counts this match for the rule and returns its ordinal (from 1) within
+ * the rule's scope. */
+static uint64_t count_match(rule_slot *s, const sim_wire *w) {
+    if (s->rule->scope == SIM_SCOPE_SERVICE) return ++s->matched;
+    if (w->conn >= s->nconn) {
+        size_t n = s->nconn ? s->nconn : 16;
+        while (n <= w->conn) n *= 2;
+        s->conn_counts = sim_xrealloc(s->conn_counts, n * sizeof(uint64_t));
+        memset(s->conn_counts + s->nconn, 0, (n - s->nconn) * sizeof(uint64_t));
+        s->nconn = n;
+    }
+    s->matched++;
+    return ++s->conn_counts[w->conn];
+}
+
+static int fires(const sim_faults *f, const rule_slot *s, const sim_wire *w, uint64_t ord, double t_ms) {
+    const sim_rule *r = s->rule;
+    if (r->nth && ord != r->nth) return 0;
+    if (r->every && ord % r->every != 0) return 0;
+    if (r->first && ord > r->first) return 0;
+    if (r->after && ord <= r->after) return 0;
+    if (t_ms < r->after_ms) return 0;
+    if (r->until_ms >= 0 && t_ms >= r->until_ms) return 0;
+    if (r->times && s->fired >= r->times) return 0;
+    if (r->p >= 0) {
+        /* Service-scoped rules draw per match ordinal alone; connection-
+         * scoped ones per (connection, ordinal on it). */
+        uint64_t conn = r->scope == SIM_SCOPE_SERVICE ? 0 : w->conn;
+        if (sim_unit(sim_mix(f->seed, r->id, conn, ord)) >= r->p) return 0;
+    }
+    return 1;
+}
+
+static void fill_action(const sim_faults *f, const rule_slot *s, const sim_wire *w, uint64_t ord,
+                        sim_action *out) {
+    const sim_rule *r = s->rule;
+    out->kind = r->kind;
+    out->code = r->code;
+    out->delay_ms = r->delay_ms;
+    if (r->jitter_ms) {
+        uint64_t conn = r->scope == SIM_SCOPE_SERVICE ? 0 : w->conn;
+        double u = sim_unit(sim_mix(f->seed ^ 0x6a177e5ULL, r->id, conn, ord));
+        out->delay_ms += (uint32_t)floor(u * (r->jitter_ms + 1));
+    }
+    out->text = r->text;
+    out->field = r->field;
+    out->mode = r->mode;
+    out->error_code = r->error_code;
+    out->rule_id = r->id;
+}
+
+static void expire_rules(sim_faults *f, double now);
+
+void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *out) {
+    memset(out, 0, sizeof(*out));
+    if (!f) return;
+    f->crossings[w->service][w->point]++;
+    /* Redis commands and replies are not journaled one by one (the
+     * history client's writes interleave across WebSocket connections,
+     * which would make journals differ); rule firings always are. */
+    int journaled = !(w->service == SIM_SVC_REDIS &&
+                      (w->point == SIM_WIRE_REQUEST || w->point == SIM_WIRE_SEND));
+    if (!f->active[w->service][w->point]) {
+        if (journaled) journal_crossing(f, w, now, out);
+        return;
+    }
+    double t_ms = (now - f->start_time) * 1000.0;
+    rule_slot *winner = NULL;
+    uint64_t winner_ord = 0;
+    int expired = 0;
+    for (size_t i = 0; i < f->nrules; i++) {
+        rule_slot *s = &f->rules[i];
+        if (s->expires_at && now >= s->expires_at) {
+            expired = 1;
+            continue;
+        }
+        if (!matches(s->rule, w)) continue;
+        uint64_t ord = count_match(s, w);
+        if (!winner && fires(f, s, w, ord, t_ms)) {
+            winner = s;
+            winner_ord = ord;
+        }
+    }
+    if (winner) {
+        fill_action(f, winner, w, winner_ord, out);
+        winner->fired++;
+        f->fired_total++;
+        if (out->kind == SIM_ACT_DROP && w->proto && strcmp(w->proto, "ws") == 0 &&
+            w->point == SIM_WIRE_SEND)
+            f->ws_dropped++;
+    }
+    if (journaled || winner) journal_crossing(f, w, now, out);
+    if (winner && f->listener) f->listener(f->listener_ctx, winner->rule->id, winner->fired);
+    if (expired) expire_rules(f, now);
+}
+
+/* ---- rule registry ---------------------------------------------------- */
+
+static void recount_active(sim_faults *f) {
+    memset(f->active, 0, sizeof(f->active));
+    for (size_t i = 0; i < f->nrules; i++) f->active[f->rules[i].rule->service][f->rules[i].rule->point]++;
+}
+
+static void remove_at(sim_faults *f, size_t i) {
+    slot_free(&f->rules[i]);
+    memmove(&f->rules[i], &f->rules[i + 1], (f->nrules - i - 1) * sizeof(rule_slot));
+    f->nrules--;
+    recount_active(f);
+}
+
+static void expire_rules(sim_faults *f, double now) {
+    for (size_t i = f->nrules; i-- > 0;) {
+        rule_slot *s = &f->rules[i];
+        if (s->expires_at && now >= s->expires_at) {
+            sim_info("fault rule %s expired (ttl_ms)", s->rule->id);
+            remove_at(f, i);
+        }
+    }
+}
+
+static rule_slot *find(const sim_faults *f, const char *id) {
+    for (size_t i = 0; i < f->nrules; i++)
+        if (strcmp(f->rules[i].rule->id, id) == 0) return &f->rules[i];
+    return NULL;
+}
+
+int sim_fault_rule_check(const void *rule, const char *path, char *err, size_t errlen) {
+    sim_rule *r = sim_rule_parse(rule, path, err, errlen);
+    sim_rule_free(r);
+    return r ? 0 : -1;
+}
+
+int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtime, double now,
+                   char *err, size_t errlen) {
+    sim_rule *r = sim_rule_parse(rule, path, err, errlen);
+    if (!r) return -1;
+    if (find(f, r->id)) {
+        snprintf(err, errlen, "%s.id: duplicate rule id \"%s\"", path, r->id);
+        sim_rule_free(r);
+        return -1;
+    }
+    if (r->ttl_ms && !runtime) {
+        snprintf(err, errlen, "%s.ttl_ms: only for rules added at run time", path);
+        sim_rule_free(r);
+        return -1;
+    }
+    if (f->nrules == f->caprules) {
+        f->caprules = f->caprules ? f->caprules * 2 : 8;
+        f->rules = sim_xrealloc(f->rules, f->caprules * sizeof(rule_slot));
+    }
+    rule_slot *s = &f->rules[f->nrules++];
+    memset(s, 0, sizeof(*s));
+    s->rule = r;
+    s->runtime = runtime;
+    s->expires_at = r->ttl_ms ? now + r->ttl_ms / 1000.0 : 0;
+    recount_active(f);
+    return 0;
+}
+
+int sim_faults_add_all(sim_faults *f, const void *rules, double now, char *err, size_t errlen) {
+    const cJSON *arr = rules, *it;
+    size_t i = 0;
+    cJSON_ArrayForEach(it, arr) {
+        char path[32];
+        snprintf(path, sizeof(path), "faults[%zu]", i++);
+        if (sim_faults_add(f, it, path, 0, now, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int sim_faults_remove(sim_faults *f, const char *id) {
+    for (size_t i = 0; i < f->nrules; i++) {
+        if (strcmp(f->rules[i].rule->id, id) == 0) {
+            remove_at(f, i);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void sim_faults_clear(sim_faults *f) {
+    while (f->nrules) remove_at(f, f->nrules - 1);
+}
+
+void sim_faults_reset(sim_faults *f) {
+    for (size_t i = f->nrules; i-- > 0;) {
+        rule_slot *s = &f->rules[i];
+        if (s->runtime) {
+            remove_at(f, i);
+            continue;
+        }
+        s->fired = s->matched = 0;
+        free(s->conn_counts);
+        s->conn_counts = NULL;
+        s->nconn = 0;
+    }
+}
+
+static cJSON *slot_json(const rule_slot *s, double now) {
+    cJSON *j = cJSON_Parse(s->rule->json);
+    cJSON_AddNumberToObject(j, "fired", (double)s->fired);
+    cJSON_AddNumberToObject(j, "matched", (double)s->matched);
+    cJSON_AddBoolToObject(j, "runtime", s->runtime);
+    if (s->expires_at) cJSON_AddNumberToObject(j, "expires_in_ms", floor((s->expires_at - now) * 1000));
+    return j;
+}
+
+void *sim_faults_list(const sim_faults *f, double now) {
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < f->nrules; i++)
+        if (!f->rules[i].expires_at || now < f->rules[i].expires_at)
+            cJSON_AddItemToArray(arr, slot_json(&f->rules[i], now));
+    return arr;
+}
+
+void *sim_faults_get(const sim_faults *f, const char *id, double now) {
+    const rule_slot *s = find(f, id);
+    if (!s || (s->expires_at && now >= s->expires_at)) return NULL;
+    return slot_json(s, now);
+}
+
+uint64_t sim_faults_fired(const sim_faults *f, const char *id) {
+    const rule_slot *s = find(f, id);
+    return s ? s->fired : 0;
+}
+
+size_t sim_faults_count(const sim_faults *f) {
+    return f->nrules;
+}
+
+void sim_faults_set_listener(sim_faults *f, sim_fault_listener fn, void *ctx) {
+    f->listener = fn;
+    f->listener_ctx = ctx;
+}
+
+/* ---- metrics ---------------------------------------------------------- */
+
+void sim_faults_metrics(const sim_faults *f, void *out) {
+    sim_buf *b = out;
+    sim_buf_puts(b, "# HELP stagesim_crossings_total Wire crossings seen by the decision point.\n"
+                    "# TYPE stagesim_crossings_total counter\n");
+    for (int s = 0; s < NSVC; s++)
+        for (int p = 0; p < NPOINT; p++)
+            sim_buf_printf(b, "stagesim_crossings_total{service=\"%s\",point=\"%s\"} %llu\n",
+                           service_names[s], point_names[p], (unsigned long long)f->crossings[s][p]);
+    sim_buf_printf(b, "# HELP stagesim_connections_total Connections accepted.\n"
+                      "# TYPE stagesim_connections_total counter\n");
+    for (int s = 0; s < NSVC; s++)
+        sim_buf_printf(b, "stagesim_connections_total{service=\"%s\"} %llu\n", service_names[s],
+                       (unsigned long long)f->crossings[s][SIM_WIRE_ACCEPT]);
+    sim_buf_printf(b, "# HELP stagesim_messages_total Requests, client messages and commands read.\n"
+                      "# TYPE stagesim_messages_total counter\n");
+    for (int s = 0; s < NSVC; s++)
+        sim_buf_printf(b, "stagesim_messages_total{service=\"%s\"} %llu\n", service_names[s],
+                       (unsigned long long)f->crossings[s][SIM_WIRE_REQUEST]);
+    sim_buf_printf(b, "# HELP stagesim_events_sent_total WebSocket events and replies about to be sent.\n"
+                      "# TYPE stagesim_events_sent_total counter\n"
+                      "stagesim_events_sent_total %llu\n"
+                      "# HELP stagesim_events_dropped_total WebSocket events dropped by rules.\n"
+                      "# TYPE stagesim_events_dropped_total counter\n"
+                      "stagesim_events_dropped_total %llu\n"
+                      "# HELP stagesim_faults_fired_total Rule firings, per rule.\n"
+                      "# TYPE stagesim_faults_fired_total counter\n",
+                   (unsigned long long)(f->crossings[SIM_SVC_BACKEND][SIM_WIRE_SEND] - f->ws_dropped),
+                   (unsigned long long)f->ws_dropped);
+    for (size_t i = 0; i < f->nrules; i++)
+        sim_buf_printf(b, "stagesim_faults_fired_total{rule=\"%s\"} %llu\n", f->rules[i].rule->id,
+                       (unsigned long long)f->rules[i].fired);
+    sim_buf_printf(b, "# HELP stagesim_journal_lines_total Journal lines written.\n"
+                      "# TYPE stagesim_journal_lines_total counter\n"
+                      "stagesim_journal_lines_total %llu\n",
+                   (unsigned long long)f->journal_seq);
 }

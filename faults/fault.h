@@ -6,6 +6,7 @@
 #ifndef SIM_FAULT_H
 #define SIM_FAULT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -44,7 +45,21 @@ typedef enum {
     SIM_ACT_ABORT,        /* cut TCP without a close frame */
     SIM_ACT_HANG,         /* stop answering this connection */
     SIM_ACT_REPLY,        /* answer with code (HTTP status) + text (body or RESP error) */
+    SIM_ACT_DUPLICATE,    /* WS: send the event twice */
+    SIM_ACT_MALFORM,      /* WS: send the event broken (mode, field) */
+    SIM_ACT_REPLACE,      /* WS: send another message instead (field = type, code, text) */
+    SIM_ACT_STALL,        /* WS: the run stops here forever, the connection stays open */
+    SIM_ACT_MISROUTE,     /* WS: deliver the event to another user's connections (field = user) */
+    SIM_ACT_HOLD,         /* WS: hold the event back and send it after the next one (reorder) */
+    SIM_ACT_PARTIAL,      /* Redis/HTTP: send part of the reply, then close */
+    SIM_ACT_REFUSE,       /* Redis: stop listening for delay_ms (connection refused) */
+    SIM_ACT_EMPTY,        /* HTTP: close without any reply */
+    SIM_ACT_SLOW,         /* HTTP: send the body at code bytes per second */
+    SIM_ACT_COUNT
 } sim_action_kind;
+
+/* How SIM_ACT_MALFORM breaks an event. */
+enum { SIM_MALFORM_REMOVE_FIELD, SIM_MALFORM_WRONG_TYPE, SIM_MALFORM_INVALID_JSON };
 
 typedef struct sim_action {
     sim_action_kind kind;
@@ -52,7 +67,13 @@ typedef struct sim_action {
     uint32_t delay_ms;
     const char *text;     /* borrowed from the rule, valid until the next cross */
     const char *rule_id;  /* rule that fired, or NULL */
+    const char *field;    /* MALFORM: field; REPLACE: message type; MISROUTE: user id */
+    int mode;             /* MALFORM: SIM_MALFORM_* */
+    const char *error_code; /* REPLACE: error_code (AGENT_ERROR, ...), may be NULL */
 } sim_action;
+
+/* The action's name as rules spell it ("close", "drop", ...). */
+const char *sim_action_name(sim_action_kind kind);
 
 typedef struct sim_faults sim_faults;
 
@@ -66,9 +87,54 @@ void sim_faults_free(sim_faults *f);
  * and no journal is kept: services may call it on every command. */
 void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *out);
 
-/* Number of journal lines written so far. */
+/* ---- rules ------------------------------------------------------------
+ * A rule is JSON (docs/faults.md): {"id", "on", "match", when-fields,
+ * "action"}. Validation errors name the JSON path: "faults[2].after_ms:
+ * must be >= 0" (path is the prefix to use, e.g. "faults[2]"). */
+
+/* Checks one rule without adding it. rule is a cJSON *. 0 or -1 with err. */
+int sim_fault_rule_check(const void *rule, const char *path, char *err, size_t errlen);
+
+/* Validates and adds a rule (cJSON *, borrowed). `runtime` rules honour
+ * ttl_ms and are removed by sim_faults_reset. Returns 0, or -1 with err
+ * (also for a duplicate id). */
+int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtime, double now,
+                   char *err, size_t errlen);
+/* Adds every rule of a cJSON array (the scenario's). Stops at the first error. */
+int sim_faults_add_all(sim_faults *f, const void *rules, double now, char *err, size_t errlen);
+/* Removes a rule by id: 0, or -1 when there is none. */
+int sim_faults_remove(sim_faults *f, const char *id);
+/* Removes every rule. */
+void sim_faults_clear(sim_faults *f);
+/* Removes run-time rules and zeroes the counters of the others. */
+void sim_faults_reset(sim_faults *f);
+/* The rules with their counters, as a cJSON array the caller frees. */
+void *sim_faults_list(const sim_faults *f, double now);
+/* One rule as a cJSON object the caller frees, or NULL. */
+void *sim_faults_get(const sim_faults *f, const char *id, double now);
+/* How often a rule has fired (0 for an unknown id). */
+uint64_t sim_faults_fired(const sim_faults *f, const char *id);
+size_t sim_faults_count(const sim_faults *f);
+
+/* Called after every firing (the control API's /journal/wait). */
+typedef void (*sim_fault_listener)(void *ctx, const char *rule_id, uint64_t fired);
+void sim_faults_set_listener(sim_faults *f, sim_fault_listener fn, void *ctx);
+
+/* ---- journal ----------------------------------------------------------- */
+
+/* Number of journal lines written so far (the last line's sequence number). */
 uint64_t sim_faults_journal_count(const sim_faults *f);
+/* Lines with sequence number > since, oldest first, as one text of JSON
+ * lines appended to out (a sim_buf *); at most `limit` lines. Lines older
+ * than the in-memory window are gone (the file keeps them). Returns the
+ * number of lines appended. */
+size_t sim_faults_journal_since(const sim_faults *f, uint64_t since, size_t limit, void *out);
 /* Flushes the journal file (shutdown). */
 void sim_faults_flush(sim_faults *f);
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/* Appends the Prometheus text exposition to out (a sim_buf *). */
+void sim_faults_metrics(const sim_faults *f, void *out);
 
 #endif

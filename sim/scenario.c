@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "util.h"
 
 #define MAX_SCENARIO_BYTES (4u << 20)
@@ -38,7 +39,7 @@ __attribute__((format(printf, 3, 4)))
 static int fail(loader *ld, const char *path, const char *fmt, ...) {
     if (ld->failed) return -1;
     ld->failed = 1;
-    char reason[256];
+    char reason[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
@@ -236,6 +237,38 @@ static int load_redis(loader *ld, sim_scenario *sc, const cJSON *obj) {
     return 0;
 }
 
+/* Each rule is validated by the fault engine's own parser, so a scenario
+ * that loads is one the engine accepts; ids must be unique. */
+static int load_faults(loader *ld, const cJSON *arr) {
+    size_t i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        char path[32], msg[400];
+        snprintf(path, sizeof(path), "faults[%zu]", i);
+        if (sim_fault_rule_check(it, path, msg, sizeof(msg)))
+            return fail(ld, NULL, "%s", msg);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+        const cJSON *prev;
+        size_t j = 0;
+        cJSON_ArrayForEach(prev, arr) {
+            if (j++ >= i) break;
+            const cJSON *pid = cJSON_GetObjectItemCaseSensitive(prev, "id");
+            if (strcmp(pid->valuestring, id->valuestring) == 0) {
+                char idpath[48];
+                snprintf(idpath, sizeof(idpath), "%s.id", path);
+                return fail(ld, idpath, "duplicate rule id \"%s\"", id->valuestring);
+            }
+        }
+        if (cJSON_GetObjectItemCaseSensitive(it, "ttl_ms")) {
+            char tpath[48];
+            snprintf(tpath, sizeof(tpath), "%s.ttl_ms", path);
+            return fail(ld, tpath, "only for rules added at run time");
+        }
+        i++;
+    }
+    return 0;
+}
+
 static void set_defaults(sim_scenario *sc) {
     sc->name = sim_xstrdup("unnamed");
     sc->description = sim_xstrdup("");
@@ -325,6 +358,7 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
             fail(&ld, "faults", "must be an array, not %s", json_type_name(v));
             goto bad;
         }
+        if (load_faults(&ld, v)) goto bad;
         sc->faults = cJSON_Duplicate(v, 1);
     }
     fill_agent_defaults(sc);

@@ -80,6 +80,10 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         snprintf(err, errlen, "cannot open journal %s", opt->journal_path);
         goto fail;
     }
+    if (sc->faults && sim_faults_add_all(s->faults, sc->faults, ev_now(loop), err, errlen)) {
+        *exit_code = 2; /* validated at load: only a bug gets here */
+        goto fail;
+    }
     s->auth = sim_auth_store_new(sc, sc->seed);
 
     s->redis = sim_redis_server_start(loop, s->bind, opt->redis_port, s->faults, err, errlen);

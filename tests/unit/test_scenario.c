@@ -99,6 +99,16 @@ static const struct {
     {"{\"redis\":{\"port\":70000}}", "t.json: redis.port: must be <= 65535"},
     {"{\"redis\":{\"host\":\"h\",\"db\":1}}", "t.json: redis.db: unknown key"},
     {"{\"faults\":{}}", "t.json: faults: must be an array, not an object"},
+    {"{\"faults\":[{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}},"
+     "{\"id\":\"b\",\"on\":\"ws.send\",\"after_ms\":-1,\"action\":{\"kind\":\"drop\"}}]}",
+     "t.json: faults[1].after_ms: must be >= 0"},
+    {"{\"faults\":[{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"close\",\"code\":1015}}]}",
+     "t.json: faults[0].action.code: 1015 is not sendable (reserved for reporting a missing or abnormal close)"},
+    {"{\"faults\":[{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}},"
+     "{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}}]}",
+     "t.json: faults[1].id: duplicate rule id \"a\""},
+    {"{\"faults\":[{\"id\":\"a\",\"on\":\"ws.send\",\"ttl_ms\":5,\"action\":{\"kind\":\"drop\"}}]}",
+     "t.json: faults[0].ttl_ms: only for rules added at run time"},
 };
 
 static void test_bad(void) {

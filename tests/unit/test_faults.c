@@ -1,0 +1,295 @@
+/* test_faults.c -- the fault engine without sockets: rule validation
+ * messages, matching, nth/every/first/after/times, probability within the
+ * binomial interval, determinism across seeds and rule sets, jitter, ttl,
+ * the journal and the metrics. `now` is driven by the test. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault.h"
+#include "tap.h"
+#include "util.h"
+
+static int add(sim_faults *f, const char *json, double now, char *err, size_t errlen) {
+    cJSON *j = cJSON_Parse(json);
+    if (!j) {
+        snprintf(err, errlen, "test JSON does not parse");
+        return -1;
+    }
+    int rc = sim_faults_add(f, j, "faults[0]", 1, now, err, errlen);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static sim_wire ws_send(uint64_t conn, uint64_t msg, const char *name) {
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_SEND, .proto = "ws",
+                  .name = name, .conn = conn, .msg = msg, .run = 1, .user_id = "user-alice"};
+    return w;
+}
+
+static const struct {
+    const char *json;
+    const char *msg;
+} bad[] = {
+    {"[]", "faults[0]: must be an object, not an array"},
+    {"{\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}}", "faults[0].id: is required"},
+    {"{\"id\":\"a b\",\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].id: must be 1-64 characters of A-Z a-z 0-9 - _ ."},
+    {"{\"id\":\"a\",\"action\":{\"kind\":\"drop\"}}", "faults[0].on: is required"},
+    {"{\"id\":\"a\",\"on\":\"ws.recv\",\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].on: unknown place \"ws.recv\" (http.request, ws.accept, ws.message, ws.send, "
+     "auth.request, redis.accept, redis.command)"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\"}", "faults[0].action: is required"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{}}", "faults[0].action.kind: is required"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"explode\"}}",
+     "faults[0].action.kind: unknown action \"explode\""},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"status\",\"status\":500}}",
+     "faults[0].action.kind: \"status\" does not apply on ws.send"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"close\",\"code\":1006}}",
+     "faults[0].action.code: 1006 is not sendable (reserved for reporting a missing or abnormal close)"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"close\",\"code\":1005}}",
+     "faults[0].action.code: 1005 is not sendable (reserved for reporting a missing or abnormal close)"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"close\",\"code\":2000}}",
+     "faults[0].action.code: 2000 is not a sendable close code (1000-1003, 1007-1014, 3000-4999)"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"after_ms\":-1,\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].after_ms: must be >= 0"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"p\":1.5,\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].p: must be <= 1"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"nth\":0,\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].nth: must be >= 1"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"every\":\"2\",\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].every: must be a number, not a string"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"after_ms\":50,\"until_ms\":10,\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].until_ms: must be greater than after_ms"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"whenever\":1,\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].whenever: unknown key"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"match\":{\"type\":\"x\"},\"action\":{\"kind\":\"drop\"}}",
+     "faults[0].match.type: unknown key"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"delay\"}}", "faults[0].action.ms: is required"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"delay\",\"ms\":5,\"jiter_ms\":1}}",
+     "faults[0].action.jiter_ms: unknown key"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"malform\",\"mode\":\"remove_field\"}}",
+     "faults[0].action.field: is required for mode remove_field and wrong_type"},
+    {"{\"id\":\"a\",\"on\":\"redis.command\",\"action\":{\"kind\":\"error\"}}",
+     "faults[0].action.text: is required (e.g. \"LOADING Redis is loading the dataset in memory\")"},
+    {"{\"id\":\"a\",\"on\":\"redis.accept\",\"action\":{\"kind\":\"refuse\"}}", "faults[0].action.ms: is required"},
+    {"{\"id\":\"a\",\"on\":\"http.request\",\"action\":{\"kind\":\"status\",\"status\":999}}",
+     "faults[0].action.status: must be <= 599"},
+};
+
+static void test_validation(void) {
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[512] = "";
+        cJSON *j = cJSON_Parse(bad[i].json);
+        ok(j && sim_fault_rule_check(j, "faults[0]", err, sizeof(err)) == -1, "rejected: %s", bad[i].json);
+        is_str(err, bad[i].msg, "message");
+        cJSON_Delete(j);
+    }
+    sim_faults *f = sim_faults_new(1, NULL, 0);
+    char err[256] = "";
+    is_int(add(f, "{\"id\":\"x\",\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}}", 0, err, sizeof(err)), 0, "added");
+    is_int(add(f, "{\"id\":\"x\",\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}}", 0, err, sizeof(err)), -1, "duplicate id");
+    is_str(err, "faults[0].id: duplicate rule id \"x\"", "duplicate message");
+    sim_faults_free(f);
+}
+
+static void test_match_and_counts(void) {
+    sim_faults *f = sim_faults_new(1, NULL, 0);
+    char err[256] = "";
+    is_int(add(f, "{\"id\":\"close-2nd-thinking\",\"on\":\"ws.send\",\"match\":{\"name\":\"agent_thinking\"},"
+                  "\"nth\":2,\"action\":{\"kind\":\"close\",\"code\":1011,\"reason\":\"Internal error\"}}",
+               0, err, sizeof(err)), 0, "nth rule (%s)", err);
+    sim_action a;
+    int fired_at = 0;
+    for (int i = 1; i <= 5; i++) {
+        sim_wire w = ws_send(3, (uint64_t)i, "agent_thinking");
+        sim_faults_cross(f, &w, 1, &a);
+        if (a.kind == SIM_ACT_CLOSE) {
+            fired_at = i;
+            is_int(a.code, 1011, "close code");
+            is_str(a.text, "Internal error", "close reason");
+            is_str(a.rule_id, "close-2nd-thinking", "rule id");
+        }
+    }
+    is_int(fired_at, 2, "fired on the 2nd agent_thinking of the connection");
+    sim_wire other = ws_send(3, 9, "agent_started");
+    sim_faults_cross(f, &other, 1, &a);
+    is_int(a.kind, SIM_ACT_PASS, "other events pass");
+    /* Another connection counts on its own. */
+    sim_wire w1 = ws_send(4, 1, "agent_thinking"), w2 = ws_send(4, 2, "agent_thinking");
+    sim_faults_cross(f, &w1, 1, &a);
+    is_int(a.kind, SIM_ACT_PASS, "conn 4: 1st passes");
+    sim_faults_cross(f, &w2, 1, &a);
+    is_int(a.kind, SIM_ACT_CLOSE, "conn 4: 2nd closes");
+    is_int(sim_faults_fired(f, "close-2nd-thinking"), 2, "fired twice");
+    sim_faults_clear(f);
+
+    add(f, "{\"id\":\"e\",\"on\":\"redis.command\",\"match\":{\"name\":\"get\",\"key\":\"session:*\"},"
+           "\"every\":3,\"times\":2,\"action\":{\"kind\":\"error\",\"text\":\"LOADING Redis is loading\"}}",
+        0, err, sizeof(err));
+    int n = 0;
+    for (int i = 1; i <= 12; i++) {
+        sim_wire w = {.service = SIM_SVC_REDIS, .point = SIM_WIRE_REQUEST, .proto = "resp",
+                      .name = "get", .key = i % 2 ? "session:1" : "other", .conn = 1, .msg = (uint64_t)i};
+        sim_faults_cross(f, &w, 1, &a);
+        if (a.kind == SIM_ACT_REPLY) n++;
+    }
+    is_int(n, 2, "every 3rd matching key, at most twice");
+    is_int(sim_faults_fired(f, "e"), 2, "fired count");
+    sim_faults_reset(f);
+    is_int(sim_faults_count(f), 0, "reset removes run-time rules");
+    sim_faults_free(f);
+}
+
+static void test_first_after_window(void) {
+    sim_faults *f = sim_faults_new(1, NULL, 100.0);
+    char err[256];
+    add(f, "{\"id\":\"f\",\"on\":\"ws.message\",\"first\":2,\"action\":{\"kind\":\"drop\"}}", 100, err, sizeof(err));
+    add(f, "{\"id\":\"a\",\"on\":\"ws.send\",\"after\":3,\"after_ms\":1000,\"until_ms\":2000,"
+           "\"action\":{\"kind\":\"drop\"}}", 100, err, sizeof(err));
+    sim_action a;
+    int pattern = 0;
+    for (int i = 1; i <= 4; i++) {
+        sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_REQUEST, .proto = "ws",
+                      .name = "user_message", .conn = 1, .msg = (uint64_t)i};
+        sim_faults_cross(f, &w, 100, &a);
+        pattern = pattern * 10 + (a.kind == SIM_ACT_DROP);
+    }
+    is_int(pattern, 1100, "first 2 messages dropped");
+    pattern = 0;
+    double times[] = {100.5, 101.0, 101.2, 101.5, 101.9, 102.0};
+    for (int i = 0; i < 6; i++) {
+        sim_wire w = ws_send(1, (uint64_t)i + 1, "agent_started");
+        sim_faults_cross(f, &w, times[i], &a);
+        pattern = pattern * 10 + (a.kind == SIM_ACT_DROP);
+    }
+    /* matches 1..3 never; 4 at 1.5 s and 5 at 1.9 s inside the window; 6 at 2.0 s out. */
+    is_int(pattern, 110, "after 3 matches, inside [1000, 2000) ms");
+    sim_faults_free(f);
+}
+
+/* Fires `rule` over n ws.send crossings on `conns` connections; returns the
+ * bitmap of decisions as a string of 0/1. */
+static char *decisions(uint64_t seed, const char *extra_rule, int conns, int per_conn) {
+    sim_faults *f = sim_faults_new(seed, NULL, 0);
+    char err[256];
+    if (extra_rule) add(f, extra_rule, 0, err, sizeof(err));
+    add(f, "{\"id\":\"p\",\"on\":\"ws.send\",\"match\":{\"name\":\"tool_completed\"},\"p\":0.3,"
+           "\"action\":{\"kind\":\"delay\",\"ms\":10,\"jitter_ms\":90}}", 0, err, sizeof(err));
+    char *out = sim_xmalloc((size_t)(conns * per_conn) * 4 + 1), *o = out;
+    for (int c = 1; c <= conns; c++) {
+        for (int k = 1; k <= per_conn; k++) {
+            sim_wire w = ws_send((uint64_t)c, (uint64_t)k, "tool_completed");
+            sim_action a;
+            sim_faults_cross(f, &w, 0, &a);
+            o += sprintf(o, "%c", a.kind == SIM_ACT_DELAY ? (char)('A' + a.delay_ms % 26) : '.');
+        }
+    }
+    sim_faults_free(f);
+    return out;
+}
+
+static void test_determinism(void) {
+    char *a = decisions(42, NULL, 50, 20), *b = decisions(42, NULL, 50, 20);
+    is_str(a, b, "same seed, same decisions and jitter");
+    char *other = decisions(43, NULL, 50, 20);
+    ok(strcmp(a, other) != 0, "another seed, other decisions");
+    char *d = decisions(42, "{\"id\":\"unrelated\",\"on\":\"ws.send\",\"match\":{\"name\":\"agent_started\"},"
+                            "\"p\":0.5,\"action\":{\"kind\":\"drop\"}}", 50, 20);
+    is_str(a, d, "an unrelated rule leaves the decisions unchanged");
+    char *e = decisions(42, "{\"id\":\"other-p\",\"on\":\"ws.send\",\"match\":{\"name\":\"agent_thinking\"},"
+                            "\"p\":0.9,\"action\":{\"kind\":\"hang\"}}", 50, 20);
+    is_str(a, e, "a rule on another event leaves them unchanged too");
+    free(a), free(b), free(other), free(d), free(e);
+
+    /* Arrival order across connections does not matter: the same crossings
+     * in another interleaving give the same decisions per (conn, ordinal). */
+    sim_faults *f1 = sim_faults_new(5, NULL, 0), *f2 = sim_faults_new(5, NULL, 0);
+    char err[256];
+    const char *rule = "{\"id\":\"q\",\"on\":\"ws.send\",\"p\":0.5,\"action\":{\"kind\":\"drop\"}}";
+    add(f1, rule, 0, err, sizeof(err));
+    add(f2, rule, 0, err, sizeof(err));
+    int d1[10][10], d2[10][10];
+    for (int c = 0; c < 10; c++)
+        for (int k = 0; k < 10; k++) {
+            sim_wire w = ws_send((uint64_t)c + 1, (uint64_t)k + 1, "x");
+            sim_action act;
+            sim_faults_cross(f1, &w, 0, &act);
+            d1[c][k] = act.kind;
+        }
+    for (int k = 0; k < 10; k++)
+        for (int c = 9; c >= 0; c--) {
+            sim_wire w = ws_send((uint64_t)c + 1, (uint64_t)k + 1, "x");
+            sim_action act;
+            sim_faults_cross(f2, &w, 0, &act);
+            d2[c][k] = act.kind;
+        }
+    ok(memcmp(d1, d2, sizeof(d1)) == 0, "interleaving across connections does not change decisions");
+    sim_faults_free(f1);
+    sim_faults_free(f2);
+}
+
+static void test_binomial(void) {
+    sim_faults *f = sim_faults_new(2026, NULL, 0);
+    char err[256];
+    add(f, "{\"id\":\"p10\",\"on\":\"ws.send\",\"p\":0.1,\"action\":{\"kind\":\"drop\"}}", 0, err, sizeof(err));
+    int n = 10000, fired = 0;
+    for (int i = 0; i < n; i++) {
+        sim_wire w = ws_send((uint64_t)(i / 100) + 1, (uint64_t)(i % 100) + 1, "tool_completed");
+        sim_action a;
+        sim_faults_cross(f, &w, 0, &a);
+        fired += a.kind == SIM_ACT_DROP;
+    }
+    /* 99.9 % interval of Binomial(10000, 0.1): 1000 +- 3.29 * 30. */
+    double sd = sqrt(n * 0.1 * 0.9);
+    ok(fabs((double)fired - 1000) <= 3.2905 * sd, "fired %d of 10000 at p=0.1, inside [%.0f, %.0f]", fired,
+       1000 - 3.2905 * sd, 1000 + 3.2905 * sd);
+    sim_faults_free(f);
+}
+
+static void test_ttl_journal_metrics(void) {
+    sim_faults *f = sim_faults_new(1, NULL, 10.0);
+    char err[256];
+    is_int(add(f, "{\"id\":\"t\",\"on\":\"ws.accept\",\"ttl_ms\":500,\"action\":{\"kind\":\"close\",\"code\":1013,"
+                  "\"reason\":\"Try again later\"}}", 10.0, err, sizeof(err)), 0, "ttl rule");
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_ACCEPT, .proto = "ws", .name = "/ws",
+                  .conn = 1, .user_id = "user-bob"};
+    sim_action a;
+    sim_faults_cross(f, &w, 10.2, &a);
+    is_int(a.kind, SIM_ACT_CLOSE, "fires inside its ttl");
+    w.conn = 2;
+    sim_faults_cross(f, &w, 10.6, &a);
+    is_int(a.kind, SIM_ACT_PASS, "reverts by itself after ttl_ms");
+    is_int(sim_faults_count(f), 0, "expired rule removed");
+
+    sim_buf b = {0};
+    size_t n = sim_faults_journal_since(f, 0, 100, &b);
+    is_int(n, 2, "two journal lines");
+    ok(strstr(b.data, "{\"t_ms\":200,\"svc\":\"backend\",\"proto\":\"ws\",\"point\":\"accept\",\"conn\":1,"
+                      "\"name\":\"/ws\",\"user\":\"user-bob\",\"rule\":\"t\",\"action\":\"close\",\"code\":1013}\n") != NULL,
+       "journal line of the firing");
+    b.len = 0;
+    is_int(sim_faults_journal_since(f, 1, 100, &b), 1, "since=1 gives the rest");
+    sim_buf_free(&b);
+
+    /* Redis commands are counted but not journaled unless a rule fires. */
+    sim_wire r = {.service = SIM_SVC_REDIS, .point = SIM_WIRE_REQUEST, .proto = "resp", .name = "get", .conn = 1};
+    sim_faults_cross(f, &r, 11, &a);
+    is_int(sim_faults_journal_count(f), 2, "redis command not journaled");
+    sim_faults_metrics(f, &b);
+    ok(strstr(b.data, "stagesim_crossings_total{service=\"redis\",point=\"request\"} 1\n") != NULL, "metrics count redis");
+    ok(strstr(b.data, "stagesim_connections_total{service=\"backend\"} 2\n") != NULL, "metrics count accepts");
+    sim_buf_free(&b);
+    sim_faults_free(f);
+}
+
+int main(void) {
+    test_validation();
+    test_match_and_counts();
+    test_first_after_window();
+    test_determinism();
+    test_binomial();
+    test_ttl_journal_metrics();
+    return tap_done();
+}
