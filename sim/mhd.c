@@ -1,1 +1,508 @@
-/* placeholder: filled in by its owner */
+/* mhd.c -- libmicrohttpd on the caller's libev loop (no MHD thread): collects
+ * each request (body capped), asks the fault engine, hands it to a pure
+ * sim_http handler and queues the reply. Shared by the auth service and the
+ * control API, so nothing here knows about routes.
+ *
+ * Loop binding (see LIBRARIES.md): MHD_USE_EPOLL gives one epoll fd that we
+ * watch with an ev_io; after EVERY MHD_run the ev_timer is re-armed from
+ * MHD_get_timeout (0 = "run again now": edge-triggered sockets still have
+ * work). DELAY and HANG suspend the connection; resuming needs an MHD_run,
+ * which the ITC in the epoll set (or our zero timer) provides. */
+#include "mhd.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+#include <microhttpd.h>
+
+#include "util.h"
+
+typedef struct conn {
+    uint64_t ordinal;     /* within the service, from 1 */
+    uint64_t nreq;        /* requests seen on this connection */
+    char *query;          /* raw query of the current request (URI log callback) */
+    int abort;            /* the fault engine cut it at accept */
+} conn;
+
+typedef enum {
+    R_COLLECT,            /* reading the body */
+    R_DELAY_REQ,          /* suspended: request delayed before the handler */
+    R_DELAY_SEND,         /* suspended: reply computed, held back */
+    R_HUNG,               /* suspended until shutdown */
+    R_CLOSING,            /* resumed only to be closed */
+    R_DONE,               /* a reply is queued */
+} req_state;
+
+typedef struct req {
+    sim_mhd *m;
+    struct MHD_Connection *c;
+    conn *k;
+    uint64_t msg;
+    req_state state;
+    int too_large;
+    int suspended;
+    sim_buf body;
+    sim_http_response resp;   /* held while R_DELAY_SEND */
+    ev_timer timer;           /* DELAY */
+    struct req *prev, *next;  /* in m->suspended while suspended */
+} req;
+
+struct sim_mhd {
+    struct ev_loop *loop;
+    struct MHD_Daemon *d;
+    ev_io io;
+    ev_timer tick;
+    size_t max_body;
+    sim_mhd_handler handler;
+    void *ctx;
+    sim_faults *faults;
+    sim_service service;
+    int port;
+    int started;              /* MHD_start_daemon returned */
+    uint64_t nconn;
+    req *suspended;           /* list head */
+    char lastlog[256];        /* last MHD message, for start-up errors */
+};
+
+/* ---- driving MHD from the loop ------------------------------------------ */
+
+static void rearm(sim_mhd *m) {
+    MHD_UNSIGNED_LONG_LONG to = 0;
+    ev_timer_stop(m->loop, &m->tick);
+    if (MHD_get_timeout(m->d, &to) == MHD_YES) {
+        ev_timer_set(&m->tick, (double)to / 1000.0, 0.);
+        ev_timer_start(m->loop, &m->tick);
+    }
+}
+
+static void run(sim_mhd *m) {
+    MHD_run(m->d);
+    rearm(m);
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop; (void)revents;
+    run(w->data);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop; (void)revents;
+    run(w->data);
+}
+
+/* Schedules an MHD_run on the next loop iteration (never re-enters MHD). */
+static void kick(sim_mhd *m) {
+    ev_timer_stop(m->loop, &m->tick);
+    ev_timer_set(&m->tick, 0., 0.);
+    ev_timer_start(m->loop, &m->tick);
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap) {
+    sim_mhd *m = cls;
+    vsnprintf(m->lastlog, sizeof m->lastlog, fmt, ap);
+    size_t n = strlen(m->lastlog);
+    while (n && (m->lastlog[n - 1] == '\n' || m->lastlog[n - 1] == '\r'))
+        m->lastlog[--n] = '\0';
+    /* While starting, MHD speaks about our configuration (bind failures);
+     * afterwards about clients (bad requests, connections we cut on a
+     * fault's orders), which is not worth a warning. */
+    if (m->started)
+        sim_debug("mhd: %s", m->lastlog);
+    else
+        sim_warn("mhd: %s", m->lastlog);
+}
+
+/* ---- suspension ----------------------------------------------------------- */
+
+static void unlink_suspended(req *r) {
+    if (!r->suspended)
+        return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        r->m->suspended = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    r->suspended = 0;
+}
+
+static void on_delay_done(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop; (void)revents;
+    req *r = w->data;
+    sim_mhd *m = r->m;
+    unlink_suspended(r);
+    MHD_resume_connection(r->c);   /* MHD calls the handler again on its next run */
+    kick(m);
+}
+
+/* Suspends the connection; delay_ms < 0 means until shutdown (HANG). */
+static enum MHD_Result suspend(req *r, req_state state, long delay_ms) {
+    sim_mhd *m = r->m;
+    r->state = state;
+    r->suspended = 1;
+    r->prev = NULL;
+    r->next = m->suspended;
+    if (m->suspended)
+        m->suspended->prev = r;
+    m->suspended = r;
+    MHD_suspend_connection(r->c);
+    if (delay_ms >= 0) {
+        ev_timer_init(&r->timer, on_delay_done, (double)delay_ms / 1000.0, 0.);
+        r->timer.data = r;
+        ev_timer_start(m->loop, &r->timer);
+    }
+    return MHD_YES;
+}
+
+/* ---- replies ---------------------------------------------------------------- */
+
+static enum MHD_Result queue(req *r, const sim_http_response *resp) {
+    const char *data = resp->body.data ? resp->body.data : "";
+    struct MHD_Response *mr = MHD_create_response_from_buffer(resp->body.len, (void *)data,
+                                                              MHD_RESPMEM_MUST_COPY);
+    if (!mr)
+        return MHD_NO;
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->content_type ? resp->content_type : "application/json");
+    /* extra_headers: "Name: value\r\n" lines. */
+    const char *p = resp->extra_headers;
+    while (*p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        const char *colon = memchr(p, ':', n);
+        if (colon) {
+            char name[128], value[256];
+            size_t nl = (size_t)(colon - p), vl;
+            const char *v = colon + 1;
+            while (v < p + n && *v == ' ')
+                v++;
+            vl = (size_t)(p + n - v);
+            if (nl < sizeof name && vl < sizeof value) {
+                memcpy(name, p, nl);
+                name[nl] = '\0';
+                memcpy(value, v, vl);
+                value[vl] = '\0';
+                MHD_add_response_header(mr, name, value);
+            }
+        }
+        p += n;
+        if (eol)
+            p += 2;
+    }
+    enum MHD_Result ret = MHD_queue_response(r->c, (unsigned)resp->status, mr);
+    MHD_destroy_response(mr);
+    r->state = R_DONE;
+    return ret;
+}
+
+/* A fault's REPLY: its code and text as the whole answer. */
+static enum MHD_Result queue_fault_reply(req *r, const sim_action *a) {
+    sim_http_response resp;
+    sim_http_response_init(&resp);
+    resp.status = a->code >= 100 && a->code <= 999 ? a->code : 500;
+    const char *t = a->text ? a->text : "";
+    resp.content_type = (*t == '{' || *t == '[') ? "application/json"
+                                                 : "text/plain; charset=utf-8";
+    sim_buf_puts(&resp.body, t);
+    enum MHD_Result ret = queue(r, &resp);
+    sim_http_response_free(&resp);
+    return ret;
+}
+
+static void wire(req *r, sim_wire *w, sim_wire_point point, const char *url, const char *method,
+                 int status) {
+    memset(w, 0, sizeof *w);
+    w->service = r->m->service;
+    w->point = point;
+    w->proto = "http";
+    w->name = url;
+    w->method = method;
+    w->conn = r->k ? r->k->ordinal : 0;
+    w->msg = r->msg;
+    w->status = status;
+}
+
+/* Sends the computed reply in r->resp through the SEND crossing. */
+static enum MHD_Result send_reply(req *r, const char *url, const char *method) {
+    sim_wire w;
+    sim_action a;
+    wire(r, &w, SIM_WIRE_SEND, url, method, r->resp.status);
+    sim_faults_cross(r->m->faults, &w, ev_now(r->m->loop), &a);
+    switch (a.kind) {
+    case SIM_ACT_PASS:
+        return queue(r, &r->resp);
+    case SIM_ACT_REPLY:
+        return queue_fault_reply(r, &a);
+    case SIM_ACT_DELAY:
+        return suspend(r, R_DELAY_SEND, (long)a.delay_ms);
+    case SIM_ACT_DROP:
+    case SIM_ACT_HANG:
+        return suspend(r, R_HUNG, -1);
+    case SIM_ACT_ABORT:
+    case SIM_ACT_CLOSE:
+    default:
+        return MHD_NO;   /* MHD cuts the connection */
+    }
+}
+
+static const char *header_fn(const sim_http_request *req_, const char *name) {
+    return MHD_lookup_connection_value(req_->impl, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result handle(req *r, const char *url, const char *method) {
+    sim_mhd *m = r->m;
+    sim_http_request hr;
+    memset(&hr, 0, sizeof hr);
+    hr.method = method;
+    hr.path = url;
+    hr.query = r->k && r->k->query ? r->k->query : "";
+    hr.body = r->body.data;
+    hr.body_len = r->body.len;
+    hr.now = ev_now(m->loop);
+    hr.header = header_fn;
+    hr.impl = r->c;
+    sim_http_response_init(&r->resp);
+    if (r->too_large)
+        sim_http_detail(&r->resp, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large");
+    else
+        m->handler(m->ctx, &hr, &r->resp);
+    return send_reply(r, url, method);
+}
+
+/* The access handler: first call allocates the request, upload calls
+ * append (up to max_body, the rest is discarded and answered 413), the last
+ * call crosses the fault engine and answers. After a resume (DELAY) MHD
+ * calls it again with no upload data: the state says where to continue. */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls) {
+    (void)version;
+    sim_mhd *m = cls;
+    req *r = *con_cls;
+    if (!r) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r = sim_xcalloc(1, sizeof *r);
+        r->m = m;
+        r->c = c;
+        r->k = ci ? ci->socket_context : NULL;
+        r->msg = r->k ? ++r->k->nreq : 0;
+        sim_http_response_init(&r->resp);
+        *con_cls = r;
+        if (r->k && r->k->abort)
+            return MHD_NO;
+        /* A declared length over the cap is answered before the body is
+         * read; MHD then closes the connection instead of reading it. */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > m->max_body) {
+            r->too_large = 1;
+            return handle(r, url, method);
+        }
+        return MHD_YES;
+    }
+    if (r->state == R_DONE || r->state == R_CLOSING || r->state == R_HUNG) {
+        *upload_data_size = 0;
+        return r->state == R_DONE ? MHD_YES : MHD_NO;
+    }
+    if (*upload_data_size) {
+        if (!r->too_large) {
+            if (r->body.len + *upload_data_size > m->max_body) {
+                r->too_large = 1;
+                sim_buf_free(&r->body);
+            } else {
+                sim_buf_append(&r->body, upload_data, *upload_data_size);
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    if (r->state == R_DELAY_REQ)
+        return handle(r, url, method);
+    if (r->state == R_DELAY_SEND)
+        return queue(r, &r->resp);
+
+    sim_wire w;
+    sim_action a;
+    wire(r, &w, SIM_WIRE_REQUEST, url, method, 0);
+    sim_faults_cross(m->faults, &w, ev_now(m->loop), &a);
+    switch (a.kind) {
+    case SIM_ACT_PASS:
+        return handle(r, url, method);
+    case SIM_ACT_REPLY:
+        return queue_fault_reply(r, &a);
+    case SIM_ACT_DELAY:
+        return suspend(r, R_DELAY_REQ, (long)a.delay_ms);
+    case SIM_ACT_DROP:
+    case SIM_ACT_HANG:
+        return suspend(r, R_HUNG, -1);
+    case SIM_ACT_ABORT:
+    case SIM_ACT_CLOSE:
+    default:
+        return MHD_NO;
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)c; (void)toe;
+    req *r = *con_cls;
+    if (!r)
+        return;
+    unlink_suspended(r);
+    ev_timer_stop(((sim_mhd *)cls)->loop, &r->timer);
+    sim_buf_free(&r->body);
+    sim_http_response_free(&r->resp);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    (void)c;
+    sim_mhd *m = cls;
+    sim_wire w;
+    sim_action a;
+    memset(&w, 0, sizeof w);
+    w.service = m->service;
+    w.proto = "http";
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn *k = sim_xcalloc(1, sizeof *k);
+        k->ordinal = ++m->nconn;
+        *socket_context = k;
+        w.point = SIM_WIRE_ACCEPT;
+        w.conn = k->ordinal;
+        sim_faults_cross(m->faults, &w, ev_now(m->loop), &a);
+        /* Only cutting makes sense before any request: the first access
+         * call refuses, which closes the socket. */
+        if (a.kind == SIM_ACT_ABORT || a.kind == SIM_ACT_CLOSE || a.kind == SIM_ACT_DROP)
+            k->abort = 1;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn *k = *socket_context;
+        if (!k)
+            return;
+        w.point = SIM_WIRE_CLOSE;
+        w.conn = k->ordinal;
+        w.msg = k->nreq;
+        sim_faults_cross(m->faults, &w, ev_now(m->loop), &a);
+        free(k->query);
+        free(k);
+        *socket_context = NULL;
+    }
+}
+
+/* Keeps the raw query string: MHD hands the access handler only the path. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn *k = ci ? ci->socket_context : NULL;
+    if (k) {
+        const char *q = strchr(uri, '?');
+        free(k->query);
+        k->query = sim_xstrdup(q ? q + 1 : "");
+    }
+    return NULL;
+}
+
+/* ---- start / stop -------------------------------------------------------- */
+
+sim_mhd *sim_mhd_start(struct ev_loop *loop, const char *bind, int port, size_t max_body,
+                       sim_mhd_handler handler, void *ctx,
+                       sim_faults *faults, sim_service service, char *err, size_t errlen) {
+    struct addrinfo hints, *ai = NULL;
+    char portstr[16];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    if (port < 0 || port > 65535) {
+        snprintf(err, errlen, "invalid port %d", port);
+        return NULL;
+    }
+    int gai = getaddrinfo(bind && *bind ? bind : "127.0.0.1", portstr, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot resolve bind address %s: %s", bind, gai_strerror(gai));
+        return NULL;
+    }
+
+    sim_mhd *m = sim_xcalloc(1, sizeof *m);
+    m->loop = loop;
+    m->max_body = max_body;
+    m->handler = handler;
+    m->ctx = ctx;
+    m->faults = faults;
+    m->service = service;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    /* EXTERNAL_LOGGER must come first, or earlier options log to stderr. */
+    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, m,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_log, m,
+                            MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, m,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)10000,
+                            MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!m->d) {
+        snprintf(err, errlen, "cannot listen on %s:%d%s%s", bind, port,
+                 m->lastlog[0] ? ": " : "", m->lastlog);
+        free(m);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *ei = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!pi || !ei) {
+        snprintf(err, errlen, "libmicrohttpd gave no port or epoll fd");
+        MHD_stop_daemon(m->d);
+        free(m);
+        return NULL;
+    }
+    m->port = pi->port;
+    m->started = 1;
+    ev_io_init(&m->io, on_io, ei->epoll_fd, EV_READ);
+    m->io.data = m;
+    ev_io_start(loop, &m->io);
+    ev_timer_init(&m->tick, on_tick, 0., 0.);
+    m->tick.data = m;
+    rearm(m);
+    return m;
+}
+
+int sim_mhd_port(const sim_mhd *m) { return m->port; }
+
+/* MHD forbids stopping with suspended connections: resume every one as
+ * "closing" (its handler call refuses, closing it), run MHD once, then stop
+ * our watchers before MHD_stop_daemon closes the epoll fd under them. */
+void sim_mhd_stop(sim_mhd *m) {
+    if (!m)
+        return;
+    int resumed = 0;
+    while (m->suspended) {
+        req *r = m->suspended;
+        ev_timer_stop(m->loop, &r->timer);
+        unlink_suspended(r);
+        r->state = R_CLOSING;
+        MHD_resume_connection(r->c);
+        resumed = 1;
+    }
+    if (resumed)
+        MHD_run(m->d);
+    ev_io_stop(m->loop, &m->io);
+    ev_timer_stop(m->loop, &m->tick);
+    MHD_stop_daemon(m->d);
+    free(m);
+}
