@@ -32,6 +32,7 @@ typedef struct stagesim_config {
     int backend_port;            /* 0: a free port (the default for all three) */
     int auth_port;
     int redis_port;
+    int control_port;
     int seed_set;                /* nonzero: seed overrides the scenario's */
     unsigned long long seed;
     const char *journal_path;    /* NULL: no journal file */
@@ -45,7 +46,8 @@ void stagesim_config_init(stagesim_config *cfg);
  * failure. The config's strings are copied. */
 stagesim *stagesim_start(const stagesim_config *cfg, char *err, size_t errlen);
 
-/* The port a service listens on: "backend", "auth" or "redis"; -1 otherwise. */
+/* The port a service listens on: "backend", "auth", "redis" or "control";
+ * -1 otherwise. */
 int stagesim_port(const stagesim *s, const char *service);
 
 /* Stops gracefully (WebSocket clients get 1001), joins the thread and frees

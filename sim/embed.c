@@ -19,7 +19,7 @@ struct stagesim {
     sim_options opt;
     char *scenario_path, *bind, *journal_path;
     sim *s;
-    int ports[3];
+    int ports[4];
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -65,6 +65,7 @@ static void *run(void *arg) {
     st->ports[0] = sim_port(st->s, "backend");
     st->ports[1] = sim_port(st->s, "auth");
     st->ports[2] = sim_port(st->s, "redis");
+    st->ports[3] = sim_port(st->s, "control");
     ev_async_init(&st->stop_async, on_stop);
     st->stop_async.data = st;
     ev_async_start(st->loop, &st->stop_async);
@@ -99,6 +100,7 @@ stagesim *stagesim_start(const stagesim_config *cfg, char *err, size_t errlen) {
     st->opt.backend_port = cfg->backend_port;
     st->opt.auth_port = cfg->auth_port;
     st->opt.redis_port = cfg->redis_port;
+    st->opt.control_port = cfg->control_port;
     st->opt.seed_set = cfg->seed_set;
     st->opt.seed = cfg->seed;
 
@@ -126,8 +128,8 @@ stagesim *stagesim_start(const stagesim_config *cfg, char *err, size_t errlen) {
 }
 
 int stagesim_port(const stagesim *st, const char *service) {
-    static const char *names[] = {"backend", "auth", "redis"};
-    for (int i = 0; i < 3; i++)
+    static const char *names[] = {"backend", "auth", "redis", "control"};
+    for (int i = 0; i < 4; i++)
         if (strcmp(service, names[i]) == 0) return st->ports[i];
     return -1;
 }

@@ -23,6 +23,7 @@ struct sim_http_request {
     double now;           /* epoch seconds, from the loop */
     sim_http_header_fn header;
     void *impl;           /* for the glue's header function */
+    double arrived;       /* loop time the request arrived (long polls) */
 };
 
 typedef struct sim_http_response {
@@ -30,6 +31,10 @@ typedef struct sim_http_response {
     const char *content_type;   /* static string; default application/json */
     sim_buf body;
     char extra_headers[256];    /* "Name: value\r\n" lines, may be empty */
+    /* Long poll: a handler that cannot answer yet sets retry_ms > 0 and
+     * leaves the rest alone; the glue holds the connection and calls it
+     * again with the same request after retry_ms (req->arrived unchanged). */
+    unsigned retry_ms;
 } sim_http_response;
 
 void sim_http_response_init(sim_http_response *r);

@@ -18,11 +18,14 @@ static const char usage[] =
     "\n"
     "up: impersonate the staging backend (HTTP + WebSocket), auth service and Redis\n"
     "on one event loop. Prints one line `READY {\"backend\":P,\"auth\":P,\"redis\":P}`\n"
-    "on stdout once every listener accepts; logs go to stderr.\n"
+    "on stdout once every listener accepts (with \"control\":P); logs go to stderr.\n"
     "\n"
     "  --backend-port N   backend HTTP + WebSocket port (default 8000; 0 picks a free one)\n"
     "  --auth-port N      auth service port (default 8081)\n"
     "  --redis-port N     Redis port (default 6380)\n"
+    "  --control-port N   control API port (default 8090; loopback only unless a token is set)\n"
+    "  --control-token T  require `Authorization: Bearer T` on the control API and let it\n"
+    "                     listen on --bind (also from STAGESIM_CONTROL_TOKEN)\n"
     "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
     "  --scenario FILE    scenario JSON (default: the built-in golden path)\n"
     "  --seed N           overrides the scenario's seed\n"
@@ -72,11 +75,14 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 }
 
 static int cmd_up(int argc, char **argv) {
-    enum { O_BACKEND = 1, O_AUTH, O_REDIS, O_BIND, O_SCENARIO, O_SEED, O_JOURNAL, O_VERBOSE, O_HELP };
+    enum { O_BACKEND = 1, O_AUTH, O_REDIS, O_CONTROL, O_TOKEN, O_BIND, O_SCENARIO, O_SEED, O_JOURNAL,
+           O_VERBOSE, O_HELP };
     static const struct option longopts[] = {
         {"backend-port", required_argument, NULL, O_BACKEND},
         {"auth-port", required_argument, NULL, O_AUTH},
         {"redis-port", required_argument, NULL, O_REDIS},
+        {"control-port", required_argument, NULL, O_CONTROL},
+        {"control-token", required_argument, NULL, O_TOKEN},
         {"bind", required_argument, NULL, O_BIND},
         {"scenario", required_argument, NULL, O_SCENARIO},
         {"seed", required_argument, NULL, O_SEED},
@@ -87,6 +93,8 @@ static int cmd_up(int argc, char **argv) {
     };
     sim_options opt;
     sim_options_default(&opt);
+    const char *env_token = getenv("STAGESIM_CONTROL_TOKEN");
+    if (env_token && *env_token) opt.control_token = env_token;
     int c;
     optind = 1;
     opterr = 0;
@@ -96,6 +104,8 @@ static int cmd_up(int argc, char **argv) {
         case O_BACKEND: bad = parse_port(optarg, &opt.backend_port); break;
         case O_AUTH: bad = parse_port(optarg, &opt.auth_port); break;
         case O_REDIS: bad = parse_port(optarg, &opt.redis_port); break;
+        case O_CONTROL: bad = parse_port(optarg, &opt.control_port); break;
+        case O_TOKEN: opt.control_token = optarg; bad = !*optarg; break;
         case O_BIND: opt.bind = optarg; break;
         case O_SCENARIO: opt.scenario_path = optarg; break;
         case O_SEED: bad = parse_u64(optarg, &opt.seed); opt.seed_set = 1; break;

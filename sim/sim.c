@@ -10,13 +10,16 @@
 
 #include "auth.h"
 #include "backend.h"
+#include "control.h"
 #include "fault.h"
 #include "history.h"
+#include "mhd.h"
 #include "redis_server.h"
 #include "scenario.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 2000
+#define CONTROL_MAX_BODY (1u << 20)
 
 struct sim {
     struct ev_loop *loop;
@@ -28,6 +31,9 @@ struct sim {
     sim_redis_server *redis;
     sim_history *history;
     sim_backend *backend;
+    sim_mhd *control;
+    sim_control_env control_env;
+    char *control_token;
     int stopping;
     void (*done)(void *ctx);
     void *done_ctx;
@@ -39,12 +45,15 @@ void sim_options_default(sim_options *opt) {
     opt->backend_port = 8000;
     opt->auth_port = 8081;
     opt->redis_port = 6380;
+    opt->control_port = 8090;
 }
 
 /* Frees whatever has been started, in reverse dependency order. The backend
  * goes first so no run can reach the history client; the history client
  * before the Redis server so its disconnect is a clean one. */
 static void teardown(sim *s) {
+    if (s->control) sim_mhd_stop(s->control);
+    s->control = NULL;
     if (s->backend) sim_backend_free(s->backend);
     if (s->history) sim_history_free(s->history);
     if (s->redis) sim_redis_server_stop(s->redis);
@@ -111,12 +120,29 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     };
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;
+
+    /* The control API changes what every service does: loopback only,
+     * unless a bearer token guards it. */
+    s->control_token = opt->control_token ? sim_xstrdup(opt->control_token) : NULL;
+    s->control_env = (sim_control_env){
+        .faults = s->faults, .sc = sc, .history = s->history, .token = s->control_token,
+        .start_time = ev_now(loop),
+    };
+    s->control = sim_mhd_start(loop, s->control_token ? s->bind : "127.0.0.1", opt->control_port,
+                               CONTROL_MAX_BODY, sim_control_handle, &s->control_env, s->faults,
+                               SIM_SVC_CONTROL, err, errlen);
+    if (!s->control) goto fail;
+    s->control_env.ports[0] = sim_backend_port(s->backend);
+    s->control_env.ports[1] = sim_auth_service_port(s->auth_svc);
+    s->control_env.ports[2] = sim_redis_server_port(s->redis);
+    s->control_env.ports[3] = sim_mhd_port(s->control);
     sim_info("scenario %s (%s), seed %llu", sc->name, sc->path, (unsigned long long)sc->seed);
     return s;
 
 fail:
     teardown(s);
     sim_scenario_free(s->sc);
+    free(s->control_token);
     free(s->bind);
     free(s);
     return NULL;
@@ -126,12 +152,13 @@ int sim_port(const sim *s, const char *service) {
     if (strcmp(service, "backend") == 0) return s->backend ? sim_backend_port(s->backend) : -1;
     if (strcmp(service, "auth") == 0) return s->auth_svc ? sim_auth_service_port(s->auth_svc) : -1;
     if (strcmp(service, "redis") == 0) return s->redis ? sim_redis_server_port(s->redis) : -1;
+    if (strcmp(service, "control") == 0) return s->control ? sim_mhd_port(s->control) : -1;
     return -1;
 }
 
 void sim_ready_json(const sim *s, char *out, size_t outlen) {
-    snprintf(out, outlen, "{\"backend\":%d,\"auth\":%d,\"redis\":%d}", sim_port(s, "backend"),
-             sim_port(s, "auth"), sim_port(s, "redis"));
+    snprintf(out, outlen, "{\"backend\":%d,\"auth\":%d,\"redis\":%d,\"control\":%d}",
+             sim_port(s, "backend"), sim_port(s, "auth"), sim_port(s, "redis"), sim_port(s, "control"));
 }
 
 static void backend_closed(void *ctx) {
@@ -161,6 +188,7 @@ void sim_free(sim *s) {
     if (!s) return;
     teardown(s);
     sim_scenario_free(s->sc);
+    free(s->control_token);
     free(s->bind);
     free(s);
 }

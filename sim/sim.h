@@ -14,6 +14,8 @@ typedef struct sim_options {
     int backend_port;           /* default 8000; 0 picks a free port */
     int auth_port;              /* default 8081 */
     int redis_port;             /* default 6380 */
+    int control_port;           /* default 8090 */
+    const char *control_token;  /* NULL: control API on loopback only */
     const char *scenario_path;  /* NULL: built-in default */
     int seed_set;               /* --seed given: overrides the scenario's */
     uint64_t seed;
@@ -30,7 +32,8 @@ typedef struct sim sim;
 sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t errlen,
                int *exit_code);
 
-/* Writes the READY line's JSON object: {"backend":P,"auth":P,"redis":P}. */
+/* Writes the READY line's JSON object:
+ * {"backend":P,"auth":P,"redis":P,"control":P}. */
 void sim_ready_json(const sim *s, char *out, size_t outlen);
 int sim_port(const sim *s, const char *service);
 

@@ -23,7 +23,7 @@ class Sim:
 
     def __init__(self, *args, env=None, timeout=20.0, wrap=None):
         cmd = [STAGESIM, "up", "--backend-port", "0", "--auth-port", "0",
-               "--redis-port", "0", *args]
+               "--redis-port", "0", "--control-port", "0", *args]
         if wrap:
             cmd = list(wrap) + cmd
         full_env = dict(os.environ)
@@ -43,6 +43,7 @@ class Sim:
         self.backend = self.ports["backend"]
         self.auth = self.ports["auth"]
         self.redis = self.ports["redis"]
+        self.control = self.ports["control"]
         self.exit_code = None
 
     @staticmethod
@@ -70,6 +71,10 @@ class Sim:
     @property
     def ws_url(self):
         return "ws://127.0.0.1:%d/ws" % self.backend
+
+    @property
+    def control_url(self):
+        return "http://127.0.0.1:%d" % self.control
 
     @property
     def auth_url(self):

@@ -49,7 +49,7 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stderr.strip(), "stagesim: %s: agent.gap_ms: must be >= 0" % f.name)
             r = run("up", "--scenario", f.name, "--backend-port", "0", "--auth-port", "0",
-                    "--redis-port", "0")
+                    "--redis-port", "0", "--control-port", "0")
             self.assertEqual(r.returncode, 2)
             self.assertIn("agent.gap_ms: must be >= 0", r.stderr)
             self.assertEqual(r.stdout, "", "no READY line for a bad scenario")
@@ -58,8 +58,8 @@ class Cli(unittest.TestCase):
 
     def test_ready_line_and_sigterm(self):
         s = Sim("--scenario", scenario_path("golden-path.json"), "--seed", "7")
-        self.assertEqual(set(s.ports), {"backend", "auth", "redis"})
-        self.assertEqual(len(set(s.ports.values())), 3)
+        self.assertEqual(set(s.ports), {"backend", "auth", "redis", "control"})
+        self.assertEqual(len(set(s.ports.values())), 4)
         with socket.create_connection(("127.0.0.1", s.redis), timeout=5) as c:
             c.sendall(b"PING\r\n")
             self.assertEqual(c.recv(100), b"+PONG\r\n")
@@ -75,7 +75,8 @@ class Cli(unittest.TestCase):
             busy.bind(("127.0.0.1", 0))
             busy.listen()
             port = busy.getsockname()[1]
-            r = run("up", "--backend-port", "0", "--auth-port", "0", "--redis-port", str(port))
+            r = run("up", "--backend-port", "0", "--auth-port", "0", "--control-port", "0",
+                    "--redis-port", str(port))
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(r.stdout, "")
             self.assertIn(str(port), r.stderr)

@@ -44,8 +44,9 @@ static const char *exchange(int port, const char *req, const char *until) {
 
 static void check_services(stagesim *s, const char *label) {
     int b = stagesim_port(s, "backend"), a = stagesim_port(s, "auth"), r = stagesim_port(s, "redis");
-    ok(b > 0 && a > 0 && r > 0, "%s: three ports (%d %d %d)", label, b, a, r);
-    ok(b != a && a != r && b != r, "%s: distinct ports", label);
+    int c = stagesim_port(s, "control");
+    ok(b > 0 && a > 0 && r > 0 && c > 0, "%s: four ports (%d %d %d %d)", label, b, a, r, c);
+    ok(b != a && a != r && b != r && c != b && c != a && c != r, "%s: distinct ports", label);
     is_int(stagesim_port(s, "nope"), -1, "%s: unknown service", label);
     const char *reply = exchange(r, "*1\r\n$4\r\nPING\r\n", "\r\n");
     is_str(reply, "+PONG\r\n", "%s: Redis answers PING", label);
@@ -53,6 +54,8 @@ static void check_services(stagesim *s, const char *label) {
     ok(strstr(reply, "200") && strstr(reply, "{\"status\":\"ok\"}"), "%s: backend /health", label);
     reply = exchange(a, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "}");
     ok(strstr(reply, "200") && strstr(reply, "auth-service"), "%s: auth /health", label);
+    reply = exchange(c, "GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "}");
+    ok(strstr(reply, "200") && strstr(reply, "\"status\":\"running\""), "%s: control /status", label);
 }
 
 int main(void) {
