@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault_cli.h"
 #include "scenario.h"
 #include "sim.h"
 #include "util.h"
@@ -14,6 +15,7 @@
 static const char usage[] =
     "usage: stagesim up [options]\n"
     "       stagesim validate FILE\n"
+    "       stagesim fault add RULE | ls | rm ID | reset   (see stagesim fault --help)\n"
     "       stagesim --help | --version\n"
     "\n"
     "up: impersonate the staging backend (HTTP + WebSocket), auth service and Redis\n"
@@ -186,6 +188,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "up") == 0) return cmd_up(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "fault") == 0) return sim_fault_cli(argc - 1, argv + 1);
     fprintf(stderr, "stagesim: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }
