@@ -48,14 +48,17 @@ void sim_options_default(sim_options *opt) {
     opt->control_port = 8090;
 }
 
-/* Frees whatever has been started, in reverse dependency order. The backend
- * goes first so no run can reach the history client; the history client
- * before the Redis server so its disconnect is a clean one. */
+/* Frees whatever has been started. The history client goes before the
+ * backend: freeing it runs its pending callbacks (a thread history read),
+ * which land in backend requests that must still exist; nothing runs on the
+ * loop between the two, so no run can reach the freed client. It also goes
+ * before the Redis server, so its disconnect is a clean one. */
 static void teardown(sim *s) {
     if (s->control) sim_mhd_stop(s->control);
     s->control = NULL;
-    if (s->backend) sim_backend_free(s->backend);
     if (s->history) sim_history_free(s->history);
+    s->history = NULL;
+    if (s->backend) sim_backend_free(s->backend);
     if (s->redis) sim_redis_server_stop(s->redis);
     if (s->auth_svc) sim_auth_service_stop(s->auth_svc);
     if (s->auth) sim_auth_store_free(s->auth);
