@@ -1,1 +1,516 @@
-/* placeholder: filled in by its owner */
+/* redis_server.c -- libev glue of the Redis impersonation: accept, read a
+ * batch, parse, dispatch, and write every reply of the batch with one send
+ * from an ev_prepare (Redis's beforeSleep). EV_WRITE only after EAGAIN;
+ * reading pauses while a client's unsent output is over a limit. Fault
+ * actions are applied here, at accept, per command and at close. */
+#include <stddef.h>
+
+#include "redis_server.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "redis_cmd.h"
+#include "redis_faults.h"
+#include "resp.h"
+#include "util.h"
+
+#define READ_CHUNK (64 * 1024)
+#define PAUSE_READ_BYTES (4 * 1024 * 1024)   /* unsent output that stops reading */
+
+typedef struct conn {
+    sim_redis_client rc;          /* first: the core hands us &rc */
+    sim_redis_server *srv;
+    int fd;
+    ev_io rio, wio;
+    ev_timer delay;
+    sim_resp_parser *parser;
+    size_t sent;                  /* bytes of rc.out already written */
+    uint64_t ordinal, nmsg;
+    unsigned closing : 1;         /* close once output is flushed */
+    unsigned dead : 1;            /* closed, freed in the next prepare */
+    unsigned hang : 1;            /* read and discard, never answer */
+    unsigned held : 1;            /* fault delay: output and input on hold */
+    unsigned reading : 1;
+    unsigned writing : 1;
+    unsigned pending : 1;
+    unsigned kill : 1;            /* CLIENT KILL: close without flushing */
+    size_t partial_at;            /* >0: close after this many bytes of output */
+    struct conn *pnext;           /* pending list */
+    struct conn *dnext;           /* dead list */
+} conn;
+
+struct sim_redis_server {
+    struct ev_loop *loop;
+    sim_faults *faults;
+    sim_redis_core *core;
+    sim_redis_fault_set *fset;
+    char bind[48];
+    int lfd, port;
+    ev_io lio;
+    ev_prepare prep;
+    ev_timer cron, resume;
+    conn *pending, *dead;
+    uint64_t next_ordinal;
+    int accept_hang;
+};
+
+static int64_t now_ms(sim_redis_server *srv) { return (int64_t)(ev_now(srv->loop) * 1000.0); }
+
+static void cross(sim_redis_server *srv, conn *c, sim_wire_point pt, const char *name,
+                  const char *key, sim_action *act) {
+    sim_wire w = {.service = SIM_SVC_REDIS, .point = pt, .proto = "resp", .name = name,
+                  .key = key, .conn = c ? c->ordinal : 0, .msg = c ? c->nmsg : 0};
+    sim_faults_cross(srv->faults, &w, ev_now(srv->loop), act);
+}
+
+static void mark_pending(conn *c) {
+    if (c->pending || c->dead)
+        return;
+    c->pending = 1;
+    c->pnext = c->srv->pending;
+    c->srv->pending = c;
+}
+
+/* Closes the socket and detaches from the core at once (no more messages
+ * reach it); the memory goes in the next prepare, never inside a callback
+ * that may still hold c. */
+static void conn_close(conn *c) {
+    if (c->dead)
+        return;
+    sim_redis_server *srv = c->srv;
+    sim_action act;
+    cross(srv, c, SIM_WIRE_CLOSE, "close", NULL, &act);
+    ev_io_stop(srv->loop, &c->rio);
+    ev_io_stop(srv->loop, &c->wio);
+    ev_timer_stop(srv->loop, &c->delay);
+    close(c->fd);
+    c->fd = -1;
+    sim_redis_client_fini(&c->rc);
+    c->dead = 1;
+    c->dnext = srv->dead;
+    srv->dead = c;
+}
+
+static void conn_free(conn *c) {
+    sim_resp_parser_free(c->parser);
+    free(c);
+}
+
+static void set_reading(conn *c, int on) {
+    if (c->dead || c->reading == on)
+        return;
+    c->reading = (unsigned)on;
+    if (on)
+        ev_io_start(c->srv->loop, &c->rio);
+    else
+        ev_io_stop(c->srv->loop, &c->rio);
+}
+
+/* Enforces the output buffer limits: pub/sub subscribers and (when set)
+ * normal clients are disconnected over the hard limit, as Redis does. */
+static int over_limit(conn *c) {
+    sim_redis_config *cfg = sim_redis_core_config(c->srv->core);
+    size_t unsent = c->rc.out.len - c->sent;
+    long long lim = (c->rc.flags & SIM_RC_PUBSUB) ? cfg->out_limit_pubsub : cfg->out_limit_normal;
+    return lim > 0 && (long long)unsent > lim;
+}
+
+/* Runs parsed commands until input runs out or the client must wait. */
+static void process_input(conn *c) {
+    sim_redis_server *srv = c->srv;
+    int64_t now = now_ms(srv);
+    while (!c->dead && !c->closing && !c->held && !c->hang && !(c->rc.flags & SIM_RC_BLOCKED)) {
+        sim_resp_cmd cmd;
+        int rc = sim_resp_next(c->parser, &cmd);
+        if (rc == SIM_RESP_MORE)
+            break;
+        if (rc == SIM_RESP_ERROR) {
+            sim_resp_errorf(&c->rc.out, "ERR %s", sim_resp_error(c->parser));
+            c->closing = 1;
+            break;
+        }
+        c->nmsg++;
+        const char *key = NULL;
+        const char *name = sim_redis_command_name(srv->core, cmd.argc, cmd.argv, cmd.argvlen, &key);
+        sim_action act;
+        cross(srv, c, SIM_WIRE_REQUEST, name ? name : "unknown", key, &act);
+        if (act.kind == SIM_ACT_PASS && sim_redis_fault_set_active(srv->fset))
+            sim_redis_fault_set_decide(srv->fset, name, &act);
+        size_t mark = c->rc.out.len;
+        switch (act.kind) {
+        case SIM_ACT_REPLY:
+            sim_resp_error_reply(&c->rc.out, act.text ? act.text : "ERR injected fault");
+            continue;
+        case SIM_ACT_DROP:
+            continue;
+        case SIM_ACT_HANG:
+            c->hang = 1;
+            continue;
+        case SIM_ACT_CLOSE:
+        case SIM_ACT_ABORT:
+            c->closing = 1;
+            c->kill = act.kind == SIM_ACT_ABORT;
+            continue;
+        default:
+            break;
+        }
+        sim_redis_dispatch(&c->rc, cmd.argc, cmd.argv, cmd.argvlen, now);
+        if (c->rc.flags & SIM_RC_CLOSE_AFTER_REPLY)
+            c->closing = 1;
+        if (act.kind == SIM_ACT_PARTIAL) {
+            size_t n = c->rc.out.len - mark;
+            c->partial_at = mark + (n > 1 ? n / 2 : n);
+            c->closing = 1;
+        } else if (act.kind == SIM_ACT_DELAY && act.delay_ms) {
+            c->held = 1;
+            ev_timer_set(&c->delay, act.delay_ms / 1000.0, 0);
+            ev_timer_start(srv->loop, &c->delay);
+        }
+    }
+    if (c->rc.out.len > c->sent || c->closing)
+        mark_pending(c);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop;
+    (void)revents;
+    conn *c = w->data;
+    char buf[READ_CHUNK];
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        conn_close(c);
+        return;
+    }
+    if (n < 0)
+        return;
+    sim_redis_stats *st = sim_redis_core_stats(c->srv->core);
+    st->net_input_bytes += (uint64_t)n;
+    if (c->hang)
+        return;
+    if (sim_resp_feed(c->parser, buf, (size_t)n) == SIM_RESP_OVERFLOW) {
+        sim_warn("redis: client %llu closed: query buffer over limit",
+                 (unsigned long long)c->rc.id);
+        conn_close(c);
+        return;
+    }
+    process_input(c);
+}
+
+/* Writes what is unsent. Returns -1 when the connection was closed. */
+static int flush_out(conn *c) {
+    sim_buf *o = &c->rc.out;
+    size_t end = c->partial_at ? c->partial_at : o->len;
+    while (c->sent < end) {
+        ssize_t n = send(c->fd, o->data + c->sent, end - c->sent, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                if (!c->writing) {
+                    c->writing = 1;
+                    ev_io_start(c->srv->loop, &c->wio);
+                }
+                set_reading(c, (o->len - c->sent) < PAUSE_READ_BYTES);
+                return 0;
+            }
+            conn_close(c);
+            return -1;
+        }
+        c->sent += (size_t)n;
+        sim_redis_core_stats(c->srv->core)->net_output_bytes += (uint64_t)n;
+    }
+    if (c->writing) {
+        c->writing = 0;
+        ev_io_stop(c->srv->loop, &c->wio);
+    }
+    if (c->partial_at || c->closing) {
+        conn_close(c);
+        return -1;
+    }
+    o->len = 0;
+    c->sent = 0;
+    if (o->cap > 1024 * 1024) {
+        sim_buf_free(o);
+    }
+    set_reading(c, 1);
+    return 0;
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop;
+    (void)revents;
+    conn *c = w->data;
+    if (flush_out(c) == 0 && !c->dead && c->reading)
+        process_input(c);
+}
+
+static void on_delay(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop;
+    (void)revents;
+    conn *c = w->data;
+    c->held = 0;
+    mark_pending(c);
+}
+
+/* Before the loop sleeps: resume unblocked clients, write every pending
+ * output with one send each, free closed connections. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
+    (void)loop;
+    (void)revents;
+    sim_redis_server *srv = w->data;
+    while (srv->pending) {
+        conn *c = srv->pending;
+        srv->pending = c->pnext;
+        c->pending = 0;
+        if (c->dead)
+            continue;
+        if (c->kill) {
+            conn_close(c);
+            continue;
+        }
+        if (!c->held && !(c->rc.flags & SIM_RC_BLOCKED) && !c->closing && sim_resp_pending(c->parser))
+            process_input(c);   /* input that waited behind BLPOP or a delay */
+        if (c->pending) {
+            /* process_input re-queued it: take it off again, we write now */
+            conn **pp = &srv->pending;
+            while (*pp != c)
+                pp = &(*pp)->pnext;
+            *pp = c->pnext;
+            c->pending = 0;
+        }
+        if (c->dead || c->held || c->hang)
+            continue;
+        if (over_limit(c)) {
+            sim_warn("redis: client %llu closed: output buffer over limit",
+                     (unsigned long long)c->rc.id);
+            conn_close(c);
+            continue;
+        }
+        flush_out(c);
+    }
+    while (srv->dead) {
+        conn *c = srv->dead;
+        srv->dead = c->dnext;
+        conn_free(c);
+    }
+}
+
+static void hook_wake(sim_redis_client *rc, void *ud) {
+    (void)ud;
+    mark_pending((conn *)rc);
+}
+
+static void hook_kill(sim_redis_client *rc, void *ud) {
+    (void)ud;
+    conn *c = (conn *)rc;
+    c->kill = 1;
+    mark_pending(c);
+}
+
+static int hook_drop(sim_redis_client *rc, const char *channel, void *ud) {
+    sim_redis_server *srv = ud;
+    conn *c = (conn *)rc;
+    sim_action act;
+    c->nmsg++;
+    cross(srv, c, SIM_WIRE_SEND, "message", channel, &act);
+    if (act.kind == SIM_ACT_DROP)
+        return 1;
+    return sim_redis_fault_set_drop_message(srv->fset, channel);
+}
+
+static void accept_one(sim_redis_server *srv, int fd, struct sockaddr_in *sa) {
+    sim_redis_stats *st = sim_redis_core_stats(srv->core);
+    sim_redis_config *cfg = sim_redis_core_config(srv->core);
+    st->connections_received++;
+    if ((long long)sim_redis_client_count(srv->core) >= cfg->maxclients) {
+        static const char msg[] = "-ERR max number of clients reached\r\n";
+        ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+        (void)w;
+        close(fd);
+        st->rejected_connections++;
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    conn *c = sim_xcalloc(1, sizeof(*c));
+    c->srv = srv;
+    c->fd = fd;
+    c->ordinal = ++srv->next_ordinal;
+    sim_redis_client_init(srv->core, &c->rc, now_ms(srv));
+    c->rc.fd = fd;
+    c->rc.glue = c;
+    snprintf(c->rc.addr, sizeof(c->rc.addr), "%s:%d", inet_ntoa(sa->sin_addr), ntohs(sa->sin_port));
+    snprintf(c->rc.laddr, sizeof(c->rc.laddr), "%s:%d", srv->bind, srv->port);
+    sim_resp_limits lim;
+    sim_resp_limits_default(&lim);
+    lim.max_bulk = cfg->proto_max_bulk_len;
+    lim.max_query = (size_t)cfg->client_query_buffer_limit;
+    c->parser = sim_resp_parser_new(&lim);
+    ev_io_init(&c->rio, on_read, fd, EV_READ);
+    ev_io_init(&c->wio, on_write, fd, EV_WRITE);
+    ev_timer_init(&c->delay, on_delay, 0, 0);
+    c->rio.data = c->wio.data = c->delay.data = c;
+    sim_action act;
+    cross(srv, c, SIM_WIRE_ACCEPT, "accept", NULL, &act);
+    if (act.kind == SIM_ACT_DROP || act.kind == SIM_ACT_ABORT || act.kind == SIM_ACT_CLOSE) {
+        conn_close(c);
+        return;
+    }
+    if (act.kind == SIM_ACT_REFUSE) {
+        conn_close(c);
+        sim_redis_server_pause_listening(srv, act.delay_ms ? act.delay_ms : 1000);
+        return;
+    }
+    if (act.kind == SIM_ACT_HANG || srv->accept_hang)
+        c->hang = 1;
+    set_reading(c, 1);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop;
+    (void)revents;
+    sim_redis_server *srv = w->data;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_in sa;
+        socklen_t len = sizeof(sa);
+        int fd = accept4(srv->lfd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                sim_warn("redis: accept: %s", strerror(errno));
+            return;
+        }
+        accept_one(srv, fd, &sa);
+    }
+}
+
+static void on_cron(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop;
+    (void)revents;
+    sim_redis_server *srv = w->data;
+    sim_redis_core_cron(srv->core, now_ms(srv));
+}
+
+static int listen_on(sim_redis_server *srv, int port, char *err, size_t errlen) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "redis: socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, srv->bind, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "redis: bad bind address '%s'", srv->bind);
+        close(fd);
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 511) < 0) {
+        snprintf(err, errlen, "redis: cannot listen on %s:%d: %s", srv->bind, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    socklen_t len = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    srv->lfd = fd;
+    srv->port = ntohs(sa.sin_port);
+    ev_io_init(&srv->lio, on_accept, fd, EV_READ);
+    srv->lio.data = srv;
+    ev_io_start(srv->loop, &srv->lio);
+    return 0;
+}
+
+sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const char *bind, int port,
+                                         sim_faults *faults, char *err, size_t errlen) {
+    sim_redis_server *srv = sim_xcalloc(1, sizeof(*srv));
+    srv->loop = loop;
+    srv->faults = faults;
+    srv->lfd = -1;
+    snprintf(srv->bind, sizeof(srv->bind), "%s", bind ? bind : "127.0.0.1");
+    if (listen_on(srv, port, err, errlen) < 0) {
+        free(srv);
+        return NULL;
+    }
+    sim_redis_hooks hooks = {hook_wake, hook_kill, hook_drop, srv};
+    srv->core = sim_redis_core_new(0x5eed, &hooks, now_ms(srv));
+    sim_redis_core_config(srv->core)->port = srv->port;
+    srv->fset = sim_redis_fault_set_new();
+    ev_prepare_init(&srv->prep, on_prepare);
+    srv->prep.data = srv;
+    ev_prepare_start(loop, &srv->prep);
+    ev_timer_init(&srv->cron, on_cron, 0.1, 0.1);
+    srv->cron.data = srv;
+    ev_timer_start(loop, &srv->cron);
+    return srv;
+}
+
+int sim_redis_server_port(const sim_redis_server *srv) { return srv->port; }
+
+void sim_redis_server_stop(sim_redis_server *srv) {
+    if (!srv)
+        return;
+    struct ev_loop *loop = srv->loop;
+    if (srv->lfd >= 0) {
+        ev_io_stop(loop, &srv->lio);
+        close(srv->lfd);
+    }
+    ev_prepare_stop(loop, &srv->prep);
+    ev_timer_stop(loop, &srv->cron);
+    ev_timer_stop(loop, &srv->resume);
+    /* Every client: close and free now (we are not inside their callbacks). */
+    while (sim_redis_client_count(srv->core)) {
+        conn_close((conn *)sim_redis_core_first_client(srv->core));
+    }
+    while (srv->dead) {
+        conn *c = srv->dead;
+        srv->dead = c->dnext;
+        conn_free(c);
+    }
+    sim_redis_core_free(srv->core);
+    sim_redis_fault_set_free(srv->fset);
+    free(srv);
+}
+
+/* ---- fault hooks on the server (redis_faults.h) ---- */
+
+sim_redis_fault_set *sim_redis_server_faults(sim_redis_server *srv) { return srv->fset; }
+
+static void on_resume(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop;
+    (void)revents;
+    char err[128];
+    if (sim_redis_server_resume_listening(w->data, err, sizeof(err)) < 0)
+        sim_warn("%s", err);
+}
+
+int sim_redis_server_pause_listening(sim_redis_server *srv, uint32_t ms) {
+    if (srv->lfd < 0)
+        return 0;
+    ev_io_stop(srv->loop, &srv->lio);
+    close(srv->lfd);
+    srv->lfd = -1;
+    if (ms) {
+        ev_timer_init(&srv->resume, on_resume, ms / 1000.0, 0);
+        srv->resume.data = srv;
+        ev_timer_start(srv->loop, &srv->resume);
+    }
+    return 0;
+}
+
+int sim_redis_server_resume_listening(sim_redis_server *srv, char *err, size_t errlen) {
+    ev_timer_stop(srv->loop, &srv->resume);
+    if (srv->lfd >= 0)
+        return 0;
+    return listen_on(srv, srv->port, err, errlen);
+}
+
+void sim_redis_server_set_accept_hang(sim_redis_server *srv, int on) { srv->accept_hang = on; }

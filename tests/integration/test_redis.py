@@ -1,3 +1,186 @@
-# placeholder until its owner writes it
-import sys
-sys.exit(77)
+"""The Redis impersonation through real clients: redis-py and redis-cli
+against a running stagesim (started by harness.Sim on free ports)."""
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+import redis
+
+from harness import Sim
+
+
+def raw(port, data, timeout=5.0, expect_close=False):
+    """Sends bytes, returns everything read until the server closes (or a
+    short quiet period when expect_close is False)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    out = b""
+    s.settimeout(0.5 if not expect_close else timeout)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        if expect_close:
+            raise
+    s.close()
+    return out
+
+
+class RedisTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim()
+        cls.r = redis.Redis(host="127.0.0.1", port=cls.sim.redis, socket_timeout=5)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.close()
+        code = cls.sim.stop()
+        assert code == 0, "stagesim exit code %r" % code
+
+    def setUp(self):
+        self.r.flushall()
+
+    def test_strings_and_expiry(self):
+        r = self.r
+        self.assertTrue(r.ping())
+        self.assertEqual(r.echo("hi"), b"hi")
+        self.assertTrue(r.set("k", "v"))
+        self.assertEqual(r.get("k"), b"v")
+        self.assertTrue(r.set("t", "x", ex=100))
+        self.assertTrue(95 <= r.ttl("t") <= 100)
+        self.assertTrue(r.setex("s", 1, "y"))
+        self.assertTrue(0 < r.pttl("s") <= 1000)
+        self.assertEqual(r.ttl("k"), -1)
+        self.assertEqual(r.ttl("missing"), -2)
+        self.assertEqual(r.incr("n"), 1)
+        self.assertEqual(r.incr("n"), 2)
+        self.assertTrue(r.expire("n", 100))
+        self.assertEqual(r.exists("k", "n", "nope"), 2)
+        self.assertEqual(r.delete("k", "nope"), 1)
+        r.psetex("gone", 50, "z")
+        time.sleep(0.15)
+        self.assertIsNone(r.get("gone"))
+        self.assertEqual(r.dbsize(), 3)
+
+    def test_binary_safe(self):
+        v = bytes(range(256)) * 100
+        self.r.set(b"bin\x00key", v)
+        self.assertEqual(self.r.get(b"bin\x00key"), v)
+
+    def test_lists_hashes_keys(self):
+        r = self.r
+        self.assertEqual(r.rpush("thread:t1:messages", "a", "b"), 2)
+        self.assertEqual(r.lpush("thread:t1:messages", "z"), 3)
+        self.assertEqual(r.lrange("thread:t1:messages", 0, -1), [b"z", b"a", b"b"])
+        self.assertEqual(r.hset("agent_state:1", mapping={"a": "1", "b": "2"}), 2)
+        self.assertEqual(r.hget("agent_state:1", "a"), b"1")
+        self.assertEqual(r.hgetall("agent_state:1"), {b"a": b"1", b"b": b"2"})
+        for i in range(50):
+            r.set("session:%d" % i, i)
+        self.assertEqual(len(r.keys("session:*")), 50)
+        self.assertEqual(sorted(r.scan_iter(match="session:1*", count=7)),
+                         sorted(("session:%d" % i).encode() for i in [1] + list(range(10, 20))))
+        with self.assertRaises(redis.ResponseError) as cm:
+            r.lpush("session:1", "x")
+        self.assertIn("WRONGTYPE", str(cm.exception))
+
+    def test_select_and_dbs(self):
+        r0 = redis.Redis(port=self.sim.redis, db=0)
+        r3 = redis.Redis(port=self.sim.redis, db=3)
+        r3.set("only3", "x")
+        self.assertIsNone(r0.get("only3"))
+        self.assertEqual(r3.get("only3"), b"x")
+        with self.assertRaises(redis.ResponseError) as cm:
+            r0.execute_command("SELECT", 16)
+        self.assertEqual(str(cm.exception), "DB index is out of range")
+        r3.flushdb()
+        self.assertEqual(r3.dbsize(), 0)
+
+    def test_pipeline(self):
+        p = self.r.pipeline(transaction=False)
+        for i in range(1000):
+            p.set("p%d" % i, i)
+            p.get("p%d" % i)
+        res = p.execute()
+        self.assertEqual(res[1::2], [str(i).encode() for i in range(1000)])
+
+    def test_transaction_and_watch(self):
+        with self.r.pipeline() as p:
+            p.incr("c").incr("c")
+            self.assertEqual(p.execute(), [1, 2])
+        other = redis.Redis(port=self.sim.redis)
+        with self.r.pipeline() as p:
+            p.watch("c")
+            other.set("c", 10)
+            p.multi()
+            p.incr("c")
+            with self.assertRaises(redis.WatchError):
+                p.execute()
+
+    def test_pubsub_and_blocking(self):
+        ps = self.r.pubsub()
+        ps.subscribe("news")
+        self.assertEqual(ps.get_message(timeout=2)["type"], "subscribe")
+        self.assertEqual(self.r.publish("news", "hello"), 1)
+        msg = ps.get_message(timeout=2)
+        self.assertEqual((msg["channel"], msg["data"]), (b"news", b"hello"))
+        ps.close()
+        popper = redis.Redis(port=self.sim.redis)
+        t = threading.Timer(0.2, lambda: self.r.rpush("q", "job"))
+        t.start()
+        self.assertEqual(popper.blpop(["q"], timeout=5), (b"q", b"job"))
+        t.join()
+        self.assertIsNone(popper.brpop(["empty"], timeout=0.2))
+
+    def test_errors_on_the_wire(self):
+        port = self.sim.redis
+        self.assertEqual(raw(port, b"NOSUCH a b\r\n"),
+                         b"-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n")
+        self.assertEqual(raw(port, b"*1\r\n$3\r\nGET\r\n"),
+                         b"-ERR wrong number of arguments for 'get' command\r\n")
+        # malformed RESP: error, then the server closes the connection
+        self.assertEqual(raw(port, b"*1\r\n:5\r\n", expect_close=True),
+                         b"-ERR Protocol error: expected '$', got ':'\r\n")
+        self.assertEqual(raw(port, b"*abc\r\n", expect_close=True),
+                         b"-ERR Protocol error: invalid multibulk length\r\n")
+        self.assertEqual(raw(port, b"PING\r\n*1\r\n$999999999999\r\n", expect_close=True),
+                         b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n")
+        # the server is still fine for everyone else
+        self.assertTrue(self.r.ping())
+
+    def test_inline_and_quit(self):
+        out = raw(self.sim.redis, b"SET a \"x y\"\r\nGET a\r\nQUIT\r\nPING\r\n", expect_close=True)
+        self.assertEqual(out, b"+OK\r\n$3\r\nx y\r\n+OK\r\n")
+
+    def test_client_info_config_command(self):
+        r = self.r
+        self.assertTrue(r.client_setname("me"))
+        self.assertIn(r.client_getname(), ("me", b"me"))
+        self.assertIsInstance(r.client_id(), int)
+        info = r.info()
+        self.assertEqual(info["redis_version"], "7.0.15")
+        self.assertIn("connected_clients", info)
+        self.assertEqual(r.config_get("databases"), {"databases": "16"})
+        self.assertGreater(r.command_count(), 50)
+
+    def test_redis_cli(self):
+        port = str(self.sim.redis)
+        def cli(*args):
+            return subprocess.run(["redis-cli", "-p", port, *args], capture_output=True,
+                                  text=True, timeout=10).stdout
+        self.assertEqual(cli("ping").strip(), "PONG")
+        self.assertEqual(cli("set", "cli", "v").strip(), "OK")
+        self.assertEqual(cli("get", "cli").strip(), "v")
+        self.assertEqual(cli("rpush", "l", "1", "2").strip(), "2")
+        self.assertEqual(cli("lrange", "l", "0", "-1").split(), ["1", "2"])
+        self.assertIn("unknown command", cli("bogus"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,3 +1,307 @@
-/* placeholder until its owner writes it */
-#include <stdio.h>
-int main(void) { printf("1..0 # SKIP not written yet\n"); return 0; }
+/* test_resp.c -- unit tests (no sockets) for the RESP parsing shim, the
+ * reply builder, the keyspace, command dispatch and the Redis fault set. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_cmd.h"
+#include "redis_faults.h"
+#include "resp.h"
+#include "tap.h"
+
+/* Feeds s and returns the next parse result; the command joined by '|'. */
+static int next_joined(sim_resp_parser *p, char *out, size_t outlen) {
+    sim_resp_cmd cmd;
+    int rc = sim_resp_next(p, &cmd);
+    out[0] = '\0';
+    if (rc == SIM_RESP_CMD) {
+        size_t len = 0;
+        for (int i = 0; i < cmd.argc; i++) {
+            int n = snprintf(out + len, outlen - len, "%s%.*s", i ? "|" : "", (int)cmd.argvlen[i],
+                             cmd.argv[i]);
+            len += (size_t)n;
+        }
+    }
+    return rc;
+}
+
+static void test_parser(void) {
+    char got[256];
+    sim_resp_parser *p = sim_resp_parser_new(NULL);
+    sim_resp_feed(p, "*2\r\n$3\r\nGET\r\n$1\r\na\r\n", 20);
+    is_int(next_joined(p, got, sizeof(got)), SIM_RESP_CMD, "multibulk parsed");
+    is_str(got, "GET|a", "multibulk args");
+    is_int(next_joined(p, got, sizeof(got)), SIM_RESP_MORE, "then more needed");
+
+    /* byte by byte, mixed inline and multibulk, pipelined */
+    const char *mixed = "PING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\0v\r\nset x \"a b\\n\"\n";
+    size_t mlen = 6 + 29 + 14;
+    int cmds = 0;
+    char all[512] = "";
+    for (size_t i = 0; i < mlen; i++) {
+        sim_resp_feed(p, mixed + i, 1);
+        while (next_joined(p, got, sizeof(got)) == SIM_RESP_CMD) {
+            cmds++;
+            strcat(all, got);
+            strcat(all, ";");
+        }
+    }
+    is_int(cmds, 3, "three pipelined commands byte by byte");
+    ok(memcmp(all, "PING;SET|k|v", 12) == 0, "inline then multibulk (%s)", all);
+    ok(strstr(all, ";set|x|a b\n;") != NULL, "inline quotes and escapes");
+    sim_resp_parser_free(p);
+
+    /* empty and null multibulks are skipped, empty inline lines too */
+    p = sim_resp_parser_new(NULL);
+    sim_resp_feed(p, "*0\r\n*-1\r\n\r\nPING\r\n", 19);
+    is_int(next_joined(p, got, sizeof(got)), SIM_RESP_CMD, "skips *0, *-1 and blank line");
+    is_str(got, "PING", "then PING");
+    sim_resp_parser_free(p);
+
+    struct { const char *in; const char *err; } bad[] = {
+        {"*1\r\n:1\r\n", "Protocol error: expected '$', got ':'"},
+        {"*1\r\n*1\r\n$1\r\na\r\n", "Protocol error: expected '$', got '*'"},
+        {"*x\r\n", "Protocol error: invalid multibulk length"},
+        {"*99999999999\r\n", "Protocol error: invalid multibulk length"},
+        {"*2000000\r\n", "Protocol error: invalid multibulk length"},
+        {"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"},
+        {"*1\r\n$abc\r\n", "Protocol error: invalid bulk length"},
+        {"*1\r\n$999999999999\r\n", "Protocol error: invalid bulk length"},
+        {"set a \"b\r\n", "Protocol error: unbalanced quotes in request"},
+        {"*1\r\nx1\r\n", "Protocol error: expected '$', got 'x'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        p = sim_resp_parser_new(NULL);
+        sim_resp_feed(p, bad[i].in, strlen(bad[i].in));
+        is_int(next_joined(p, got, sizeof(got)), SIM_RESP_ERROR, "bad input %zu refused", i);
+        is_str(sim_resp_error(p), bad[i].err, "bad input %zu error text", i);
+        is_int(next_joined(p, got, sizeof(got)), SIM_RESP_ERROR, "error is sticky %zu", i);
+        sim_resp_parser_free(p);
+    }
+
+    /* limits */
+    sim_resp_limits lim;
+    sim_resp_limits_default(&lim);
+    lim.max_query = 100;
+    lim.max_inline = 50;
+    lim.max_bulk = 10;
+    p = sim_resp_parser_new(&lim);
+    char big[200];
+    memset(big, 'a', sizeof(big));
+    sim_resp_feed(p, big, 60);
+    is_int(next_joined(p, got, sizeof(got)), SIM_RESP_ERROR, "inline over limit");
+    is_str(sim_resp_error(p), "Protocol error: too big inline request", "inline limit text");
+    sim_resp_parser_free(p);
+    p = sim_resp_parser_new(&lim);
+    is_int(sim_resp_feed(p, big, 150), SIM_RESP_OVERFLOW, "query buffer limit");
+    sim_resp_parser_free(p);
+    p = sim_resp_parser_new(&lim);
+    sim_resp_feed(p, "*1\r\n$11\r\nab", 11);
+    is_int(next_joined(p, got, sizeof(got)), SIM_RESP_ERROR, "bulk over max_bulk");
+    sim_resp_parser_free(p);
+
+    /* a binary-safe large argument split across feeds */
+    p = sim_resp_parser_new(NULL);
+    size_t n = 100000;
+    char *v = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (char)(i * 7);
+    sim_resp_feed(p, "*2\r\n$4\r\nECHO\r\n$100000\r\n", 23);
+    is_int(next_joined(p, got, sizeof(got)), SIM_RESP_MORE, "incomplete bulk waits");
+    sim_resp_feed(p, v, n / 2);
+    sim_resp_feed(p, v + n / 2, n - n / 2);
+    sim_resp_feed(p, "\r\n", 2);
+    sim_resp_cmd cmd;
+    is_int(sim_resp_next(p, &cmd), SIM_RESP_CMD, "large bulk complete");
+    ok(cmd.argc == 2 && cmd.argvlen[1] == n && memcmp(cmd.argv[1], v, n) == 0, "binary-safe");
+    free(v);
+    sim_resp_parser_free(p);
+}
+
+static void test_builder(void) {
+    sim_buf b = {0};
+    sim_resp_int(&b, -42);
+    sim_resp_bulk(&b, "hi", 2);
+    sim_resp_null(&b);
+    sim_resp_array(&b, 2);
+    sim_resp_status(&b, "OK");
+    sim_resp_error_reply(&b, "ERR a\r\nb");
+    sim_resp_bulk_double(&b, 1.5);
+    is_str(b.data, ":-42\r\n$2\r\nhi\r\n$-1\r\n*2\r\n+OK\r\n-ERR a  b\r\n$3\r\n1.5\r\n",
+           "reply builder");
+    char t[32];
+    sim_resp_ll2str(t, -9223372036854775807LL - 1);
+    is_str(t, "-9223372036854775808", "ll2str LLONG_MIN");
+    sim_buf_free(&b);
+}
+
+/* ---- dispatch on the db, no sockets ---- */
+
+static sim_redis_core *core;
+static int64_t now = 1700000000000LL;
+static int wakes;
+
+static void wake(sim_redis_client *c, void *ud) {
+    (void)c;
+    (void)ud;
+    wakes++;
+}
+
+/* Runs a command given as space-separated words; returns the reply text
+ * (static buffer) and clears the client's output. */
+static const char *run(sim_redis_client *c, const char *line) {
+    static char reply[4096];
+    char *copy = strdup(line);
+    char *argv[32];
+    size_t argvlen[32];
+    int argc = 0;
+    for (char *t = strtok(copy, " "); t && argc < 32; t = strtok(NULL, " ")) {
+        argv[argc] = t;
+        argvlen[argc++] = strlen(t);
+    }
+    sim_redis_dispatch(c, argc, argv, argvlen, now);
+    snprintf(reply, sizeof(reply), "%.*s", (int)c->out.len, c->out.data ? c->out.data : "");
+    c->out.len = 0;
+    free(copy);
+    return reply;
+}
+
+static void test_dispatch(void) {
+    sim_redis_hooks hooks = {wake, NULL, NULL, NULL};
+    core = sim_redis_core_new(1, &hooks, now);
+    sim_redis_client a, b;
+    sim_redis_client_init(core, &a, now);
+    sim_redis_client_init(core, &b, now);
+
+    is_str(run(&a, "PING"), "+PONG\r\n", "PING");
+    is_str(run(&a, "ping hello"), "$5\r\nhello\r\n", "PING arg");
+    is_str(run(&a, "SET k v"), "+OK\r\n", "SET");
+    is_str(run(&a, "GET k"), "$1\r\nv\r\n", "GET");
+    is_str(run(&a, "GET"), "-ERR wrong number of arguments for 'get' command\r\n", "arity");
+    is_str(run(&a, "NOPE a b"),
+           "-ERR unknown command 'NOPE', with args beginning with: 'a' 'b' \r\n", "unknown");
+    is_str(run(&a, "LPUSH k x"), "-WRONGTYPE Operation against a key holding the wrong kind of "
+           "value\r\n", "WRONGTYPE");
+    is_str(run(&a, "INCR k"), "-ERR value is not an integer or out of range\r\n", "INCR non-int");
+    is_str(run(&a, "SET k v XX NX"), "-ERR syntax error\r\n", "SET syntax");
+    is_str(run(&a, "SELECT 16"), "-ERR DB index is out of range\r\n", "SELECT range");
+    is_str(run(&a, "SET n 10"), "+OK\r\n", "SET n");
+    is_str(run(&a, "INCRBY n 5"), ":15\r\n", "INCRBY");
+    is_str(run(&a, "INCRBYFLOAT n 0.5"), "$4\r\n15.5\r\n", "INCRBYFLOAT");
+    is_str(run(&a, "RPUSH l a b c"), ":3\r\n", "RPUSH");
+    is_str(run(&a, "LRANGE l 0 -1"), "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", "LRANGE");
+    is_str(run(&a, "HSET h f1 v1 f2 v2"), ":2\r\n", "HSET");
+    is_str(run(&a, "HGETALL h"), "*4\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$2\r\nv2\r\n",
+           "HGETALL in insertion order");
+
+    /* expiry: lazy via now, active via cron */
+    is_str(run(&a, "SET e v EX 10"), "+OK\r\n", "SET EX");
+    is_str(run(&a, "TTL e"), ":10\r\n", "TTL");
+    is_str(run(&a, "PTTL e"), ":10000\r\n", "PTTL");
+    now += 10000;
+    is_str(run(&a, "GET e"), "$-1\r\n", "expired lazily");
+    is_str(run(&a, "TTL e"), ":-2\r\n", "TTL missing");
+    run(&a, "SETEX e2 1 v");
+    now += 1001;
+    sim_redis_core_cron(core, now);
+    is_int(sim_redis_core_keyspace(core)->db[0].keys.count, 4, "active expiry removed e2");
+    is_str(run(&a, "DBSIZE"), ":4\r\n", "DBSIZE");
+
+    /* MULTI / EXEC / WATCH */
+    is_str(run(&a, "WATCH n"), "+OK\r\n", "WATCH");
+    run(&b, "SET n 1");
+    is_str(run(&a, "MULTI"), "+OK\r\n", "MULTI");
+    is_str(run(&a, "INCR n"), "+QUEUED\r\n", "queued");
+    is_str(run(&a, "EXEC"), "*-1\r\n", "EXEC aborted by WATCH");
+    run(&a, "MULTI");
+    run(&a, "INCR n");
+    is_str(run(&a, "GET"), "-ERR wrong number of arguments for 'get' command\r\n", "bad queued");
+    is_str(run(&a, "EXEC"), "-EXECABORT Transaction discarded because of previous errors.\r\n",
+           "EXECABORT");
+    run(&a, "MULTI");
+    run(&a, "INCR n");
+    is_str(run(&a, "EXEC"), "*1\r\n:2\r\n", "EXEC runs");
+
+    /* pub/sub between two clients */
+    is_str(run(&b, "SUBSCRIBE ch"), "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n", "SUBSCRIBE");
+    is_str(run(&b, "GET k"), "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+           "PING / QUIT / RESET are allowed in this context\r\n", "subscribed mode");
+    wakes = 0;
+    is_str(run(&a, "PUBLISH ch hi"), ":1\r\n", "PUBLISH");
+    is_int(wakes, 1, "subscriber woken");
+    is_str(run(&b, "PING"), "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n",
+           "message then pubsub PONG");
+    run(&b, "UNSUBSCRIBE");
+
+    /* blocking pop served by a push */
+    is_str(run(&b, "BLPOP q 0"), "", "BLPOP blocks");
+    ok(b.flags & SIM_RC_BLOCKED, "client blocked");
+    is_str(run(&a, "RPUSH q 1"), ":1\r\n", "push");
+    is_str(run(&b, "PING"), "*2\r\n$1\r\nq\r\n$1\r\n1\r\n+PONG\r\n", "BLPOP served");
+    run(&b, "BRPOP q 0.1");
+    now += 200;
+    sim_redis_core_cron(core, now);
+    is_str(run(&b, "PING"), "*-1\r\n+PONG\r\n", "BRPOP timed out");
+
+    /* AUTH with requirepass */
+    is_str(run(&a, "CONFIG SET requirepass pw"), "+OK\r\n", "CONFIG SET requirepass");
+    sim_redis_client c;
+    sim_redis_client_init(core, &c, now);
+    is_str(run(&c, "GET k"), "-NOAUTH Authentication required.\r\n", "NOAUTH");
+    is_str(run(&c, "AUTH bad"), "-WRONGPASS invalid username-password pair or user is "
+           "disabled.\r\n", "WRONGPASS");
+    is_str(run(&c, "AUTH default pw"), "+OK\r\n", "AUTH user pass");
+    is_str(run(&c, "HELLO 3"), "-NOPROTO unsupported protocol version\r\n", "HELLO 3");
+
+    sim_redis_client_fini(&a);
+    sim_redis_client_fini(&b);
+    sim_redis_client_fini(&c);
+    sim_redis_core_free(core);
+}
+
+static void test_faults(void) {
+    sim_redis_fault_set *s = sim_redis_fault_set_new();
+    sim_action act;
+    sim_redis_fault_set_decide(s, "get", &act);
+    is_int(act.kind, SIM_ACT_PASS, "empty set passes");
+    sim_redis_fault_rule r = {.command = "get", .kind = SIM_RF_ERROR,
+                              .error = "LOADING Redis is loading the dataset in memory", .count = 2};
+    is_int(sim_redis_fault_set_add(s, &r), 0, "add error rule");
+    sim_redis_fault_rule bad = {.kind = SIM_RF_ERROR, .error = "x\r\ny", .count = 1};
+    is_int(sim_redis_fault_set_add(s, &bad), -1, "error with CRLF refused");
+    sim_redis_fault_rule d = {.kind = SIM_RF_DELAY, .delay_ms = 50, .count = -1};
+    sim_redis_fault_set_add(s, &d);
+    sim_redis_fault_set_decide(s, "set", &act);
+    is_int(act.kind, SIM_ACT_DELAY, "other command: the catch-all delay");
+    is_int(act.delay_ms, 50, "delay ms");
+    sim_redis_fault_set_decide(s, "get", &act);
+    is_int(act.kind, SIM_ACT_REPLY, "get: error");
+    is_str(act.text, "LOADING Redis is loading the dataset in memory", "error text");
+    sim_redis_fault_set_decide(s, "get", &act);
+    is_int(act.kind, SIM_ACT_REPLY, "second firing");
+    sim_redis_fault_set_decide(s, "get", &act);
+    is_int(act.kind, SIM_ACT_DELAY, "count exhausted: falls to the next rule");
+    sim_redis_fault_set_drop_messages(s, "news.*", 1);
+    is_int(sim_redis_fault_set_drop_message(s, "other"), 0, "non-matching channel kept");
+    is_int(sim_redis_fault_set_drop_message(s, "news.a"), 1, "matching dropped");
+    is_int(sim_redis_fault_set_drop_message(s, "news.b"), 0, "count spent");
+    sim_redis_fault_set_clear(s);
+    ok(!sim_redis_fault_set_active(s), "cleared");
+    sim_redis_fault_set_free(s);
+}
+
+static void test_glob(void) {
+    ok(sim_glob_match("user:*", 6, "user:1", 6, 0), "glob *");
+    ok(!sim_glob_match("user:?", 6, "user:12", 7, 0), "glob ?");
+    ok(sim_glob_match("h[ae]llo", 8, "hello", 5, 0), "glob class");
+    ok(!sim_glob_match("h[^e]llo", 8, "hello", 5, 0), "glob negated class");
+    ok(sim_glob_match("*", 1, "", 0, 0), "* matches empty");
+}
+
+int main(void) {
+    test_parser();
+    test_builder();
+    test_dispatch();
+    test_faults();
+    test_glob();
+    return tap_done();
+}

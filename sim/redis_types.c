@@ -1,0 +1,528 @@
+/* redis_types.c -- list, hash, set and sorted-set commands, with Redis 7.0
+ * semantics and error texts. Registered through redis_type_commands. */
+#include "redis_int.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int redis_scan_opts(redis_ctx *x, int first, int allow_type, const char **pat, size_t *plen,
+                    long long *count, int *type);
+int redis_scan_cursor(redis_ctx *x, int i, uint64_t *cur);
+int redis_ld2str(char *buf, size_t len, long double v);
+
+/* ---- lists ---- */
+
+static sim_rlist *get_list(redis_ctx *x, int i, int *wrong, sim_rkey **ep) {
+    sim_rkey *e = redis_lookup_type(x, i, SIM_RT_LIST, wrong);
+    *ep = e;
+    return e ? e->val : NULL;
+}
+
+static void push_generic(redis_ctx *x, int left, int onlyexisting) {
+    int wrong;
+    sim_rkey *e;
+    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    if (wrong)
+        return;
+    if (!l) {
+        if (onlyexisting) {
+            sim_resp_int(x->out, 0);
+            return;
+        }
+        l = sim_rlist_new();
+        redis_add(x, 1, SIM_RT_LIST, l);
+    }
+    for (int i = 2; i < x->argc; i++)
+        sim_rlist_push(l, sim_rstr_new(x->argv[i], x->argvlen[i]), left);
+    sim_resp_int(x->out, (long long)l->len);
+    if (x->core->nblocked)
+        redis_serve_blocked(x->core, x->c->db, x->argv[1], x->argvlen[1], x->now);
+}
+
+static void cmd_lpush(redis_ctx *x) { push_generic(x, 1, 0); }
+static void cmd_rpush(redis_ctx *x) { push_generic(x, 0, 0); }
+static void cmd_lpushx(redis_ctx *x) { push_generic(x, 1, 1); }
+static void cmd_rpushx(redis_ctx *x) { push_generic(x, 0, 1); }
+
+static void pop_generic(redis_ctx *x, int left) {
+    long long count = -1;
+    if (x->argc > 3) {
+        redis_arity_error(x, left ? "lpop" : "rpop");
+        return;
+    }
+    if (x->argc == 3) {
+        if (!redis_ll_msg(x, 2, &count, "ERR value is out of range, must be positive"))
+            return;
+        if (count < 0) {
+            redis_err(x, "ERR value is out of range, must be positive");
+            return;
+        }
+    }
+    int wrong;
+    sim_rkey *e;
+    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    if (wrong)
+        return;
+    if (!l) {
+        if (count >= 0)
+            sim_resp_null_array(x->out);
+        else
+            sim_resp_null(x->out);
+        return;
+    }
+    if (count < 0) {
+        sim_rstr *s = sim_rlist_pop(l, left);
+        sim_resp_bulk(x->out, s->data, s->len);
+        free(s);
+    } else {
+        if ((size_t)count > l->len)
+            count = (long long)l->len;
+        sim_resp_array(x->out, count);
+        for (long long i = 0; i < count; i++) {
+            sim_rstr *s = sim_rlist_pop(l, left);
+            sim_resp_bulk(x->out, s->data, s->len);
+            free(s);
+        }
+    }
+    if (l->len == 0)
+        redis_delete(x, e);
+}
+
+static void cmd_lpop(redis_ctx *x) { pop_generic(x, 1); }
+static void cmd_rpop(redis_ctx *x) { pop_generic(x, 0); }
+
+static void cmd_llen(redis_ctx *x) {
+    int wrong;
+    sim_rkey *e;
+    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    if (!wrong)
+        sim_resp_int(x->out, l ? (long long)l->len : 0);
+}
+
+/* Normalises [start, end] against len; returns 0 when the range is empty. */
+static int norm_range(long long *start, long long *end, long long len) {
+    if (*start < 0) *start += len;
+    if (*end < 0) *end += len;
+    if (*start < 0) *start = 0;
+    if (*start > *end || *start >= len)
+        return 0;
+    if (*end >= len) *end = len - 1;
+    return 1;
+}
+
+static void cmd_lrange(redis_ctx *x) {
+    long long start, end;
+    if (!redis_ll(x, 2, &start) || !redis_ll(x, 3, &end))
+        return;
+    int wrong;
+    sim_rkey *e;
+    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    if (wrong)
+        return;
+    if (!l || !norm_range(&start, &end, (long long)l->len)) {
+        sim_resp_array(x->out, 0);
+        return;
+    }
+    sim_resp_array(x->out, end - start + 1);
+    for (long long i = start; i <= end; i++) {
+        sim_rstr *s = sim_rlist_at(l, (size_t)i);
+        sim_resp_bulk(x->out, s->data, s->len);
+    }
+}
+
+static void cmd_lindex(redis_ctx *x) {
+    long long i;
+    if (!redis_ll(x, 2, &i))
+        return;
+    int wrong;
+    sim_rkey *e;
+    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    if (wrong)
+        return;
+    if (l && i < 0)
+        i += (long long)l->len;
+    if (!l || i < 0 || i >= (long long)l->len) {
+        sim_resp_null(x->out);
+        return;
+    }
+    sim_rstr *s = sim_rlist_at(l, (size_t)i);
+    sim_resp_bulk(x->out, s->data, s->len);
+}
+
+static void cmd_lset(redis_ctx *x) {
+    long long i;
+    if (!redis_ll(x, 2, &i))
+        return;
+    int wrong;
+    sim_rkey *e;
+    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    if (wrong)
+        return;
+    if (!l) {
+        redis_err(x, "ERR no such key");
+        return;
+    }
+    if (i < 0)
+        i += (long long)l->len;
+    if (i < 0 || i >= (long long)l->len) {
+        redis_err(x, "ERR index out of range");
+        return;
+    }
+    free(sim_rlist_at(l, (size_t)i));
+    sim_rlist_set(l, (size_t)i, sim_rstr_new(x->argv[3], x->argvlen[3]));
+    R_OK(x);
+}
+
+static void cmd_lrem(redis_ctx *x) {
+    long long count;
+    if (!redis_ll(x, 2, &count))
+        return;
+    int wrong;
+    sim_rkey *e;
+    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    if (wrong)
+        return;
+    if (!l) {
+        sim_resp_int(x->out, 0);
+        return;
+    }
+    const char *v = x->argv[3];
+    size_t vn = x->argvlen[3];
+    long long removed = 0;
+    /* Rebuild the list keeping order; walk from the tail when count < 0. */
+    size_t n = l->len;
+    sim_rstr **keep = sim_xmalloc((n ? n : 1) * sizeof(*keep));
+    char *drop = sim_xcalloc(n ? n : 1, 1);
+    long long limit = count < 0 ? -count : count;
+    for (size_t k = 0; k < n; k++) {
+        size_t idx = count < 0 ? n - 1 - k : k;
+        sim_rstr *s = sim_rlist_at(l, idx);
+        if ((limit == 0 || removed < limit) && s->len == vn && memcmp(s->data, v, vn) == 0) {
+            drop[idx] = 1;
+            removed++;
+        }
+    }
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++) {
+        sim_rstr *s = sim_rlist_at(l, k);
+        if (drop[k])
+            free(s);
+        else
+            keep[m++] = s;
+    }
+    for (size_t k = 0; k < m; k++)
+        sim_rlist_set(l, k, keep[k]);
+    l->len = m;
+    free(keep);
+    free(drop);
+    if (l->len == 0)
+        redis_delete(x, e);
+    sim_resp_int(x->out, removed);
+}
+
+static void cmd_ltrim(redis_ctx *x) {
+    long long start, end;
+    if (!redis_ll(x, 2, &start) || !redis_ll(x, 3, &end))
+        return;
+    int wrong;
+    sim_rkey *e;
+    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    if (wrong)
+        return;
+    if (!l) {
+        R_OK(x);
+        return;
+    }
+    long long len = (long long)l->len;
+    if (!norm_range(&start, &end, len)) {
+        redis_delete(x, e);
+        R_OK(x);
+        return;
+    }
+    for (long long i = 0; i < start; i++)
+        free(sim_rlist_pop(l, 1));
+    for (long long i = end + 1; i < len; i++)
+        free(sim_rlist_pop(l, 0));
+    R_OK(x);
+}
+
+/* ---- hashes ---- */
+
+static sim_rhash *get_hash(redis_ctx *x, int i, int *wrong, sim_rkey **ep, int create) {
+    sim_rkey *e = redis_lookup_type(x, i, SIM_RT_HASH, wrong);
+    if (!e && !*wrong && create)
+        e = redis_add(x, i, SIM_RT_HASH, sim_rhash_new());
+    *ep = e;
+    return e ? e->val : NULL;
+}
+
+static void hset_generic(redis_ctx *x, int hmset) {
+    if (x->argc % 2 == 1) {
+        redis_arity_error(x, hmset ? "hmset" : "hset");
+        return;
+    }
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 1);
+    if (wrong)
+        return;
+    long long added = 0;
+    for (int i = 2; i < x->argc; i += 2)
+        added += sim_rhash_set(h, x->argv[i], x->argvlen[i],
+                               sim_rstr_new(x->argv[i + 1], x->argvlen[i + 1]));
+    if (hmset)
+        R_OK(x);
+    else
+        sim_resp_int(x->out, added);
+}
+
+static void cmd_hset(redis_ctx *x) { hset_generic(x, 0); }
+static void cmd_hmset(redis_ctx *x) { hset_generic(x, 1); }
+
+static void cmd_hsetnx(redis_ctx *x) {
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (wrong)
+        return;
+    if (h && sim_rhash_find(h, x->argv[2], x->argvlen[2])) {
+        sim_resp_int(x->out, 0);
+        return;
+    }
+    if (!h)
+        h = get_hash(x, 1, &wrong, &e, 1);
+    sim_rhash_set(h, x->argv[2], x->argvlen[2], sim_rstr_new(x->argv[3], x->argvlen[3]));
+    sim_resp_int(x->out, 1);
+}
+
+static void cmd_hget(redis_ctx *x) {
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (wrong)
+        return;
+    sim_hent *f = h ? sim_rhash_find(h, x->argv[2], x->argvlen[2]) : NULL;
+    if (f)
+        sim_resp_bulk(x->out, f->val->data, f->val->len);
+    else
+        sim_resp_null(x->out);
+}
+
+static void cmd_hmget(redis_ctx *x) {
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (wrong)
+        return;
+    sim_resp_array(x->out, x->argc - 2);
+    for (int i = 2; i < x->argc; i++) {
+        sim_hent *f = h ? sim_rhash_find(h, x->argv[i], x->argvlen[i]) : NULL;
+        if (f)
+            sim_resp_bulk(x->out, f->val->data, f->val->len);
+        else
+            sim_resp_null(x->out);
+    }
+}
+
+enum { H_KEYS = 1, H_VALS = 2 };
+
+static void hgetall_generic(redis_ctx *x, int what) {
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (wrong)
+        return;
+    if (!h) {
+        sim_resp_array(x->out, 0);
+        return;
+    }
+    sim_resp_array(x->out, (long long)h->d.count * ((what == (H_KEYS | H_VALS)) ? 2 : 1));
+    for (sim_hent *f = h->first; f; f = f->next) {
+        if (what & H_KEYS)
+            sim_resp_bulk(x->out, f->key, f->h.klen);
+        if (what & H_VALS)
+            sim_resp_bulk(x->out, f->val->data, f->val->len);
+    }
+}
+
+static void cmd_hgetall(redis_ctx *x) { hgetall_generic(x, H_KEYS | H_VALS); }
+static void cmd_hkeys(redis_ctx *x) { hgetall_generic(x, H_KEYS); }
+static void cmd_hvals(redis_ctx *x) { hgetall_generic(x, H_VALS); }
+
+static void cmd_hdel(redis_ctx *x) {
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (wrong)
+        return;
+    long long n = 0;
+    for (int i = 2; h && i < x->argc; i++)
+        n += sim_rhash_del(h, x->argv[i], x->argvlen[i]);
+    if (h && h->d.count == 0)
+        redis_delete(x, e);
+    sim_resp_int(x->out, n);
+}
+
+static void cmd_hexists(redis_ctx *x) {
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (!wrong)
+        sim_resp_int(x->out, h && sim_rhash_find(h, x->argv[2], x->argvlen[2]));
+}
+
+static void cmd_hlen(redis_ctx *x) {
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (!wrong)
+        sim_resp_int(x->out, h ? (long long)h->d.count : 0);
+}
+
+static void cmd_hincrby(redis_ctx *x) {
+    long long by, v = 0;
+    if (!redis_ll(x, 3, &by))
+        return;
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (wrong)
+        return;
+    sim_hent *f = h ? sim_rhash_find(h, x->argv[2], x->argvlen[2]) : NULL;
+    if (f && !redis_parse_ll(f->val->data, f->val->len, &v)) {
+        redis_err(x, "ERR hash value is not an integer");
+        return;
+    }
+    if ((by < 0 && v < 0 && by < LLONG_MIN - v) || (by > 0 && v > 0 && by > LLONG_MAX - v)) {
+        redis_err(x, "ERR increment or decrement would overflow");
+        return;
+    }
+    v += by;
+    if (!h)
+        h = get_hash(x, 1, &wrong, &e, 1);
+    char buf[24];
+    int n = sim_resp_ll2str(buf, v);
+    sim_rhash_set(h, x->argv[2], x->argvlen[2], sim_rstr_new(buf, (size_t)n));
+    sim_resp_int(x->out, v);
+}
+
+static void cmd_hincrbyfloat(redis_ctx *x) {
+    double byd;
+    if (!redis_double(x, 3, &byd, ERR_NOTFLOAT))
+        return;
+    int wrong;
+    sim_rkey *e;
+    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    if (wrong)
+        return;
+    long double v = 0, by = strtold(x->argv[3], NULL);
+    sim_hent *f = h ? sim_rhash_find(h, x->argv[2], x->argvlen[2]) : NULL;
+    if (f) {
+        double dv;
+        if (!redis_parse_double(f->val->data, f->val->len, &dv)) {
+            redis_err(x, "ERR hash value is not a float");
+            return;
+        }
+        v = strtold(f->val->data, NULL);
+    }
+    v += by;
+    if (isnan(v) || isinf(v)) {
+        redis_err(x, "ERR increment would produce NaN or Infinity");
+        return;
+    }
+    if (!h)
+        h = get_hash(x, 1, &wrong, &e, 1);
+    char buf[400];
+    int n = redis_ld2str(buf, sizeof(buf), v);
+    sim_rhash_set(h, x->argv[2], x->argvlen[2], sim_rstr_new(buf, (size_t)n));
+    sim_resp_bulk(x->out, buf, (size_t)n);
+}
+
+/* HSCAN/SSCAN: small collections answer everything at cursor 0, as Redis
+ * does for its compact encodings; larger ones page through the dict. */
+struct coll_scan {
+    const char *pat;
+    size_t plen;
+    int with_vals;
+    sim_buf items;
+    long long n;
+};
+
+static void coll_scan_one(sim_dent *d, void *ctx) {
+    struct coll_scan *s = ctx;
+    sim_hent *f = (sim_hent *)d;
+    if (s->pat && !sim_glob_match(s->pat, s->plen, f->key, f->h.klen, 0))
+        return;
+    sim_resp_bulk(&s->items, f->key, f->h.klen);
+    s->n++;
+    if (s->with_vals) {
+        sim_resp_bulk(&s->items, f->val->data, f->val->len);
+        s->n++;
+    }
+}
+
+static void coll_scan(redis_ctx *x, int type) {
+    uint64_t cur;
+    if (!redis_scan_cursor(x, 2, &cur))
+        return;
+    struct coll_scan s = {.with_vals = type == SIM_RT_HASH};
+    long long count;
+    int t;
+    if (!redis_scan_opts(x, 3, 0, &s.pat, &s.plen, &count, &t))
+        return;
+    int wrong;
+    sim_rkey *e = redis_lookup_type(x, 1, type, &wrong);
+    if (wrong)
+        return;
+    uint64_t next = 0;
+    if (e) {
+        sim_rhash *h = e->val;
+        if (h->d.count <= 128) {
+            for (sim_hent *f = h->first; f; f = f->next)
+                coll_scan_one(&f->h, &s);
+        } else {
+            next = sim_dict_scan(&h->d, cur, (size_t)count, coll_scan_one, &s);
+        }
+    }
+    sim_resp_array(x->out, 2);
+    sim_resp_bulk_ll(x->out, (long long)next);
+    sim_resp_array(x->out, s.n);
+    if (s.items.len)
+        sim_buf_append(x->out, s.items.data, s.items.len);
+    sim_buf_free(&s.items);
+}
+
+static void cmd_hscan(redis_ctx *x) { coll_scan(x, SIM_RT_HASH); }
+
+const redis_command redis_type_commands[] = {
+    {"lpush", cmd_lpush, -3, CMD_WRITE, 1, 1, 1},
+    {"rpush", cmd_rpush, -3, CMD_WRITE, 1, 1, 1},
+    {"lpushx", cmd_lpushx, -3, CMD_WRITE, 1, 1, 1},
+    {"rpushx", cmd_rpushx, -3, CMD_WRITE, 1, 1, 1},
+    {"lpop", cmd_lpop, -2, CMD_WRITE, 1, 1, 1},
+    {"rpop", cmd_rpop, -2, CMD_WRITE, 1, 1, 1},
+    {"llen", cmd_llen, 2, 0, 1, 1, 1},
+    {"lrange", cmd_lrange, 4, 0, 1, 1, 1},
+    {"lindex", cmd_lindex, 3, 0, 1, 1, 1},
+    {"lset", cmd_lset, 4, CMD_WRITE, 1, 1, 1},
+    {"lrem", cmd_lrem, 4, CMD_WRITE, 1, 1, 1},
+    {"ltrim", cmd_ltrim, 4, CMD_WRITE, 1, 1, 1},
+    {"hset", cmd_hset, -4, CMD_WRITE, 1, 1, 1},
+    {"hmset", cmd_hmset, -4, CMD_WRITE, 1, 1, 1},
+    {"hsetnx", cmd_hsetnx, 4, CMD_WRITE, 1, 1, 1},
+    {"hget", cmd_hget, 3, 0, 1, 1, 1},
+    {"hmget", cmd_hmget, -3, 0, 1, 1, 1},
+    {"hgetall", cmd_hgetall, 2, 0, 1, 1, 1},
+    {"hkeys", cmd_hkeys, 2, 0, 1, 1, 1},
+    {"hvals", cmd_hvals, 2, 0, 1, 1, 1},
+    {"hdel", cmd_hdel, -3, CMD_WRITE, 1, 1, 1},
+    {"hexists", cmd_hexists, 3, 0, 1, 1, 1},
+    {"hlen", cmd_hlen, 2, 0, 1, 1, 1},
+    {"hincrby", cmd_hincrby, 4, CMD_WRITE, 1, 1, 1},
+    {"hincrbyfloat", cmd_hincrbyfloat, 4, CMD_WRITE, 1, 1, 1},
+    {"hscan", cmd_hscan, -3, 0, 1, 1, 1},
+    {NULL, NULL, 0, 0, 0, 0, 0},
+};
