@@ -1,0 +1,335 @@
+"""Fault scenarios and the control API, observed with real clients on the wire:
+python websockets (close codes and reasons, 1006 on abort, dropped events),
+redis-py (ConnectionError during a refusal, recovery after, error replies),
+httpx (HTTP status and delays), and the control API (rules at run time,
+/journal/wait, /metrics, ttl_ms)."""
+import asyncio
+import json
+import time
+import unittest
+
+import httpx
+import redis
+import websockets
+
+from harness import Sim, scenario_path
+
+EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
+
+
+async def run_once(ws, text, thread="t", timeout=10):
+    """Sends one chat message; returns the event types until agent_completed."""
+    await ws.send(json.dumps({"type": "user_message", "message": text, "thread_id": thread}))
+    types = []
+    while not types or types[-1] != "agent_completed":
+        types.append(json.loads(await asyncio.wait_for(ws.recv(), timeout))["type"])
+    return types
+
+
+async def connect(sim, **kw):
+    ws = await websockets.connect(sim.ws_url, open_timeout=10, **kw)
+    welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert welcome["type"] == "connection_established", welcome
+    return ws
+
+
+def add_rule(sim, rule):
+    r = httpx.post(sim.control_url + "/faults", json=rule, timeout=10)
+    assert r.status_code == 201, r.text
+    return r
+
+
+def wait_rule(sim, rule, count=1, timeout_ms=10000):
+    return httpx.get(sim.control_url + "/journal/wait",
+                     params={"rule": rule, "count": count, "timeout_ms": timeout_ms},
+                     timeout=timeout_ms / 1000 + 10)
+
+
+class Scenarios(unittest.TestCase):
+    def test_ws_1011_mid_run(self):
+        with Sim("--scenario", scenario_path("ws-1011-mid-run.json")) as s:
+            async def go():
+                ws = await connect(s)
+                await ws.send(json.dumps({"type": "user_message", "message": "hi"}))
+                got = []
+                with self.assertRaises(websockets.ConnectionClosed) as cm:
+                    while True:
+                        got.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["type"])
+                self.assertEqual(got, ["agent_started", "agent_thinking"])
+                self.assertEqual(cm.exception.rcvd.code, 1011)
+                self.assertEqual(cm.exception.rcvd.reason, "Internal error")
+            asyncio.run(go())
+            r = wait_rule(s, "ws-1011-after-thinking")
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual(r.json()["fired"], 1)
+
+    def test_dropped_events(self):
+        def pattern(seed):
+            with Sim("--scenario", scenario_path("dropped-events.json"), "--seed", str(seed)) as s:
+                async def go():
+                    ws = await connect(s)
+                    seen = []
+                    for i in range(20):
+                        await ws.send(json.dumps({"type": "user_message", "message": "q%d" % i}))
+                        types = []
+                        while not types or types[-1] != "agent_completed":
+                            types.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["type"])
+                        seen.append("tool_completed" in types)
+                        self.assertEqual(types[0], "agent_started")
+                        self.assertEqual(types.count("tool_executing"), 1)
+                    await ws.close()
+                    return seen
+                return asyncio.run(go())
+        a = pattern(7)
+        self.assertLess(sum(a), 20, "some tool_completed were dropped")
+        self.assertGreater(sum(a), 0, "not all of them at p=0.5")
+        self.assertEqual(a, pattern(7), "the same seed drops the same events")
+        self.assertNotEqual(a, pattern(8), "another seed drops others")
+
+    def test_redis_outage_and_recovery(self):
+        with Sim("--scenario", scenario_path("redis-outage.json")) as s:
+            r = wait_rule(s, "redis-refuse-4s", timeout_ms=5000)
+            self.assertEqual(r.status_code, 200, r.text)
+            client = redis.Redis(port=s.redis, socket_connect_timeout=2)
+            with self.assertRaises(redis.exceptions.ConnectionError):
+                client.ping()
+            # Chat goes on while Redis is down.
+            async def chat():
+                ws = await connect(s)
+                self.assertEqual(await run_once(ws, "during outage", "outage"), EVENTS)
+                await ws.close()
+            asyncio.run(chat())
+            infra = httpx.get(s.backend_url + "/health/infrastructure", timeout=10).json()
+            self.assertNotEqual(infra["status"], "ok", infra)
+            # Then Redis listens again and the backend's client reconnects.
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    self.assertTrue(client.ping())
+                    break
+                except redis.exceptions.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            deadline = time.monotonic() + 15
+            while httpx.get(s.backend_url + "/health/infrastructure", timeout=10).json()["status"] != "ok":
+                self.assertLess(time.monotonic(), deadline, "backend never reconnected to Redis")
+                time.sleep(0.2)
+            asyncio.run(chat_after(s, self))
+            self.assertEqual(len(client.lrange("thread:after:messages", 0, -1)), 2)
+
+
+async def chat_after(s, tc):
+    ws = await connect(s)
+    tc.assertEqual(await run_once(ws, "after outage", "after"), EVENTS)
+    await ws.close()
+    # The history write goes out right after agent_completed; give it a turn.
+    for _ in range(50):
+        if redis.Redis(port=s.redis).llen("thread:after:messages") == 2:
+            return
+        await asyncio.sleep(0.02)
+
+
+class Actions(unittest.TestCase):
+    """Each action kind, observed by a real client."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def setUp(self):
+        httpx.delete(self.sim.control_url + "/faults", timeout=10)
+
+    def test_ws_close_code_and_reason(self):
+        add_rule(self.sim, {"id": "c4000", "on": "ws.send", "match": {"name": "agent_thinking"},
+                            "action": {"kind": "close", "code": 4000, "reason": "custom close"}})
+        async def go():
+            ws = await connect(self.sim)
+            await ws.send(json.dumps({"type": "user_message", "message": "x"}))
+            with self.assertRaises(websockets.ConnectionClosed) as cm:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            self.assertEqual(cm.exception.rcvd.code, 4000)
+            self.assertEqual(cm.exception.rcvd.reason, "custom close")
+        asyncio.run(go())
+
+    def test_ws_abort_is_1006(self):
+        add_rule(self.sim, {"id": "abort", "on": "ws.send", "match": {"name": "tool_executing"},
+                            "action": {"kind": "abort"}})
+        async def go():
+            ws = await connect(self.sim)
+            await ws.send(json.dumps({"type": "user_message", "message": "x"}))
+            with self.assertRaises(websockets.ConnectionClosed) as cm:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            self.assertIsNone(cm.exception.rcvd, "no close frame")
+            self.assertEqual(ws.close_code, 1006)
+        asyncio.run(go())
+
+    def test_ws_accept_close_1011(self):
+        add_rule(self.sim, {"id": "acc", "on": "ws.accept",
+                            "action": {"kind": "close", "code": 1011, "reason": "Internal error"}})
+        async def go():
+            ws = await websockets.connect(self.sim.ws_url, open_timeout=10)
+            with self.assertRaises(websockets.ConnectionClosed) as cm:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            self.assertEqual(cm.exception.rcvd.code, 1011)
+        asyncio.run(go())
+
+    def test_ws_drop_and_delay(self):
+        add_rule(self.sim, {"id": "drop-thinking", "on": "ws.send", "match": {"name": "agent_thinking"},
+                            "action": {"kind": "drop"}})
+        add_rule(self.sim, {"id": "slow-done", "on": "ws.send", "match": {"name": "agent_completed"},
+                            "action": {"kind": "delay", "ms": 400}})
+        async def go():
+            ws = await connect(self.sim)
+            t0 = time.monotonic()
+            types = await run_once(ws, "x")
+            elapsed = time.monotonic() - t0
+            self.assertEqual(types, ["agent_started", "tool_executing", "tool_completed", "agent_completed"])
+            self.assertGreaterEqual(elapsed, 0.4)
+            await ws.close()
+        asyncio.run(go())
+
+    def test_ws_hang(self):
+        add_rule(self.sim, {"id": "hang", "on": "ws.send", "match": {"name": "tool_executing"},
+                            "action": {"kind": "hang"}})
+        async def go():
+            ws = await connect(self.sim)
+            await ws.send(json.dumps({"type": "user_message", "message": "x"}))
+            got = [json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] for _ in range(2)]
+            self.assertEqual(got, ["agent_started", "agent_thinking"])
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.5)
+            await ws.close()
+        asyncio.run(go())
+
+    def test_http_status_and_delay(self):
+        add_rule(self.sim, {"id": "h503", "on": "http.request", "match": {"name": "/health"},
+                            "first": 1, "action": {"kind": "status", "status": 503,
+                                                   "body": "Service Unavailable",
+                                                   "content_type": "text/plain"}})
+        r = httpx.get(self.sim.backend_url + "/health", timeout=10)
+        self.assertEqual(r.status_code, 503)
+        self.assertEqual(r.text, "Service Unavailable")
+        self.assertEqual(httpx.get(self.sim.backend_url + "/health", timeout=10).status_code, 200)
+        add_rule(self.sim, {"id": "auth-slow", "on": "auth.request", "match": {"name": "/health"},
+                            "action": {"kind": "delay", "ms": 300}})
+        t0 = time.monotonic()
+        r = httpx.get(self.sim.auth_url + "/health", timeout=10)
+        self.assertEqual(r.status_code, 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+        add_rule(self.sim, {"id": "auth-500", "on": "auth.request", "match": {"name": "/auth/login"},
+                            "action": {"kind": "status", "status": 500, "body": "{\"detail\":\"boom\"}"}})
+        r = httpx.post(self.sim.auth_url + "/auth/login", json={"email": "alice@example.com",
+                                                               "password": "alice-password"}, timeout=10)
+        self.assertEqual(r.status_code, 500)
+        self.assertEqual(r.json(), {"detail": "boom"})
+
+    def test_redis_error_and_delay(self):
+        add_rule(self.sim, {"id": "loading", "on": "redis.command", "match": {"name": "get"},
+                            "action": {"kind": "error", "text": "LOADING Redis is loading the dataset in memory"}})
+        add_rule(self.sim, {"id": "slow-set", "on": "redis.command", "match": {"name": "set"},
+                            "action": {"kind": "delay", "ms": 300}})
+        c = redis.Redis(port=self.sim.redis)
+        t0 = time.monotonic()
+        self.assertTrue(c.set("k", "v"))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+        with self.assertRaises(redis.exceptions.BusyLoadingError):
+            c.get("k")
+        self.assertEqual(c.strlen("k"), 1, "other commands unaffected")
+
+
+class ControlApi(unittest.TestCase):
+    def test_rule_lifecycle(self):
+        with Sim() as s:
+            c = s.control_url
+            self.assertEqual(httpx.get(c + "/status", timeout=10).json()["status"], "running")
+            r = httpx.post(c + "/faults", json={"id": "bad", "on": "ws.send",
+                                                "action": {"kind": "close", "code": 1006}}, timeout=10)
+            self.assertEqual(r.status_code, 422)
+            self.assertIn("rule.action.code: 1006 is not sendable", r.json()["detail"])
+            self.assertEqual(httpx.post(c + "/faults", content=b"{", timeout=10).status_code, 400)
+
+            add_rule(s, {"id": "ack-drop", "on": "ws.message", "match": {"name": "ping"},
+                         "action": {"kind": "drop"}})
+            self.assertEqual(httpx.get(c + "/faults/ack-drop", timeout=10).json()["fired"], 0)
+            async def ping_twice():
+                ws = await connect(s)
+                await ws.send(json.dumps({"type": "ping"}))
+                await ws.send(json.dumps({"type": "ping"}))
+                await ws.send(json.dumps({"type": "heartbeat"}))
+                first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                self.assertEqual(first["type"], "heartbeat_ack", "both pings dropped")
+                await ws.close()
+            asyncio.run(ping_twice())
+            r = wait_rule(s, "ack-drop", count=2)
+            self.assertEqual(r.status_code, 200)
+            self.assertEqual(r.json()["fired"], 2)
+            t0 = time.monotonic()
+            r = wait_rule(s, "ack-drop", count=3, timeout_ms=300)
+            self.assertEqual(r.status_code, 408)
+            self.assertGreaterEqual(r.json()["waited_ms"], 300)
+            self.assertGreaterEqual(time.monotonic() - t0, 0.3, "the long poll really waited")
+            # A wait that starts before the rule fires returns once it does.
+            import concurrent.futures
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(wait_rule, s, "ack-drop", 3, 10000)
+                time.sleep(0.2)  # let the poll start first: that is the point of this check
+                self.assertFalse(pending.done(), "wait returned before the rule fired")
+                async def third_ping():
+                    ws = await connect(s)
+                    await ws.send(json.dumps({"type": "ping"}))
+                    await ws.close()
+                asyncio.run(third_ping())
+                r = pending.result(timeout=15)
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual(r.json()["fired"], 3)
+            metrics = httpx.get(c + "/metrics", timeout=10).text
+            self.assertIn('stagesim_faults_fired_total{rule="ack-drop"} 3', metrics)
+            journal = httpx.get(c + "/journal", timeout=10).text.splitlines()
+            fired = [json.loads(l) for l in journal if '"rule":"ack-drop"' in l]
+            self.assertEqual(len(fired), 3)
+            self.assertEqual(fired[0]["action"], "drop")
+            self.assertEqual(httpx.delete(c + "/faults/ack-drop", timeout=10).status_code, 200)
+            self.assertEqual(httpx.delete(c + "/faults/ack-drop", timeout=10).status_code, 404)
+
+            # ttl_ms: the rule reverts by itself.
+            add_rule(s, {"id": "brief", "on": "http.request", "match": {"name": "/health"}, "ttl_ms": 300,
+                         "action": {"kind": "status", "status": 503}})
+            self.assertEqual(httpx.get(s.backend_url + "/health", timeout=10).status_code, 503)
+            time.sleep(0.4)  # the ttl itself is what is under test
+            self.assertEqual(httpx.get(s.backend_url + "/health", timeout=10).status_code, 200)
+            self.assertEqual(httpx.get(c + "/faults", timeout=10).json()["faults"], [])
+
+    def test_cli(self):
+        import subprocess
+        from harness import STAGESIM
+        with Sim() as s:
+            env_args = ["--control-port", str(s.control)]
+            def cli(*a):
+                return subprocess.run([STAGESIM, "fault", *env_args, *a], capture_output=True, text=True,
+                                      timeout=20)
+            r = cli("add", '{"id":"x1","on":"ws.send","action":{"kind":"drop"}}')
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = cli("ls")
+            self.assertEqual(r.returncode, 0)
+            self.assertEqual([f["id"] for f in json.loads(r.stdout)["faults"]], ["x1"])
+            r = cli("add", '{"id":"x1","on":"ws.send","action":{"kind":"drop"}}')
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("duplicate rule id", r.stderr)
+            self.assertEqual(cli("rm", "x1").returncode, 0)
+            self.assertEqual(cli("rm", "x1").returncode, 2)
+            self.assertEqual(cli("reset").returncode, 0)
+        r = subprocess.run([STAGESIM, "fault", "--control-port", "1", "ls"], capture_output=True,
+                           text=True, timeout=20)
+        self.assertEqual(r.returncode, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
