@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import STAGESIM, Sim, scenario_path
+from harness import SOURCE_ROOT, STAGESIM, Sim, scenario_path
 
 
 def run(*args, timeout=20):
@@ -55,6 +55,33 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.stdout, "", "no READY line for a bad scenario")
         finally:
             os.unlink(f.name)
+
+    def test_bad_scenario_files(self):
+        """Each file in tests/scenarios/bad gives its precise message and exit 2,
+        from `validate` and from `up` alike."""
+        bad = os.path.join(SOURCE_ROOT, "tests", "scenarios", "bad")
+        with open(os.path.join(bad, "expected.tsv")) as f:
+            expected = dict(line.rstrip("\n").split("\t", 1) for line in f if line.strip())
+        files = sorted(n for n in os.listdir(bad) if n.endswith(".json"))
+        self.assertEqual(sorted(expected), files, "every bad file has its expected message")
+        self.assertGreaterEqual(len(files), 20)
+        for name in files:
+            path = os.path.join(bad, name)
+            want = "stagesim: %s: %s" % (path, expected[name])
+            r = run("validate", path)
+            self.assertEqual((r.returncode, r.stderr.strip()), (2, want), name)
+            r = run("up", "--scenario", path, "--backend-port", "0", "--auth-port", "0",
+                    "--redis-port", "0", "--control-port", "0")
+            self.assertEqual((r.returncode, r.stderr.strip()), (2, want), name)
+            self.assertEqual(r.stdout, "")
+
+    def test_every_shipped_scenario_is_valid(self):
+        root = os.path.join(SOURCE_ROOT, "scenarios")
+        names = [n for n in os.listdir(root) if n.endswith(".json")]
+        self.assertIn("golden-path.json", names)
+        for name in names:
+            r = run("validate", os.path.join(root, name))
+            self.assertEqual(r.returncode, 0, "%s: %s" % (name, r.stderr))
 
     def test_ready_line_and_sigterm(self):
         s = Sim("--scenario", scenario_path("golden-path.json"), "--seed", "7")
