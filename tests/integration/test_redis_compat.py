@@ -1,0 +1,237 @@
+"""Wire compatibility with Redis 7: one script of commands (error cases
+included) sent to a real redis-server started here on a free port and to
+stagesim; raw replies compared byte for byte. Replies whose order Redis does
+not define (sets, KEYS) are compared sorted; random or clock-dependent ones
+by type only. Known differences: docs/redis.md."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import Sim
+
+EXACT, SORTED, TYPE = "exact", "sorted", "type"
+
+# (mode, command words)
+SCRIPT = [
+    (EXACT, "PING"), (EXACT, "PING hi"), (EXACT, "ECHO x"), (EXACT, "ECHO"),
+    (EXACT, "NOSUCH a b"), (EXACT, "GET"), (EXACT, "SET k v"), (EXACT, "GET k"),
+    (EXACT, "SET k v NX"), (EXACT, "SET k w XX GET"), (EXACT, "SET k v XX NX"),
+    (EXACT, "SET k v EX 0"), (EXACT, "SET k v EX abc"), (EXACT, "SET k v KEEPTTL EX 5"),
+    (EXACT, "SET e v EX 100"), (EXACT, "TTL e"), (EXACT, "PERSIST e"), (EXACT, "TTL e"),
+    (EXACT, "SETEX s 100 v"), (EXACT, "SETEX s 0 v"), (EXACT, "PSETEX s 100000 v"),
+    (EXACT, "SETNX k z"), (EXACT, "GETSET k g"), (EXACT, "GETDEL k"), (EXACT, "GETDEL k"),
+    (EXACT, "SET k hello"), (EXACT, "GETEX k PERSIST"), (EXACT, "GETEX k EX 100"),
+    (EXACT, "MSET a 1 b 2"), (EXACT, "MSET a"), (EXACT, "MGET a b nope"),
+    (EXACT, "MSETNX a 1 c 3"), (EXACT, "MSETNX c 3 d 4"), (EXACT, "APPEND a xyz"),
+    (EXACT, "STRLEN a"), (EXACT, "INCR n"), (EXACT, "INCRBY n 10"), (EXACT, "DECR n"),
+    (EXACT, "DECRBY n 3"), (EXACT, "INCR a"), (EXACT, "INCRBY n x"),
+    (EXACT, "INCRBYFLOAT f 1.5"), (EXACT, "INCRBYFLOAT f 0.1"), (EXACT, "INCRBYFLOAT f x"),
+    (EXACT, "SET big 9223372036854775807"), (EXACT, "INCR big"),
+    (EXACT, "GETRANGE k 0 2"), (EXACT, "GETRANGE k -3 -1"), (EXACT, "SETRANGE k 2 ZZ"),
+    (EXACT, "GET k"), (EXACT, "SETRANGE new 3 x"), (EXACT, "GET new"),
+    (EXACT, "DEL a b zz"), (EXACT, "UNLINK c"), (EXACT, "EXISTS k d nope"),
+    (EXACT, "EXPIRE k 100"), (EXACT, "EXPIRE k 100 NX"), (EXACT, "EXPIRE k 200 GT"),
+    (EXACT, "TTL k"), (EXACT, "PEXPIRE k 100000"), (EXACT, "EXPIRE nope 10"),
+    (EXACT, "EXPIRE k x"), (EXACT, "EXPIREAT k 4102444800"), (EXACT, "TTL nope"),
+    (EXACT, "PTTL nope"), (EXACT, "TYPE k"), (EXACT, "TYPE nope"),
+    (EXACT, "RENAME k k2"), (EXACT, "RENAME nope x"), (EXACT, "RENAMENX k2 d"),
+    (EXACT, "RENAMENX k2 k3"), (SORTED, "KEYS *"), (SORTED, "KEYS k*"),
+    (EXACT, "DBSIZE"), (EXACT, "SELECT 16"), (EXACT, "SELECT x"), (EXACT, "SELECT 2"),
+    (EXACT, "DBSIZE"), (EXACT, "SET only2 x"), (EXACT, "SELECT 0"), (EXACT, "GET only2"),
+    (EXACT, "LPUSH k3 x"), (EXACT, "GET"),
+    # lists
+    (EXACT, "RPUSH l a b c d e"), (EXACT, "LPUSH l z"), (EXACT, "LPUSHX nol a"),
+    (EXACT, "RPUSHX l f"), (EXACT, "LLEN l"), (EXACT, "LRANGE l 0 -1"),
+    (EXACT, "LRANGE l -2 100"), (EXACT, "LRANGE l 5 1"), (EXACT, "LINDEX l 1"),
+    (EXACT, "LINDEX l 99"), (EXACT, "LSET l 0 Z"), (EXACT, "LSET l 99 x"),
+    (EXACT, "LSET nol 0 x"), (EXACT, "LPOP l"), (EXACT, "RPOP l 2"), (EXACT, "LPOP l -1"),
+    (EXACT, "LPOP nol 2"), (EXACT, "RPUSH r a b a c a"), (EXACT, "LREM r 2 a"),
+    (EXACT, "LRANGE r 0 -1"), (EXACT, "LREM r -1 a"), (EXACT, "LTRIM l 1 -1"),
+    (EXACT, "LRANGE l 0 -1"), (EXACT, "BLPOP l 0.1"), (EXACT, "BRPOP nol 0.05"),
+    (EXACT, "BLPOP l x"), (EXACT, "BLPOP l -1"),
+    # hashes
+    (EXACT, "HSET h f1 v1 f2 v2"), (EXACT, "HSET h f3"), (EXACT, "HGET h f1"),
+    (EXACT, "HGET h nope"), (EXACT, "HMSET h f3 v3"), (EXACT, "HMGET h f1 nope f3"),
+    (EXACT, "HGETALL h"), (EXACT, "HKEYS h"), (EXACT, "HVALS h"), (EXACT, "HLEN h"),
+    (EXACT, "HEXISTS h f2"), (EXACT, "HDEL h f2 nope"), (EXACT, "HINCRBY h n 5"),
+    (EXACT, "HINCRBY h f1 1"), (EXACT, "HINCRBYFLOAT h fl 2.5"), (EXACT, "HSETNX h f1 x"),
+    (EXACT, "HSETNX h f9 x"), (EXACT, "HSCAN h 0"), (EXACT, "HSCAN h 0 MATCH f*"),
+    (EXACT, "HGET l x"),
+    # sets
+    (EXACT, "SADD s1 a b c"), (EXACT, "SADD s1 a"), (EXACT, "SADD s2 b c d"),
+    (EXACT, "SREM s1 a zz"), (SORTED, "SMEMBERS s1"), (EXACT, "SISMEMBER s1 b"),
+    (EXACT, "SCARD s1"), (SORTED, "SINTER s1 s2"), (SORTED, "SUNION s1 s2"),
+    (SORTED, "SDIFF s2 s1"), (TYPE, "SPOP s2"), (EXACT, "SPOP nos"), (EXACT, "SPOP nos 2"),
+    (TYPE, "SRANDMEMBER s1"), (EXACT, "SRANDMEMBER nos"), (EXACT, "SADD h x"),
+    # sorted sets
+    (EXACT, "ZADD z 1 a 2 b 3 c"), (EXACT, "ZADD z NX 5 a 4 d"), (EXACT, "ZADD z XX CH 9 a"),
+    (EXACT, "ZADD z GT 1 b"), (EXACT, "ZADD z LT 1 b"), (EXACT, "ZADD z INCR 2 c"),
+    (EXACT, "ZADD z NX XX 1 a"), (EXACT, "ZADD z GT LT 1 a"), (EXACT, "ZADD z 1"),
+    (EXACT, "ZADD z x a"), (EXACT, "ZSCORE z a"), (EXACT, "ZSCORE z nope"),
+    (EXACT, "ZINCRBY z 0.5 b"), (EXACT, "ZCARD z"), (EXACT, "ZRANK z c"),
+    (EXACT, "ZCOUNT z 1 5"), (EXACT, "ZCOUNT z (1 +inf"), (EXACT, "ZCOUNT z x 1"),
+    (EXACT, "ZRANGE z 0 -1"), (EXACT, "ZRANGE z 0 -1 WITHSCORES"),
+    (EXACT, "ZRANGE z 0 1 REV"), (EXACT, "ZRANGE z 1 5 BYSCORE"),
+    (EXACT, "ZRANGE z +inf -inf BYSCORE REV LIMIT 0 2 WITHSCORES"),
+    (EXACT, "ZRANGE z 0 1 LIMIT 0 1"), (EXACT, "ZRANGEBYSCORE z -inf (5 WITHSCORES"),
+    (EXACT, "ZREM z d nope"), (EXACT, "ZREMRANGEBYSCORE z 0 1.5"), (EXACT, "ZRANGE z 0 -1"),
+    # transactions
+    (EXACT, "MULTI"), (EXACT, "INCR tx"), (EXACT, "INCR tx"), (EXACT, "EXEC"),
+    (EXACT, "EXEC"), (EXACT, "DISCARD"), (EXACT, "MULTI"), (EXACT, "MULTI"),
+    (EXACT, "GET"), (EXACT, "EXEC"), (EXACT, "WATCH tx"), (EXACT, "UNWATCH"),
+    # pub/sub without subscribers
+    (EXACT, "PUBLISH ch x"), (EXACT, "PUBSUB NUMSUB ch"), (EXACT, "PUBSUB CHANNELS"),
+    # server
+    (EXACT, "AUTH x"), (EXACT, "CLIENT SETNAME my-conn"), (EXACT, "CLIENT GETNAME"),
+    (EXACT, "CLIENT SETNAME \"a b\""), (TYPE, "CLIENT ID"), (TYPE, "TIME"),
+    (EXACT, "CONFIG GET maxmemory"), (EXACT, "CONFIG GET databases"),
+    (EXACT, "CONFIG SET nosuchparam 1"), (TYPE, "COMMAND COUNT"),
+    (EXACT, "SCAN 0 COUNT 0"), (EXACT, "SCAN x"), (TYPE, "RANDOMKEY"),
+    (EXACT, "FLUSHDB"), (EXACT, "DBSIZE"), (EXACT, "RANDOMKEY"), (EXACT, "FLUSHALL"),
+]
+
+
+def encode(words):
+    out = b"*%d\r\n" % len(words)
+    for w in words:
+        w = w.encode()
+        out += b"$%d\r\n%s\r\n" % (len(w), w)
+    return out
+
+
+def split(cmd):
+    words, cur, q = [], "", False
+    for ch in cmd:
+        if ch == '"':
+            q = not q
+        elif ch == " " and not q:
+            words.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    words.append(cur)
+    return words
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buf = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n:
+            self.buf += self.s.recv(65536)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def reply(self):
+        """Returns (raw bytes, parsed) of one RESP2 reply."""
+        line = self._line()
+        raw = line + b"\r\n"
+        t = line[:1]
+        if t in (b"+", b"-", b":"):
+            return raw, line
+        n = int(line[1:])
+        if t == b"$":
+            if n < 0:
+                return raw, None
+            data = self._exact(n + 2)
+            return raw + data, data[:-2]
+        items = []
+        for _ in range(max(n, 0)):
+            r, p = self.reply()
+            raw += r
+            items.append((r, p))
+        return raw, items if n >= 0 else None
+
+    def call(self, words):
+        self.s.sendall(encode(words))
+        return self.reply()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@unittest.skipUnless(shutil.which("redis-server"), "redis-server not installed")
+class CompatTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_port()
+        cls.redis = subprocess.Popen(["redis-server", "--port", str(cls.port), "--save", "",
+                                      "--appendonly", "no", "--bind", "127.0.0.1"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", cls.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        cls.sim = Sim()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.terminate()
+        cls.redis.wait(10)
+        assert cls.sim.stop() == 0
+
+    def test_script(self):
+        real, ours = Conn(self.port), Conn(self.sim.redis)
+        real.call(["FLUSHALL"])
+        diffs = []
+        for mode, cmd in SCRIPT:
+            words = split(cmd)
+            r_raw, r_p = real.call(words)
+            o_raw, o_p = ours.call(words)
+            if mode == EXACT:
+                same = r_raw == o_raw
+            elif mode == SORTED:
+                same = (isinstance(r_p, list) and isinstance(o_p, list) and
+                        sorted(x for x, _ in r_p) == sorted(x for x, _ in o_p))
+            else:
+                same = r_raw[:1] == o_raw[:1]
+            if not same:
+                diffs.append("%s\n   redis:    %r\n   stagesim: %r" % (cmd, r_raw, o_raw))
+        real.s.close()
+        ours.s.close()
+        self.assertEqual(diffs, [], "replies differ:\n" + "\n".join(diffs))
+
+    def test_protocol_errors(self):
+        for data in [b"*1\r\n:1\r\n", b"*abc\r\n", b"*1\r\n$-5\r\n", b"*1\r\n$x\r\n",
+                     b"set a \"b\r\n", b"*1\r\n$4000000000\r\n", b"*1\r\nx\r\n"]:
+            outs = []
+            for port in (self.port, self.sim.redis):
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                s.sendall(data)
+                out = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    out += chunk
+                s.close()
+                outs.append(out)
+            self.assertEqual(outs[1], outs[0], "for %r" % data)
+
+
+if __name__ == "__main__":
+    unittest.main()
