@@ -66,13 +66,18 @@ void sim_buf_puts(sim_buf *b, const char *s) {
 }
 
 void sim_buf_vprintf(sim_buf *b, const char *fmt, va_list ap) {
+    /* Try the free space first: most appends fit, and one pass is enough. */
+    char scratch[1];
+    size_t avail = b->cap > b->len ? b->cap - b->len : 0;
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(avail ? b->data + b->len : scratch, avail ? avail : sizeof(scratch), fmt, ap2);
     va_end(ap2);
     if (n < 0) return;
-    sim_buf_reserve(b, (size_t)n);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    if ((size_t)n >= avail) {
+        sim_buf_reserve(b, (size_t)n);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    }
     b->len += (size_t)n;
 }
 
