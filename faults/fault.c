@@ -34,6 +34,24 @@ typedef struct rule_slot {
     size_t nconn;
 } rule_slot;
 
+/* The rules of one place (service, point), as indexes into f->rules in the
+ * order added. Rules whose match.name is a plain word sit in a small hash
+ * table under that word, so rules for other names cost one hash lookup and
+ * nothing else; the rest (no name, or a glob) are checked one by one. */
+typedef struct name_bucket {
+    char *name;               /* NULL: empty slot */
+    size_t *idx;
+    size_t n;
+} name_bucket;
+
+typedef struct place_index {
+    size_t count;             /* rules at this place: 0 is the fast path */
+    size_t *generic;
+    size_t ngeneric;
+    name_bucket *buckets;     /* open addressing, power of two */
+    size_t nbuckets;
+} place_index;
+
 struct sim_faults {
     uint64_t seed;
     double start_time;
@@ -42,7 +60,7 @@ struct sim_faults {
     uint64_t journal_seq;    /* last line written */
     rule_slot *rules;
     size_t nrules, caprules;
-    unsigned active[NSVC][NPOINT]; /* rules per place: the fast path */
+    place_index places[NSVC][NPOINT]; /* which rules can match where */
     uint64_t crossings[NSVC][NPOINT];
     uint64_t ws_dropped;
     uint64_t fired_total;
@@ -70,6 +88,8 @@ sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start
     return f;
 }
 
+static void place_free(place_index *pi);
+
 static void slot_free(rule_slot *s) {
     sim_rule_free(s->rule);
     free(s->conn_counts);
@@ -82,6 +102,8 @@ void sim_faults_free(sim_faults *f) {
     free(f->ring);
     for (size_t i = 0; i < f->nrules; i++) slot_free(&f->rules[i]);
     free(f->rules);
+    for (int sv = 0; sv < NSVC; sv++)
+        for (int pt = 0; pt < NPOINT; pt++) place_free(&f->places[sv][pt]);
     sim_buf_free(&f->line);
     free(f);
 }
@@ -225,6 +247,39 @@ static void fill_action(const sim_faults *f, const rule_slot *s, const sim_wire 
 
 static void expire_rules(sim_faults *f, double now);
 
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static const name_bucket *lookup(const place_index *pi, const char *name) {
+    if (!pi->nbuckets || !name) return NULL;
+    size_t mask = pi->nbuckets - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask) {
+        const name_bucket *b = &pi->buckets[i];
+        if (!b->name) return NULL;
+        if (strcmp(b->name, name) == 0) return b;
+    }
+}
+
+/* Evaluates one candidate rule; remembers the first (lowest index) firing. */
+static void consider(sim_faults *f, size_t i, const sim_wire *w, double now, double t_ms,
+                     rule_slot **winner, size_t *winner_i, uint64_t *winner_ord, int *expired) {
+    rule_slot *s = &f->rules[i];
+    if (s->expires_at && now >= s->expires_at) {
+        *expired = 1;
+        return;
+    }
+    if (!matches(s->rule, w)) return;
+    uint64_t ord = count_match(s, w);
+    if ((!*winner || i < *winner_i) && fires(f, s, w, ord, t_ms)) {
+        *winner = s;
+        *winner_i = i;
+        *winner_ord = ord;
+    }
+}
+
 void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *out) {
     memset(out, 0, sizeof(*out));
     if (!f) return;
@@ -236,27 +291,23 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
     int journaled = !(w->service == SIM_SVC_REDIS &&
                       (w->point == SIM_WIRE_REQUEST || w->point == SIM_WIRE_SEND)) &&
                     w->service != SIM_SVC_CONTROL; /* tests polling it would change the journal */
-    if (!f->active[w->service][w->point]) {
+    const place_index *pi = &f->places[w->service][w->point];
+    if (!pi->count) {
         if (journaled) journal_crossing(f, w, now, out);
         return;
     }
     double t_ms = (now - f->start_time) * 1000.0;
     rule_slot *winner = NULL;
+    size_t winner_i = 0;
     uint64_t winner_ord = 0;
     int expired = 0;
-    for (size_t i = 0; i < f->nrules; i++) {
-        rule_slot *s = &f->rules[i];
-        if (s->expires_at && now >= s->expires_at) {
-            expired = 1;
-            continue;
-        }
-        if (!matches(s->rule, w)) continue;
-        uint64_t ord = count_match(s, w);
-        if (!winner && fires(f, s, w, ord, t_ms)) {
-            winner = s;
-            winner_ord = ord;
-        }
-    }
+    /* Every candidate counts its match, whoever wins: a rule's counters,
+     * and so its decisions, never depend on the other rules. */
+    for (size_t k = 0; k < pi->ngeneric; k++)
+        consider(f, pi->generic[k], w, now, t_ms, &winner, &winner_i, &winner_ord, &expired);
+    const name_bucket *b = lookup(pi, w->name);
+    for (size_t k = 0; b && k < b->n; k++)
+        consider(f, b->idx[k], w, now, t_ms, &winner, &winner_i, &winner_ord, &expired);
     if (winner) {
         fill_action(f, winner, w, winner_ord, out);
         winner->fired++;
@@ -272,16 +323,64 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
 
 /* ---- rule registry ---------------------------------------------------- */
 
-static void recount_active(sim_faults *f) {
-    memset(f->active, 0, sizeof(f->active));
-    for (size_t i = 0; i < f->nrules; i++) f->active[f->rules[i].rule->service][f->rules[i].rule->point]++;
+static int is_glob(const char *p) {
+    return strpbrk(p, "*?[\\") != NULL;
+}
+
+static void place_free(place_index *pi) {
+    free(pi->generic);
+    for (size_t i = 0; i < pi->nbuckets; i++) {
+        free(pi->buckets[i].name);
+        free(pi->buckets[i].idx);
+    }
+    free(pi->buckets);
+    memset(pi, 0, sizeof(*pi));
+}
+
+static void place_add(place_index *pi, size_t i, const char *name) {
+    pi->count++;
+    if (!name || is_glob(name)) {
+        pi->generic = sim_xrealloc(pi->generic, (pi->ngeneric + 1) * sizeof(size_t));
+        pi->generic[pi->ngeneric++] = i;
+        return;
+    }
+    size_t mask = pi->nbuckets - 1, j = name_hash(name) & mask;
+    while (pi->buckets[j].name && strcmp(pi->buckets[j].name, name) != 0) j = (j + 1) & mask;
+    name_bucket *b = &pi->buckets[j];
+    if (!b->name) b->name = sim_xstrdup(name);
+    b->idx = sim_xrealloc(b->idx, (b->n + 1) * sizeof(size_t));
+    b->idx[b->n++] = i;
+}
+
+/* Rebuilds every place's index after the rule list changed (rare). */
+static void reindex(sim_faults *f) {
+    for (int sv = 0; sv < NSVC; sv++) {
+        for (int pt = 0; pt < NPOINT; pt++) {
+            place_index *pi = &f->places[sv][pt];
+            place_free(pi);
+            size_t named = 0;
+            for (size_t i = 0; i < f->nrules; i++) {
+                const sim_rule *r = f->rules[i].rule;
+                if ((int)r->service == sv && (int)r->point == pt && r->m_name && !is_glob(r->m_name)) named++;
+            }
+            if (named) {
+                pi->nbuckets = 8;
+                while (pi->nbuckets < named * 2) pi->nbuckets *= 2;
+                pi->buckets = sim_xcalloc(pi->nbuckets, sizeof(name_bucket));
+            }
+            for (size_t i = 0; i < f->nrules; i++) {
+                const sim_rule *r = f->rules[i].rule;
+                if ((int)r->service == sv && (int)r->point == pt) place_add(pi, i, r->m_name);
+            }
+        }
+    }
 }
 
 static void remove_at(sim_faults *f, size_t i) {
     slot_free(&f->rules[i]);
     memmove(&f->rules[i], &f->rules[i + 1], (f->nrules - i - 1) * sizeof(rule_slot));
     f->nrules--;
-    recount_active(f);
+    reindex(f);
 }
 
 static void expire_rules(sim_faults *f, double now) {
@@ -329,7 +428,7 @@ int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtim
     s->rule = r;
     s->runtime = runtime;
     s->expires_at = r->ttl_ms ? now + r->ttl_ms / 1000.0 : 0;
-    recount_active(f);
+    reindex(f);
     return 0;
 }
 

@@ -284,7 +284,46 @@ static void test_ttl_journal_metrics(void) {
     sim_faults_free(f);
 }
 
+static void test_index_and_precedence(void) {
+    sim_faults *f = sim_faults_new(1, NULL, 0);
+    char err[256], rule[256];
+    /* 100 rules on names that never occur: they must not change anything. */
+    for (int i = 0; i < 100; i++) {
+        snprintf(rule, sizeof(rule), "{\"id\":\"never-%d\",\"on\":\"ws.send\",\"match\":{\"name\":\"nope_%d\"},"
+                 "\"action\":{\"kind\":\"drop\"}}", i, i);
+        add(f, rule, 0, err, sizeof(err));
+    }
+    add(f, "{\"id\":\"glob\",\"on\":\"ws.send\",\"match\":{\"name\":\"agent_*\"},\"every\":2,"
+           "\"action\":{\"kind\":\"hang\"}}", 0, err, sizeof(err));
+    add(f, "{\"id\":\"exact\",\"on\":\"ws.send\",\"match\":{\"name\":\"agent_thinking\"},"
+           "\"action\":{\"kind\":\"drop\"}}", 0, err, sizeof(err));
+    sim_action a;
+    sim_wire w = ws_send(1, 1, "agent_thinking");
+    sim_faults_cross(f, &w, 0, &a);
+    is_str(a.rule_id, "exact", "1st: only the exact rule fires");
+    w.msg = 2;
+    sim_faults_cross(f, &w, 0, &a);
+    is_str(a.rule_id, "glob", "2nd: both fire, the glob rule was added first");
+    is_int(sim_faults_fired(f, "exact"), 1, "the shadowed firing is not counted as acting");
+    w = ws_send(1, 3, "agent_started");
+    sim_faults_cross(f, &w, 0, &a);
+    is_int(a.kind, SIM_ACT_PASS, "glob's 3rd match passes (every 2)");
+    w = ws_send(1, 4, "tool_executing");
+    sim_faults_cross(f, &w, 0, &a);
+    is_int(a.kind, SIM_ACT_PASS, "no rule for tool_executing");
+    is_int(sim_faults_remove(f, "glob"), 0, "remove");
+    w = ws_send(1, 5, "agent_thinking");
+    sim_faults_cross(f, &w, 0, &a);
+    is_str(a.rule_id, "exact", "after removal the exact rule acts");
+    for (int i = 0; i < 100; i++) {
+        snprintf(rule, sizeof(rule), "never-%d", i);
+        if (sim_faults_fired(f, rule)) ok(0, "%s fired", rule);
+    }
+    sim_faults_free(f);
+}
+
 int main(void) {
+    test_index_and_precedence();
     test_validation();
     test_match_and_counts();
     test_first_after_window();
