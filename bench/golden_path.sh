@@ -176,7 +176,10 @@ done
 
 # ---- summary -----------------------------------------------------------------------------------
 {
-    echo "## Results ($(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$ROOT" rev-parse --short HEAD))"
+    rev=$(git -C "$ROOT" rev-parse --short HEAD)
+    git -C "$ROOT" diff --quiet HEAD -- sim faults include meson.build 2>/dev/null ||
+        rev="$rev + uncommitted changes in sim/ faults/ include/ meson.build"
+    echo "## Results ($(date -u +%Y-%m-%dT%H:%MZ), $rev)"
     echo
     echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
         "$(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM," \
