@@ -52,7 +52,7 @@ static void test_parser(void) {
 
     /* empty and null multibulks are skipped, empty inline lines too */
     p = sim_resp_parser_new(NULL);
-    sim_resp_feed(p, "*0\r\n*-1\r\n\r\nPING\r\n", 19);
+    sim_resp_feed(p, "*0\r\n*-1\r\n\r\nPING\r\n", 17);
     is_int(next_joined(p, got, sizeof(got)), SIM_RESP_CMD, "skips *0, *-1 and blank line");
     is_str(got, "PING", "then PING");
     sim_resp_parser_free(p);
