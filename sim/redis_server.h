@@ -3,6 +3,8 @@
 #ifndef SIM_REDIS_SERVER_H
 #define SIM_REDIS_SERVER_H
 
+#include <stddef.h>
+
 struct ev_loop;
 typedef struct sim_faults sim_faults;
 typedef struct sim_redis_server sim_redis_server;
