@@ -1546,25 +1546,45 @@ static void build_lookup(sim_redis_core *core) {
         }
 }
 
+/* lower: a table name (lowercase, NUL-terminated); s[0..n) any case. */
+static int name_eq(const char *lower, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        if (lower[i] != c)
+            return 0;
+    }
+    return lower[n] == '\0';
+}
+
 static const redis_command *lookup(sim_redis_core *core, const char *name, size_t n) {
     if (n > 32)
         return NULL;
     size_t i = name_hash(name, n) & core->cmdmask;
     for (const redis_command *c; (c = core->cmdtab[i]) != NULL; i = (i + 1) & core->cmdmask)
-        if (strlen(c->name) == n && sim_strncaseeq(c->name, name, n))
+        if (name_eq(c->name, name, n))
             return c;
     return NULL;
 }
 
-const char *sim_redis_command_name(sim_redis_core *core, int argc, char **argv, size_t *argvlen,
+const sim_redis_command *sim_redis_lookup(sim_redis_core *core, const char *name, size_t n) {
+    return lookup(core, name, n);
+}
+
+const char *sim_redis_command_info(const sim_redis_command *cmd, int argc, char **argv,
                                    const char **key) {
-    const redis_command *cmd = lookup(core, argv[0], argvlen[0]);
     *key = NULL;
     if (!cmd)
         return NULL;
     if (cmd->firstkey > 0 && cmd->firstkey < argc)
         *key = argv[cmd->firstkey];
     return cmd->name;
+}
+
+const char *sim_redis_command_name(sim_redis_core *core, int argc, char **argv, size_t *argvlen,
+                                   const char **key) {
+    return sim_redis_command_info(lookup(core, argv[0], argvlen[0]), argc, argv, key);
 }
 
 static void unknown_command(redis_ctx *x) {
@@ -1617,11 +1637,15 @@ void redis_call(redis_ctx *x, const redis_command *cmd) {
 
 void sim_redis_dispatch(sim_redis_client *c, int argc, char **argv, size_t *argvlen,
                         int64_t now_ms) {
+    sim_redis_dispatch_cmd(c, lookup(c->core, argv[0], argvlen[0]), argc, argv, argvlen, now_ms);
+}
+
+void sim_redis_dispatch_cmd(sim_redis_client *c, const sim_redis_command *cmd, int argc,
+                            char **argv, size_t *argvlen, int64_t now_ms) {
     sim_redis_core *core = c->core;
     redis_ctx x = {.c = c, .core = core, .ks = &core->ks, .argc = argc, .argv = argv,
                    .argvlen = argvlen, .now = now_ms, .out = &c->out};
     c->last_ms = now_ms;
-    const redis_command *cmd = lookup(core, argv[0], argvlen[0]);
     if (!cmd) {
         if (c->flags & SIM_RC_MULTI)
             c->flags |= SIM_RC_DIRTY_EXEC;

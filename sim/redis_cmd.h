@@ -116,9 +116,21 @@ sim_redis_client *sim_redis_core_first_client(sim_redis_core *core);
 void sim_redis_dispatch(sim_redis_client *c, int argc, char **argv, size_t *argvlen,
                         int64_t now_ms);
 
+/* A command of the table, opaque to the glue. */
+typedef struct redis_command sim_redis_command;
+/* Looks argv[0] up once (case-insensitive); NULL when unknown. */
+const sim_redis_command *sim_redis_lookup(sim_redis_core *core, const char *name, size_t n);
+/* Runs a command looked up with sim_redis_lookup (NULL: unknown command
+ * reply) -- the same as sim_redis_dispatch without a second lookup. */
+void sim_redis_dispatch_cmd(sim_redis_client *c, const sim_redis_command *cmd, int argc,
+                            char **argv, size_t *argvlen, int64_t now_ms);
+
 /* Info for faults: canonical lowercase command name and first key (or NULL),
  * without running anything. Returns NULL for unknown commands. */
 const char *sim_redis_command_name(sim_redis_core *core, int argc, char **argv, size_t *argvlen,
+                                   const char **key);
+/* The same for a looked-up command (NULL gives NULL). */
+const char *sim_redis_command_info(const sim_redis_command *cmd, int argc, char **argv,
                                    const char **key);
 
 /* Periodic work (~every 100 ms): active expiry, blocked-pop timeouts. */

@@ -24,7 +24,6 @@
 #include "resp.h"
 #include "util.h"
 
-#define READ_CHUNK (64 * 1024)
 #define PAUSE_READ_BYTES (4 * 1024 * 1024)   /* unsent output that stops reading */
 
 typedef struct conn {
@@ -141,7 +140,8 @@ static void process_input(conn *c) {
         }
         c->nmsg++;
         const char *key = NULL;
-        const char *name = sim_redis_command_name(srv->core, cmd.argc, cmd.argv, cmd.argvlen, &key);
+        const sim_redis_command *rcmd = sim_redis_lookup(srv->core, cmd.argv[0], cmd.argvlen[0]);
+        const char *name = sim_redis_command_info(rcmd, cmd.argc, cmd.argv, &key);
         sim_action act;
         cross(srv, c, SIM_WIRE_REQUEST, name ? name : "unknown", key, &act);
         if (act.kind == SIM_ACT_PASS && sim_redis_fault_set_active(srv->fset))
@@ -164,7 +164,7 @@ static void process_input(conn *c) {
         default:
             break;
         }
-        sim_redis_dispatch(&c->rc, cmd.argc, cmd.argv, cmd.argvlen, now);
+        sim_redis_dispatch_cmd(&c->rc, rcmd, cmd.argc, cmd.argv, cmd.argvlen, now);
         if (c->rc.flags & SIM_RC_CLOSE_AFTER_REPLY)
             c->closing = 1;
         if (act.kind == SIM_ACT_PARTIAL) {
@@ -185,8 +185,18 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop;
     (void)revents;
     conn *c = w->data;
-    char buf[READ_CHUNK];
-    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (c->hang) {
+        /* read and discard: the client must not see a full window */
+        char buf[4096];
+        ssize_t n = read(c->fd, buf, sizeof(buf));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            conn_close(c);
+        return;
+    }
+    /* straight into the parser's buffer: no copy */
+    size_t avail;
+    char *space = sim_resp_space(c->parser, &avail);
+    ssize_t n = read(c->fd, space, avail);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         conn_close(c);
         return;
@@ -195,9 +205,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents) {
         return;
     sim_redis_stats *st = sim_redis_core_stats(c->srv->core);
     st->net_input_bytes += (uint64_t)n;
-    if (c->hang)
-        return;
-    if (sim_resp_feed(c->parser, buf, (size_t)n) == SIM_RESP_OVERFLOW) {
+    if (sim_resp_commit(c->parser, (size_t)n) == SIM_RESP_OVERFLOW) {
         sim_warn("redis: client %llu closed: query buffer over limit",
                  (unsigned long long)c->rc.id);
         conn_close(c);

@@ -1,11 +1,11 @@
-/* resp.c -- RESP2 request parsing and reply building. Multibulk requests go
- * through hiredis's redisReader with our own object functions (arguments are
- * copied into one arena, no redisReply objects); inline commands and every
- * limit check happen here, at command boundaries, before the reader sees or
- * allocates anything. */
+/* resp.c -- RESP2 request parsing and reply building. Requests are parsed
+ * the way Redis's processMultibulkBuffer / processInlineBuffer do (same
+ * limits, same error texts), in place: arguments point into the input
+ * buffer, NUL-terminated over their trailing CR, so a command costs no
+ * allocation and no copy. Only inline commands with quotes go through an
+ * argument arena. */
 #include "resp.h"
 
-#include <hiredis/read.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -13,18 +13,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define READ_MIN (16 * 1024)          /* space offered per read, like Redis's PROTO_IOBUF_LEN */
+#define KEEP_CAP (64 * 1024)          /* an empty input buffer larger than this is freed */
+
 struct sim_resp_parser {
-    redisReader *r;
     sim_resp_limits lim;
     int failed;                /* sticky protocol error */
     char err[128];
-    /* the command being built */
+    /* input: [0, start) consumed, [start, pos) parsed part of the current
+     * command, [pos, len) not looked at yet */
+    char *buf;
+    size_t len, cap, start, pos;
+    /* multibulk state, as Redis keeps it */
+    long long mbleft;          /* arguments still to read; 0 = between commands */
+    long long bulklen;         /* -1: expecting a "$N" line */
+    /* the command being built: offsets into buf (or into arena when inline
+     * with quotes) */
     int argc, argcap;
     char **argv;
     size_t *argvlen;
-    size_t *argvoff;           /* offsets into arena while building */
+    size_t *argvoff;
+    int in_arena;
     sim_buf arena;
-    int bad_elem;              /* reader callbacks saw a non-bulk element */
 };
 
 void sim_resp_limits_default(sim_resp_limits *lim) {
@@ -34,9 +44,7 @@ void sim_resp_limits_default(sim_resp_limits *lim) {
     lim->max_inline = 64 * 1024;
 }
 
-/* ---- redisReader object functions: build argv, never redisReply ---- */
-
-static void ensure_args(sim_resp_parser *p, int n) {
+static void ensure_args(sim_resp_parser *p, long long n) {
     if (n <= p->argcap)
         return;
     int cap = p->argcap ? p->argcap : 8;
@@ -48,59 +56,13 @@ static void ensure_args(sim_resp_parser *p, int n) {
     p->argcap = cap;
 }
 
-static void *obj_string(const redisReadTask *task, char *str, size_t len) {
-    sim_resp_parser *p = task->privdata;
-    if (!task->parent || task->type != REDIS_REPLY_STRING) {
-        p->bad_elem = task->type == REDIS_REPLY_STATUS ? '+' : '-';
-        return NULL;
-    }
-    int i = task->idx;
-    p->argvoff[i] = p->arena.len;
-    p->argvlen[i] = len;
-    sim_buf_append(&p->arena, str, len);
-    sim_buf_append(&p->arena, "", 1);
-    return p;
-}
-
-static void *obj_array(const redisReadTask *task, int elements) {
-    sim_resp_parser *p = task->privdata;
-    if (task->parent) {
-        p->bad_elem = '*';
-        return NULL;
-    }
-    ensure_args(p, elements);
-    p->argc = elements;
-    p->arena.len = 0;
-    return p;
-}
-
-static void *obj_integer(const redisReadTask *task, long long v) {
-    sim_resp_parser *p = task->privdata;
-    (void)v;
-    p->bad_elem = ':';
-    return NULL;
-}
-
-static void *obj_nil(const redisReadTask *task) {
-    sim_resp_parser *p = task->privdata;
-    p->bad_elem = 'n';
-    return NULL;
-}
-
-static void obj_free(void *o) { (void)o; }
-
-static redisReplyObjectFunctions obj_fns = {obj_string, obj_array, obj_integer, obj_nil, obj_free};
-
 sim_resp_parser *sim_resp_parser_new(const sim_resp_limits *lim) {
     sim_resp_parser *p = sim_xcalloc(1, sizeof(*p));
-    p->r = redisReaderCreateWithFunctions(&obj_fns);
-    sim_assert(p->r != NULL);
-    p->r->privdata = p;
-    p->r->maxbuf = 64 * 1024;
     if (lim)
         p->lim = *lim;
     else
         sim_resp_limits_default(&p->lim);
+    p->bulklen = -1;
     ensure_args(p, 8);
     return p;
 }
@@ -112,7 +74,7 @@ void sim_resp_parser_set_limits(sim_resp_parser *p, const sim_resp_limits *lim) 
 void sim_resp_parser_free(sim_resp_parser *p) {
     if (!p)
         return;
-    redisReaderFree(p->r);
+    free(p->buf);
     free(p->argv);
     free(p->argvlen);
     free(p->argvoff);
@@ -120,17 +82,63 @@ void sim_resp_parser_free(sim_resp_parser *p) {
     free(p);
 }
 
-size_t sim_resp_pending(const sim_resp_parser *p) { return p->r->len - p->r->pos; }
+size_t sim_resp_pending(const sim_resp_parser *p) { return p->len - p->start; }
 
 const char *sim_resp_error(const sim_resp_parser *p) { return p->err; }
+
+char *sim_resp_space(sim_resp_parser *p, size_t *avail) {
+    if (p->start == p->len) {
+        /* everything consumed: start over at 0 (the common case) */
+        p->start = p->pos = p->len = 0;
+        if (p->cap > KEEP_CAP) {
+            free(p->buf);
+            p->buf = NULL;
+            p->cap = 0;
+        }
+    }
+    if (p->cap - p->len < READ_MIN && p->start > 0) {
+        /* move the current command to the front; its argument offsets
+         * are relative to buf, so shift them too */
+        size_t sh = p->start;
+        memmove(p->buf, p->buf + sh, p->len - sh);
+        p->len -= sh;
+        p->pos -= sh;
+        p->start = 0;
+        if (p->mbleft)
+            for (int i = 0; i < p->argc; i++)
+                p->argvoff[i] -= sh;
+    }
+    if (p->cap - p->len < READ_MIN) {
+        size_t cap = p->cap ? p->cap : READ_MIN;
+        while (cap - p->len < READ_MIN)
+            cap *= 2;
+        p->buf = sim_xrealloc(p->buf, cap);
+        p->cap = cap;
+    }
+    *avail = p->cap - p->len;
+    return p->buf + p->len;
+}
+
+int sim_resp_commit(sim_resp_parser *p, size_t n) {
+    p->len += n;
+    if (!p->failed && p->len - p->start > p->lim.max_query)
+        return SIM_RESP_OVERFLOW;
+    return 0;
+}
 
 int sim_resp_feed(sim_resp_parser *p, const char *buf, size_t len) {
     if (p->failed)
         return 0;
-    if (redisReaderFeed(p->r, buf, len) != REDIS_OK)
-        sim_assert(!"redisReaderFeed failed");
-    if (sim_resp_pending(p) > p->lim.max_query)
-        return SIM_RESP_OVERFLOW;
+    while (len) {
+        size_t avail;
+        char *w = sim_resp_space(p, &avail);
+        size_t n = len < avail ? len : avail;
+        memcpy(w, buf, n);
+        if (sim_resp_commit(p, n) == SIM_RESP_OVERFLOW)
+            return SIM_RESP_OVERFLOW;
+        buf += n;
+        len -= n;
+    }
     return 0;
 }
 
@@ -140,10 +148,15 @@ static int fail(sim_resp_parser *p, const char *msg) {
     return SIM_RESP_ERROR;
 }
 
-/* Strict decimal, like Redis's string2ll: no spaces, no '+', fits in long long. */
+/* Strict decimal, like Redis's string2ll: no spaces, no '+', no leading
+ * zeros, no "-0", fits in long long. */
 static int parse_ll(const char *s, size_t n, long long *out) {
     if (n == 0 || n > 20)
         return 0;
+    if (n == 1 && s[0] == '0') {
+        *out = 0;
+        return 1;
+    }
     size_t i = 0;
     int neg = 0;
     if (s[0] == '-') {
@@ -152,9 +165,20 @@ static int parse_ll(const char *s, size_t n, long long *out) {
         if (n == 1)
             return 0;
     }
-    if (s[i] == '0' && n > i + 1)
+    if (s[i] < '1' || s[i] > '9')
         return 0;
     unsigned long long v = 0;
+    if (n - i <= 18) {
+        /* cannot overflow: the common case, without a division per digit */
+        for (; i < n; i++) {
+            unsigned d = (unsigned)(s[i] - '0');
+            if (d > 9)
+                return 0;
+            v = v * 10 + d;
+        }
+        *out = neg ? -(long long)v : (long long)v;
+        return 1;
+    }
     for (; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
             return 0;
@@ -194,8 +218,8 @@ static void inline_push(sim_resp_parser *p, sim_buf *cur) {
     cur->len = 0;
 }
 
-/* Splits line[0..n) into the argument arena. Returns 0, or -1 on
- * unbalanced quotes. */
+/* Splits line[0..n) into the argument arena (the general case, with
+ * quotes and escapes). Returns 0, or -1 on unbalanced quotes. */
 static int split_inline(sim_resp_parser *p, const char *s, size_t n) {
     sim_buf cur = {0};
     size_t i = 0;
@@ -270,104 +294,160 @@ out:
     return rc;
 }
 
+/* The common inline case: no quotes, no NUL, only ' ' and '\t' between
+ * words. Splits in place (NUL over each separator; s[n] is writable).
+ * Returns 0 when the line needs the general splitter. */
+static int split_inline_fast(sim_resp_parser *p, char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"' || c == '\'' || c == '\0' || c == '\r' || c == '\n' || c == '\v' || c == '\f')
+            return 0;
+    }
+    p->argc = 0;
+    size_t i = 0;
+    for (;;) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        if (i >= n)
+            break;
+        size_t b = i;
+        while (i < n && s[i] != ' ' && s[i] != '\t')
+            i++;
+        ensure_args(p, p->argc + 1);
+        p->argvoff[p->argc] = b;
+        p->argvlen[p->argc] = i - b;
+        p->argc++;
+        s[i] = '\0';   /* a separator, or the line end (CR, LF, or the spare byte) */
+        i++;
+    }
+    return 1;
+}
+
 static void finish_argv(sim_resp_parser *p, sim_resp_cmd *cmd) {
+    const char *base = p->in_arena ? p->arena.data : p->buf;
     for (int i = 0; i < p->argc; i++)
-        p->argv[i] = p->arena.data + p->argvoff[i];
+        p->argv[i] = (char *)base + p->argvoff[i];
     cmd->argc = p->argc;
     cmd->argv = p->argv;
     cmd->argvlen = p->argvlen;
 }
 
-/* The reader is between commands: nothing of the next one consumed yet. */
-static int at_boundary(const redisReader *r) {
-    return r->ridx == -1 || (r->ridx == 0 && r->rstack[0].type < 0);
+/* One inline line at pos (Redis's processInlineBuffer). */
+static int next_inline(sim_resp_parser *p, sim_resp_cmd *cmd, int *skip) {
+    char *s = p->buf + p->pos;
+    size_t avail = p->len - p->pos;
+    char *nl = memchr(s, '\n', avail);
+    if (!nl) {
+        if (avail > p->lim.max_inline)
+            return fail(p, "too big inline request");
+        return SIM_RESP_MORE;
+    }
+    size_t n = (size_t)(nl - s);
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    p->in_arena = 0;
+    if (!split_inline_fast(p, s, n)) {
+        p->in_arena = 1;
+        if (split_inline(p, s, n) < 0)
+            return fail(p, "unbalanced quotes in request");
+    } else {
+        for (int i = 0; i < p->argc; i++)
+            p->argvoff[i] += p->pos;
+    }
+    p->pos += (size_t)(nl - s) + 1;
+    p->start = p->pos;
+    if (p->argc == 0) {
+        *skip = 1;
+        return SIM_RESP_MORE;
+    }
+    finish_argv(p, cmd);
+    return SIM_RESP_CMD;
 }
 
-/* While the reader waits inside a bulk ("$N\r\n" read, payload missing),
- * checks N against max_bulk so a huge length is refused up front. */
-static int check_pending_bulk(sim_resp_parser *p) {
-    redisReader *r = p->r;
-    if (r->ridx < 1 || r->rstack[r->ridx].type != REDIS_REPLY_STRING)
+/* Finds the CR ending a "*N" / "$N" line at pos. Returns its offset, or 0
+ * when the line (with its LF) is not complete yet. */
+static size_t line_end(const sim_resp_parser *p) {
+    const char *s = p->buf + p->pos;
+    size_t avail = p->len - p->pos;
+    const char *cr = memchr(s, '\r', avail);
+    if (!cr || (size_t)(cr - s) + 2 > avail)
         return 0;
-    const char *s = r->buf + r->pos;
-    size_t avail = r->len - r->pos;
-    const char *nl = memchr(s, '\r', avail);
-    if (!nl) {
-        if (avail > 32)
-            return fail(p, "invalid bulk length");
-        return 0;
-    }
-    long long n;
-    if (!parse_ll(s, (size_t)(nl - s), &n) || n < 0 || n > p->lim.max_bulk)
-        return fail(p, "invalid bulk length");
-    return 0;
+    return (size_t)(cr - p->buf);
 }
 
 int sim_resp_next(sim_resp_parser *p, sim_resp_cmd *cmd) {
-    redisReader *r = p->r;
     for (;;) {
         if (p->failed)
             return SIM_RESP_ERROR;
-        if (r->pos >= r->len)
-            return SIM_RESP_MORE;
-        if (at_boundary(r)) {
-            const char *s = r->buf + r->pos;
-            size_t avail = r->len - r->pos;
-            const char *nl = memchr(s, '\n', avail);
-            if (s[0] != '*') {
-                /* Inline command: one line, split like Redis does. */
-                if (!nl) {
-                    if (avail > p->lim.max_inline)
-                        return fail(p, "too big inline request");
-                    return SIM_RESP_MORE;
-                }
-                size_t n = (size_t)(nl - s);
-                if (n > 0 && s[n - 1] == '\r')
-                    n--;
-                int rc = split_inline(p, s, n);
-                r->pos += (size_t)(nl - s) + 1;
-                if (rc < 0)
-                    return fail(p, "unbalanced quotes in request");
-                if (p->argc == 0)
+        if (p->mbleft == 0) {
+            if (p->pos >= p->len)
+                return SIM_RESP_MORE;
+            if (p->buf[p->pos] != '*') {
+                int skip = 0;
+                int rc = next_inline(p, cmd, &skip);
+                if (skip)
                     continue;
-                finish_argv(p, cmd);
-                return SIM_RESP_CMD;
+                return rc;
             }
-            /* Multibulk: validate the count before the reader allocates. */
-            if (!nl) {
-                if (avail > p->lim.max_inline)
+            size_t cr = line_end(p);
+            if (!cr) {
+                if (p->len - p->pos > p->lim.max_inline)
                     return fail(p, "too big mbulk count string");
                 return SIM_RESP_MORE;
             }
-            const char *cr = memchr(s, '\r', (size_t)(nl - s) + 1);
             long long n;
-            if (!cr || !parse_ll(s + 1, (size_t)(cr - s - 1), &n) || n > INT_MAX)
+            if (!parse_ll(p->buf + p->pos + 1, cr - p->pos - 1, &n) || n > INT_MAX ||
+                n > p->lim.max_elems)
                 return fail(p, "invalid multibulk length");
-            if (n > p->lim.max_elems)
-                return fail(p, "invalid multibulk length");
+            p->pos = cr + 2;
             if (n <= 0) {
                 /* Redis skips empty and null multibulks silently. */
-                r->pos += (size_t)(nl - s) + 1;
+                p->start = p->pos;
                 continue;
             }
+            p->mbleft = n;
+            p->bulklen = -1;
+            p->argc = 0;
+            p->in_arena = 0;
+            /* grow argv gradually: a huge count must not allocate up front */
+            ensure_args(p, n < 1024 ? n : 1024);
         }
-        void *reply = NULL;
-        p->bad_elem = 0;
-        if (redisReaderGetReply(r, &reply) != REDIS_OK) {
-            char msg[64];
-            const char *tb = strstr(r->errstr, "got \"");
-            if (p->bad_elem == 0 && tb && strstr(r->errstr, "type byte"))
-                p->bad_elem = (unsigned char)tb[5];
-            if (p->bad_elem == 'n' || p->bad_elem == 0)
-                return fail(p, "invalid bulk length");
-            snprintf(msg, sizeof(msg), "expected '$', got '%c'", p->bad_elem);
-            return fail(p, msg);
+        while (p->mbleft) {
+            if (p->bulklen == -1) {
+                size_t cr = line_end(p);
+                if (!cr) {
+                    if (p->len - p->pos > p->lim.max_inline)
+                        return fail(p, "too big bulk count string");
+                    return SIM_RESP_MORE;
+                }
+                if (p->buf[p->pos] != '$') {
+                    char msg[64];
+                    snprintf(msg, sizeof(msg), "expected '$', got '%c'", p->buf[p->pos]);
+                    return fail(p, msg);
+                }
+                long long n;
+                if (!parse_ll(p->buf + p->pos + 1, cr - p->pos - 1, &n) || n < 0 ||
+                    n > p->lim.max_bulk)
+                    return fail(p, "invalid bulk length");
+                p->pos = cr + 2;
+                p->bulklen = n;
+            }
+            if (p->len - p->pos < (size_t)p->bulklen + 2)
+                return SIM_RESP_MORE;
+            if (p->argc == p->argcap)
+                ensure_args(p, p->argc + 1);
+            p->argvoff[p->argc] = p->pos;
+            p->argvlen[p->argc] = (size_t)p->bulklen;
+            p->argc++;
+            p->pos += (size_t)p->bulklen;
+            p->buf[p->pos] = '\0';   /* over the CR; like Redis, the CRLF is not checked */
+            p->pos += 2;
+            p->bulklen = -1;
+            p->mbleft--;
         }
-        if (reply) {
-            finish_argv(p, cmd);
-            return SIM_RESP_CMD;
-        }
-        return check_pending_bulk(p) ? SIM_RESP_ERROR : SIM_RESP_MORE;
+        p->start = p->pos;
+        finish_argv(p, cmd);
+        return SIM_RESP_CMD;
     }
 }
 

@@ -1,5 +1,5 @@
-/* resp.h -- RESP2 request parsing (multibulk through hiredis's redisReader,
- * inline commands by hand) and a reply builder appending to a sim_buf.
+/* resp.h -- RESP2 request parsing (multibulk and inline, as Redis's
+ * networking.c does it) and a reply builder appending to a sim_buf.
  * Pure: bytes in, commands or a protocol error out; no sockets, no clock. */
 #ifndef SIM_RESP_H
 #define SIM_RESP_H
@@ -46,6 +46,11 @@ void sim_resp_parser_set_limits(sim_resp_parser *p, const sim_resp_limits *lim);
 /* Appends bytes (copied). Returns SIM_RESP_OVERFLOW when the pending input
  * exceeds max_query, else 0. */
 int sim_resp_feed(sim_resp_parser *p, const char *buf, size_t len);
+/* Zero-copy input: space to read into (at least 16 KiB, *avail set), then
+ * commit the n bytes written there. Commit returns what feed returns. The
+ * space pointer is valid until the next call on the parser. */
+char *sim_resp_space(sim_resp_parser *p, size_t *avail);
+int sim_resp_commit(sim_resp_parser *p, size_t n);
 /* Extracts the next command: one of the SIM_RESP_* codes. After an error the
  * parser stays failed. */
 int sim_resp_next(sim_resp_parser *p, sim_resp_cmd *cmd);
