@@ -18,6 +18,7 @@ die() { echo "golden_path.sh: $*" >&2; exit 1; }
 
 # ---- set-up ----------------------------------------------------------------------------------
 command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
+command -v redis-cli >/dev/null || die "redis-cli not found (apt-get install redis-tools)"
 need_fds=$((2 * RSS_CONNS + 256))
 for n in $CLIENTS; do [ $((2 * n + 256)) -gt "$need_fds" ] && need_fds=$((2 * n + 256)); done
 hard=$(ulimit -Hn)
@@ -84,12 +85,20 @@ stop_sim() {
     [ "$rc" = 0 ] || echo "NOTE $1: stagesim exit status $rc after SIGTERM" | tee -a "$OUT/notes.txt"
     if grep -qiE 'warn|error|assert|sanitizer' "$OUT/$1.log"; then
         echo "NOTE $1: stagesim stderr has warnings/errors:" >>"$OUT/notes.txt"
-        grep -iE 'warn|error|assert|sanitizer' "$OUT/$1.log" | head -5 >>"$OUT/notes.txt"
+        echo "  ($(grep -ciE 'warn|error|assert|sanitizer' "$OUT/$1.log") such lines; the first 3:)" \
+            >>"$OUT/notes.txt"
+        grep -m3 -iE 'warn|error|assert|sanitizer' "$OUT/$1.log" >>"$OUT/notes.txt"
     fi
     SIM_PID=
 }
 trap '[ -n "$SIM_PID" ] && kill -TERM "$SIM_PID" 2>/dev/null; true' EXIT
 
+# history_entries N: total LLEN of thread:bench-0..N-1:messages in stagesim's own Redis
+history_entries() {
+    local i
+    for ((i = 0; i < $1; i++)); do echo "LLEN thread:bench-$i:messages"; done |
+        timeout 10 redis-cli -p "$REDIS_PORT" 2>/dev/null | awk '{s += $1} END {print s + 0}'
+}
 TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -105,6 +114,7 @@ ws_round() {
     local n=$1 r=$2 tag=$3; shift 3
     local name=ws-$tag-$n-r$r rc=0
     start_sim "$name"
+    REDIS_PORT=$(sed -n 's/^READY .*"redis":\([0-9]*\).*/\1/p' "$OUT/$name.ready")
     local c0 c1 t0 t1
     c0=$(cpu_ticks "$SIM_PID") t0=$(date +%s.%N)
     timeout $((DURATION + 60)) "$WS_LOAD" --port "$BACKEND_PORT" --conns "$n" --duration "$DURATION" \
@@ -113,6 +123,20 @@ ws_round() {
     local line
     line=$(grep '^RESULT ' "$OUT/$name.txt" || true)
     [ -n "$line" ] || line="RESULT conns=$n (no result, ws_load exit $rc)"
+    # Each completed run appends 2 entries to thread:bench-<conn>:messages in stagesim's Redis; the
+    # history is written after agent_completed is sent, so it may lag. Wait (10 s max) until every
+    # run is stored and report how long that took after the last run.
+    local want stored=0 waited=0
+    want=$(( 2 * $(field runs "$line" | sed 's/^$/0/') ))
+    for i in $(seq 100); do
+        stored=$(history_entries "$n")
+        [ "$stored" -ge "$want" ] && break
+        sleep 0.1
+    done
+    waited=$(awk -v a="$t1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+    line="$line history_stored=$stored history_expected=$want history_wait_s=$waited"
+    [ "$stored" -ge "$want" ] || echo "NOTE $name: only $stored of $want history entries stored" \
+        "$waited s after the last run" | tee -a "$OUT/notes.txt"
     # stagesim's CPU use over the whole ws_load run (connect, runs, close), in % of one core
     line="$line sim_cpu_pct=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" -v w0="$t0" -v w1="$t1" \
         'BEGIN {printf "%.0f", (b - a) / t / (w1 - w0) * 100}')"
@@ -124,9 +148,13 @@ ws_round() {
     echo "  $tag n=$n round $r: $(field runs_per_s "$line") runs/s," \
         "$(field events_per_s "$line") events/s, p50 $(field p50_ms "$line") ms," \
         "p99 $(field p99_ms "$line") ms, errors $(field errors "$line")," \
-        "stagesim CPU $(field sim_cpu_pct "$line")%"
+        "stagesim CPU $(field sim_cpu_pct "$line")%, history stored after" \
+        "$(field history_wait_s "$line") s: $(field history_stored "$line")/$(field history_expected "$line")"
 }
 
+# Client and server share the CPUs: note what else was running, so noisy numbers can be read.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+OTHERS=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 10 {printf "%s %s%%; ", $2, $1}')
 echo "== WebSocket golden path, gap_ms 0, ${DURATION}s per round, $ROUNDS rounds"
 for tag in default quickack; do
     extra=()
@@ -184,11 +212,13 @@ done
     echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
         "$(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM," \
         "$(uname -sr). Medians of $ROUNDS rounds."
+    echo "Load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg);" \
+        "other processes using >= 10% CPU at start: ${OTHERS:-none}"
     echo
     echo "### WebSocket golden path, gap_ms 0, ${DURATION} s of runs per round"
     echo
-    echo "| client | clients | runs/s | events/s | p50 run ms | p99 run ms | runs in round | stagesim CPU % | errors (all rounds) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| client | clients | runs/s | events/s | p50 run ms | p99 run ms | runs in round | stagesim CPU % | history stored after (s) | errors (all rounds) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for tag in default quickack; do
         for n in $CLIENTS; do
             lines=$(grep "^$tag RESULT conns=$n " "$OUT/ws.txt" || true)
@@ -196,7 +226,7 @@ done
             errs=$(while read -r l; do field errors "$l"; done <<<"$lines" |
                 awk '{s += $1} END {print s + 0}')
             echo "| $tag | $n | $(m runs_per_s) | $(m events_per_s) | $(m p50_ms) | $(m p99_ms) |" \
-                "$(m runs) | $(m sim_cpu_pct) | $errs |"
+                "$(m runs) | $(m sim_cpu_pct) | $(m history_wait_s) | $errs |"
         done
     done
     echo
