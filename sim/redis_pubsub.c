@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void redis_exec_queued(redis_ctx *x);
-
 /* A subscriber list (channels) or watcher list (keys), keyed by name. */
 typedef struct clist {
     sim_dent h;
@@ -17,7 +15,6 @@ typedef struct clist {
     char key[];
 } clist;
 
-void redis_pubsub_core_init(sim_redis_core *core);
 void redis_pubsub_core_init(sim_redis_core *core) {
     sim_dict_init(&core->channels, offsetof(clist, key));
     sim_dict_init(&core->watched, offsetof(clist, key));
@@ -98,7 +95,7 @@ void redis_unwatch_all(sim_redis_client *c) {
     c->flags &= ~SIM_RC_DIRTY_CAS;
 }
 
-static void cmd_watch(redis_ctx *x) {
+void redis_cmd_watch(redis_ctx *x) {
     sim_redis_client *c = x->c;
     if (c->flags & SIM_RC_MULTI) {
         redis_err(x, "ERR WATCH inside MULTI is not allowed");
@@ -124,7 +121,7 @@ static void cmd_watch(redis_ctx *x) {
     R_OK(x);
 }
 
-static void cmd_unwatch(redis_ctx *x) {
+void redis_cmd_unwatch(redis_ctx *x) {
     redis_unwatch_all(x->c);
     R_OK(x);
 }
@@ -144,7 +141,7 @@ void redis_multi_discard(sim_redis_client *c) {
     c->flags &= ~(SIM_RC_MULTI | SIM_RC_DIRTY_EXEC);
 }
 
-static void cmd_multi(redis_ctx *x) {
+void redis_cmd_multi(redis_ctx *x) {
     if (x->c->flags & SIM_RC_MULTI) {
         redis_err(x, "ERR MULTI calls can not be nested");
         return;
@@ -153,7 +150,7 @@ static void cmd_multi(redis_ctx *x) {
     R_OK(x);
 }
 
-static void cmd_discard(redis_ctx *x) {
+void redis_cmd_discard(redis_ctx *x) {
     if (!(x->c->flags & SIM_RC_MULTI)) {
         redis_err(x, "ERR DISCARD without MULTI");
         return;
@@ -163,7 +160,7 @@ static void cmd_discard(redis_ctx *x) {
     R_OK(x);
 }
 
-static void cmd_exec(redis_ctx *x) {
+void redis_cmd_exec(redis_ctx *x) {
     sim_redis_client *c = x->c;
     if (!(c->flags & SIM_RC_MULTI)) {
         redis_err(x, "ERR EXEC without MULTI");
@@ -292,7 +289,7 @@ void redis_pubsub_client_fini(sim_redis_client *c) {
     c->flags &= ~SIM_RC_PUBSUB;
 }
 
-static void cmd_subscribe(redis_ctx *x) {
+void redis_cmd_subscribe(redis_ctx *x) {
     if (x->c->flags & SIM_RC_MULTI) {
         redis_err(x, "ERR Command not allowed inside a transaction");
         return;
@@ -301,19 +298,19 @@ static void cmd_subscribe(redis_ctx *x) {
         subscribe_one(x->c, x->argv[i], x->argvlen[i], 0);
 }
 
-static void cmd_psubscribe(redis_ctx *x) {
+void redis_cmd_psubscribe(redis_ctx *x) {
     for (int i = 1; i < x->argc; i++)
         subscribe_one(x->c, x->argv[i], x->argvlen[i], 1);
 }
 
-static void cmd_unsubscribe(redis_ctx *x) {
+void redis_cmd_unsubscribe(redis_ctx *x) {
     if (x->argc == 1)
         unsubscribe_all(x->c, 0, 1);
     for (int i = 1; i < x->argc; i++)
         unsubscribe_one(x->c, x->argv[i], x->argvlen[i], 0, 1);
 }
 
-static void cmd_punsubscribe(redis_ctx *x) {
+void redis_cmd_punsubscribe(redis_ctx *x) {
     if (x->argc == 1)
         unsubscribe_all(x->c, 1, 1);
     for (int i = 1; i < x->argc; i++)
@@ -334,7 +331,7 @@ static void deliver(sim_redis_core *core, sim_redis_client *s, const char *pat, 
         core->hooks.wake(s, core->hooks.ud);
 }
 
-static void cmd_publish(redis_ctx *x) {
+void redis_cmd_publish(redis_ctx *x) {
     sim_redis_core *core = x->core;
     long long n = 0;
     clist *l = clist_get(&core->channels, x->argv[1], x->argvlen[1], 0);
@@ -371,7 +368,7 @@ static void collect_channel(sim_dent *d, void *ctx) {
     cc->n++;
 }
 
-static void cmd_pubsub(redis_ctx *x) {
+void redis_cmd_pubsub(redis_ctx *x) {
     sim_redis_core *core = x->core;
     if (redis_arg_is(x, 1, "channels") && x->argc <= 3) {
         struct chan_collect cc = {0};
@@ -514,22 +511,5 @@ static void bpop_generic(redis_ctx *x, int left) {
     x->core->nblocked++;
 }
 
-static void cmd_blpop(redis_ctx *x) { bpop_generic(x, 1); }
-static void cmd_brpop(redis_ctx *x) { bpop_generic(x, 0); }
-
-const redis_command redis_pubsub_commands[] = {
-    {"multi", cmd_multi, 1, CMD_NO_MULTI, 0, 0, 0},
-    {"exec", cmd_exec, 1, CMD_NO_MULTI, 0, 0, 0},
-    {"discard", cmd_discard, 1, CMD_NO_MULTI, 0, 0, 0},
-    {"watch", cmd_watch, -2, CMD_NO_MULTI, 1, -1, 1},
-    {"unwatch", cmd_unwatch, 1, 0, 0, 0, 0},
-    {"subscribe", cmd_subscribe, -2, CMD_PUBSUB_OK, 0, 0, 0},
-    {"unsubscribe", cmd_unsubscribe, -1, CMD_PUBSUB_OK, 0, 0, 0},
-    {"psubscribe", cmd_psubscribe, -2, CMD_PUBSUB_OK, 0, 0, 0},
-    {"punsubscribe", cmd_punsubscribe, -1, CMD_PUBSUB_OK, 0, 0, 0},
-    {"publish", cmd_publish, 3, 0, 0, 0, 0},
-    {"pubsub", cmd_pubsub, -2, 0, 0, 0, 0},
-    {"blpop", cmd_blpop, -3, CMD_WRITE | CMD_BLOCKING, 1, -2, 1},
-    {"brpop", cmd_brpop, -3, CMD_WRITE | CMD_BLOCKING, 1, -2, 1},
-    {NULL, NULL, 0, 0, 0, 0, 0},
-};
+void redis_cmd_blpop(redis_ctx *x) { bpop_generic(x, 1); }
+void redis_cmd_brpop(redis_ctx *x) { bpop_generic(x, 0); }
