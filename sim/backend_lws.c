@@ -121,7 +121,7 @@ struct conn {
     int body_too_big;
     uint64_t requests;
     sim_http_response resp;
-    int resp_ready, resp_started, headers_sent, close_now, is_head;
+    int req_started, resp_ready, headers_sent, close_now, is_head;
     size_t body_off;
     history_req *hreq;
     ev_timer http_timer;         /* DELAY of a request or response */
@@ -896,7 +896,7 @@ static void http_reset(conn *c) {
     c->body.len = 0;
     c->body_too_big = 0;
     sim_http_response_free(&c->resp);
-    c->resp_ready = c->resp_started = c->headers_sent = c->is_head = 0;
+    c->resp_ready = c->headers_sent = c->is_head = 0;
     c->body_off = 0;
     ev_timer_stop(c->b->loop, &c->http_timer);
 }
@@ -988,6 +988,10 @@ static void http_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
  * what the lws callback returns. */
 static int http_request(conn *c) {
     sim_action a;
+    /* lws also reports BODY_COMPLETION for "Content-Length: 0", after we
+     * already answered from LWS_CALLBACK_HTTP. */
+    if (c->req_started) return 0;
+    c->req_started = 1;
     c->requests++;
     if (c->body_too_big) {
         sim_http_response_init(&c->resp);
@@ -1027,6 +1031,7 @@ static const struct { int token; const char *name; } methods[] = {
 
 static int http_begin(conn *c, struct lws *wsi, const char *path) {
     http_reset(c);
+    c->req_started = 0;
     snprintf(c->path, sizeof(c->path), "%s", path ? path : "/");
     snprintf(c->method, sizeof(c->method), "GET");
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)

@@ -1,3 +1,226 @@
-# placeholder until its owner writes it
-import sys
-sys.exit(77)
+"""Every backend HTTP route of CONTRACT section 1, with httpx against the real
+binary: status codes and JSON shapes, Bearer auth on the thread routes, the
+JSON 404, and /health/infrastructure following Redis."""
+import json
+import os
+import tempfile
+import time
+import unittest
+
+import httpx
+
+from harness import Sim, login
+
+
+USERS = [{"id": "user-alice", "email": "alice@example.com", "password": "alice-password"}]
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+class BackendHttp(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim()
+        cls.http = httpx.Client(base_url=cls.sim.backend_url, timeout=10)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.http.close()
+        code = cls.sim.stop()
+        assert code == 0, "stagesim exited %r: %s" % (code, cls.sim.stderr[-3000:])
+
+    def get(self, path, **kw):
+        return self.http.get(path, **kw)
+
+    def test_health_family(self):
+        for path in ("/health", "/health/", "/health/live", "/health/startup", "/health/backend"):
+            r = self.get(path)
+            self.assertEqual(r.status_code, 200, path)
+            self.assertEqual(r.headers["content-type"], "application/json", path)
+            self.assertEqual(r.json(), {"status": "ok"}, path)
+        r = self.get("/health/ready")
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.json(), {"status": "ready"})
+
+    def test_health_head(self):
+        for path in ("/health", "/health/"):
+            r = self.http.head(path)
+            self.assertEqual(r.status_code, 200, path)
+            self.assertEqual(r.content, b"", path)
+            self.assertEqual(int(r.headers["content-length"]), len(b'{"status":"ok"}'))
+        # The connection is still usable after a HEAD (keep-alive).
+        self.assertEqual(self.get("/health").json(), {"status": "ok"})
+
+    def test_root(self):
+        r = self.get("/")
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.json(), {"message": "Welcome to Netra API"})
+
+    def test_infrastructure_ok_with_redis(self):
+        # The history client connects to the built-in Redis right after start.
+        body = wait_for(lambda: (lambda j: j if j["status"] == "ok" else None)(
+            self.get("/health/infrastructure").json()))
+        self.assertIsNotNone(body, "infrastructure never became ok")
+        self.assertIn(body["status"], ("ok", "degraded", "critical"))
+        self.assertEqual(body["status"], "ok")
+        self.assertIsInstance(body["infrastructure"], dict)
+        self.assertTrue(body["infrastructure"]["redis"]["connected"])
+        self.assertIsInstance(body["circuit_breakers"], dict)
+        self.assertIsInstance(body["chat_functionality_impact"], bool)
+
+    def test_circuit_breakers(self):
+        r = self.get("/health/circuit-breakers")
+        self.assertEqual(r.status_code, 200)
+        breakers = r.json()["circuit_breakers"]
+        self.assertIn("redis", breakers)
+        for name, b in breakers.items():
+            self.assertEqual(b["name"], name)
+            self.assertIn(b["state"], ("closed", "open", "half_open"))
+            self.assertIsInstance(b["failure_count"], (int, float))
+
+    def test_discovery_points_at_the_simulator(self):
+        r = self.get("/api/discovery/services")
+        self.assertEqual(r.status_code, 200)
+        j = r.json()
+        self.assertTrue(j["available"])
+        self.assertRegex(j["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+        svc = j["services"]
+        self.assertEqual(svc["backend"]["url"], "http://127.0.0.1:%d" % self.sim.backend)
+        self.assertEqual(svc["backend"]["ws_url"], "ws://127.0.0.1:%d/ws" % self.sim.backend)
+        self.assertEqual(svc["auth"]["url"], "http://127.0.0.1:%d" % self.sim.auth)
+        self.assertIn("url", svc["frontend"])
+        # The URLs work.
+        self.assertEqual(httpx.get(svc["backend"]["url"] + "/health").json(), {"status": "ok"})
+        self.assertEqual(httpx.get(svc["auth"]["url"] + "/health").status_code, 200)
+
+    def test_mcp(self):
+        r = self.get("/api/mcp/servers")
+        self.assertEqual(r.status_code, 200)
+        j = r.json()
+        self.assertEqual(j["status"], "success")
+        self.assertEqual(j["data"][0]["name"], "netra-mcp")
+        self.assertEqual(j["data"][0]["status"], "connected")
+        r = self.get("/api/mcp/config")
+        self.assertEqual(r.status_code, 200)
+        self.assertIsInstance(r.json(), dict)
+        self.assertTrue(r.json())
+
+    def test_beacon(self):
+        r = self.get("/ws/beacon")
+        self.assertEqual(r.status_code, 200)
+        j = r.json()
+        self.assertEqual(j["status"], "healthy")
+        self.assertEqual(j["service"], "websocket_beacon")
+        self.assertEqual(j["message"], "WebSocket service is available")
+        self.assertRegex(j["timestamp"], r"^\d{4}-\d\d-\d\dT")
+
+    def test_unknown_routes_404_json(self):
+        for method, path in (("GET", "/api/messages"), ("POST", "/api/chat"),
+                             ("GET", "/api/v1/status"), ("GET", "/nope/../x"),
+                             ("DELETE", "/health/whatever"), ("GET", "/api/threads//messages")):
+            r = self.http.request(method, path)
+            self.assertEqual(r.status_code, 404, path)
+            self.assertEqual(r.json(), {"detail": "Not Found"}, path)
+
+    def test_wrong_method_405(self):
+        r = self.http.post("/health", json={"a": 1})
+        self.assertEqual(r.status_code, 405)
+        self.assertEqual(r.json(), {"detail": "Method Not Allowed"})
+
+    def test_threads_require_bearer(self):
+        for method, path in (("POST", "/api/threads/create"), ("GET", "/api/threads/t1/validate"),
+                             ("GET", "/api/threads/t1/messages")):
+            r = self.http.request(method, path)
+            self.assertEqual(r.status_code, 401, path)
+            self.assertIn("detail", r.json())
+            r = self.http.request(method, path, headers={"Authorization": "Bearer not.a.token"})
+            self.assertEqual(r.status_code, 401, path)
+            self.assertIn("detail", r.json())
+
+    def test_threads_with_token(self):
+        tok = login(self.sim)["access_token"]
+        h = {"Authorization": "Bearer " + tok}
+        r = self.http.post("/api/threads/create", headers=h, json={})
+        self.assertEqual(r.status_code, 200, r.text)
+        tid = r.json()["thread_id"]
+        self.assertTrue(tid)
+        self.assertEqual(r.json()["user_id"], "user-alice")
+        r = self.get("/api/threads/%s/validate" % tid, headers=h)
+        self.assertEqual(r.status_code, 200)
+        self.assertTrue(r.json()["valid"])
+        self.assertEqual(r.json()["thread_id"], tid)
+        r = wait_for(lambda: (lambda x: x if x.status_code == 200 else None)(
+            self.get("/api/threads/%s/messages" % tid, headers=h)))
+        self.assertIsNotNone(r)
+        self.assertEqual(r.json()["thread_id"], tid)
+        self.assertEqual(r.json()["messages"], [])
+
+    def test_big_body_413(self):
+        tok = login(self.sim)["access_token"]
+        r = self.http.post("/api/threads/create", content=b"x" * 200000,
+                           headers={"Authorization": "Bearer " + tok})
+        self.assertEqual(r.status_code, 413)
+        self.assertIn("detail", r.json())
+        self.assertEqual(self.get("/health").status_code, 200)
+
+
+class Degraded(unittest.TestCase):
+    def test_infrastructure_degraded_without_redis(self):
+        # The backend's Redis points at a port nothing listens on.
+        scen = {"name": "no-redis", "users": USERS,
+                "redis": {"host": "127.0.0.1", "port": 1, "connect_timeout_ms": 200}}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(scen, f)
+        try:
+            with Sim("--scenario", f.name) as s:
+                get = lambda: httpx.get(s.backend_url + "/health/infrastructure").json()
+                body = wait_for(lambda: (lambda j: j if j["status"] == "degraded" else None)(get()))
+                self.assertIsNotNone(body)
+                self.assertFalse(body["infrastructure"]["redis"]["connected"])
+                self.assertTrue(body["infrastructure"]["redis"]["error"])
+                # Health itself stays ok: Redis is optional.
+                self.assertEqual(httpx.get(s.backend_url + "/health").json(), {"status": "ok"})
+                # The history route says why it cannot answer.
+                tok = login(s)["access_token"]
+                r = httpx.get(s.backend_url + "/api/threads/t1/messages",
+                              headers={"Authorization": "Bearer " + tok})
+                self.assertEqual(r.status_code, 503)
+                self.assertIn("detail", r.json())
+                self.assertEqual(s.stop(), 0)
+        finally:
+            os.unlink(f.name)
+
+
+class Legacy(unittest.TestCase):
+    def test_legacy_health_shapes(self):
+        scen = {"name": "legacy", "profile": "legacy"}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(scen, f)
+        try:
+            with Sim("--scenario", f.name) as s:
+                for path in ("/health", "/api/health"):
+                    j = httpx.get(s.backend_url + path).json()
+                    self.assertEqual(j["status"], "healthy", path)
+                    self.assertEqual(j["service"], "netra-ai-platform")
+                    self.assertEqual(j["version"], "1.0.0")
+                    self.assertIsInstance(j["timestamp"], float)
+                j = httpx.get(s.backend_url + "/health/ready").json()
+                self.assertEqual(j["status"], "ready")
+                for k in ("core_db", "clickhouse_db", "redis_db"):
+                    self.assertIn(j[k], ("connected", "skipped_optional", "optional_unavailable",
+                                         "failed"))
+                self.assertEqual(s.stop(), 0)
+        finally:
+            os.unlink(f.name)
+
+
+if __name__ == "__main__":
+    unittest.main()
