@@ -35,6 +35,7 @@ typedef enum {
     R_DELAY_REQ,          /* suspended: request delayed before the handler */
     R_DELAY_SEND,         /* suspended: reply computed, held back */
     R_HUNG,               /* suspended until shutdown */
+    R_SLOW,               /* suspended between two chunks of a SLOW body */
     R_CLOSING,            /* resumed only to be closed */
     R_DONE,               /* a reply is queued */
 } req_state;
@@ -47,6 +48,9 @@ typedef struct req {
     req_state state;
     int too_large;
     int suspended;
+    int slow_rate;            /* SLOW: body bytes per second, 0 = normal */
+    int slow_ready;           /* SLOW: the pause before the next chunk is over */
+    int partial;              /* PARTIAL: half the body, then cut */
     sim_buf body;
     sim_http_response resp;   /* held while R_DELAY_SEND */
     ev_timer timer;           /* DELAY */
@@ -138,6 +142,8 @@ static void on_delay_done(struct ev_loop *loop, ev_timer *w, int revents) {
     req *r = w->data;
     sim_mhd *m = r->m;
     unlink_suspended(r);
+    if (r->state == R_SLOW)
+        r->slow_ready = 1;
     MHD_resume_connection(r->c);   /* MHD calls the handler again on its next run */
     kick(m);
 }
@@ -163,10 +169,46 @@ static enum MHD_Result suspend(req *r, req_state state, long delay_ms) {
 
 /* ---- replies ---------------------------------------------------------------- */
 
-static enum MHD_Result queue(req *r, const sim_http_response *resp) {
+/* Body source for SLOW and PARTIAL replies. SLOW hands out one chunk per
+ * pause, suspending the connection in between (allowed from a content
+ * reader); PARTIAL gives half the body, then an error that cuts the
+ * connection short of Content-Length. */
+static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+    req *r = cls;
+    size_t len = r->resp.body.len;
+    if (r->state == R_CLOSING)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (r->partial)
+        len /= 2;
+    if (pos >= len)
+        return r->partial ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = len - (size_t)pos;
+    if (r->slow_rate > 0) {
+        size_t chunk = r->slow_rate >= 10 ? (size_t)r->slow_rate / 10 : 1;
+        if (!r->slow_ready) {
+            suspend(r, R_SLOW, (long)(1000.0 * (double)chunk / r->slow_rate));
+            return 0;
+        }
+        r->slow_ready = 0;
+        if (n > chunk)
+            n = chunk;
+    }
+    if (n > max)
+        n = max;
+    memcpy(buf, r->resp.body.data + pos, n);
+    return (ssize_t)n;
+}
+
+/* Queues r->resp (kept in r: SLOW and PARTIAL read it later). */
+static enum MHD_Result queue(req *r) {
+    const sim_http_response *resp = &r->resp;
     const char *data = resp->body.data ? resp->body.data : "";
-    struct MHD_Response *mr = MHD_create_response_from_buffer(resp->body.len, (void *)data,
-                                                              MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *mr;
+    if (r->slow_rate > 0 || r->partial)
+        mr = MHD_create_response_from_callback(resp->body.len, 4096, body_reader, r, NULL);
+    else
+        mr = MHD_create_response_from_buffer(resp->body.len, (void *)data,
+                                             MHD_RESPMEM_MUST_COPY);
     if (!mr)
         return MHD_NO;
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -202,18 +244,65 @@ static enum MHD_Result queue(req *r, const sim_http_response *resp) {
     return ret;
 }
 
-/* A fault's REPLY: its code and text as the whole answer. */
+/* A fault's REPLY ("status"): its code, body and content type replace the
+ * route's answer; without a body, FastAPI's {"detail": reason}. The content
+ * type, when not given, is guessed from the body's first byte. */
 static enum MHD_Result queue_fault_reply(req *r, const sim_action *a) {
-    sim_http_response resp;
-    sim_http_response_init(&resp);
-    resp.status = a->code >= 100 && a->code <= 999 ? a->code : 500;
-    const char *t = a->text ? a->text : "";
-    resp.content_type = (*t == '{' || *t == '[') ? "application/json"
-                                                 : "text/plain; charset=utf-8";
-    sim_buf_puts(&resp.body, t);
-    enum MHD_Result ret = queue(r, &resp);
-    sim_http_response_free(&resp);
-    return ret;
+    sim_http_response_free(&r->resp);
+    sim_http_response_init(&r->resp);
+    int status = a->code >= 100 && a->code <= 599 ? a->code : 500;
+    if (!a->text) {
+        sim_http_detail(&r->resp, status, sim_http_reason(status));
+    } else {
+        r->resp.status = status;
+        r->resp.content_type = (*a->text == '{' || *a->text == '[') ? "application/json"
+                                                                    : "text/plain; charset=utf-8";
+        sim_buf_puts(&r->resp.body, a->text);
+    }
+    if (a->field && *a->field)
+        r->resp.content_type = a->field;   /* borrowed: copied by MHD when queued */
+    return queue(r);
+}
+
+/* Ends the connection without a reply. For "reset" the client must see a
+ * TCP RST, but MHD shuts the socket down (FIN) before closing it, which
+ * SO_LINGER 0 cannot undo; connect(AF_UNSPEC) makes Linux abort the
+ * connection with a RST at once, and MHD's shutdown/close then find a
+ * disconnected socket, which is harmless. */
+static enum MHD_Result cut(req *r, int rst) {
+    if (rst) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct sockaddr sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_family = AF_UNSPEC;
+        if (ci && connect(ci->connect_fd, &sa, sizeof sa) != 0) {
+            struct linger lg = {1, 0};   /* fallback: RST right after MHD's FIN */
+            setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+    }
+    return MHD_NO;
+}
+
+/* Applies an action at a request or reply crossing. PASS is handled by
+ * the caller; `state` is where a DELAY resumes. */
+static enum MHD_Result act(req *r, const sim_action *a, req_state delay_state) {
+    switch (a->kind) {
+    case SIM_ACT_REPLY:
+        return queue_fault_reply(r, a);
+    case SIM_ACT_DELAY:
+        return suspend(r, delay_state, (long)a->delay_ms);
+    case SIM_ACT_DROP:
+    case SIM_ACT_HANG:
+    case SIM_ACT_STALL:
+        return suspend(r, R_HUNG, -1);
+    case SIM_ACT_ABORT:
+        return cut(r, 1);
+    case SIM_ACT_EMPTY:
+    case SIM_ACT_CLOSE:
+    default:
+        return cut(r, 0);
+    }
 }
 
 static void wire(req *r, sim_wire *w, sim_wire_point point, const char *url, const char *method,
@@ -235,21 +324,13 @@ static enum MHD_Result send_reply(req *r, const char *url, const char *method) {
     sim_action a;
     wire(r, &w, SIM_WIRE_SEND, url, method, r->resp.status);
     sim_faults_cross(r->m->faults, &w, ev_now(r->m->loop), &a);
-    switch (a.kind) {
-    case SIM_ACT_PASS:
-        return queue(r, &r->resp);
-    case SIM_ACT_REPLY:
-        return queue_fault_reply(r, &a);
-    case SIM_ACT_DELAY:
-        return suspend(r, R_DELAY_SEND, (long)a.delay_ms);
-    case SIM_ACT_DROP:
-    case SIM_ACT_HANG:
-        return suspend(r, R_HUNG, -1);
-    case SIM_ACT_ABORT:
-    case SIM_ACT_CLOSE:
-    default:
-        return MHD_NO;   /* MHD cuts the connection */
-    }
+    if (a.kind == SIM_ACT_SLOW)
+        r->slow_rate = a.code > 0 ? a.code : 1;
+    else if (a.kind == SIM_ACT_PARTIAL)
+        r->partial = 1;
+    else if (a.kind != SIM_ACT_PASS)
+        return act(r, &a, R_DELAY_SEND);
+    return queue(r);
 }
 
 static const char *header_fn(const sim_http_request *req_, const char *name) {
@@ -309,10 +390,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         return MHD_YES;
     }
-    if (r->state == R_DONE || r->state == R_CLOSING || r->state == R_HUNG) {
+    if (r->state == R_DONE || r->state == R_SLOW) {   /* a reply is already queued */
         *upload_data_size = 0;
-        return r->state == R_DONE ? MHD_YES : MHD_NO;
+        return MHD_YES;
     }
+    if (r->state == R_CLOSING || r->state == R_HUNG)
+        return MHD_NO;
     if (*upload_data_size) {
         if (!r->too_large) {
             if (r->body.len + *upload_data_size > m->max_body) {
@@ -329,27 +412,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (r->state == R_DELAY_REQ)
         return handle(r, url, method);
     if (r->state == R_DELAY_SEND)
-        return queue(r, &r->resp);
+        return queue(r);
 
     sim_wire w;
     sim_action a;
     wire(r, &w, SIM_WIRE_REQUEST, url, method, 0);
     sim_faults_cross(m->faults, &w, ev_now(m->loop), &a);
-    switch (a.kind) {
-    case SIM_ACT_PASS:
-        return handle(r, url, method);
-    case SIM_ACT_REPLY:
-        return queue_fault_reply(r, &a);
-    case SIM_ACT_DELAY:
-        return suspend(r, R_DELAY_REQ, (long)a.delay_ms);
-    case SIM_ACT_DROP:
-    case SIM_ACT_HANG:
-        return suspend(r, R_HUNG, -1);
-    case SIM_ACT_ABORT:
-    case SIM_ACT_CLOSE:
-    default:
-        return MHD_NO;
-    }
+    if (a.kind == SIM_ACT_SLOW)
+        r->slow_rate = a.code > 0 ? a.code : 1;
+    else if (a.kind == SIM_ACT_PARTIAL)
+        r->partial = 1;
+    else if (a.kind != SIM_ACT_PASS)
+        return act(r, &a, R_DELAY_REQ);
+    return handle(r, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -384,7 +459,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         sim_faults_cross(m->faults, &w, ev_now(m->loop), &a);
         /* Only cutting makes sense before any request: the first access
          * call refuses, which closes the socket. */
-        if (a.kind == SIM_ACT_ABORT || a.kind == SIM_ACT_CLOSE || a.kind == SIM_ACT_DROP)
+        if (a.kind == SIM_ACT_ABORT || a.kind == SIM_ACT_CLOSE || a.kind == SIM_ACT_DROP
+            || a.kind == SIM_ACT_EMPTY)
             k->abort = 1;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         conn *k = *socket_context;

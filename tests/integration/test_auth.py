@@ -424,5 +424,68 @@ class SecretsAndKeys(unittest.TestCase):
             os.unlink(path)
 
 
+class FaultsOnAuth(unittest.TestCase):
+    """auth.request fault rules from a scenario, carried out by sim/mhd.c."""
+
+    RULES = [
+        {"id": "slow-config", "on": "auth.request", "match": {"name": "/auth/config"},
+         "action": {"kind": "delay", "ms": 300}},
+        {"id": "ready-503", "on": "auth.request", "match": {"name": "/health/ready"},
+         "action": {"kind": "status", "status": 503,
+                    "body": "{\"status\":\"not_ready\",\"reason\":\"database\"}"}},
+        {"id": "reset-me", "on": "auth.request", "match": {"name": "/auth/me"},
+         "action": {"kind": "reset"}},
+        {"id": "empty-register", "on": "auth.request", "match": {"name": "/auth/register"},
+         "action": {"kind": "empty"}},
+        {"id": "hang-validate", "on": "auth.request", "match": {"name": "/auth/validate"},
+         "action": {"kind": "hang"}},
+        {"id": "trickle-health", "on": "auth.request", "match": {"name": "/health"},
+         "action": {"kind": "slow", "bytes_per_s": 400}},
+    ]
+
+    def test_faults(self):
+        with open(os.path.join(os.environ.get("STAGESIM_SOURCE_ROOT", "."), "scenarios",
+                               "golden-path.json")) as f:
+            sc = json.load(f)
+        sc["faults"] = self.RULES
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(sc, f)
+            path = f.name
+        try:
+            with Sim("--scenario", path) as s, httpx.Client(base_url=s.auth_url, timeout=10) as c:
+                t0 = time.monotonic()
+                self.assertEqual(c.get("/auth/config").status_code, 200)
+                self.assertGreaterEqual(time.monotonic() - t0, 0.29)
+                r = c.get("/health/ready")
+                self.assertEqual(r.status_code, 503)
+                self.assertEqual(r.json(), {"status": "not_ready", "reason": "database"})
+                with self.assertRaises(httpx.TransportError):
+                    httpx.get(s.auth_url + "/auth/me", headers={"Authorization": "Bearer x"})
+                raw = socket.create_connection(("127.0.0.1", s.auth))
+                raw.sendall(b"GET /auth/me HTTP/1.1\r\nHost: x\r\n\r\n")
+                raw.settimeout(5)
+                with self.assertRaises(ConnectionResetError):
+                    raw.recv(100)
+                raw.close()
+                with self.assertRaises(httpx.TransportError):
+                    httpx.post(s.auth_url + "/auth/register", json={"email": "a@b.c", "password": "x"})
+                with self.assertRaises(httpx.ReadTimeout):
+                    httpx.post(s.auth_url + "/auth/validate", json={"token": "x"}, timeout=0.5)
+                hung = socket.create_connection(("127.0.0.1", s.auth))   # hung at shutdown too
+                hung.sendall(b"POST /auth/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+                t0 = time.monotonic()
+                r = c.get("/health")
+                self.assertEqual(r.status_code, 200)
+                self.assertEqual(r.json()["status"], "healthy")
+                self.assertGreater(time.monotonic() - t0, 0.2)   # ~160 bytes at 400 B/s
+                # Routes without a rule are untouched meanwhile.
+                self.assertEqual(c.post("/auth/login", json={"email": "alice@example.com",
+                                                             "password": "alice-password"}).status_code, 200)
+            self.assertEqual(s.exit_code, 0, s.stderr)
+            hung.close()
+        finally:
+            os.unlink(path)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
