@@ -174,7 +174,7 @@ for r in $(seq "$ROUNDS"); do
     timeout 60 "$WS_LOAD" --port "$BACKEND_PORT" --conns "$RSS_CONNS" --runs 1 --hold 3 \
         --timeout 30 --quiet >"$OUT/$name.txt" 2>"$OUT/$name.err" &
     load=$!
-    for i in $(seq 200); do grep -q '^CONNECTED ' "$OUT/$name.txt" && break; sleep 0.05; done
+    for i in $(seq 200); do grep -qs '^CONNECTED ' "$OUT/$name.txt" && break; sleep 0.05; done
     sleep 1
     held=$(rss_kb "$SIM_PID")
     rc=0; wait "$load" || rc=$?
