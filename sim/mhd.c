@@ -36,6 +36,7 @@ typedef enum {
     R_DELAY_SEND,         /* suspended: reply computed, held back */
     R_HUNG,               /* suspended until shutdown */
     R_SLOW,               /* suspended between two chunks of a SLOW body */
+    R_POLL,               /* suspended: the handler asked to be called again */
     R_CLOSING,            /* resumed only to be closed */
     R_DONE,               /* a reply is queued */
 } req_state;
@@ -45,6 +46,7 @@ typedef struct req {
     struct MHD_Connection *c;
     conn *k;
     uint64_t msg;
+    double arrived;           /* loop time of the first access call */
     req_state state;
     int too_large;
     int suspended;
@@ -349,11 +351,19 @@ static enum MHD_Result handle(req *r, const char *url, const char *method) {
     hr.now = ev_now(m->loop);
     hr.header = header_fn;
     hr.impl = r->c;
+    hr.arrived = r->arrived;
     sim_http_response_init(&r->resp);
     if (r->too_large)
         sim_http_detail(&r->resp, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large");
     else
         m->handler(m->ctx, &hr, &r->resp);
+    if (r->resp.retry_ms) {
+        /* A long poll: hold the connection, ask again after retry_ms. */
+        unsigned ms = r->resp.retry_ms;
+        sim_http_response_free(&r->resp);
+        sim_http_response_init(&r->resp);
+        return suspend(r, R_POLL, (long)ms);
+    }
     return send_reply(r, url, method);
 }
 
@@ -376,6 +386,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r->c = c;
         r->k = ci ? ci->socket_context : NULL;
         r->msg = r->k ? ++r->k->nreq : 0;
+        r->arrived = ev_now(m->loop);
         sim_http_response_init(&r->resp);
         *con_cls = r;
         if (r->k && r->k->abort)
@@ -409,7 +420,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
 
-    if (r->state == R_DELAY_REQ)
+    if (r->state == R_DELAY_REQ || r->state == R_POLL)
         return handle(r, url, method);
     if (r->state == R_DELAY_SEND)
         return queue(r);
