@@ -25,6 +25,7 @@
 #include "util.h"
 
 #define PAUSE_READ_BYTES (4 * 1024 * 1024)   /* unsent output that stops reading */
+#define COMPACT_BYTES (1024 * 1024)          /* sent output dropped from the buffer's front */
 
 typedef struct conn {
     sim_redis_client rc;          /* first: the core hands us &rc */
@@ -43,6 +44,7 @@ typedef struct conn {
     unsigned writing : 1;
     unsigned pending : 1;
     unsigned kill : 1;            /* CLIENT KILL: close without flushing */
+    unsigned outpaused : 1;       /* parsed input left waiting for output to drain */
     size_t partial_at;            /* >0: close after this many bytes of output */
     struct conn *pnext;           /* pending list */
     struct conn *dnext;           /* dead list */
@@ -129,6 +131,13 @@ static void process_input(conn *c) {
     sim_redis_server *srv = c->srv;
     int64_t now = now_ms(srv);
     while (!c->dead && !c->closing && !c->held && !c->hang && !(c->rc.flags & SIM_RC_BLOCKED)) {
+        if (c->rc.out.len - c->sent > PAUSE_READ_BYTES) {
+            /* a slow reader: stop here, even inside one read's worth of
+             * pipelined commands; flush_out resumes once it drained */
+            set_reading(c, 0);
+            c->outpaused = 1;
+            break;
+        }
         sim_resp_cmd cmd;
         int rc = sim_resp_next(c->parser, &cmd);
         if (rc == SIM_RESP_MORE)
@@ -229,6 +238,14 @@ static int flush_out(conn *c) {
                     ev_io_start(c->srv->loop, &c->wio);
                 }
                 set_reading(c, (o->len - c->sent) < PAUSE_READ_BYTES);
+                if (c->sent >= COMPACT_BYTES) {
+                    /* drop what was sent so a long stream to a slow reader
+                     * does not grow the buffer without end */
+                    sim_buf_consume(o, c->sent);
+                    if (c->partial_at)
+                        c->partial_at -= c->sent;
+                    c->sent = 0;
+                }
                 return 0;
             }
             conn_close(c);
@@ -251,6 +268,11 @@ static int flush_out(conn *c) {
         sim_buf_free(o);
     }
     set_reading(c, 1);
+    if (c->outpaused) {
+        /* run the input that waited (in the next round of on_prepare) */
+        c->outpaused = 0;
+        mark_pending(c);
+    }
     return 0;
 }
 
