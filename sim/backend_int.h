@@ -1,0 +1,180 @@
+/* backend_int.h -- what the backend's three glue files share: the
+ * connection and service structs and the few functions that cross files.
+ * backend_lws.c (lws callback, HTTP, lifecycle), backend_accept.c (listening
+ * socket and request-head pre-read), backend_ws.c (WebSocket sessions and
+ * agent runs). Not a public header. */
+#ifndef SIM_BACKEND_INT_H
+#define SIM_BACKEND_INT_H
+
+#include <ev.h>
+#include <libwebsockets.h>
+
+#include "agent_run.h"
+#include "backend.h"
+#include "backend_routes.h"
+#include "fault.h"
+#include "ws_proto.h"
+
+#define HEAD_MAX 16384          /* request head we pre-read; more → 431 */
+#define PREREAD_TIMEOUT_S 10.0  /* a client that never finishes its head */
+#define BODY_MAX (64 * 1024)    /* HTTP request bodies; more → 413 */
+#define KICK_S 1.0              /* lws_cancel_service period (timer bug) */
+#define CHUNK 16384             /* HTTP body bytes per write */
+
+typedef struct sim_backend sim_backend;
+typedef struct conn conn;
+
+typedef enum { C_PRE, C_HTTP, C_WS } conn_kind;
+
+/* One queued WebSocket frame: text with LWS_PRE headroom, or a close. */
+typedef struct outmsg {
+    struct outmsg *next;
+    int close;
+    int code;
+    char reason[124];
+    size_t len;
+    unsigned char *buf;
+} outmsg;
+
+/* A chat message waiting for the run before it to finish. */
+typedef struct pending_run {
+    struct pending_run *next;
+    sim_ws_msg msg;
+} pending_run;
+
+/* Something postponed by a DELAY action: an outgoing frame or an incoming
+ * message. Owned by the connection's list; freed with it. */
+typedef struct delayed {
+    ev_timer t;
+    struct delayed *next;
+    conn *c;
+    outmsg *out;        /* send this, or */
+    sim_ws_msg in;      /* handle this */
+    int is_in;
+} delayed;
+
+/* A thread history read in flight: outlives its connection, which clears
+ * `c` when it goes, so the Redis callback then just drops the answer. */
+typedef struct history_req {
+    conn *c;
+    char thread_id[129];
+} history_req;
+
+struct conn {
+    sim_backend *b;
+    conn *prev, *next;
+    conn_kind kind;
+    struct lws *wsi;
+    int fd;
+    uint64_t ordinal;            /* per service kind, from 1 */
+
+    /* pre-read of the first request head */
+    ev_io io;
+    ev_timer pre_timer;
+    ev_timer retry;
+    sim_buf head;                /* peeked head; consumed and edited when readbuf */
+    int readbuf;
+    int hung;                    /* HANG: answer nothing more */
+    int aborted;                 /* ABORT: TCP cut, nothing more */
+
+    /* WebSocket upgrade facts, from the pre-read or from lws's headers */
+    int ws_prepared;
+    int upgrading;
+    char path[256];
+    sim_ws_auth auth;
+    sim_auth_status auth_status;
+    sim_principal who;
+    int accept_close;            /* a CLOSE action at accept: close after upgrade */
+    int accept_code;
+    char accept_text[124];
+
+    /* HTTP request in progress */
+    char method[8];
+    char *query;
+    char hdr_auth[4096];
+    char hdr_host[256];
+    sim_buf body;
+    int body_too_big;
+    uint64_t requests;
+    sim_http_response resp;
+    int req_started, resp_ready, headers_sent, close_now, is_head;
+    size_t body_off;
+    history_req *hreq;
+    ev_timer http_timer;         /* DELAY of a request or response */
+    int http_timer_responds;
+
+    /* WebSocket session */
+    char user_id[128];
+    char conn_id[40];
+    outmsg *qhead, *qtail;
+    int close_queued, close_started;
+    int close_code;
+    sim_buf rx;
+    int rx_too_big;
+    uint64_t msgs_in, msgs_out, runs;
+    pending_run *runs_head, *runs_tail;
+    sim_run run;
+    int run_active, run_next, run_delay_passed;
+    ev_timer run_timer;
+    delayed *delays;
+};
+
+struct sim_backend {
+    struct ev_loop *loop;
+    sim_backend_config cfg;
+    char *bind;
+    void *foreign_loops[1];
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    int lfd;
+    int port;
+    ev_io lio;
+    ev_timer kick;
+    conn *conns;
+    conn *adopting;
+    uint64_t http_conns, ws_conns;
+    size_t nws;
+    sim_backend_routes routes;
+    int shutting_down;
+    void (*done)(void *ctx);
+    void *done_ctx;
+    ev_timer grace;
+    ev_timer done_timer;
+    int done_called;
+};
+
+/* backend_lws.c */
+double sim_backend_now(const sim_backend *b);
+/* Describes a crossing to the fault engine; PASS when there is none. */
+void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
+                       const char *method, const char *user, uint64_t connord, uint64_t msg,
+                       uint64_t run, int status, sim_action *act);
+void sim_backend_link(sim_backend *b, conn *c);
+void sim_backend_unlink(conn *c);
+/* Frees an unlinked connection; its wsi is gone or going. */
+void sim_backend_conn_free(conn *c);
+void sim_backend_abort_fd(int fd);
+void sim_backend_conn_abort(conn *c);
+size_t sim_backend_raw_response(char *out, size_t outlen, int status, const char *ctype,
+                                const char *body);
+const char *sim_backend_ctype(const char *text);
+void sim_backend_http_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* backend_accept.c */
+void sim_backend_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
+/* Closes a connection lws never saw (C_PRE) and frees it. */
+void sim_backend_pre_close(conn *c);
+
+/* backend_ws.c */
+void sim_backend_ws_prepare(conn *c, const char *path, const char *subprotocols,
+                            const char *authz, const char *query);
+void sim_backend_run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+void sim_backend_ws_close(conn *c, int code, const char *reason);
+void sim_backend_ws_stop_runs(conn *c);
+/* Frees the session's queued frames and postponed messages. */
+void sim_backend_ws_release(conn *c);
+void sim_backend_ws_established(conn *c);
+int sim_backend_ws_writeable(conn *c);
+int sim_backend_ws_receive(conn *c, const void *in, size_t len);
+
+#endif
