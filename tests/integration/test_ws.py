@@ -388,6 +388,42 @@ class NoTokenReject(unittest.TestCase):
             os.unlink(f.name)
 
 
+class LegacyProfile(unittest.TestCase):
+    def test_legacy_shapes(self):
+        scen = {"name": "legacy", "profile": "legacy", "users": USERS}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(scen, f)
+        try:
+            with Sim("--scenario", f.name) as s:
+                async def go():
+                    tok = login(s)["access_token"]
+                    base = "ws://127.0.0.1:%d" % s.backend
+                    with self.assertRaises(websockets.InvalidStatusCode) as cm:
+                        await websockets.connect(base + "/api/v1/websocket?token=" + tok)
+                    self.assertEqual(cm.exception.status_code, 404)
+                    ws = await websockets.connect(base + "/websocket", subprotocols=["jwt." + tok])
+                    w = await recv_json(ws)
+                    self.assertEqual(w["type"], "system_message")
+                    self.assertEqual(w["data"]["event"], "connection_established")
+                    self.assertTrue(w["data"]["connection_ready"])
+                    self.assertEqual(w["data"]["user_id"], "user-alice")
+                    # Oversized messages are dropped, the connection stays.
+                    await ws.send("z" * 9000)
+                    await ws.send(json.dumps({"type": "user_message", "message": "legacy?"}))
+                    evs = await run_events(ws)
+                    self.assertEqual([e["type"] for e in evs], EVENTS)
+                    for e in evs:
+                        self.assertNotIn("data", e)
+                        self.assertEqual(e["payload"]["user_id"], "user-alice")
+                    self.assertIn("tool_name", evs[2]["payload"])
+                    self.assertIn("legacy?", evs[4]["payload"]["result"]["response"])
+                    await ws.close()
+                run(go())
+                self.assertEqual(s.stop(), 0)
+        finally:
+            os.unlink(f.name)
+
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_sends_1001_and_exits_0(self):
         s = Sim()
