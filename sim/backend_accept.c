@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,10 @@ void sim_backend_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
             close(fd);
             continue;
         }
+        /* lws writes HTTP headers and body separately: without this, Nagle
+         * and the client's delayed ACK add ~40 ms to every keep-alive reply. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn *c = sim_xcalloc(1, sizeof(*c));
         c->b = b;
         c->fd = fd;
