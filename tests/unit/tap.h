@@ -20,12 +20,15 @@ static int tap_n, tap_failed;
 __attribute__((format(printf, 4, 5)))
 static int tap_ok(int pass, const char *file, int line, const char *fmt, ...) {
     va_list ap;
+    char desc[512];
     tap_n++;
-    printf("%s %d - ", pass ? "ok" : "not ok", tap_n);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    vsnprintf(desc, sizeof(desc), fmt, ap);
     va_end(ap);
-    printf("\n");
+    /* A description is one line: test inputs may hold line breaks. */
+    for (char *p = desc; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    printf("%s %d - %s\n", pass ? "ok" : "not ok", tap_n, desc);
     if (!pass) {
         tap_failed++;
         printf("#   failed at %s:%d\n", file, line);
