@@ -53,6 +53,14 @@ def poll(pred, timeout=5.0, step=0.02):
         time.sleep(step)
 
 
+def stop_clean(test, sim):
+    """Stops stagesim; it must exit 0 with no sanitizer report (ASan builds)."""
+    code = sim.stop()
+    test.assertEqual(code, 0, sim.stderr[-2000:])
+    for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        test.assertNotIn(bad, sim.stderr)
+
+
 def client(sim, **kw):
     kw.setdefault("socket_timeout", 5)
     return redis.Redis(host="127.0.0.1", port=sim.redis, **kw)
@@ -91,7 +99,7 @@ def client_entry(r, name):
 class LimitsTest(unittest.TestCase):
     def setUp(self):
         self.sim = Sim()
-        self.addCleanup(self.sim.stop)
+        self.addCleanup(stop_clean, self, self.sim)
         self.r = client(self.sim)
         self.r.ping()
 
@@ -195,7 +203,7 @@ class LimitsTest(unittest.TestCase):
 class FaultRulesTest(unittest.TestCase):
     def setUp(self):
         self.sim = Sim()
-        self.addCleanup(self.sim.stop)
+        self.addCleanup(stop_clean, self, self.sim)
 
     def refused(self):
         try:
