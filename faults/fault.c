@@ -286,11 +286,13 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
     f->crossings[w->service][w->point]++;
     /* Redis commands and replies are not journaled one by one (the
      * history client's writes interleave across WebSocket connections,
-     * which would make journals differ), nor is the control API; rule
-     * firings always are. */
+     * which would make journals differ), nor is the control API, nor are
+     * token checks (the request or upgrade that asked is); rule firings
+     * always are. */
     int journaled = !(w->service == SIM_SVC_REDIS &&
                       (w->point == SIM_WIRE_REQUEST || w->point == SIM_WIRE_SEND)) &&
-                    w->service != SIM_SVC_CONTROL; /* tests polling it would change the journal */
+                    w->service != SIM_SVC_CONTROL && /* tests polling it would change the journal */
+                    !(w->proto && strcmp(w->proto, "jwt") == 0); /* token checks: in the crossing that asked */
     const place_index *pi = &f->places[w->service][w->point];
     if (!pi->count) {
         if (journaled) journal_crossing(f, w, now, out);

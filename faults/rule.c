@@ -22,6 +22,7 @@ enum {
     ON_AUTH_REQUEST = 1 << 4,
     ON_REDIS_ACCEPT = 1 << 5,
     ON_REDIS_COMMAND = 1 << 6,
+    ON_AUTH_TOKEN = 1 << 7,
 };
 #define ON_HTTPISH (ON_HTTP_REQUEST | ON_AUTH_REQUEST)
 #define ON_WS_ANY (ON_WS_ACCEPT | ON_WS_MESSAGE | ON_WS_SEND)
@@ -39,6 +40,7 @@ static const struct where {
     {"ws.message", ON_WS_MESSAGE, SIM_SVC_BACKEND, SIM_WIRE_REQUEST, "ws", SIM_SCOPE_CONNECTION},
     {"ws.send", ON_WS_SEND, SIM_SVC_BACKEND, SIM_WIRE_SEND, "ws", SIM_SCOPE_CONNECTION},
     {"auth.request", ON_AUTH_REQUEST, SIM_SVC_AUTH, SIM_WIRE_REQUEST, "http", SIM_SCOPE_SERVICE},
+    {"auth.token", ON_AUTH_TOKEN, SIM_SVC_AUTH, SIM_WIRE_REQUEST, "jwt", SIM_SCOPE_SERVICE},
     {"redis.accept", ON_REDIS_ACCEPT, SIM_SVC_REDIS, SIM_WIRE_ACCEPT, "resp", SIM_SCOPE_SERVICE},
     {"redis.command", ON_REDIS_COMMAND, SIM_SVC_REDIS, SIM_WIRE_REQUEST, "resp", SIM_SCOPE_CONNECTION},
 };
@@ -291,6 +293,7 @@ static const struct action_def {
     {"error", SIM_ACT_REPLY, ON_REDIS_COMMAND, parse_error},
     {"partial", SIM_ACT_PARTIAL, ON_REDIS_COMMAND, parse_none},
     {"refuse", SIM_ACT_REFUSE, ON_REDIS_ACCEPT, parse_refuse},
+    {"reject", SIM_ACT_REPLY, ON_AUTH_TOKEN, parse_none},
 };
 
 const char *sim_action_name(sim_action_kind kind) {
@@ -363,7 +366,7 @@ sim_rule *sim_rule_parse(const void *json, const char *path, char *err, size_t e
         if (strcmp(wheres[i].name, r->on) == 0) where = &wheres[i];
     if (!where) {
         fail(&ps, "on", "unknown place \"%s\" (http.request, ws.accept, ws.message, ws.send, "
-             "auth.request, redis.accept, redis.command)", r->on);
+             "auth.request, auth.token, redis.accept, redis.command)", r->on);
         goto bad;
     }
     r->service = where->service;

@@ -33,6 +33,9 @@ typedef enum {
  * E2E_OAUTH_SIMULATION_KEY, else the scenario's, else not configured. */
 sim_auth_store *sim_auth_store_new(const sim_scenario *sc, uint64_t seed);
 void sim_auth_store_free(sim_auth_store *st);
+/* Token checks cross the fault engine as `auth.token` (a "reject" rule makes
+ * a valid token fail). f is borrowed; NULL turns it off. */
+void sim_auth_store_set_faults(sim_auth_store *st, sim_faults *f);
 
 /* Checks an access token as the backend does. `now` is epoch seconds. */
 sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, double now,

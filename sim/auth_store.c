@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "jwt.h"
+#include "fault.h"
 #include "util.h"
 
 #define ISSUER "netra-auth-service"
@@ -129,6 +130,7 @@ struct sim_auth_store {
     smap by_email;              /* email -> index into users */
     smap revoked;               /* jti -> exp */
     uint64_t ordinal;           /* tokens issued so far: the jti's subject */
+    sim_faults *faults;         /* token checks cross it as auth.token; may be NULL */
 };
 
 static const char *env_nonempty(const char *name) {
@@ -336,6 +338,19 @@ sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, cons
         cJSON_Delete(c);
         return SIM_AUTH_REVOKED;
     }
+    if (st->faults) {
+        /* Every token check of every service comes through here: the one
+         * place a rule can make a good token fail (services that disagree
+         * on the secret, a revocation list out of sync). */
+        sim_wire w = {.service = SIM_SVC_AUTH, .point = SIM_WIRE_REQUEST, .proto = "jwt",
+                      .name = type, .user_id = str_claim(c, "sub")};
+        sim_action a;
+        sim_faults_cross(st->faults, &w, now, &a);
+        if (a.kind == SIM_ACT_REPLY) {
+            cJSON_Delete(c);
+            return SIM_AUTH_INVALID;
+        }
+    }
     if (claims_out)
         *claims_out = c;
     else
@@ -380,5 +395,6 @@ char *sim_auth_issue_access(sim_auth_store *st, const char *user_id, const char 
 }
 
 const char *sim_auth_store_e2e_key(const sim_auth_store *st) { return st->e2e_key; }
+void sim_auth_store_set_faults(sim_auth_store *st, sim_faults *f) { st->faults = f; }
 unsigned sim_auth_store_access_ttl(const sim_auth_store *st) { return st->access_ttl; }
 size_t sim_auth_store_revoked_count(const sim_auth_store *st) { return st->revoked.len; }

@@ -97,6 +97,7 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         goto fail;
     }
     s->auth = sim_auth_store_new(sc, sc->seed);
+    sim_auth_store_set_faults(s->auth, s->faults);
 
     s->redis = sim_redis_server_start(loop, s->bind, opt->redis_port, s->faults, err, errlen);
     if (!s->redis) goto fail;

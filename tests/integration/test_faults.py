@@ -231,6 +231,33 @@ class Actions(unittest.TestCase):
         self.assertEqual(r.status_code, 500)
         self.assertEqual(r.json(), {"detail": "boom"})
 
+    def test_auth_token_reject(self):
+        """A rule on token checks makes bob's valid token fail everywhere (the
+        services disagreeing on the secret), while alice is unaffected."""
+        from harness import login
+        add_rule(self.sim, {"id": "reject-bob", "on": "auth.token", "match": {"user": "user-bob"},
+                            "action": {"kind": "reject"}})
+        bob = login(self.sim, "bob@example.com", "bob-password")["access_token"]
+        alice = login(self.sim)["access_token"]
+        me = lambda t: httpx.get(self.sim.auth_url + "/auth/me",
+                                 headers={"Authorization": "Bearer " + t}, timeout=10)
+        self.assertEqual(me(bob).status_code, 401)
+        self.assertEqual(me(alice).status_code, 200)
+        async def go():
+            ws = await websockets.connect(self.sim.ws_url + "?token=" + bob, open_timeout=10)
+            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            self.assertEqual(first["type"], "error_message")
+            self.assertEqual(first["error_code"], "AUTH_FAILED")
+            with self.assertRaises(websockets.ConnectionClosed) as cm:
+                await asyncio.wait_for(ws.recv(), 10)
+            self.assertEqual(cm.exception.rcvd.code, 1008)
+            ws = await websockets.connect(self.sim.ws_url + "?token=" + alice, open_timeout=10)
+            self.assertEqual(json.loads(await asyncio.wait_for(ws.recv(), 10))["data"]["user_id"],
+                             "user-alice")
+            await ws.close()
+        asyncio.run(go())
+        self.assertGreaterEqual(wait_rule(self.sim, "reject-bob", 2).json()["fired"], 2)
+
     def test_redis_error_and_delay(self):
         add_rule(self.sim, {"id": "loading", "on": "redis.command", "match": {"name": "get"},
                             "action": {"kind": "error", "text": "LOADING Redis is loading the dataset in memory"}})
