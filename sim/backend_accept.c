@@ -277,7 +277,7 @@ void sim_backend_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
         ev_timer_start(loop, &c->pre_timer);
         ev_timer_init(&c->retry, pre_retry_cb, 0.005, 0.0);
         ev_init(&c->http_timer, sim_backend_http_timer_cb);
-        ev_init(&c->run_timer, sim_backend_run_timer_cb);
+        sim_backend_ws_init(c);
         sim_backend_link(b, c);
     }
 }

@@ -26,9 +26,11 @@ typedef struct conn conn;
 
 typedef enum { C_PRE, C_HTTP, C_WS } conn_kind;
 
-/* One queued WebSocket frame: text with LWS_PRE headroom, or a close. */
+/* One queued WebSocket frame: text with LWS_PRE headroom, or a close.
+ * `due`: when it may leave the connection's pipe (DELAY). */
 typedef struct outmsg {
     struct outmsg *next;
+    double due;
     int close;
     int code;
     char reason[124];
@@ -40,18 +42,21 @@ typedef struct outmsg {
 typedef struct pending_run {
     struct pending_run *next;
     sim_ws_msg msg;
+    uint64_t ord;       /* its run ordinal on the connection, from 1 */
 } pending_run;
 
-/* Something postponed by a DELAY action: an outgoing frame or an incoming
- * message. Owned by the connection's list; freed with it. */
-typedef struct delayed {
-    ev_timer t;
-    struct delayed *next;
-    conn *c;
-    outmsg *out;        /* send this, or */
-    sim_ws_msg in;      /* handle this */
-    int is_in;
-} delayed;
+/* A client message waiting behind a delayed one (DELAY on ws.message keeps
+ * the order of messages): handled at `due`, or, when `reply` is set (a
+ * REPLACE decided on arrival), answered with it. Owned by the connection's
+ * inbound queue; freed with it. */
+typedef struct inmsg {
+    struct inmsg *next;
+    double due;
+    sim_ws_msg m;
+    uint64_t run_ord;   /* the run it starts, 0 when none */
+    char *reply;        /* owned */
+    char reply_type[32];
+} inmsg;
 
 /* A thread history read in flight: outlives its connection, which clears
  * `c` when it goes, so the Redis callback then just drops the answer. */
@@ -87,6 +92,9 @@ struct conn {
     int accept_close;            /* a CLOSE action at accept: close after upgrade */
     int accept_code;
     char accept_text[124];
+    char *accept_msg;            /* a REPLACE action at accept: sent instead of the welcome */
+    char accept_type[32];
+    int pre_stage;               /* 1: the upgrade's http.request was delayed */
 
     /* HTTP request in progress */
     char method[8];
@@ -100,8 +108,10 @@ struct conn {
     int req_started, resp_ready, headers_sent, close_now, is_head;
     size_t body_off;
     history_req *hreq;
-    ev_timer http_timer;         /* DELAY of a request or response */
+    ev_timer http_timer;         /* DELAY of a request or response, SLOW ticks */
     int http_timer_responds;
+    int slow_rate;               /* SLOW: body bytes per second, 0 = full speed */
+    int slow_wait;               /* SLOW: the next chunk waits for http_timer */
 
     /* WebSocket session */
     char user_id[128];
@@ -111,12 +121,19 @@ struct conn {
     int close_code;
     sim_buf rx;
     int rx_too_big;
-    uint64_t msgs_in, msgs_out, runs;
+    uint64_t msgs_in, msgs_out;
+    uint64_t runs;               /* ordinal of the run started last */
+    uint64_t runs_req;           /* runs asked for so far (chat messages with text) */
     pending_run *runs_head, *runs_tail;
     sim_run run;
-    int run_active, run_next, run_delay_passed;
+    int run_active, run_next;
+    int stalled;                 /* STALL: the run stopped for good, no run starts */
     ev_timer run_timer;
-    delayed *delays;
+    outmsg *phead, *ptail;       /* pipe: frames behind a delayed one, in order */
+    ev_timer pipe_timer;
+    outmsg *held_head, *held_tail; /* HOLD: sent right after the next frame */
+    inmsg *ihead, *itail;        /* client messages behind a delayed one */
+    ev_timer in_timer;
 };
 
 struct sim_backend {
@@ -169,6 +186,10 @@ void sim_backend_pre_close(conn *c);
 void sim_backend_ws_prepare(conn *c, const char *path, const char *subprotocols,
                             const char *authz, const char *query);
 void sim_backend_run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+/* Initialises the session's timers (at accept). */
+void sim_backend_ws_init(conn *c);
+/* Builds the REPLACE message of an action for this connection (caller frees). */
+char *sim_backend_ws_replacement(conn *c, const sim_action *a, const char *run_id);
 void sim_backend_ws_close(conn *c, int code, const char *reason);
 void sim_backend_ws_stop_runs(conn *c);
 /* Frees the session's queued frames and postponed messages. */

@@ -19,6 +19,11 @@
 
 static void run_start_next(conn *c);
 
+_Static_assert((int)SIM_WS_MALFORM_REMOVE_FIELD == (int)SIM_MALFORM_REMOVE_FIELD &&
+                   (int)SIM_WS_MALFORM_WRONG_TYPE == (int)SIM_MALFORM_WRONG_TYPE &&
+                   (int)SIM_WS_MALFORM_INVALID_JSON == (int)SIM_MALFORM_INVALID_JSON,
+               "ws_proto's malform modes follow fault.h's");
+
 /* ---- WebSocket upgrade facts ------------------------------------------- */
 
 /* Finds the token, checks it (revocation included: the store is shared with
@@ -57,17 +62,41 @@ static outmsg *outmsg_text(const char *json) {
     return m;
 }
 
+static outmsg *outmsg_copy(const outmsg *o) {
+    outmsg *m = sim_xcalloc(1, sizeof(*m));
+    *m = *o;
+    m->next = NULL;
+    m->buf = sim_xmalloc(LWS_PRE + o->len + 1);
+    memcpy(m->buf + LWS_PRE, o->buf + LWS_PRE, o->len);
+    return m;
+}
+
 static void outmsg_free(outmsg *m) {
     if (!m) return;
     free(m->buf);
     free(m);
 }
 
+static void outlist_free(outmsg **head, outmsg **tail) {
+    while (*head) {
+        outmsg *m = *head;
+        *head = m->next;
+        outmsg_free(m);
+    }
+    *tail = NULL;
+}
+
+static int ws_gone(const conn *c) {
+    return c->close_queued || c->aborted || !c->wsi;
+}
+
+/* Hands a frame to lws's writeable callback: the last step, no more delays. */
 static void ws_enqueue(conn *c, outmsg *m) {
-    if (c->close_queued || c->aborted || !c->wsi) {
+    if (ws_gone(c)) {
         outmsg_free(m);
         return;
     }
+    m->next = NULL;
     if (m->close) c->close_queued = 1;
     if (c->qtail) c->qtail->next = m;
     else c->qhead = m;
@@ -75,12 +104,66 @@ static void ws_enqueue(conn *c, outmsg *m) {
     lws_callback_on_writable(c->wsi);
 }
 
+/* ---- the pipe: outgoing frames in order, a delayed one holds back the rest */
+
+static void pipe_arm(conn *c) {
+    ev_timer_stop(c->b->loop, &c->pipe_timer);
+    if (!c->phead) return;
+    double wait = c->phead->due - sim_backend_now(c->b);
+    ev_timer_set(&c->pipe_timer, wait > 0 ? wait : 0.0, 0.0);
+    ev_timer_start(c->b->loop, &c->pipe_timer);
+}
+
+static void pipe_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    conn *c = (conn *)((char *)t - offsetof(conn, pipe_timer));
+    double now = ev_now(loop);
+    /* The head is what the timer waited for; then everything already due. */
+    int first = 1;
+    while (c->phead && (first || c->phead->due <= now)) {
+        outmsg *m = c->phead;
+        c->phead = m->next;
+        if (!c->phead) c->ptail = NULL;
+        ws_enqueue(c, m);
+        first = 0;
+    }
+    pipe_arm(c);
+}
+
+/* Sends m at `due` (loop time) but never before a frame pushed earlier:
+ * DELAY delays the stream, it does not reorder it. Takes m. */
+static void pipe_push(conn *c, outmsg *m, double due) {
+    if (ws_gone(c)) {
+        outmsg_free(m);
+        return;
+    }
+    if (!c->phead && due <= sim_backend_now(c->b)) {
+        ws_enqueue(c, m);
+        return;
+    }
+    m->due = due;
+    m->next = NULL;
+    if (c->ptail) c->ptail->next = m;
+    else c->phead = m;
+    c->ptail = m;
+    if (c->phead == m) pipe_arm(c);
+}
+
+/* Frames held back by HOLD go out right after the frame just pushed. */
+static void held_release(conn *c, double due) {
+    while (c->held_head) {
+        outmsg *m = c->held_head;
+        c->held_head = m->next;
+        if (!c->held_head) c->held_tail = NULL;
+        pipe_push(c, m, due);
+    }
+}
+
 void sim_backend_ws_close(conn *c, int code, const char *reason) {
     outmsg *m = sim_xcalloc(1, sizeof(*m));
     m->close = 1;
     m->code = code;
     snprintf(m->reason, sizeof(m->reason), "%s", reason ? reason : "");
-    ws_enqueue(c, m);
+    pipe_push(c, m, sim_backend_now(c->b));
 }
 
 void sim_backend_ws_stop_runs(conn *c) {
@@ -96,25 +179,32 @@ void sim_backend_ws_stop_runs(conn *c) {
     c->runs_tail = NULL;
 }
 
-static void delayed_cb(struct ev_loop *loop, ev_timer *t, int revents);
-
-static void delay_add(conn *c, uint32_t ms, outmsg *out, sim_ws_msg *in) {
-    delayed *d = sim_xcalloc(1, sizeof(*d));
-    d->c = c;
-    d->out = out;
-    if (in) {
-        d->in = *in;
-        d->is_in = 1;
-        memset(in, 0, sizeof(*in));
-    }
-    d->next = c->delays;
-    c->delays = d;
-    ev_timer_init(&d->t, delayed_cb, ms / 1000.0, 0.0);
-    ev_timer_start(c->b->loop, &d->t);
+/* STALL: the active run stops where it is and never ends; chat messages
+ * still queue behind it (the staging symptom S23). Pings are answered. */
+static void ws_stall(conn *c) {
+    ev_timer_stop(c->b->loop, &c->run_timer);
+    c->stalled = 1;
 }
 
-/* Applies a non-PASS action of a WebSocket crossing. Returns 1 when the
- * caller must not go on with what it was doing. */
+char *sim_backend_ws_replacement(conn *c, const sim_action *a, const char *run_id) {
+    return sim_ws_replacement(a->field ? a->field : "error_message", a->error_code, a->text, run_id,
+                              c->user_id[0] ? c->user_id : NULL, c->b->cfg.sc->agent.agent_name,
+                              sim_backend_now(c->b));
+}
+
+/* MISROUTE: the frame goes to every open session of `user` instead (an
+ * isolation breach); nobody there, it is lost. */
+static void ws_misroute(conn *c, const char *user, const char *json) {
+    for (conn *d = c->b->conns; d; d = d->next) {
+        if (d->kind != C_WS || ws_gone(d) || d->hung || strcmp(d->user_id, user) != 0) continue;
+        pipe_push(d, outmsg_text(json), sim_backend_now(d->b));
+        held_release(d, sim_backend_now(d->b));
+    }
+}
+
+/* Applies a connection-level action of a WebSocket crossing (close, abort,
+ * hang, reply). Returns 1 when the caller must not go on with what it was
+ * doing. */
 static int ws_act(conn *c, const sim_action *a) {
     switch (a->kind) {
     case SIM_ACT_PASS: return 0;
@@ -134,34 +224,85 @@ static int ws_act(conn *c, const sim_action *a) {
     case SIM_ACT_REPLY: {
         const char *t = a->text ? a->text : "";
         if (t[0] == '{') {
-            ws_enqueue(c, outmsg_text(t));
+            pipe_push(c, outmsg_text(t), sim_backend_now(c->b));
         } else {
             char *e = sim_ws_error("CRITICAL_FAILURE", t, sim_backend_now(c->b));
-            ws_enqueue(c, outmsg_text(e));
+            pipe_push(c, outmsg_text(e), sim_backend_now(c->b));
             free(e);
         }
         return 1;
     }
-    default: return 0;   /* DELAY is the caller's */
+    default: return 0;
     }
 }
 
-/* Sends one server message (takes ownership of json): crosses SEND, then
- * obeys the action. */
-static void ws_send(conn *c, char *json, const char *type) {
+/* What ws_out did with a frame. */
+enum { OUT_GONE_ON, OUT_STOPPED };
+
+/* Sends one server message (takes json): crosses ws.send, then carries out
+ * the action. `run_id` names the run the message belongs to (for REPLACE),
+ * may be NULL. Returns OUT_STOPPED when the action ended the run or the
+ * session (close, abort, hang, stall): the caller must not touch the run. */
+static int ws_out(conn *c, char *json, const char *type, uint64_t run, const char *run_id) {
     sim_action a;
     if (c->hung || c->aborted) {
         free(json);
-        return;
+        return OUT_STOPPED;
     }
-    sim_backend_cross(c->b, SIM_WIRE_SEND, "ws", type, NULL, c->user_id[0] ? c->user_id : NULL, c->ordinal,
-          ++c->msgs_out, c->runs, 0, &a);
-    if (a.kind == SIM_ACT_DELAY) {
-        delay_add(c, a.delay_ms, outmsg_text(json), NULL);
-    } else if (!ws_act(c, &a)) {
-        ws_enqueue(c, outmsg_text(json));
+    sim_backend_cross(c->b, SIM_WIRE_SEND, "ws", type, NULL, c->user_id[0] ? c->user_id : NULL,
+                      c->ordinal, ++c->msgs_out, run, 0, &a);
+    double now = sim_backend_now(c->b);
+    int rc = OUT_GONE_ON;
+    outmsg *m = NULL, *dup = NULL;
+    switch (a.kind) {
+    case SIM_ACT_PASS: m = outmsg_text(json); break;
+    case SIM_ACT_DROP: break;
+    case SIM_ACT_DELAY:
+        m = outmsg_text(json);
+        now += a.delay_ms / 1000.0;
+        break;
+    case SIM_ACT_DUPLICATE:
+        m = outmsg_text(json);
+        dup = outmsg_copy(m);
+        break;
+    case SIM_ACT_HOLD: {
+        outmsg *h = outmsg_text(json);
+        if (c->held_tail) c->held_tail->next = h;
+        else c->held_head = h;
+        c->held_tail = h;
+        break;
+    }
+    case SIM_ACT_MALFORM: {
+        char *bad = sim_ws_malform(json, a.mode, a.field);
+        m = outmsg_text(bad);
+        free(bad);
+        break;
+    }
+    case SIM_ACT_REPLACE: {
+        char *r = sim_backend_ws_replacement(c, &a, run_id);
+        m = outmsg_text(r);
+        free(r);
+        break;
+    }
+    case SIM_ACT_MISROUTE:
+        if (a.field) ws_misroute(c, a.field, json);
+        break;
+    case SIM_ACT_STALL:
+        ws_stall(c);
+        rc = OUT_STOPPED;
+        break;
+    default:
+        if (ws_act(c, &a)) rc = OUT_STOPPED;
+        else m = outmsg_text(json);
+        break;
     }
     free(json);
+    if (m) {
+        pipe_push(c, m, now);
+        if (dup) pipe_push(c, dup, now);
+        held_release(c, now);
+    }
+    return rc;
 }
 
 /* Stores both sides of a completed run in the thread history. */
@@ -187,43 +328,23 @@ static void run_store(conn *c) {
     }
 }
 
+/* The run's next event is due. A DELAY does not move the run's schedule:
+ * the delayed event waits in the pipe and the later ones queue behind it. */
 void sim_backend_run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     conn *c = (conn *)((char *)t - offsetof(conn, run_timer));
-    if (!c->run_active || c->hung || c->aborted) return;
+    if (!c->run_active || c->hung || c->aborted || c->stalled) return;
     int i = c->run_next;
-    const char *type = sim_run_event_type(i);
-    int send = 1;
-    if (!c->run_delay_passed) {
-        sim_action a;
-        sim_backend_cross(c->b, SIM_WIRE_SEND, "ws", type, NULL, c->user_id, c->ordinal, ++c->msgs_out,
-              c->runs, 0, &a);
-        if (a.kind == SIM_ACT_DELAY) {
-            /* Later events wait behind this one: the run's timer is the queue. */
-            c->run_delay_passed = 1;
-            ev_timer_set(&c->run_timer, a.delay_ms / 1000.0, 0.0);
-            ev_timer_start(loop, &c->run_timer);
-            return;
-        }
-        if (a.kind == SIM_ACT_DROP) {
-            send = 0;
-        } else if (a.kind == SIM_ACT_REPLY) {
-            ws_act(c, &a);                  /* an error in place of the event */
-            send = 0;
-        } else if (ws_act(c, &a)) {
-            return;                         /* the run was stopped */
-        }
-    }
-    c->run_delay_passed = 0;
-    if (send) {
-        char *e = sim_run_event(&c->run, i, ev_now(loop));
-        ws_enqueue(c, outmsg_text(e));
-        free(e);
-    }
+    char run_id[sizeof(c->run.run_id)];
+    snprintf(run_id, sizeof(run_id), "%s", c->run.run_id);
+    char *e = sim_run_event(&c->run, i, ev_now(loop));
+    if (ws_out(c, e, sim_run_event_type(i), c->runs, run_id) == OUT_STOPPED) return;
     c->run_next++;
     if (c->run_next >= SIM_RUN_EVENTS) {
         run_store(c);
         sim_run_free(&c->run);
         c->run_active = 0;
+        /* A frame held back with nothing after it in the run goes now. */
+        held_release(c, ev_now(loop));
         run_start_next(c);
         return;
     }
@@ -233,7 +354,7 @@ void sim_backend_run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 static void run_start_next(conn *c) {
     sim_backend *b = c->b;
-    if (c->run_active || !c->runs_head || b->shutting_down) return;
+    if (c->run_active || c->stalled || !c->runs_head || b->shutting_down) return;
     pending_run *p = c->runs_head;
     c->runs_head = p->next;
     if (!c->runs_head) c->runs_tail = NULL;
@@ -246,7 +367,7 @@ static void run_start_next(conn *c) {
         snprintf(tid, sizeof(tid), "thread_%s", hex);
         thread_id = tid;
     }
-    c->runs++;
+    c->runs = p->ord;
     sim_run_input in = {&b->cfg.sc->agent, b->cfg.sc->profile, b->cfg.seed, c->user_id,
                         c->ordinal, c->runs, p->msg.text, p->msg.run_id, thread_id};
     sim_run_plan(&c->run, &in);
@@ -254,17 +375,22 @@ static void run_start_next(conn *c) {
     free(p);
     c->run_active = 1;
     c->run_next = 0;
-    c->run_delay_passed = 0;
     ev_timer_set(&c->run_timer, c->run.gap_ms[0] / 1000.0, 0.0);
     ev_timer_start(b->loop, &c->run_timer);
 }
 
-/* Handles a parsed client message (takes its contents). */
-static void ws_dispatch(conn *c, sim_ws_msg *m) {
-    if ((m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT)) {
+static int starts_run(const sim_ws_msg *m) {
+    return (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) && m->text;
+}
+
+/* Handles a parsed client message (takes its contents). run_ord: the run
+ * ordinal given to it on arrival. */
+static void ws_dispatch(conn *c, sim_ws_msg *m, uint64_t run_ord) {
+    if (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) {
         if (m->text && !c->b->shutting_down) {
             pending_run *p = sim_xcalloc(1, sizeof(*p));
             p->msg = *m;
+            p->ord = run_ord;
             memset(m, 0, sizeof(*m));
             if (c->runs_tail) c->runs_tail->next = p;
             else c->runs_head = p;
@@ -280,45 +406,100 @@ static void ws_dispatch(conn *c, sim_ws_msg *m) {
                            : m->kind == SIM_WS_MSG_HEARTBEAT ? "heartbeat_ack"
                            : m->kind == SIM_WS_MSG_UNKNOWN   ? "ack"
                                                              : "error_message";
-        ws_send(c, reply, type);
+        ws_out(c, reply, type, c->runs_req, NULL);
     }
     sim_ws_msg_free(m);
 }
 
-static void delayed_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    delayed *d = (delayed *)t;
-    conn *c = d->c;
-    delayed **pp = &c->delays;
-    while (*pp && *pp != d) pp = &(*pp)->next;
-    if (*pp) *pp = d->next;
-    if (d->is_in) {
-        if (!c->hung && !c->aborted) ws_dispatch(c, &d->in);
-        sim_ws_msg_free(&d->in);
-    } else {
-        ws_enqueue(c, d->out);
+/* Handles (or answers) one queued client message; frees the entry. */
+static void inmsg_run(conn *c, inmsg *q) {
+    if (!c->hung && !c->aborted) {
+        if (q->reply) {
+            ws_out(c, q->reply, q->reply_type, q->run_ord ? q->run_ord : c->runs_req, NULL);
+            q->reply = NULL;
+        } else {
+            ws_dispatch(c, &q->m, q->run_ord);
+        }
     }
-    free(d);
+    free(q->reply);
+    sim_ws_msg_free(&q->m);
+    free(q);
 }
 
-/* One complete client message: sim_backend_cross REQUEST, then handle. */
+static void in_arm(conn *c) {
+    ev_timer_stop(c->b->loop, &c->in_timer);
+    if (!c->ihead) return;
+    double wait = c->ihead->due - sim_backend_now(c->b);
+    ev_timer_set(&c->in_timer, wait > 0 ? wait : 0.0, 0.0);
+    ev_timer_start(c->b->loop, &c->in_timer);
+}
+
+static void in_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    conn *c = (conn *)((char *)t - offsetof(conn, in_timer));
+    double now = ev_now(loop);
+    int first = 1;
+    while (c->ihead && (first || c->ihead->due <= now)) {
+        inmsg *q = c->ihead;
+        c->ihead = q->next;
+        if (!c->ihead) c->itail = NULL;
+        inmsg_run(c, q);
+        first = 0;
+    }
+    in_arm(c);
+}
+
+/* Queues a client message (or its REPLACE answer) behind the earlier ones;
+ * handled at once when nothing waits and it is not delayed. */
+static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, char *reply, const char *reply_type,
+                    double due) {
+    inmsg *q = sim_xcalloc(1, sizeof(*q));
+    q->m = *m;
+    memset(m, 0, sizeof(*m));
+    q->run_ord = run_ord;
+    q->reply = reply;
+    if (reply_type) snprintf(q->reply_type, sizeof(q->reply_type), "%s", reply_type);
+    q->due = due;
+    if (!c->ihead && due <= sim_backend_now(c->b)) {
+        inmsg_run(c, q);
+        return;
+    }
+    if (c->itail) c->itail->next = q;
+    else c->ihead = q;
+    c->itail = q;
+    if (c->ihead == q) in_arm(c);
+}
+
+/* One complete client message: crosses ws.message (its type after aliases;
+ * a chat message carries the ordinal of the run it starts, any other the
+ * runs asked for so far), then handles it. */
 static void ws_message(conn *c, const char *data, size_t len) {
     sim_ws_msg m;
     sim_ws_parse(data, len, &m);
-    const char *name = m.type[0] ? m.type
-                       : m.kind == SIM_WS_MSG_INVALID_JSON ? "invalid_json"
-                                                           : "bad_format";
+    int run = starts_run(&m);
+    uint64_t run_ord = run ? c->runs_req + 1 : c->runs_req;
     sim_action a;
-    sim_backend_cross(c->b, SIM_WIRE_REQUEST, "ws", name, NULL, c->user_id, c->ordinal, ++c->msgs_in,
-          c->runs, 0, &a);
-    if (a.kind == SIM_ACT_DELAY) {
-        delay_add(c, a.delay_ms, NULL, &m);
+    sim_backend_cross(c->b, SIM_WIRE_REQUEST, "ws", sim_ws_msg_name(&m), NULL,
+                      c->user_id[0] ? c->user_id : NULL, c->ordinal, ++c->msgs_in, run_ord, 0, &a);
+    double now = sim_backend_now(c->b);
+    switch (a.kind) {
+    case SIM_ACT_PASS:
+    case SIM_ACT_DELAY:
+        if (run) c->runs_req++;
+        in_push(c, &m, run ? run_ord : 0, NULL, NULL, now + (a.kind == SIM_ACT_DELAY ? a.delay_ms / 1000.0 : 0));
+        return;
+    case SIM_ACT_REPLACE: {
+        /* Answered with the rule's message instead of being handled. */
+        char *r = sim_backend_ws_replacement(c, &a, m.run_id);
+        const char *type = a.field ? a.field : "error_message";
+        sim_ws_msg_free(&m);
+        in_push(c, &m, 0, r, type, now);
         return;
     }
-    if (ws_act(c, &a)) {
+    default:
+        ws_act(c, &a);
         sim_ws_msg_free(&m);
         return;
     }
-    ws_dispatch(c, &m);
 }
 
 /* The upgrade went through: decide what this connection is. */
@@ -345,7 +526,7 @@ void sim_backend_ws_established(conn *c) {
                                                                : "Invalid token";
         char text[160];
         snprintf(text, sizeof(text), "Authentication failed: %s", why);
-        ws_send(c, sim_ws_error("AUTH_FAILED", text, sim_backend_now(b)), "error_message");
+        ws_out(c, sim_ws_error("AUTH_FAILED", text, sim_backend_now(b)), "error_message", 0, NULL);
         sim_backend_ws_close(c, 1008, "Authentication failed");
         return;
     }
@@ -355,8 +536,22 @@ void sim_backend_ws_established(conn *c) {
     }
     sim_debug("ws %s: user %s (token from %s)", c->conn_id, c->user_id,
              sim_ws_token_source_name(c->auth.source));
-    ws_send(c, sim_ws_welcome(b->cfg.sc->profile, c->user_id, c->conn_id, sim_backend_now(b)),
-            "connection_established");
+    if (c->accept_msg) {
+        /* REPLACE at ws.accept: this message instead of the welcome; the
+         * session stays open. */
+        char *m = c->accept_msg;
+        c->accept_msg = NULL;
+        ws_out(c, m, c->accept_type, 0, NULL);
+        return;
+    }
+    ws_out(c, sim_ws_welcome(b->cfg.sc->profile, c->user_id, c->conn_id, sim_backend_now(b)),
+           "connection_established", 0, NULL);
+}
+
+void sim_backend_ws_init(conn *c) {
+    ev_init(&c->run_timer, sim_backend_run_timer_cb);
+    ev_init(&c->pipe_timer, pipe_cb);
+    ev_init(&c->in_timer, in_cb);
 }
 
 int sim_backend_ws_writeable(conn *c) {
@@ -409,18 +604,19 @@ int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
 
 void sim_backend_ws_release(conn *c) {
     sim_backend_ws_stop_runs(c);
-    while (c->delays) {
-        delayed *d = c->delays;
-        c->delays = d->next;
-        ev_timer_stop(c->b->loop, &d->t);
-        outmsg_free(d->out);
-        sim_ws_msg_free(&d->in);
-        free(d);
+    ev_timer_stop(c->b->loop, &c->pipe_timer);
+    ev_timer_stop(c->b->loop, &c->in_timer);
+    while (c->ihead) {
+        inmsg *q = c->ihead;
+        c->ihead = q->next;
+        free(q->reply);
+        sim_ws_msg_free(&q->m);
+        free(q);
     }
-    while (c->qhead) {
-        outmsg *m = c->qhead;
-        c->qhead = m->next;
-        outmsg_free(m);
-    }
-    c->qtail = NULL;
+    c->itail = NULL;
+    outlist_free(&c->phead, &c->ptail);
+    outlist_free(&c->held_head, &c->held_tail);
+    outlist_free(&c->qhead, &c->qtail);
+    free(c->accept_msg);
+    c->accept_msg = NULL;
 }

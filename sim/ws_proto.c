@@ -127,23 +127,32 @@ void sim_ws_auth_free(sim_ws_auth *a) {
 typedef struct type_entry {
     const char *name;
     sim_ws_msg_kind kind;
+    const char *canonical;   /* the name after aliases */
 } type_entry;
 
 /* Types and aliases of CONTRACT section 2; anything else is acknowledged. */
 static const type_entry type_table[] = {
-    {"user_message", SIM_WS_MSG_CHAT},
-    {"message", SIM_WS_MSG_CHAT},
-    {"user", SIM_WS_MSG_CHAT},
-    {"user_input", SIM_WS_MSG_CHAT},
-    {"chat_message", SIM_WS_MSG_CHAT},
-    {"chat", SIM_WS_MSG_CHAT},
-    {"start_agent", SIM_WS_MSG_START_AGENT},
-    {"execute_agent", SIM_WS_MSG_START_AGENT},
-    {"ping", SIM_WS_MSG_PING},
-    {"heartbeat", SIM_WS_MSG_HEARTBEAT},
-    {"pong", SIM_WS_MSG_PONG},
-    {NULL, SIM_WS_MSG_UNKNOWN},
+    {"user_message", SIM_WS_MSG_CHAT, "user_message"},
+    {"message", SIM_WS_MSG_CHAT, "user_message"},
+    {"user", SIM_WS_MSG_CHAT, "user_message"},
+    {"user_input", SIM_WS_MSG_CHAT, "user_message"},
+    {"chat_message", SIM_WS_MSG_CHAT, "user_message"},
+    {"chat", SIM_WS_MSG_CHAT, "chat"},
+    {"start_agent", SIM_WS_MSG_START_AGENT, "start_agent"},
+    {"execute_agent", SIM_WS_MSG_START_AGENT, "start_agent"},
+    {"ping", SIM_WS_MSG_PING, "ping"},
+    {"heartbeat", SIM_WS_MSG_HEARTBEAT, "heartbeat"},
+    {"pong", SIM_WS_MSG_PONG, "pong"},
+    {NULL, SIM_WS_MSG_UNKNOWN, NULL},
 };
+
+const char *sim_ws_msg_name(const sim_ws_msg *m) {
+    if (m->kind == SIM_WS_MSG_INVALID_JSON) return "invalid_json";
+    if (m->kind == SIM_WS_MSG_BAD_FORMAT) return "bad_format";
+    for (const type_entry *e = type_table; e->name; e++)
+        if (strcmp(e->name, m->type) == 0) return e->canonical;
+    return m->type;
+}
 
 /* A string field from the payload object, else the top level; NULL when
  * absent, not a string or empty. */
@@ -288,4 +297,98 @@ char *sim_ws_error(const char *code, const char *text, double now) {
     cJSON_AddObjectToObject(j, "details");
     cJSON_AddNumberToObject(j, "timestamp", now);
     return print_and_delete(j);
+}
+
+/* ---- messages made by fault actions --------------------------------------- */
+
+char *sim_ws_replacement(const char *type, const char *code, const char *text, const char *run_id,
+                         const char *user_id, const char *agent, double now) {
+    text = text ? text : "";
+    if (strcmp(type, "agent_error") != 0 && strcmp(type, "agent_death") != 0)
+        return sim_ws_error(code && *code ? code : "AGENT_ERROR", text, now);
+    char iso[SIM_ISO_LEN];
+    sim_iso_time(iso, now);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", type);
+    if (run_id) cJSON_AddStringToObject(j, "run_id", run_id);
+    else cJSON_AddNullToObject(j, "run_id");
+    if (user_id) cJSON_AddStringToObject(j, "user_id", user_id);
+    else cJSON_AddNullToObject(j, "user_id");
+    cJSON_AddStringToObject(j, "agent_name", agent ? agent : "");
+    cJSON_AddStringToObject(j, "timestamp", iso);
+    cJSON *d = cJSON_AddObjectToObject(j, "data");
+    if (strcmp(type, "agent_error") == 0) {
+        cJSON_AddStringToObject(d, "error_message", text);
+        if (code && *code) cJSON_AddStringToObject(d, "error_code", code);
+    } else {
+        cJSON_AddStringToObject(d, "death_cause", text);
+        cJSON_AddStringToObject(d, "recovery_action", "refresh_required");
+    }
+    return print_and_delete(j);
+}
+
+/* Finds `path` ("type", "data.status") in j: the item's parent and name, or
+ * NULL when a step is missing or not an object. */
+static cJSON *path_parent(cJSON *j, const char *path, const char **leaf) {
+    cJSON *cur = j;
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        if (!dot) {
+            *leaf = p;
+            return cJSON_IsObject(cur) ? cur : NULL;
+        }
+        char step[128];
+        snprintf(step, sizeof(step), "%.*s", (int)(dot - p), p);
+        cur = cJSON_GetObjectItemCaseSensitive(cur, step);
+        if (!cJSON_IsObject(cur)) return NULL;
+        p = dot + 1;
+    }
+}
+
+/* Another JSON type for v: string → number, number → string, object or
+ * array → string, bool or null → number. */
+static cJSON *other_type(const cJSON *v) {
+    if (cJSON_IsString(v)) {
+        char *end;
+        double d = strtod(v->valuestring, &end);
+        return cJSON_CreateNumber(*v->valuestring && !*end ? d : 0);
+    }
+    if (cJSON_IsNumber(v)) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%.15g", v->valuedouble);
+        return cJSON_CreateString(buf);
+    }
+    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        char *s = cJSON_PrintUnformatted(v);
+        cJSON *r = cJSON_CreateString(s ? s : "");
+        free(s);
+        return r;
+    }
+    return cJSON_CreateNumber(0);
+}
+
+char *sim_ws_malform(const char *json, int mode, const char *field) {
+    size_t len = strlen(json);
+    if (mode == SIM_WS_MALFORM_INVALID_JSON) {
+        /* Cut it off half way: an unterminated object, a text frame all the
+         * same. Always invalid: an object needs its closing brace. */
+        size_t keep = len / 2;
+        char *s = sim_xmalloc(keep + 1);
+        memcpy(s, json, keep);
+        s[keep] = '\0';
+        return s;
+    }
+    cJSON *j = cJSON_Parse(json);
+    const char *leaf = NULL;
+    cJSON *parent = j && field ? path_parent(j, field, &leaf) : NULL;
+    cJSON *item = parent ? cJSON_GetObjectItemCaseSensitive(parent, leaf) : NULL;
+    if (item && mode == SIM_WS_MALFORM_REMOVE_FIELD) {
+        cJSON_DeleteItemFromObjectCaseSensitive(parent, leaf);
+    } else if (item) {
+        cJSON_ReplaceItemInObjectCaseSensitive(parent, leaf, other_type(item));
+    }
+    char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    return s ? s : sim_xstrdup(json);
 }

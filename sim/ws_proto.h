@@ -63,6 +63,11 @@ typedef struct sim_ws_msg {
  * sim_ws_msg_free. Never fails: bad input becomes a kind that has an answer. */
 void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out);
 void sim_ws_msg_free(sim_ws_msg *m);
+/* The message's type after aliases (message, user, user_input,
+ * chat_message → user_message; execute_agent → start_agent), as fault rules
+ * match it; "invalid_json" / "bad_format" when it has none. Points into m
+ * or static storage. */
+const char *sim_ws_msg_name(const sim_ws_msg *m);
 
 /* The answer to a message that is not a run (pong, heartbeat_ack, ack,
  * error_message), or NULL when the message gets none (chat, pong).
@@ -78,5 +83,26 @@ char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_
 /* {"type":"error_message","error_code":code,"error_message":text,...}.
  * Caller frees. */
 char *sim_ws_error(const char *code, const char *text, double now);
+
+/* ---- messages made by fault actions ------------------------------------ */
+
+/* A `replace` action's message. type "agent_error":
+ * {"type","run_id","user_id","agent_name","timestamp",
+ *  "data":{"error_message":text[,"error_code":code]}}; "agent_death": the
+ * same with data {"death_cause":text,"recovery_action":"refresh_required"};
+ * anything else: error_message with error_code `code` (AGENT_ERROR when
+ * NULL). run_id and user_id may be NULL (JSON null). Caller frees. */
+char *sim_ws_replacement(const char *type, const char *code, const char *text, const char *run_id,
+                         const char *user_id, const char *agent, double now);
+
+/* Same values as fault.h's SIM_MALFORM_* (checked where both are seen). */
+enum { SIM_WS_MALFORM_REMOVE_FIELD, SIM_WS_MALFORM_WRONG_TYPE, SIM_WS_MALFORM_INVALID_JSON };
+
+/* A `malform` action: json broken by mode. REMOVE_FIELD drops `field`,
+ * WRONG_TYPE gives it a value of another JSON type (string <-> number,
+ * object or array -> string); `field` is a top-level key or a dotted path
+ * ("data.status"); a missing field leaves the message as it is.
+ * INVALID_JSON cuts the text in half (no longer JSON). Caller frees. */
+char *sim_ws_malform(const char *json, int mode, const char *field);
 
 #endif
