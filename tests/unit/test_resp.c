@@ -1,7 +1,9 @@
 /* test_resp.c -- unit tests (no sockets) for the RESP parsing shim, the
  * reply builder, the keyspace, command dispatch and the Redis fault set. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "redis_cmd.h"
 #include "redis_faults.h"
@@ -115,6 +117,83 @@ static void test_parser(void) {
     ok(cmd.argc == 2 && cmd.argvlen[1] == n && memcmp(cmd.argv[1], v, n) == 0, "binary-safe");
     free(v);
     sim_resp_parser_free(p);
+}
+
+/* Many pipelined commands fed in odd-sized chunks: the parser moves a
+ * half-parsed command to the front of its buffer (shifting the argument
+ * offsets) again and again; every argument must come out intact and
+ * NUL-terminated. Big values make later reads overwrite the old place of
+ * a moved argument. Also reading straight into sim_resp_space. */
+static int val_len(int i, int big) { return big ? 20 + (i * 7919) % 30000 : 20 + i % 120; }
+
+static void make_val(sim_buf *v, int i, int big) {
+    v->len = 0;
+    int n = val_len(i, big);
+    sim_buf_reserve(v, (size_t)n + 1);
+    for (int k = 0; k < n; k++)
+        v->data[k] = (char)('a' + (i + k) % 26);
+    v->data[n] = '\0';
+    v->len = (size_t)n;
+}
+
+static void test_parser_chunks(void) {
+    sim_buf in = {0}, val = {0};
+    for (int big = 0; big < 2; big++) {
+        int N = big ? 300 : 3000;
+        in.len = 0;
+        for (int i = 0; i < N; i++) {
+            char key[32];
+            int kl = snprintf(key, sizeof(key), "key:%d", i);
+            make_val(&val, i, big);
+            if (i % 7 == 3)
+                sim_buf_printf(&in, "set %s %s\r\n", key, val.data);    /* inline */
+            else
+                sim_buf_printf(&in, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%zu\r\n%s\r\n", kl, key,
+                               val.len, val.data);
+        }
+        for (int mode = 0; mode < 2; mode++) {
+            sim_resp_parser *p = sim_resp_parser_new(NULL);
+            int seen = 0, bad = 0;
+            size_t off = 0, step = 997;
+            while (off < in.len) {
+                size_t n = in.len - off < step ? in.len - off : step;
+                if (mode == 0) {
+                    sim_resp_feed(p, in.data + off, n);
+                } else {
+                    size_t avail;
+                    char *w = sim_resp_space(p, &avail);
+                    if (avail < n)
+                        n = avail;
+                    memcpy(w, in.data + off, n);
+                    sim_resp_commit(p, n);
+                }
+                off += n;
+                step = step == 997 ? 13 : step == 13 ? 7001 : 997;
+                sim_resp_cmd cmd;
+                int rc;
+                while ((rc = sim_resp_next(p, &cmd)) == SIM_RESP_CMD) {
+                    char key[32];
+                    snprintf(key, sizeof(key), "key:%d", seen);
+                    make_val(&val, seen, big);
+                    if (cmd.argc != 3 || strcasecmp(cmd.argv[0], "set") != 0 ||
+                        strcmp(cmd.argv[1], key) != 0 || cmd.argvlen[2] != val.len ||
+                        strcmp(cmd.argv[2], val.data) != 0)
+                        bad++;
+                    seen++;
+                }
+                if (rc != SIM_RESP_MORE)
+                    break;
+            }
+            const char *what = mode ? "space/commit" : "feed";
+            const char *size = big ? "big values" : "small values";
+            is_int(seen, N, "%s, %s: every pipelined command parsed", what, size);
+            is_int(bad, 0, "%s, %s: arguments intact and NUL-terminated", what, size);
+            is_int((int)sim_resp_pending(p), 0, "%s, %s: nothing left over", what, size);
+            sim_resp_parser_free(p);
+        }
+    }
+    sim_buf_free(&in);
+    sim_buf_free(&val);
 }
 
 static void test_builder(void) {
@@ -299,6 +378,7 @@ static void test_glob(void) {
 
 int main(void) {
     test_parser();
+    test_parser_chunks();
     test_builder();
     test_dispatch();
     test_faults();
