@@ -42,12 +42,45 @@ void sim_backend_pre_close(conn *c) {
     sim_backend_conn_free(c);
 }
 
-static void pre_reply(conn *c, int status, const char *body) {
-    char buf[2048];
-    size_t n = sim_backend_raw_response(buf, sizeof(buf), status, sim_backend_ctype(body), body);
+/* Reads what the client sent and is still unread (the peeked head): a
+ * close() with unread input sends a RST, and the client would lose the
+ * reply written just before. */
+static void pre_drain(conn *c) {
+    char tmp[4096];
+    for (int i = 0; i < 16; i++)
+        if (recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT) <= 0) break;
+}
+
+/* A hung connection (HANG before lws): what the client sends is read and
+ * ignored, and its end frees the socket. */
+static void hung_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    conn *c = (conn *)((char *)w - offsetof(conn, io));
+    char tmp[4096];
+    ssize_t n = recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) sim_backend_pre_close(c);
+}
+
+static void pre_hang(conn *c) {
+    pre_stop(c);
+    c->hung = 1;
+    ev_set_cb(&c->io, hung_read_cb);
+    ev_io_start(c->b->loop, &c->io);
+}
+
+/* A raw HTTP/1.1 reply, then close (FIN). ctype NULL: guessed from body. */
+static void pre_reply_ct(conn *c, int status, const char *ctype, const char *body) {
+    char buf[4096];
+    size_t n = sim_backend_raw_response(buf, sizeof(buf), status,
+                                        ctype ? ctype : sim_backend_ctype(body), body);
+    pre_drain(c);
     ssize_t w = write(c->fd, buf, n);
     (void)w;
+    shutdown(c->fd, SHUT_WR);
     sim_backend_pre_close(c);
+}
+
+static void pre_reply(conn *c, int status, const char *body) {
+    pre_reply_ct(c, status, NULL, body);
 }
 
 /* Hands the socket and the (edited) head to lws. After this the connection
@@ -104,6 +137,112 @@ static int head_find(char *head, char *end, const char *name, char **v, size_t *
     return 0;
 }
 
+/* Where the upgrade continues after a delay, as the pre-read's timer. */
+static void pre_wait(conn *c, double seconds) {
+    ev_io_stop(c->b->loop, &c->io);
+    ev_timer_stop(c->b->loop, &c->pre_timer);
+    ev_timer_set(&c->pre_timer, seconds, 0.0);
+    ev_timer_start(c->b->loop, &c->pre_timer);
+}
+
+/* Roughly the size of our 101 answer: a `slow` upgrade takes as long as it
+ * would take to trickle out at the rule's rate (lws writes the 101 itself). */
+#define UPGRADE_REPLY_BYTES 160
+
+/* The WebSocket is about to be accepted: crosses ws.accept, then hands the
+ * socket to lws (which answers 101) or carries out the action. */
+static void ws_accept_step(conn *c) {
+    sim_backend *b = c->b;
+    sim_action act;
+    c->pre_stage = 0;
+    sim_backend_cross(b, SIM_WIRE_ACCEPT, "ws", c->path, c->method,
+                      c->user_id[0] ? c->user_id : NULL, c->ordinal, 0, 0, 0, &act);
+    switch (act.kind) {
+    case SIM_ACT_PASS: adopt(c); return;
+    case SIM_ACT_DELAY:
+        /* Adopt later: a slow handshake. */
+        pre_wait(c, act.delay_ms / 1000.0);
+        return;
+    case SIM_ACT_HANG:
+        /* Keep the socket, never answer (the handshake times out). */
+        pre_hang(c);
+        return;
+    case SIM_ACT_CLOSE:
+        /* Accept the upgrade, then close with the rule's code. */
+        c->accept_close = 1;
+        c->accept_code = act.code ? act.code : 1011;
+        snprintf(c->accept_text, sizeof(c->accept_text), "%s", act.text ? act.text : "");
+        adopt(c);
+        return;
+    case SIM_ACT_REPLACE:
+        /* Accept, then send the rule's message instead of the welcome. */
+        free(c->accept_msg);
+        c->accept_msg = sim_backend_ws_replacement(c, &act, NULL);
+        snprintf(c->accept_type, sizeof(c->accept_type), "%s",
+                 act.field ? act.field : "error_message");
+        adopt(c);
+        return;
+    case SIM_ACT_ABORT:
+    default:
+        sim_backend_abort_fd(c->fd);
+        sim_backend_pre_close(c);
+        return;
+    }
+}
+
+/* The upgrade request is an http.request (name = its path): crosses it,
+ * then goes on to ws.accept or answers as the action says. */
+static void upgrade_request(conn *c) {
+    sim_backend *b = c->b;
+    sim_action act;
+    sim_backend_cross(b, SIM_WIRE_REQUEST, "http", c->path, c->method, NULL, c->ordinal, 1, 0, 0,
+                      &act);
+    switch (act.kind) {
+    case SIM_ACT_PASS: ws_accept_step(c); return;
+    case SIM_ACT_DELAY:
+        c->pre_stage = 1;
+        pre_wait(c, act.delay_ms / 1000.0);
+        return;
+    case SIM_ACT_SLOW:
+        c->pre_stage = 1;
+        pre_wait(c, (double)UPGRADE_REPLY_BYTES / (act.code > 0 ? act.code : 1));
+        return;
+    case SIM_ACT_REPLY: {
+        /* A refusal python-websockets reports as "server rejected WebSocket
+         * connection: HTTP <status>". delay_ms, when the rule has one,
+         * comes first. */
+        char body[2048];
+        snprintf(body, sizeof(body), "%s", act.text ? act.text : "");
+        if (act.delay_ms) {
+            c->pre_stage = 2;
+            c->accept_code = act.code ? act.code : 500;
+            free(c->accept_msg);
+            c->accept_msg = sim_xstrdup(body);
+            snprintf(c->accept_type, sizeof(c->accept_type), "%s",
+                     act.field ? act.field : sim_backend_ctype(body));
+            pre_wait(c, act.delay_ms / 1000.0);
+            return;
+        }
+        pre_reply_ct(c, act.code ? act.code : 500, act.field, body);
+        return;
+    }
+    case SIM_ACT_EMPTY:
+        /* Closed without a reply: a plain FIN once the head is read. */
+        pre_drain(c);
+        shutdown(c->fd, SHUT_RDWR);
+        sim_backend_pre_close(c);
+        return;
+    case SIM_ACT_HANG:
+        pre_hang(c);
+        return;
+    case SIM_ACT_ABORT:   /* reset */
+    default:
+        sim_backend_abort_fd(c->fd);
+        sim_backend_pre_close(c);
+        return;
+    }
+}
+
 static void pre_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     conn *c = (conn *)((char *)t - offsetof(conn, pre_timer));
     if (c->hung) return;
@@ -111,8 +250,19 @@ static void pre_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         sim_backend_pre_close(c);
         return;
     }
-    if (c->head.len) adopt(c);   /* the end of a DELAY action */
-    else sim_backend_pre_close(c);
+    /* The end of a delay of the upgrade. */
+    if (c->pre_stage == 2) {
+        char *body = c->accept_msg;
+        c->accept_msg = NULL;
+        pre_reply_ct(c, c->accept_code, c->accept_type, body ? body : "");
+        free(body);
+    } else if (c->pre_stage == 1) {
+        ws_accept_step(c);
+    } else if (c->head.len) {
+        adopt(c);
+    } else {
+        sim_backend_pre_close(c);
+    }
 }
 
 /* The head is complete: parse what we need, sim_backend_cross ACCEPT, act. */
@@ -169,47 +319,17 @@ static void pre_head_done(conn *c, char *hend) {
         free(sub);
         free(authz);
         c->ordinal = ++b->ws_conns;
-        sim_backend_cross(b, SIM_WIRE_ACCEPT, "ws", c->path, method, c->user_id[0] ? c->user_id : NULL,
-              c->ordinal, 0, 0, 0, &act);
-    } else {
-        c->ordinal = ++b->http_conns;
-        sim_backend_cross(b, SIM_WIRE_ACCEPT, "http", target, method, NULL, c->ordinal, 0, 0, 0, &act);
+        snprintf(c->method, sizeof(c->method), "%.7s", method);
+        upgrade_request(c);
+        return;
     }
+    c->ordinal = ++b->http_conns;
+    sim_backend_cross(b, SIM_WIRE_ACCEPT, "http", target, method, NULL, c->ordinal, 0, 0, 0, &act);
     switch (act.kind) {
-    case SIM_ACT_PASS:
-        adopt(c);
-        return;
-    case SIM_ACT_DELAY:
-        /* Adopt later: a slow handshake or a slow first byte. */
-        ev_io_stop(b->loop, &c->io);
-        ev_timer_stop(b->loop, &c->pre_timer);
-        ev_timer_set(&c->pre_timer, act.delay_ms / 1000.0, 0.0);
-        ev_timer_start(b->loop, &c->pre_timer);
-        return;
+    case SIM_ACT_PASS: adopt(c); return;
     case SIM_ACT_HANG:
-        /* Keep the socket, never answer (the handshake times out). */
-        pre_stop(c);
-        c->hung = 1;
+        pre_hang(c);
         return;
-    case SIM_ACT_REPLY: {
-        char body[1024];
-        snprintf(body, sizeof(body), "%s", act.text ? act.text : "");
-        pre_reply(c, act.code ? act.code : 500, body);
-        return;
-    }
-    case SIM_ACT_CLOSE:
-        if (upgrade) {
-            /* Accept the upgrade, then close with the rule's code. */
-            c->accept_close = 1;
-            c->accept_code = act.code ? act.code : 1011;
-            snprintf(c->accept_text, sizeof(c->accept_text), "%s", act.text ? act.text : "");
-            adopt(c);
-            return;
-        }
-        sim_backend_pre_close(c);
-        return;
-    case SIM_ACT_ABORT:
-    case SIM_ACT_DROP:
     default:
         sim_backend_abort_fd(c->fd);
         sim_backend_pre_close(c);

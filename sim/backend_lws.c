@@ -59,19 +59,30 @@ void sim_backend_unlink(conn *c) {
     c->prev = c->next = NULL;
 }
 
-/* Cuts the TCP connection without a close frame: RST via a zero linger,
- * then shutdown so lws sees the end on its next read and frees the wsi in
- * its own time (never inside our callback). */
+/* Cuts the TCP connection with a RST and no close frame. connect() with
+ * AF_UNSPEC makes Linux abort the connection at once (a RST, not the FIN a
+ * shutdown() would send first); the socket stays open, so lws sees the end
+ * on its next read and frees the wsi in its own time (never inside our
+ * callback). The zero linger is the fallback: a RST at close. */
 void sim_backend_abort_fd(int fd) {
     if (fd < 0) return;
     struct linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    shutdown(fd, SHUT_RDWR);
+    struct sockaddr sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_family = AF_UNSPEC;
+    if (connect(fd, &sa, sizeof(sa)) != 0) shutdown(fd, SHUT_RDWR);
 }
 
 void sim_backend_conn_abort(conn *c) {
     c->aborted = 1;
     sim_backend_abort_fd(c->wsi ? lws_get_socket_fd(c->wsi) : c->fd);
+    /* An HTTP wsi waiting for nothing would never notice the dead socket
+     * (an fd leak per reset): have its writeable callback close it. */
+    if (c->wsi && c->kind == C_HTTP) {
+        c->close_now = 1;
+        lws_callback_on_writable(c->wsi);
+    }
 }
 
 /* Writes a complete raw HTTP/1.1 response on a socket lws does not own yet
@@ -112,7 +123,18 @@ static void http_reset(conn *c) {
     sim_http_response_free(&c->resp);
     c->resp_ready = c->headers_sent = c->is_head = 0;
     c->body_off = 0;
+    c->slow_rate = c->slow_wait = 0;
     ev_timer_stop(c->b->loop, &c->http_timer);
+}
+
+/* A `status` action's answer in c->resp: the rule's status and body, its
+ * content type or one guessed from the body. */
+static void http_fault_reply(conn *c, const sim_action *a) {
+    sim_http_response_free(&c->resp);
+    sim_http_response_init(&c->resp);
+    c->resp.status = a->code ? a->code : 500;
+    c->resp.content_type = a->field ? a->field : sim_backend_ctype(a->text);
+    sim_buf_puts(&c->resp.body, a->text ? a->text : "");
 }
 
 static void http_ready(conn *c) {
@@ -134,11 +156,7 @@ static void http_respond(conn *c) {
         ev_timer_start(c->b->loop, &c->http_timer);
         return;
     case SIM_ACT_REPLY:
-        c->resp.status = a.code ? a.code : 500;
-        c->resp.content_type = sim_backend_ctype(a.text);
-        c->resp.body.len = 0;
-        sim_buf_puts(&c->resp.body, a.text ? a.text : "");
-        c->resp.extra_headers[0] = '\0';
+        http_fault_reply(c, &a);
         http_ready(c);
         return;
     case SIM_ACT_ABORT: sim_backend_conn_abort(c); return;
@@ -194,8 +212,15 @@ static void http_route(conn *c) {
 
 void sim_backend_http_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     conn *c = (conn *)((char *)t - offsetof(conn, http_timer));
-    if (c->http_timer_responds) http_ready(c);
-    else http_route(c);
+    if (c->slow_wait) {
+        /* SLOW: the next chunk of the body may go. */
+        c->slow_wait = 0;
+        if (c->wsi && !c->hung && !c->aborted) lws_callback_on_writable(c->wsi);
+    } else if (c->http_timer_responds) {
+        http_ready(c);
+    } else {
+        http_route(c);
+    }
 }
 
 /* A complete request (headers and body): sim_backend_cross REQUEST and act. Returns
@@ -224,13 +249,23 @@ static int http_request(conn *c) {
         ev_timer_start(c->b->loop, &c->http_timer);
         return 0;
     case SIM_ACT_REPLY:
-        sim_http_response_init(&c->resp);
-        c->resp.status = a.code ? a.code : 500;
-        c->resp.content_type = sim_backend_ctype(a.text);
-        sim_buf_puts(&c->resp.body, a.text ? a.text : "");
+        http_fault_reply(c, &a);
+        if (a.delay_ms) {
+            /* A status after a while (a slow 503 from the front end). */
+            c->http_timer_responds = 1;
+            ev_timer_set(&c->http_timer, a.delay_ms / 1000.0, 0.0);
+            ev_timer_start(c->b->loop, &c->http_timer);
+            return 0;
+        }
         http_ready(c);
         return 0;
-    case SIM_ACT_ABORT: sim_backend_conn_abort(c); return 0;
+    case SIM_ACT_SLOW:
+        /* The route's answer, its body trickling out (http_writeable). */
+        c->slow_rate = a.code > 0 ? a.code : 1;
+        http_route(c);
+        return 0;
+    case SIM_ACT_ABORT: sim_backend_conn_abort(c); return -1;   /* reset */
+    case SIM_ACT_EMPTY:                                         /* no reply, FIN */
     case SIM_ACT_CLOSE: return -1;
     default: c->hung = 1; return 0;
     }
@@ -314,15 +349,29 @@ static int http_writeable(conn *c, struct lws *wsi) {
             return 0;
         }
     } else {
+        if (c->slow_wait) return 0;
         unsigned char buf[LWS_PRE + CHUNK];
         size_t left = c->resp.body.len - c->body_off;
         size_t n = left > CHUNK ? CHUNK : left;
+        size_t slow_chunk = 0;
+        if (c->slow_rate) {
+            /* SLOW: about 20 chunks a second, at least a byte each. */
+            slow_chunk = (size_t)c->slow_rate / 20;
+            if (slow_chunk < 1) slow_chunk = 1;
+            if (n > slow_chunk) n = slow_chunk;
+        }
         memcpy(buf + LWS_PRE, c->resp.body.data + c->body_off, n);
         int last = n == left;
         if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
             (int)n)
             return -1;
         c->body_off += n;
+        if (!last && c->slow_rate) {
+            c->slow_wait = 1;
+            ev_timer_set(&c->http_timer, (double)n / c->slow_rate, 0.0);
+            ev_timer_start(c->b->loop, &c->http_timer);
+            return 0;
+        }
         if (!last) {
             lws_callback_on_writable(wsi);
             return 0;
