@@ -441,8 +441,89 @@ static void test_routes(void) {
     sim_scenario_free(sc);
 }
 
+static void test_fault_messages(void) {
+    sim_ws_msg m;
+    static const struct { const char *type, *name; } names[] = {
+        {"user_message", "user_message"}, {"message", "user_message"}, {"user", "user_message"},
+        {"user_input", "user_message"}, {"chat_message", "user_message"}, {"chat", "chat"},
+        {"execute_agent", "start_agent"}, {"start_agent", "start_agent"}, {"ping", "ping"},
+        {"weird", "weird"}, {NULL, NULL}};
+    for (int i = 0; names[i].type; i++) {
+        char buf[128];
+        snprintf(buf, sizeof(buf), "{\"type\":\"%s\"}", names[i].type);
+        sim_ws_parse(buf, strlen(buf), &m);
+        is_str(sim_ws_msg_name(&m), names[i].name, "rule name of %s", names[i].type);
+        sim_ws_msg_free(&m);
+    }
+    sim_ws_parse("{", 1, &m);
+    is_str(sim_ws_msg_name(&m), "invalid_json", "invalid JSON has a name");
+    sim_ws_parse("[1]", 3, &m);
+    is_str(sim_ws_msg_name(&m), "bad_format", "no type has a name");
+
+    char *r = sim_ws_replacement("agent_error", NULL, "boom", "run_1", "u1", "supervisor", 100.0);
+    cJSON *j = cJSON_Parse(r);
+    is_str(cJSON_GetObjectItem(j, "type")->valuestring, "agent_error", "agent_error type");
+    is_str(cJSON_GetObjectItem(j, "run_id")->valuestring, "run_1", "agent_error run_id");
+    is_str(cJSON_GetObjectItem(j, "user_id")->valuestring, "u1", "agent_error user_id");
+    is_str(cJSON_GetObjectItem(j, "agent_name")->valuestring, "supervisor", "agent_error agent");
+    ok(cJSON_IsString(cJSON_GetObjectItem(j, "timestamp")), "agent_error ISO timestamp");
+    is_str(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "error_message")->valuestring, "boom",
+           "agent_error text");
+    cJSON_Delete(j);
+    free(r);
+    r = sim_ws_replacement("agent_death", NULL, "oom", NULL, NULL, "supervisor", 100.0);
+    j = cJSON_Parse(r);
+    ok(cJSON_IsNull(cJSON_GetObjectItem(j, "run_id")), "no run: run_id null");
+    cJSON *d = cJSON_GetObjectItem(j, "data");
+    is_str(cJSON_GetObjectItem(d, "death_cause")->valuestring, "oom", "death cause");
+    is_str(cJSON_GetObjectItem(d, "recovery_action")->valuestring, "refresh_required",
+           "recovery action");
+    cJSON_Delete(j);
+    free(r);
+    r = sim_ws_replacement("error_message", NULL, "no handler", NULL, "u1", "a", 100.0);
+    j = cJSON_Parse(r);
+    is_str(cJSON_GetObjectItem(j, "error_code")->valuestring, "AGENT_ERROR", "default code");
+    is_str(cJSON_GetObjectItem(j, "error_message")->valuestring, "no handler", "error text");
+    ok(cJSON_IsObject(cJSON_GetObjectItem(j, "details")), "details {}");
+    cJSON_Delete(j);
+    free(r);
+
+    const char *ev = "{\"type\":\"x\",\"run_id\":\"r\",\"n\":\"12\",\"data\":{\"a\":1.5,\"b\":{\"c\":1}}}";
+    r = sim_ws_malform(ev, SIM_WS_MALFORM_REMOVE_FIELD, "run_id");
+    is_str(r, "{\"type\":\"x\",\"n\":\"12\",\"data\":{\"a\":1.5,\"b\":{\"c\":1}}}", "remove top-level");
+    free(r);
+    r = sim_ws_malform(ev, SIM_WS_MALFORM_REMOVE_FIELD, "data.b");
+    is_str(r, "{\"type\":\"x\",\"run_id\":\"r\",\"n\":\"12\",\"data\":{\"a\":1.5}}", "remove a path");
+    free(r);
+    r = sim_ws_malform(ev, SIM_WS_MALFORM_REMOVE_FIELD, "nope.x");
+    is_str(r, ev, "missing path: unchanged");
+    free(r);
+    r = sim_ws_malform(ev, SIM_WS_MALFORM_WRONG_TYPE, "n");
+    is_str(r, "{\"type\":\"x\",\"run_id\":\"r\",\"n\":12,\"data\":{\"a\":1.5,\"b\":{\"c\":1}}}",
+           "numeric string becomes a number");
+    free(r);
+    r = sim_ws_malform(ev, SIM_WS_MALFORM_WRONG_TYPE, "data.a");
+    is_str(r, "{\"type\":\"x\",\"run_id\":\"r\",\"n\":\"12\",\"data\":{\"a\":\"1.5\",\"b\":{\"c\":1}}}",
+           "number becomes a string");
+    free(r);
+    r = sim_ws_malform(ev, SIM_WS_MALFORM_WRONG_TYPE, "data");
+    j = cJSON_Parse(r);
+    ok(cJSON_IsString(cJSON_GetObjectItem(j, "data")), "object becomes a string");
+    cJSON_Delete(j);
+    free(r);
+    r = sim_ws_malform(ev, SIM_WS_MALFORM_INVALID_JSON, NULL);
+    j = cJSON_Parse(r);
+    ok(j == NULL && strlen(r) > 0 && strncmp(r, ev, strlen(r)) == 0, "invalid JSON: a cut prefix");
+    cJSON_Delete(j);
+    free(r);
+    r = sim_ws_malform("{}", SIM_WS_MALFORM_INVALID_JSON, NULL);
+    ok(cJSON_Parse(r) == NULL, "even the smallest object");
+    free(r);
+}
+
 int main(void) {
     test_tokens();
+    test_fault_messages();
     test_parse();
     test_server_messages();
     test_run();
