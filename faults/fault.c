@@ -48,8 +48,14 @@ typedef struct place_index {
     size_t count;             /* rules at this place: 0 is the fast path */
     size_t *generic;
     size_t ngeneric;
+    /* First bytes the generic rules' names can start with, so that a name
+     * none of them can match skips the list; any_first when some generic
+     * rule has no name or starts with a wildcard. */
+    unsigned char first[32];
+    int any_first;
     name_bucket *buckets;     /* open addressing, power of two */
     size_t nbuckets;
+    unsigned char named_first[32]; /* first bytes of the names in buckets */
 } place_index;
 
 struct sim_faults {
@@ -184,14 +190,24 @@ static int glob_ok(const char *pattern, const char *s) {
     return !pattern || (s && fnmatch(pattern, s, 0) == 0);
 }
 
+/* A pattern with its literal prefix known: the first byte, then the
+ * prefix, then (only for a glob) fnmatch. */
+static inline int pattern_ok(const char *pattern, size_t lit, int glob, const char *s) {
+    if (!pattern) return 1;
+    if (!s || (lit && s[0] != pattern[0]) || strncmp(pattern, s, lit) != 0) return 0;
+    return glob ? fnmatch(pattern, s, 0) == 0 : s[lit] == '\0';
+}
+
+/* Cheapest tests first: on hot paths most rules fail on the name. The
+ * place (service, point) is already given by the index. */
 static int matches(const sim_rule *r, const sim_wire *w) {
-    if (r->service != w->service || r->point != w->point) return 0;
-    if (!w->proto || strcmp(r->proto, w->proto) != 0) return 0;
+    if (!pattern_ok(r->m_name, r->name_lit, r->name_glob, w->name)) return 0;
     if (r->m_conn && r->m_conn != w->conn) return 0;
     if (r->m_run && r->m_run != w->run) return 0;
     if (r->m_msg && r->m_msg != w->msg) return 0;
-    return glob_ok(r->m_name, w->name) && glob_ok(r->m_method, w->method) &&
-           glob_ok(r->m_key, w->key) && glob_ok(r->m_user, w->user_id);
+    if (!w->proto || r->proto[0] != w->proto[0] || strcmp(r->proto, w->proto) != 0) return 0;
+    return pattern_ok(r->m_key, r->key_lit, r->key_glob, w->key) &&
+           glob_ok(r->m_method, w->method) && glob_ok(r->m_user, w->user_id);
 }
 
 /* Counts this match for the rule and returns its ordinal (from 1) within
@@ -294,7 +310,11 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
                     w->service != SIM_SVC_CONTROL && /* tests polling it would change the journal */
                     !(w->proto && strcmp(w->proto, "jwt") == 0); /* token checks: in the crossing that asked */
     const place_index *pi = &f->places[w->service][w->point];
-    if (!pi->count) {
+    unsigned char c0 = w->name ? (unsigned char)w->name[0] : 0;
+    const name_bucket *b = (pi->named_first[c0 >> 3] & (1u << (c0 & 7))) ? lookup(pi, w->name) : NULL;
+    int generic = pi->ngeneric && (pi->any_first || (pi->first[c0 >> 3] & (1u << (c0 & 7))));
+    if (!b && !generic) {
+        /* No rule can match: the common case on hot paths. */
         if (journaled) journal_crossing(f, w, now, out);
         return;
     }
@@ -305,9 +325,8 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
     int expired = 0;
     /* Every candidate counts its match, whoever wins: a rule's counters,
      * and so its decisions, never depend on the other rules. */
-    for (size_t k = 0; k < pi->ngeneric; k++)
+    for (size_t k = 0; generic && k < pi->ngeneric; k++)
         consider(f, pi->generic[k], w, now, t_ms, &winner, &winner_i, &winner_ord, &expired);
-    const name_bucket *b = lookup(pi, w->name);
     for (size_t k = 0; b && k < b->n; k++)
         consider(f, b->idx[k], w, now, t_ms, &winner, &winner_i, &winner_ord, &expired);
     if (winner) {
@@ -342,10 +361,16 @@ static void place_free(place_index *pi) {
 static void place_add(place_index *pi, size_t i, const char *name) {
     pi->count++;
     if (!name || is_glob(name)) {
+        unsigned char c0 = name ? (unsigned char)name[0] : 0;
+        if (!name || strchr("*?[\\", c0))
+            pi->any_first = 1;
+        else
+            pi->first[c0 >> 3] |= (unsigned char)(1u << (c0 & 7));
         pi->generic = sim_xrealloc(pi->generic, (pi->ngeneric + 1) * sizeof(size_t));
         pi->generic[pi->ngeneric++] = i;
         return;
     }
+    pi->named_first[(unsigned char)name[0] >> 3] |= (unsigned char)(1u << ((unsigned char)name[0] & 7));
     size_t mask = pi->nbuckets - 1, j = name_hash(name) & mask;
     while (pi->buckets[j].name && strcmp(pi->buckets[j].name, name) != 0) j = (j + 1) & mask;
     name_bucket *b = &pi->buckets[j];

@@ -412,6 +412,14 @@ sim_rule *sim_rule_parse(const void *json, const char *path, char *err, size_t e
     }
     r->kind = def->kind;
     if (def->parse(&ps, v, r)) goto bad;
+    if (r->m_name) {
+        r->name_lit = strcspn(r->m_name, "*?[\\");
+        r->name_glob = r->m_name[r->name_lit] != '\0';
+    }
+    if (r->m_key) {
+        r->key_lit = strcspn(r->m_key, "*?[\\");
+        r->key_glob = r->m_key[r->key_lit] != '\0';
+    }
     r->json = cJSON_PrintUnformatted(j);
     free(scope);
     return r;

@@ -21,6 +21,11 @@ typedef struct sim_rule {
 
     /* match: NULL / 0 means any */
     char *m_name, *m_method, *m_key, *m_user;
+    /* The literal part of m_name / m_key before any wildcard, and whether
+     * a wildcard follows: most names are rejected by a prefix compare,
+     * without fnmatch, on the hot paths. */
+    size_t name_lit, key_lit;
+    int name_glob, key_glob;
     uint64_t m_conn, m_run, m_msg;
 
     /* when: 0 means unset (p < 0 unset, until_ms < 0 unset) */
