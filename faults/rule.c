@@ -4,12 +4,12 @@
 #include "rule.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jcheck.h"
 #include "util.h"
 
 /* ---- where ------------------------------------------------------------ */
@@ -47,76 +47,51 @@ static const struct where {
 
 /* ---- errors and typed getters ----------------------------------------- */
 
+/* The rule's own path ("faults[2]", "rule") and the checker that formats
+ * errors; keys below are given relative to it ("action.code"). */
 typedef struct parser {
     const char *path;
-    char *err;
-    size_t errlen;
+    sim_jcheck jc;
 } parser;
 
 __attribute__((format(printf, 3, 4)))
 static int fail(parser *ps, const char *key, const char *fmt, ...) {
-    char reason[200];
+    char reason[400], path[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     if (key)
-        snprintf(ps->err, ps->errlen, "%s.%s: %s", ps->path, key, reason);
+        sim_jcheck_join(path, sizeof(path), ps->path, key);
     else
-        snprintf(ps->err, ps->errlen, "%s: %s", ps->path, reason);
-    return -1;
+        snprintf(path, sizeof(path), "%s", ps->path);
+    return sim_jcheck_fail(&ps->jc, path, "%s", reason);
 }
 
-static const char *type_name(const cJSON *v) {
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    return "invalid";
+/* The path of a member object given as a prefix "action." (or "" for the
+ * rule itself). */
+static const char *subpath(const parser *ps, const char *prefix, char *out, size_t outlen) {
+    if (!*prefix) return ps->path;
+    snprintf(out, outlen, "%s.%.*s", ps->path, (int)strlen(prefix) - 1, prefix);
+    return out;
 }
 
 static int check_keys(parser *ps, const cJSON *obj, const char *prefix, const char *const *allowed) {
-    const cJSON *it;
-    cJSON_ArrayForEach(it, obj) {
-        int known = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, it->string) == 0) known = 1;
-        if (!known) {
-            char k[160];
-            snprintf(k, sizeof(k), "%s%s", prefix, it->string);
-            return fail(ps, k, "unknown key");
-        }
-    }
-    return 0;
+    char p[256];
+    return sim_jcheck_keys(&ps->jc, obj, subpath(ps, prefix, p, sizeof(p)), allowed);
 }
 
 static int get_str(parser *ps, const cJSON *obj, const char *prefix, const char *key, char **dst) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) return 0;
-    char k[160];
-    snprintf(k, sizeof(k), "%s%s", prefix, key);
-    if (!cJSON_IsString(v)) return fail(ps, k, "must be a string, not %s", type_name(v));
-    *dst = sim_xstrdup(v->valuestring);
-    return 0;
+    char p[256];
+    return sim_jcheck_string(&ps->jc, obj, subpath(ps, prefix, p, sizeof(p)), key, dst, 0);
 }
 
 /* Number member in [min, max]; integer when `integer`. Absent: *present = 0. */
 static int get_num(parser *ps, const cJSON *obj, const char *prefix, const char *key, double min,
                    double max, int integer, double *dst, int *present) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (present) *present = v != NULL;
-    if (!v) return 0;
-    char k[160];
-    snprintf(k, sizeof(k), "%s%s", prefix, key);
-    if (!cJSON_IsNumber(v)) return fail(ps, k, "must be a number, not %s", type_name(v));
-    double d = v->valuedouble;
-    if (integer && d != floor(d)) return fail(ps, k, "must be an integer");
-    if (d < min) return fail(ps, k, integer ? "must be >= %.0f" : "must be >= %g", min);
-    if (d > max) return fail(ps, k, integer ? "must be <= %.0f" : "must be <= %g", max);
-    *dst = d;
-    return 0;
+    char p[256];
+    return sim_jcheck_number(&ps->jc, obj, subpath(ps, prefix, p, sizeof(p)), key, min, max, integer,
+                             dst, present);
 }
 
 static int get_count(parser *ps, const cJSON *obj, const char *key, uint64_t *dst) {
@@ -321,7 +296,7 @@ static int valid_id(const char *id) {
 
 static int parse_match(parser *ps, const cJSON *m, sim_rule *r) {
     static const char *const keys[] = {"name", "method", "key", "user", "conn", "run", "msg", NULL};
-    if (!cJSON_IsObject(m)) return fail(ps, "match", "must be an object, not %s", type_name(m));
+    if (!cJSON_IsObject(m)) return fail(ps, "match", "must be an object, not %s", sim_jcheck_type(m));
     double conn = 0, run = 0, msg = 0;
     if (check_keys(ps, m, "match.", keys) || get_str(ps, m, "match.", "name", &r->m_name) ||
         get_str(ps, m, "match.", "method", &r->m_method) || get_str(ps, m, "match.", "key", &r->m_key) ||
@@ -341,9 +316,9 @@ sim_rule *sim_rule_parse(const void *json, const char *path, char *err, size_t e
                                        "after", "p", "after_ms", "until_ms", "times", "ttl_ms",
                                        "scope", "action", NULL};
     const cJSON *j = json;
-    parser ps = {path, err, errlen};
+    parser ps = {.path = path, .jc = {.err = err, .errlen = errlen}};
     if (!cJSON_IsObject(j)) {
-        fail(&ps, NULL, "must be an object, not %s", type_name(j));
+        fail(&ps, NULL, "must be an object, not %s", sim_jcheck_type(j));
         return NULL;
     }
     sim_rule *r = sim_xcalloc(1, sizeof(*r));
@@ -398,10 +373,10 @@ sim_rule *sim_rule_parse(const void *json, const char *path, char *err, size_t e
 
     v = cJSON_GetObjectItemCaseSensitive(j, "action");
     if (!v) { fail(&ps, "action", "is required"); goto bad; }
-    if (!cJSON_IsObject(v)) { fail(&ps, "action", "must be an object, not %s", type_name(v)); goto bad; }
+    if (!cJSON_IsObject(v)) { fail(&ps, "action", "must be an object, not %s", sim_jcheck_type(v)); goto bad; }
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(v, "kind");
     if (!kind) { fail(&ps, "action.kind", "is required"); goto bad; }
-    if (!cJSON_IsString(kind)) { fail(&ps, "action.kind", "must be a string, not %s", type_name(kind)); goto bad; }
+    if (!cJSON_IsString(kind)) { fail(&ps, "action.kind", "must be a string, not %s", sim_jcheck_type(kind)); goto bad; }
     const struct action_def *def = NULL;
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
         if (strcmp(actions[i].name, kind->valuestring) == 0) def = &actions[i];

@@ -6,13 +6,12 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fault.h"
+#include "jcheck.h"
 #include "util.h"
 
 #define MAX_SCENARIO_BYTES (4u << 20)
@@ -28,126 +27,18 @@ static const char default_scenario[] =
     "\"agent\":{\"name\":\"supervisor\",\"tools\":[\"search_knowledge_base\",\"analyze_data\"],"
     "\"gap_ms\":50}}";
 
-typedef struct loader {
-    const char *origin;
-    char *err;
-    size_t errlen;
-    int failed;
-} loader;
+/* The loader is a sim_jcheck whose origin is the file name. */
+typedef sim_jcheck loader;
 
-__attribute__((format(printf, 3, 4)))
-static int fail(loader *ld, const char *path, const char *fmt, ...) {
-    if (ld->failed) return -1;
-    ld->failed = 1;
-    char reason[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
-    va_end(ap);
-    if (path && *path)
-        snprintf(ld->err, ld->errlen, "%s: %s: %s", ld->origin, path, reason);
-    else
-        snprintf(ld->err, ld->errlen, "%s: %s", ld->origin, reason);
-    return -1;
-}
-
-static void join(char *out, size_t outlen, const char *base, const char *key) {
-    if (base && *base)
-        snprintf(out, outlen, "%s.%s", base, key);
-    else
-        snprintf(out, outlen, "%s", key);
-}
-
-static const char *json_type_name(const cJSON *v) {
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    return "invalid";
-}
-
-/* Rejects keys of obj not in allowed (NULL-terminated). */
-static int check_keys(loader *ld, const cJSON *obj, const char *path, const char *const *allowed) {
-    const cJSON *it;
-    cJSON_ArrayForEach(it, obj) {
-        int known = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, it->string) == 0) known = 1;
-        if (!known) {
-            char p[256];
-            join(p, sizeof(p), path, it->string);
-            return fail(ld, p, "unknown key");
-        }
-    }
-    return 0;
-}
-
-static int want_object(loader *ld, const cJSON *v, const char *path) {
-    if (!cJSON_IsObject(v)) return fail(ld, path, "must be an object, not %s", json_type_name(v));
-    return 0;
-}
-
-/* Optional string member: leaves *dst alone when absent. */
-static int get_string(loader *ld, const cJSON *obj, const char *path, const char *key,
-                      char **dst, int required) {
-    char p[256];
-    join(p, sizeof(p), path, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) return required ? fail(ld, p, "is required") : 0;
-    if (!cJSON_IsString(v)) return fail(ld, p, "must be a string, not %s", json_type_name(v));
-    if (required && !*v->valuestring) return fail(ld, p, "must not be empty");
-    free(*dst);
-    *dst = sim_xstrdup(v->valuestring);
-    return 0;
-}
-
-/* Optional integer member in [min, max]. */
+/* An optional integer member in [min, max]. */
 static int get_int(loader *ld, const cJSON *obj, const char *path, const char *key,
                    double min, double max, double *dst) {
-    char p[256];
-    join(p, sizeof(p), path, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) return 0;
-    if (!cJSON_IsNumber(v)) return fail(ld, p, "must be a number, not %s", json_type_name(v));
-    double d = v->valuedouble;
-    if (d != floor(d)) return fail(ld, p, "must be an integer");
-    if (d < min) return fail(ld, p, "must be >= %.0f", min);
-    if (d > max) return fail(ld, p, "must be <= %.0f", max);
-    *dst = d;
-    return 0;
-}
-
-/* Optional array of non-empty strings. */
-static int get_strings(loader *ld, const cJSON *obj, const char *path, const char *key,
-                       char ***dst, size_t *n, int nonempty) {
-    char p[256];
-    join(p, sizeof(p), path, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) return 0;
-    if (!cJSON_IsArray(v)) return fail(ld, p, "must be an array, not %s", json_type_name(v));
-    size_t count = (size_t)cJSON_GetArraySize(v);
-    if (nonempty && count == 0) return fail(ld, p, "must not be empty");
-    for (size_t i = 0; i < *n; i++) free((*dst)[i]);
-    free(*dst);
-    *dst = sim_xcalloc(count ? count : 1, sizeof(char *));
-    *n = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, v) {
-        if (!cJSON_IsString(it) || !*it->valuestring) {
-            char ip[280];
-            snprintf(ip, sizeof(ip), "%s[%zu]", p, *n);
-            return fail(ld, ip, "must be a non-empty string");
-        }
-        (*dst)[(*n)++] = sim_xstrdup(it->valuestring);
-    }
-    return 0;
+    return sim_jcheck_number(ld, obj, path, key, min, max, 1, dst, NULL);
 }
 
 static int load_users(loader *ld, sim_scenario *sc, const cJSON *arr) {
     static const char *const keys[] = {"id", "email", "password", "permissions", NULL};
-    if (!cJSON_IsArray(arr)) return fail(ld, "users", "must be an array, not %s", json_type_name(arr));
+    if (!cJSON_IsArray(arr)) return sim_jcheck_fail(ld, "users", "must be an array, not %s", sim_jcheck_type(arr));
     size_t n = (size_t)cJSON_GetArraySize(arr);
     sc->users = sim_xcalloc(n ? n : 1, sizeof(sim_user));
     const cJSON *u;
@@ -155,17 +46,17 @@ static int load_users(loader *ld, sim_scenario *sc, const cJSON *arr) {
         char p[64];
         snprintf(p, sizeof(p), "users[%zu]", sc->nusers);
         sim_user *user = &sc->users[sc->nusers++];
-        if (want_object(ld, u, p) || check_keys(ld, u, p, keys) ||
-            get_string(ld, u, p, "id", &user->id, 1) ||
-            get_string(ld, u, p, "email", &user->email, 1) ||
-            get_string(ld, u, p, "password", &user->password, 1) ||
-            get_strings(ld, u, p, "permissions", &user->permissions, &user->npermissions, 0))
+        if (sim_jcheck_object(ld, u, p) || sim_jcheck_keys(ld, u, p, keys) ||
+            sim_jcheck_string(ld, u, p, "id", &user->id, 1) ||
+            sim_jcheck_string(ld, u, p, "email", &user->email, 1) ||
+            sim_jcheck_string(ld, u, p, "password", &user->password, 1) ||
+            sim_jcheck_strings(ld, u, p, "permissions", &user->permissions, &user->npermissions, 0))
             return -1;
         for (size_t i = 0; i + 1 < sc->nusers; i++) {
             if (strcmp(sc->users[i].email, user->email) == 0)
-                return fail(ld, p, "duplicate email \"%s\"", user->email);
+                return sim_jcheck_fail(ld, p, "duplicate email \"%s\"", user->email);
             if (strcmp(sc->users[i].id, user->id) == 0)
-                return fail(ld, p, "duplicate id \"%s\"", user->id);
+                return sim_jcheck_fail(ld, p, "duplicate id \"%s\"", user->id);
         }
     }
     return 0;
@@ -174,14 +65,14 @@ static int load_users(loader *ld, sim_scenario *sc, const cJSON *arr) {
 static int load_agent(loader *ld, sim_scenario *sc, const cJSON *obj) {
     static const char *const keys[] = {"name", "tools", "thinking", "answer_template", "gap_ms", NULL};
     double gap = sc->agent.gap_ms;
-    if (want_object(ld, obj, "agent") || check_keys(ld, obj, "agent", keys) ||
-        get_string(ld, obj, "agent", "name", &sc->agent.agent_name, 0) ||
-        get_strings(ld, obj, "agent", "tools", &sc->agent.tools, &sc->agent.ntools, 1) ||
-        get_strings(ld, obj, "agent", "thinking", &sc->agent.thinking, &sc->agent.nthinking, 1) ||
-        get_string(ld, obj, "agent", "answer_template", &sc->agent.answer_template, 0) ||
+    if (sim_jcheck_object(ld, obj, "agent") || sim_jcheck_keys(ld, obj, "agent", keys) ||
+        sim_jcheck_string(ld, obj, "agent", "name", &sc->agent.agent_name, 0) ||
+        sim_jcheck_strings(ld, obj, "agent", "tools", &sc->agent.tools, &sc->agent.ntools, 1) ||
+        sim_jcheck_strings(ld, obj, "agent", "thinking", &sc->agent.thinking, &sc->agent.nthinking, 1) ||
+        sim_jcheck_string(ld, obj, "agent", "answer_template", &sc->agent.answer_template, 0) ||
         get_int(ld, obj, "agent", "gap_ms", 0, 600000, &gap))
         return -1;
-    if (!*sc->agent.agent_name) return fail(ld, "agent.name", "must not be empty");
+    if (!*sc->agent.agent_name) return sim_jcheck_fail(ld, "agent.name", "must not be empty");
     sc->agent.gap_ms = (uint32_t)gap;
     return 0;
 }
@@ -189,13 +80,13 @@ static int load_agent(loader *ld, sim_scenario *sc, const cJSON *obj) {
 static int load_auth(loader *ld, sim_scenario *sc, const cJSON *obj) {
     static const char *const keys[] = {"jwt_secret", "e2e_key", "access_ttl_s", "refresh_ttl_s", NULL};
     double access = sc->access_ttl_s, refresh = sc->refresh_ttl_s;
-    if (want_object(ld, obj, "auth") || check_keys(ld, obj, "auth", keys) ||
-        get_string(ld, obj, "auth", "jwt_secret", &sc->jwt_secret, 0) ||
-        get_string(ld, obj, "auth", "e2e_key", &sc->e2e_key, 0) ||
+    if (sim_jcheck_object(ld, obj, "auth") || sim_jcheck_keys(ld, obj, "auth", keys) ||
+        sim_jcheck_string(ld, obj, "auth", "jwt_secret", &sc->jwt_secret, 0) ||
+        sim_jcheck_string(ld, obj, "auth", "e2e_key", &sc->e2e_key, 0) ||
         get_int(ld, obj, "auth", "access_ttl_s", 1, 365 * 86400.0, &access) ||
         get_int(ld, obj, "auth", "refresh_ttl_s", 1, 365 * 86400.0, &refresh))
         return -1;
-    if (sc->jwt_secret && !*sc->jwt_secret) return fail(ld, "auth.jwt_secret", "must not be empty");
+    if (sc->jwt_secret && !*sc->jwt_secret) return sim_jcheck_fail(ld, "auth.jwt_secret", "must not be empty");
     sc->access_ttl_s = (uint32_t)access;
     sc->refresh_ttl_s = (uint32_t)refresh;
     return 0;
@@ -205,9 +96,9 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
     static const char *const keys[] = {"no_token", "demo_user_id", NULL};
     char *mode = NULL;
     int rc = 0;
-    if (want_object(ld, obj, "websocket") || check_keys(ld, obj, "websocket", keys) ||
-        get_string(ld, obj, "websocket", "no_token", &mode, 0) ||
-        get_string(ld, obj, "websocket", "demo_user_id", &sc->demo_user_id, 0))
+    if (sim_jcheck_object(ld, obj, "websocket") || sim_jcheck_keys(ld, obj, "websocket", keys) ||
+        sim_jcheck_string(ld, obj, "websocket", "no_token", &mode, 0) ||
+        sim_jcheck_string(ld, obj, "websocket", "demo_user_id", &sc->demo_user_id, 0))
         rc = -1;
     if (!rc && mode) {
         if (strcmp(mode, "demo") == 0)
@@ -215,7 +106,7 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
         else if (strcmp(mode, "reject") == 0)
             sc->no_token = SIM_NO_TOKEN_REJECT;
         else
-            rc = fail(ld, "websocket.no_token", "must be \"demo\" or \"reject\", not \"%s\"", mode);
+            rc = sim_jcheck_fail(ld, "websocket.no_token", "must be \"demo\" or \"reject\", not \"%s\"", mode);
     }
     free(mode);
     return rc;
@@ -224,12 +115,12 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
 static int load_redis(loader *ld, sim_scenario *sc, const cJSON *obj) {
     static const char *const keys[] = {"host", "port", "connect_timeout_ms", NULL};
     double port = sc->redis_port, timeout = sc->redis_connect_timeout_ms;
-    if (want_object(ld, obj, "redis") || check_keys(ld, obj, "redis", keys) ||
-        get_string(ld, obj, "redis", "host", &sc->redis_host, 0) ||
+    if (sim_jcheck_object(ld, obj, "redis") || sim_jcheck_keys(ld, obj, "redis", keys) ||
+        sim_jcheck_string(ld, obj, "redis", "host", &sc->redis_host, 0) ||
         get_int(ld, obj, "redis", "port", 1, 65535, &port) ||
         get_int(ld, obj, "redis", "connect_timeout_ms", 1, 600000, &timeout))
         return -1;
-    if (sc->redis_host && !*sc->redis_host) return fail(ld, "redis.host", "must not be empty");
+    if (sc->redis_host && !*sc->redis_host) return sim_jcheck_fail(ld, "redis.host", "must not be empty");
     if (!sc->redis_host && cJSON_GetObjectItemCaseSensitive(obj, "port"))
         sc->redis_host = sim_xstrdup("127.0.0.1");
     sc->redis_port = (int)port;
@@ -246,7 +137,7 @@ static int load_faults(loader *ld, const cJSON *arr) {
         char path[32], msg[400];
         snprintf(path, sizeof(path), "faults[%zu]", i);
         if (sim_fault_rule_check(it, path, msg, sizeof(msg)))
-            return fail(ld, NULL, "%s", msg);
+            return sim_jcheck_fail(ld, NULL, "%s", msg);
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
         const cJSON *prev;
         size_t j = 0;
@@ -256,13 +147,13 @@ static int load_faults(loader *ld, const cJSON *arr) {
             if (strcmp(pid->valuestring, id->valuestring) == 0) {
                 char idpath[48];
                 snprintf(idpath, sizeof(idpath), "%s.id", path);
-                return fail(ld, idpath, "duplicate rule id \"%s\"", id->valuestring);
+                return sim_jcheck_fail(ld, idpath, "duplicate rule id \"%s\"", id->valuestring);
             }
         }
         if (cJSON_GetObjectItemCaseSensitive(it, "ttl_ms")) {
             char tpath[48];
             snprintf(tpath, sizeof(tpath), "%s.ttl_ms", path);
-            return fail(ld, tpath, "only for rules added at run time");
+            return sim_jcheck_fail(ld, tpath, "only for rules added at run time");
         }
         i++;
     }
@@ -311,7 +202,7 @@ static void fill_agent_defaults(sim_scenario *sc) {
 sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err, size_t errlen) {
     static const char *const keys[] = {"name", "description", "profile", "seed", "auth", "websocket",
                                        "users", "agent", "redis", "faults", NULL};
-    loader ld = {origin, err, errlen, 0};
+    loader ld = {.origin = origin, .err = err, .errlen = errlen};
     const char *parse_end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &parse_end, 1);
     if (!root) {
@@ -321,7 +212,7 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
             if (json[i] == '\n') line++, col = 1;
             else col++;
         }
-        fail(&ld, NULL, "invalid JSON at line %zu, column %zu", line, col);
+        sim_jcheck_fail(&ld, NULL, "invalid JSON at line %zu, column %zu", line, col);
         return NULL;
     }
     sim_scenario *sc = sim_xcalloc(1, sizeof(*sc));
@@ -331,10 +222,10 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
     const cJSON *v;
     char *profile = NULL;
     double seed = (double)sc->seed;
-    if (want_object(&ld, root, "") || check_keys(&ld, root, "", keys) ||
-        get_string(&ld, root, "", "name", &sc->name, 0) ||
-        get_string(&ld, root, "", "description", &sc->description, 0) ||
-        get_string(&ld, root, "", "profile", &profile, 0) ||
+    if (sim_jcheck_object(&ld, root, "") || sim_jcheck_keys(&ld, root, "", keys) ||
+        sim_jcheck_string(&ld, root, "", "name", &sc->name, 0) ||
+        sim_jcheck_string(&ld, root, "", "description", &sc->description, 0) ||
+        sim_jcheck_string(&ld, root, "", "profile", &profile, 0) ||
         get_int(&ld, root, "", "seed", 0, 9007199254740991.0, &seed))
         goto bad;
     sc->seed = (uint64_t)seed;
@@ -344,7 +235,7 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
         else if (strcmp(profile, "legacy") == 0)
             sc->profile = SIM_PROFILE_LEGACY;
         else {
-            fail(&ld, "profile", "must be \"current\" or \"legacy\", not \"%s\"", profile);
+            sim_jcheck_fail(&ld, "profile", "must be \"current\" or \"legacy\", not \"%s\"", profile);
             goto bad;
         }
     }
@@ -355,7 +246,7 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "redis")) && load_redis(&ld, sc, v)) goto bad;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "faults"))) {
         if (!cJSON_IsArray(v)) {
-            fail(&ld, "faults", "must be an array, not %s", json_type_name(v));
+            sim_jcheck_fail(&ld, "faults", "must be an array, not %s", sim_jcheck_type(v));
             goto bad;
         }
         if (load_faults(&ld, v)) goto bad;
