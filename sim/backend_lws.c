@@ -385,17 +385,62 @@ static int http_writeable(conn *c, struct lws *wsi) {
 
 /* Refuses an upgrade inside CONFIRM_UPGRADE with a real HTTP/1.1 answer
  * (lws_return_http_status says HTTP/1.0, which python-websockets rejects). */
-static int upgrade_refuse(struct lws *wsi, int status, const char *body) {
-    unsigned char buf[LWS_PRE + 1024];
+static int upgrade_refuse_ct(struct lws *wsi, int status, const char *ctype, const char *body) {
+    unsigned char buf[LWS_PRE + 4096];
     size_t n = sim_backend_raw_response((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE, status,
-                            sim_backend_ctype(body), body);
+                                        ctype ? ctype : sim_backend_ctype(body), body);
     lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_HEADERS);
     return 1;
 }
 
+static int upgrade_refuse(struct lws *wsi, int status, const char *body) {
+    return upgrade_refuse_ct(wsi, status, NULL, body);
+}
+
+/* An upgrade that came as a later request of a keep-alive connection (the
+ * pre-read only sees the first): its http.request and ws.accept crossings
+ * happen here, inside CONFIRM_UPGRADE, where nothing can wait. So delay and
+ * slow pass through (with a warning), hang refuses nothing and answers
+ * nothing more. Returns what CONFIRM_UPGRADE returns, or 0 to go on. */
+static int keepalive_upgrade_faults(conn *c, struct lws *wsi) {
+    sim_action a;
+    sim_backend_cross(c->b, SIM_WIRE_REQUEST, "http", c->path, "GET", NULL, c->ordinal, 1, 0, 0, &a);
+    switch (a.kind) {
+    case SIM_ACT_PASS: break;
+    case SIM_ACT_REPLY: return upgrade_refuse_ct(wsi, a.code ? a.code : 500, a.field,
+                                                 a.text ? a.text : "");
+    case SIM_ACT_ABORT: sim_backend_conn_abort(c); return -1;
+    case SIM_ACT_EMPTY: return -1;
+    case SIM_ACT_HANG: c->hung = 1; return 1;
+    default:
+        sim_warn("backend: %s on a keep-alive WebSocket upgrade is not supported; passed",
+                 sim_action_name(a.kind));
+        break;
+    }
+    sim_backend_cross(c->b, SIM_WIRE_ACCEPT, "ws", c->path, "GET",
+                      c->user_id[0] ? c->user_id : NULL, c->ordinal, 0, 0, 0, &a);
+    switch (a.kind) {
+    case SIM_ACT_PASS: return 0;
+    case SIM_ACT_CLOSE:
+        c->accept_close = 1;
+        c->accept_code = a.code ? a.code : 1011;
+        snprintf(c->accept_text, sizeof(c->accept_text), "%s", a.text ? a.text : "");
+        return 0;
+    case SIM_ACT_REPLACE:
+        free(c->accept_msg);
+        c->accept_msg = sim_backend_ws_replacement(c, &a, NULL);
+        snprintf(c->accept_type, sizeof(c->accept_type), "%s", a.field ? a.field : "error_message");
+        return 0;
+    case SIM_ACT_HANG: c->hung = 1; return 1;
+    case SIM_ACT_ABORT:
+    default: sim_backend_conn_abort(c); return -1;
+    }
+}
+
 static int confirm_upgrade(conn *c, struct lws *wsi) {
     sim_backend *b = c->b;
-    if (!c->ws_prepared) {
+    int keepalive = !c->ws_prepared;
+    if (keepalive) {
         /* A later request on a keep-alive connection: read lws's headers. */
         char path[256] = "", authz[4096] = "", sub[1024] = "";
         lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
@@ -409,6 +454,10 @@ static int confirm_upgrade(conn *c, struct lws *wsi) {
         c->ordinal = ++b->ws_conns;
     }
     c->ws_prepared = 0;   /* the next upgrade on this socket starts afresh */
+    if (keepalive) {
+        int r = keepalive_upgrade_faults(c, wsi);
+        if (r) return r;
+    }
     if (!is_ws_path(b, c->path)) return upgrade_refuse(wsi, 404, "{\"detail\":\"Not Found\"}");
     if (b->shutting_down)
         return upgrade_refuse(wsi, 503, "{\"detail\":\"Server shutting down\"}");

@@ -507,6 +507,40 @@ class Http(unittest.TestCase):
         self.assertTrue(data.endswith(b"\r\n\r\nService Unavailable"), data)
         self.assertEqual(end, "eof")
 
+    def test_upgrade_on_a_keepalive_connection(self):
+        """An upgrade after a plain request on the same socket crosses too."""
+        def keepalive_upgrade():
+            s = socket.create_connection(("127.0.0.1", self.sim.backend), timeout=2)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = b""
+            while not first.endswith(b'{"status":"ok"}'):
+                first += s.recv(4096)
+            self.assertTrue(first.startswith(b"HTTP/1.1 200"), first)
+            s.sendall(self.UPGRADE)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data or data.startswith(b"HTTP/1.1 503") and \
+                        not data.endswith(b"busy"):
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return data, "eof"
+                    data += chunk
+                return data, "open"
+            except ConnectionResetError:
+                return data, "reset"
+            finally:
+                s.close()
+        self.rule("/ws", {"kind": "status", "status": 503, "body": "busy"})
+        data, _ = keepalive_upgrade()
+        self.assertTrue(data.startswith(b"HTTP/1.1 503 "), data)
+        self.assertTrue(data.endswith(b"\r\n\r\nbusy"), data)
+        httpx.delete(self.sim.control_url + "/faults", timeout=10)
+        self.rule("/ws", {"kind": "reset"})
+        self.assertEqual(keepalive_upgrade(), (b"", "reset"))
+        httpx.delete(self.sim.control_url + "/faults", timeout=10)
+        data, end = keepalive_upgrade()
+        self.assertTrue(data.startswith(b"HTTP/1.1 101 "), data)
+
     def test_delay_on_route_and_upgrade(self):
         self.rule("/health", {"kind": "delay", "ms": 300})
         t0 = time.monotonic()
