@@ -2,7 +2,12 @@
  * (token, user), the outgoing frame queue with LWS_PRE headroom, client
  * messages, and agent runs driven by an ev_timer per connection (never an lws
  * timer: the 4.1.6 libev glue fires those late). Pure protocol lives in
- * ws_proto.c and agent_run.c; this file binds it to a connection. */
+ * ws_proto.c and agent_run.c; this file binds it to a connection.
+ *
+ * Fault actions on ws.send and ws.message are carried out here. Every frame
+ * goes through a per-connection pipe before lws's queue, and every client
+ * message through an inbound queue, so that a DELAY holds back what comes
+ * after it instead of letting it overtake (HOLD is the one that reorders). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <netdb.h>
