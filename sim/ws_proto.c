@@ -1,6 +1,7 @@
 /* ws_proto.c -- the backend's WebSocket protocol, pure: token sources, client
  * message parsing (types, aliases, payload nesting) and the server messages
- * that are not part of a run. See ws_proto.h and CONTRACT section 2. */
+ * that are not part of a run, and the messages fault actions make (replace,
+ * malform). See ws_proto.h and CONTRACT section 2. */
 #include "ws_proto.h"
 
 #include <cjson/cJSON.h>
