@@ -157,7 +157,7 @@ static void journal_crossing(sim_faults *f, const sim_wire *w, double now, const
     if (a->rule_id) {
         json_str(b, "rule", a->rule_id);
         json_str(b, "action", sim_action_name(a->kind));
-        if (a->kind == SIM_ACT_DELAY) sim_buf_printf(b, ",\"delay_ms\":%u", a->delay_ms);
+        if (a->delay_ms) sim_buf_printf(b, ",\"delay_ms\":%u", a->delay_ms);
         if (a->kind == SIM_ACT_CLOSE) sim_buf_printf(b, ",\"code\":%d", a->code);
     }
     sim_buf_append(b, "}", 1);

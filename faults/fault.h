@@ -58,6 +58,9 @@ typedef enum {
     SIM_ACT_COUNT
 } sim_action_kind;
 
+/* SIM_ACT_CLOSE on ws.send: the event goes out first, then the close. */
+enum { SIM_CLOSE_INSTEAD, SIM_CLOSE_AFTER_SEND };
+
 /* How SIM_ACT_MALFORM breaks an event. */
 enum { SIM_MALFORM_REMOVE_FIELD, SIM_MALFORM_WRONG_TYPE, SIM_MALFORM_INVALID_JSON };
 
@@ -68,7 +71,7 @@ typedef struct sim_action {
     const char *text;     /* borrowed from the rule, valid until the next cross */
     const char *rule_id;  /* rule that fired, or NULL */
     const char *field;    /* MALFORM: field; REPLACE: message type; MISROUTE: user id */
-    int mode;             /* MALFORM: SIM_MALFORM_* */
+    int mode;             /* MALFORM: SIM_MALFORM_*; CLOSE: SIM_CLOSE_* */
     const char *error_code; /* REPLACE: error_code (AGENT_ERROR, ...), may be NULL */
 } sim_action;
 

@@ -121,8 +121,14 @@ static int close_code_ok(int code, const char **why) {
 }
 
 static int parse_close(parser *ps, const cJSON *a, sim_rule *r) {
-    static const char *const keys[] = {"kind", "code", "reason", NULL};
+    static const char *const keys[] = {"kind", "code", "reason", "send_first", NULL};
     double code = 1011;
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(a, "send_first");
+    if (first && !cJSON_IsBool(first))
+        return fail(ps, "action.send_first", "must be a boolean, not %s", sim_jcheck_type(first));
+    if (cJSON_IsTrue(first) && strcmp(r->on, "ws.send") != 0)
+        return fail(ps, "action.send_first", "only applies on ws.send");
+    r->mode = cJSON_IsTrue(first) ? SIM_CLOSE_AFTER_SEND : SIM_CLOSE_INSTEAD;
     if (check_keys(ps, a, "action.", keys) ||
         get_num(ps, a, "action.", "code", 0, 65535, 1, &code, NULL) ||
         get_str(ps, a, "action.", "reason", &r->text))
@@ -155,17 +161,22 @@ static int parse_none(parser *ps, const cJSON *a, sim_rule *r) {
     return check_keys(ps, a, "action.", keys);
 }
 
+/* An HTTP status, optionally after a delay: staging's 503s took seconds. */
 static int parse_status(parser *ps, const cJSON *a, sim_rule *r) {
-    static const char *const keys[] = {"kind", "status", "body", "content_type", NULL};
-    double status = 0;
+    static const char *const keys[] = {"kind", "status", "body", "content_type", "ms", "jitter_ms", NULL};
+    double status = 0, ms = 0, jitter = 0;
     int present;
     if (check_keys(ps, a, "action.", keys) ||
         get_num(ps, a, "action.", "status", 100, 599, 1, &status, &present) ||
         get_str(ps, a, "action.", "body", &r->text) ||
-        get_str(ps, a, "action.", "content_type", &r->field))
+        get_str(ps, a, "action.", "content_type", &r->field) ||
+        get_num(ps, a, "action.", "ms", 0, 3600000, 1, &ms, NULL) ||
+        get_num(ps, a, "action.", "jitter_ms", 0, 3600000, 1, &jitter, NULL))
         return -1;
     if (!present) return fail(ps, "action.status", "is required");
     r->code = (int)status;
+    r->delay_ms = (uint32_t)ms;
+    r->jitter_ms = (uint32_t)jitter;
     return 0;
 }
 

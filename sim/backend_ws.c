@@ -296,6 +296,15 @@ static int ws_out(conn *c, char *json, const char *type, uint64_t run, const cha
         ws_stall(c);
         rc = OUT_STOPPED;
         break;
+    case SIM_ACT_CLOSE:
+        if (a.mode == SIM_CLOSE_AFTER_SEND) {
+            /* The event, then the close, in the pipe's order. */
+            pipe_push(c, outmsg_text(json), now);
+            held_release(c, now);
+        }
+        ws_act(c, &a);
+        rc = OUT_STOPPED;
+        break;
     default:
         if (ws_act(c, &a)) rc = OUT_STOPPED;
         else m = outmsg_text(json);

@@ -55,6 +55,7 @@ typedef struct req {
     int partial;              /* PARTIAL: half the body, then cut */
     sim_buf body;
     sim_http_response resp;   /* held while R_DELAY_SEND */
+    char ctype[128];          /* a fault reply's content type */
     ev_timer timer;           /* DELAY */
     struct req *prev, *next;  /* in m->suspended while suspended */
 } req;
@@ -249,7 +250,7 @@ static enum MHD_Result queue(req *r) {
 /* A fault's REPLY ("status"): its code, body and content type replace the
  * route's answer; without a body, FastAPI's {"detail": reason}. The content
  * type, when not given, is guessed from the body's first byte. */
-static enum MHD_Result queue_fault_reply(req *r, const sim_action *a) {
+static void set_fault_reply(req *r, const sim_action *a) {
     sim_http_response_free(&r->resp);
     sim_http_response_init(&r->resp);
     int status = a->code >= 100 && a->code <= 599 ? a->code : 500;
@@ -261,8 +262,15 @@ static enum MHD_Result queue_fault_reply(req *r, const sim_action *a) {
                                                                     : "text/plain; charset=utf-8";
         sim_buf_puts(&r->resp.body, a->text);
     }
-    if (a->field && *a->field)
-        r->resp.content_type = a->field;   /* borrowed: copied by MHD when queued */
+    if (a->field && *a->field) {
+        /* Copied: a delayed reply may outlive the rule. */
+        snprintf(r->ctype, sizeof r->ctype, "%s", a->field);
+        r->resp.content_type = r->ctype;
+    }
+}
+
+static enum MHD_Result queue_fault_reply(req *r, const sim_action *a) {
+    set_fault_reply(r, a);
     return queue(r);
 }
 
@@ -291,6 +299,11 @@ static enum MHD_Result cut(req *r, int rst) {
 static enum MHD_Result act(req *r, const sim_action *a, req_state delay_state) {
     switch (a->kind) {
     case SIM_ACT_REPLY:
+        if (a->delay_ms) {
+            /* A status after a delay: the reply waits, then goes as is. */
+            set_fault_reply(r, a);
+            return suspend(r, R_DELAY_SEND, (long)a->delay_ms);
+        }
         return queue_fault_reply(r, a);
     case SIM_ACT_DELAY:
         return suspend(r, delay_state, (long)a->delay_ms);

@@ -86,6 +86,18 @@ class Scenarios(unittest.TestCase):
         self.assertEqual(a, pattern(7), "the same seed drops the same events")
         self.assertNotEqual(a, pattern(8), "another seed drops others")
 
+    def test_health_503_slow(self):
+        with Sim("--scenario", scenario_path("health-503-slow.json")) as s:
+            t0 = time.monotonic()
+            r = httpx.get(s.backend_url + "/health", timeout=30)
+            took = time.monotonic() - t0
+            self.assertEqual((r.status_code, r.text), (503, "Service Unavailable"))
+            self.assertTrue(3.0 <= took <= 14.5, took)
+            journal = httpx.get(s.control_url + "/journal", timeout=10).text
+            fired = [json.loads(l) for l in journal.splitlines() if '"rule":"health-503-slow"' in l]
+            self.assertEqual(len(fired), 1)
+            self.assertAlmostEqual(fired[0]["delay_ms"] / 1000, took, delta=0.5)
+
     def test_redis_outage_and_recovery(self):
         with Sim("--scenario", scenario_path("redis-outage.json")) as s:
             r = wait_rule(s, "redis-refuse-4s", timeout_ms=5000)
@@ -224,6 +236,14 @@ class Actions(unittest.TestCase):
         r = httpx.get(self.sim.auth_url + "/health", timeout=10)
         self.assertEqual(r.status_code, 200)
         self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+        add_rule(self.sim, {"id": "auth-slow-503", "on": "auth.request", "match": {"name": "/health/ready"},
+                            "action": {"kind": "status", "status": 503, "ms": 300,
+                                       "body": "Service Unavailable", "content_type": "text/plain"}})
+        t0 = time.monotonic()
+        r = httpx.get(self.sim.auth_url + "/health/ready", timeout=10)
+        self.assertEqual((r.status_code, r.text), (503, "Service Unavailable"))
+        self.assertEqual(r.headers["content-type"], "text/plain")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3, "the status came after its delay")
         add_rule(self.sim, {"id": "auth-500", "on": "auth.request", "match": {"name": "/auth/login"},
                             "action": {"kind": "status", "status": 500, "body": "{\"detail\":\"boom\"}"}})
         r = httpx.post(self.sim.auth_url + "/auth/login", json={"email": "alice@example.com",
