@@ -134,6 +134,9 @@ struct conn {
     outmsg *held_head, *held_tail; /* HOLD: sent right after the next frame */
     inmsg *ihead, *itail;        /* client messages behind a delayed one */
     ev_timer in_timer;
+    double last_rx;              /* loop time of the last client frame */
+    int heartbeat_sent;          /* since last_rx */
+    ev_timer heartbeat_timer;
 };
 
 struct sim_backend {

@@ -516,6 +516,8 @@ static void ws_message(conn *c, const char *data, size_t len) {
     }
 }
 
+static void heartbeat_start(conn *c);
+
 /* The upgrade went through: decide what this connection is. */
 void sim_backend_ws_established(conn *c) {
     sim_backend *b = c->b;
@@ -560,9 +562,53 @@ void sim_backend_ws_established(conn *c) {
     }
     ws_out(c, sim_ws_welcome(b->cfg.sc->profile, c->user_id, c->conn_id, sim_backend_now(b)),
            "connection_established", 0, NULL);
+    heartbeat_start(c);
+}
+
+/* ---- heartbeats ---------------------------------------------------------
+ * As staging: after heartbeat_s without client traffic the server sends
+ * {"type":"heartbeat"}; after heartbeat_timeout_s without any it gives up
+ * with close 1011. Any client frame (a pong included) resets both. */
+
+static void heartbeat_arm(conn *c) {
+    const sim_scenario *sc = c->b->cfg.sc;
+    double at = 0;
+    if (sc->heartbeat_s && !c->heartbeat_sent) at = c->last_rx + sc->heartbeat_s;
+    else if (sc->heartbeat_timeout_s) at = c->last_rx + sc->heartbeat_timeout_s;
+    ev_timer_stop(c->b->loop, &c->heartbeat_timer);
+    if (!at) return;
+    double wait = at - sim_backend_now(c->b);
+    ev_timer_set(&c->heartbeat_timer, wait > 0 ? wait : 0.0, 0.0);
+    ev_timer_start(c->b->loop, &c->heartbeat_timer);
+}
+
+static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop, (void)revents;
+    conn *c = (conn *)((char *)t - offsetof(conn, heartbeat_timer));
+    const sim_scenario *sc = c->b->cfg.sc;
+    if (c->hung || c->aborted || c->close_queued || c->close_started) return;
+    double idle = sim_backend_now(c->b) - c->last_rx;
+    if (sc->heartbeat_timeout_s && idle >= sc->heartbeat_timeout_s) {
+        sim_backend_ws_stop_runs(c);
+        sim_backend_ws_close(c, 1011, "Heartbeat timeout");
+        return;
+    }
+    if (sc->heartbeat_s && !c->heartbeat_sent && idle >= sc->heartbeat_s) {
+        c->heartbeat_sent = 1;
+        ws_out(c, sim_ws_heartbeat(c->user_id, c->conn_id, sim_backend_now(c->b)), "heartbeat",
+               c->runs_req, NULL);
+    }
+    heartbeat_arm(c);
+}
+
+static void heartbeat_start(conn *c) {
+    c->last_rx = sim_backend_now(c->b);
+    c->heartbeat_sent = 0;
+    heartbeat_arm(c);
 }
 
 void sim_backend_ws_init(conn *c) {
+    ev_init(&c->heartbeat_timer, heartbeat_cb);
     ev_init(&c->run_timer, sim_backend_run_timer_cb);
     ev_init(&c->pipe_timer, pipe_cb);
     ev_init(&c->in_timer, in_cb);
@@ -609,6 +655,7 @@ int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
     }
     sim_buf_append(&c->rx, in, len);
     if (!lws_is_final_fragment(c->wsi)) return 0;
+    if (ev_is_active(&c->heartbeat_timer)) heartbeat_start(c);
     size_t n = c->rx.len;
     c->rx.len = 0;
     ws_message(c, c->rx.data ? c->rx.data : "", n);
@@ -618,6 +665,7 @@ int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
 
 void sim_backend_ws_release(conn *c) {
     sim_backend_ws_stop_runs(c);
+    ev_timer_stop(c->b->loop, &c->heartbeat_timer);
     ev_timer_stop(c->b->loop, &c->pipe_timer);
     ev_timer_stop(c->b->loop, &c->in_timer);
     while (c->ihead) {

@@ -41,6 +41,8 @@ typedef struct sim_scenario {
     uint32_t refresh_ttl_s;    /* 14 days */
     sim_no_token no_token;
     char *demo_user_id;        /* "demo-user-001" */
+    uint32_t heartbeat_s;      /* idle WebSocket gets {"type":"heartbeat"} (35; 0 = never) */
+    uint32_t heartbeat_timeout_s; /* idle this long: closed 1011 (90; 0 = never) */
     sim_user *users;
     size_t nusers;
     sim_agent_script agent;

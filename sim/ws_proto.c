@@ -290,6 +290,19 @@ char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_
     return print_and_delete(j);
 }
 
+char *sim_ws_heartbeat(const char *user_id, const char *conn_id, double now) {
+    char iso[SIM_ISO_LEN];
+    sim_iso_time(iso, now);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "heartbeat");
+    cJSON *d = cJSON_AddObjectToObject(j, "data");
+    cJSON_AddStringToObject(d, "user_id", user_id);
+    cJSON_AddStringToObject(d, "connection_id", conn_id);
+    cJSON_AddStringToObject(d, "timestamp", iso);
+    cJSON_AddNumberToObject(j, "timestamp", now);
+    return print_and_delete(j);
+}
+
 char *sim_ws_error(const char *code, const char *text, double now) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", "error_message");

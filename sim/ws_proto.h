@@ -80,6 +80,11 @@ char *sim_ws_reply(const sim_ws_msg *m, const char *user_id, double now);
  * legacy system_message. Caller frees. */
 char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_id, double now);
 
+/* The server's keep-alive after a quiet spell:
+ * {"type":"heartbeat","data":{"user_id","connection_id","timestamp":iso},"timestamp":epoch}.
+ * Caller frees. */
+char *sim_ws_heartbeat(const char *user_id, const char *conn_id, double now);
+
 /* {"type":"error_message","error_code":code,"error_message":text,...}.
  * Caller frees. */
 char *sim_ws_error(const char *code, const char *text, double now);

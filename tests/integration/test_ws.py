@@ -388,6 +388,53 @@ class NoTokenReject(unittest.TestCase):
             os.unlink(f.name)
 
 
+class Heartbeat(unittest.TestCase):
+    """Staging's keep-alive, with short timings: a heartbeat after heartbeat_s
+    of client silence, close 1011 after heartbeat_timeout_s; any client frame
+    (a pong) resets both."""
+
+    def test_heartbeat_then_timeout_and_pong_keeps_alive(self):
+        scen = {"name": "hb", "users": USERS, "websocket": {"heartbeat_s": 1, "heartbeat_timeout_s": 2}}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(scen, f)
+        try:
+            with Sim("--scenario", f.name) as s:
+                async def silent():
+                    ws = await websockets.connect(s.ws_url)
+                    await recv_json(ws)
+                    t0 = time.monotonic()
+                    hb = await recv_json(ws, timeout=5)
+                    self.assertEqual(hb["type"], "heartbeat")
+                    self.assertEqual(hb["data"]["user_id"], "demo-user-001")
+                    self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+                    await expect_close(self, ws, 1011, "Heartbeat timeout")
+                    self.assertGreaterEqual(time.monotonic() - t0, 1.9)
+
+                async def answering():
+                    ws = await websockets.connect(s.ws_url)
+                    await recv_json(ws)
+                    t0 = time.monotonic()
+                    beats = 0
+                    while time.monotonic() - t0 < 3.5:   # longer than the timeout
+                        try:
+                            m = await recv_json(ws, timeout=0.5)
+                        except asyncio.TimeoutError:
+                            continue
+                        self.assertEqual(m["type"], "heartbeat")
+                        beats += 1
+                        await ws.send(json.dumps({"type": "pong"}))
+                    self.assertGreaterEqual(beats, 2)
+                    await ws.send(json.dumps({"type": "ping"}))
+                    self.assertEqual((await recv_json(ws))["type"], "pong", "still open")
+                    await ws.close()
+
+                async def both():
+                    await asyncio.gather(silent(), answering())
+                run(both())
+        finally:
+            os.unlink(f.name)
+
+
 class LegacyProfile(unittest.TestCase):
     def test_legacy_shapes(self):
         scen = {"name": "legacy", "profile": "legacy", "users": USERS}

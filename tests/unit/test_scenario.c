@@ -22,6 +22,8 @@ static void test_builtin(void) {
     is_int(sc->access_ttl_s, 1800, "access tokens live 30 min");
     is_int(sc->no_token, SIM_NO_TOKEN_DEMO, "no token: demo user");
     is_str(sc->demo_user_id, "demo-user-001", "demo user id");
+    is_int(sc->heartbeat_s, 35, "heartbeat after 35 s of silence");
+    is_int(sc->heartbeat_timeout_s, 90, "given up after 90 s");
     ok(sc->redis_host == NULL, "own Redis by default");
     sim_scenario_free(sc);
 }
@@ -97,6 +99,8 @@ static const struct {
     {"{\"websocket\":{\"no_token\":\"allow\"}}",
      "t.json: websocket.no_token: must be \"demo\" or \"reject\", not \"allow\""},
     {"{\"redis\":{\"port\":70000}}", "t.json: redis.port: must be <= 65535"},
+    {"{\"websocket\":{\"heartbeat_s\":30,\"heartbeat_timeout_s\":20}}",
+     "t.json: websocket.heartbeat_timeout_s: must be greater than heartbeat_s"},
     {"{\"redis\":{\"host\":\"h\",\"db\":1}}", "t.json: redis.db: unknown key"},
     {"{\"faults\":{}}", "t.json: faults: must be an array, not an object"},
     {"{\"faults\":[{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}},"
