@@ -147,9 +147,12 @@ void redis_table_build(sim_redis_core *core) {
     }
 }
 
-/* lower: a table name (lowercase, NUL-terminated); s[0..n) any case. */
+/* lower: a table name (lowercase, NUL-terminated); s[0..n) any case and
+ * binary (a NUL in s must not walk past the end of lower). */
 static int name_eq(const char *lower, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
+        if (!lower[i])
+            return 0;
         char c = s[i];
         if (c >= 'A' && c <= 'Z')
             c = (char)(c + 32);
