@@ -169,6 +169,26 @@ class RedisTest(unittest.TestCase):
         self.assertEqual(r.config_get("databases"), {"databases": "16"})
         self.assertGreater(r.command_count(), 50)
 
+    def test_redis_benchmark_runs_clean(self):
+        """redis-benchmark's issue-3 test list at -P 1 and -P 16 (short runs:
+        correctness, not speed): every test reports a rate, none an error."""
+        tests = ("ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,"
+                 "lrange_100,mset")
+        for pipeline in ("1", "16"):
+            r = subprocess.run(["redis-benchmark", "-p", str(self.sim.redis), "-t", tests, "-n", "2000",
+                                "-c", "20", "-P", pipeline, "--csv"], capture_output=True, text=True,
+                               timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("ERR", r.stdout + r.stderr)
+            rates = {}
+            for line in r.stdout.splitlines()[1:]:
+                name, rps = [f.strip('"') for f in line.split(",")[:2]]
+                rates[name] = float(rps)
+            want = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "LPUSH", "RPUSH", "LPOP", "RPOP",
+                    "SADD", "HSET", "SPOP", "ZADD", "LRANGE_100 (first 100 elements)", "MSET (10 keys)"]
+            for name in want:
+                self.assertGreater(rates.get(name, 0), 0, "%s at -P %s: %s" % (name, pipeline, r.stdout))
+
     def test_redis_cli(self):
         port = str(self.sim.redis)
         def cli(*args):
