@@ -96,6 +96,10 @@ sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start
 
 static void place_free(place_index *pi);
 
+double sim_faults_start_time(const sim_faults *f) {
+    return f->start_time;
+}
+
 static void slot_free(rule_slot *s) {
     sim_rule_free(s->rule);
     free(s->conn_counts);

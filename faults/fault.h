@@ -84,6 +84,8 @@ typedef struct sim_faults sim_faults;
  * start_ms is the loop time at start; t_ms in the journal counts from it. */
 sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start_time);
 void sim_faults_free(sim_faults *f);
+/* The loop time t_ms counts from: the simulator's start. */
+double sim_faults_start_time(const sim_faults *f);
 
 /* The decision point. `now` is the loop time in seconds. Always fills out;
  * out->kind == SIM_ACT_PASS when nothing fires. Cheap when no rule is loaded

@@ -137,6 +137,8 @@ struct conn {
     double last_rx;              /* loop time of the last client frame */
     int heartbeat_sent;          /* since last_rx */
     ev_timer heartbeat_timer;
+    double gate_until;           /* start-up gate: messages wait until then; 0 = open */
+    ev_timer gate_timer;
 };
 
 struct sim_backend {

@@ -693,6 +693,7 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
     b->routes.backend_port = b->port;
     b->routes.auth_port = cfg->auth_port;
     b->routes.seed = cfg->seed;
+    b->routes.start_time = cfg->start_time;
 
     ev_io_init(&b->lio, sim_backend_accept_cb, b->lfd, EV_READ);
     ev_io_start(loop, &b->lio);

@@ -2,6 +2,7 @@
  * table of {method, path, handler}; pure (request in, response out). The
  * thread history route only names the thread: the glue reads Redis. */
 #include "backend_routes.h"
+#include "startup.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -47,6 +48,15 @@ static void add_iso(cJSON *j, const char *key, double now) {
 
 static int h_health(route_ctx *c) {
     if (!legacy(c)) return reply(c, 200, status_obj("ok"));
+    sim_phase phase = sim_startup_phase(c->rt->sc, (c->req->now - c->rt->start_time) * 1000.0);
+    if (phase != SIM_PHASE_COMPLETE) {
+        cJSON *j = status_obj("unhealthy");
+        cJSON_AddStringToObject(j, "message", "Startup in progress");
+        cJSON_AddBoolToObject(j, "startup_in_progress", 1);
+        cJSON *d = cJSON_AddObjectToObject(j, "details");
+        cJSON_AddStringToObject(d, "phase", sim_phase_name(phase));
+        return reply(c, 503, j);
+    }
     cJSON *j = status_obj("healthy");
     cJSON_AddStringToObject(j, "service", "netra-ai-platform");
     cJSON_AddStringToObject(j, "version", "1.0.0");

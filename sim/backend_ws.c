@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "backend_int.h"
+#include "startup.h"
 #include "util.h"
 
 static void run_start_next(conn *c);
@@ -440,9 +441,23 @@ static void inmsg_run(conn *c, inmsg *q) {
     free(q);
 }
 
+/* Drops every client message still waiting. */
+static void in_clear(conn *c) {
+    ev_timer_stop(c->b->loop, &c->in_timer);
+    while (c->ihead) {
+        inmsg *q = c->ihead;
+        c->ihead = q->next;
+        free(q->reply);
+        sim_ws_msg_free(&q->m);
+        free(q);
+    }
+    c->itail = NULL;
+}
+
 static void in_arm(conn *c) {
     ev_timer_stop(c->b->loop, &c->in_timer);
-    if (!c->ihead) return;
+    /* Behind the start-up gate nothing is handled: gate_cb re-arms. */
+    if (!c->ihead || c->gate_until) return;
     double wait = c->ihead->due - sim_backend_now(c->b);
     ev_timer_set(&c->in_timer, wait > 0 ? wait : 0.0, 0.0);
     ev_timer_start(c->b->loop, &c->in_timer);
@@ -472,8 +487,8 @@ static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, char *reply, const
     q->run_ord = run_ord;
     q->reply = reply;
     if (reply_type) snprintf(q->reply_type, sizeof(q->reply_type), "%s", reply_type);
-    q->due = due;
-    if (!c->ihead && due <= sim_backend_now(c->b)) {
+    q->due = c->gate_until > due ? c->gate_until : due;   /* behind the start-up gate */
+    if (!c->ihead && q->due <= sim_backend_now(c->b)) {
         inmsg_run(c, q);
         return;
     }
@@ -517,6 +532,11 @@ static void ws_message(conn *c, const char *data, size_t len) {
 }
 
 static void heartbeat_start(conn *c);
+static void ws_greet(conn *c);
+
+static double startup_elapsed_ms(const conn *c) {
+    return (sim_backend_now(c->b) - c->b->cfg.start_time) * 1000.0;
+}
 
 /* The upgrade went through: decide what this connection is. */
 void sim_backend_ws_established(conn *c) {
@@ -552,6 +572,25 @@ void sim_backend_ws_established(conn *c) {
     }
     sim_debug("ws %s: user %s (token from %s)", c->conn_id, c->user_id,
              sim_ws_token_source_name(c->auth.source));
+    const sim_scenario *sc = b->cfg.sc;
+    double elapsed = startup_elapsed_ms(c);
+    if (sim_startup_phase(sc, elapsed) < SIM_PHASE_SERVICES) {
+        /* The startup race: wait for phase `services`, at most ws_wait_ms;
+         * client messages queue behind the gate. */
+        double ready = sim_startup_phase_start_ms(sc, SIM_PHASE_SERVICES) - elapsed;
+        double wait = ready < sc->startup_ws_wait_ms ? ready : sc->startup_ws_wait_ms;
+        c->gate_until = sim_backend_now(b) + wait / 1000.0;
+        ev_timer_set(&c->gate_timer, wait / 1000.0, 0.0);
+        ev_timer_start(b->loop, &c->gate_timer);
+        return;
+    }
+    ws_greet(c);
+}
+
+/* The first message of a session that may start: the welcome (or what a
+ * ws.accept REPLACE rule sends instead). */
+static void ws_greet(conn *c) {
+    sim_backend *b = c->b;
     if (c->accept_msg) {
         /* REPLACE at ws.accept: this message instead of the welcome; the
          * session stays open. */
@@ -563,6 +602,26 @@ void sim_backend_ws_established(conn *c) {
     ws_out(c, sim_ws_welcome(b->cfg.sc->profile, c->user_id, c->conn_id, sim_backend_now(b)),
            "connection_established", 0, NULL);
     heartbeat_start(c);
+}
+
+static void gate_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop, (void)revents;
+    conn *c = (conn *)((char *)t - offsetof(conn, gate_timer));
+    c->gate_until = 0;
+    if (c->hung || c->aborted || c->close_queued || c->close_started) return;
+    const sim_scenario *sc = c->b->cfg.sc;
+    /* +1 ms: the timer was set for the exact start of `services`. */
+    sim_phase p = sim_startup_phase(sc, startup_elapsed_ms(c) + 1);
+    if (p < SIM_PHASE_SERVICES) {
+        char reason[120];
+        snprintf(reason, sizeof(reason), "Service not ready: startup phase %s after %.1f s",
+                 sim_phase_name(p), sc->startup_ws_wait_ms / 1000.0);
+        in_clear(c);
+        sim_backend_ws_close(c, 1011, reason);
+        return;
+    }
+    ws_greet(c);
+    in_arm(c);
 }
 
 /* ---- heartbeats ---------------------------------------------------------
@@ -609,6 +668,7 @@ static void heartbeat_start(conn *c) {
 
 void sim_backend_ws_init(conn *c) {
     ev_init(&c->heartbeat_timer, heartbeat_cb);
+    ev_init(&c->gate_timer, gate_cb);
     ev_init(&c->run_timer, sim_backend_run_timer_cb);
     ev_init(&c->pipe_timer, pipe_cb);
     ev_init(&c->in_timer, in_cb);
@@ -666,16 +726,9 @@ int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
 void sim_backend_ws_release(conn *c) {
     sim_backend_ws_stop_runs(c);
     ev_timer_stop(c->b->loop, &c->heartbeat_timer);
+    ev_timer_stop(c->b->loop, &c->gate_timer);
     ev_timer_stop(c->b->loop, &c->pipe_timer);
-    ev_timer_stop(c->b->loop, &c->in_timer);
-    while (c->ihead) {
-        inmsg *q = c->ihead;
-        c->ihead = q->next;
-        free(q->reply);
-        sim_ws_msg_free(&q->m);
-        free(q);
-    }
-    c->itail = NULL;
+    in_clear(c);
     outlist_free(&c->phead, &c->ptail);
     outlist_free(&c->held_head, &c->held_tail);
     outlist_free(&c->qhead, &c->qtail);

@@ -168,6 +168,24 @@ static int load_faults(loader *ld, const cJSON *arr) {
     return 0;
 }
 
+static int load_startup(loader *ld, sim_scenario *sc, const cJSON *obj) {
+    static const char *const keys[] = {"complete_ms", "app_state_ms", "ws_wait_ms", NULL};
+    double complete = 0, app_state = 0, wait = sc->startup_ws_wait_ms;
+    if (sim_jcheck_object(ld, obj, "startup") || sim_jcheck_keys(ld, obj, "startup", keys) ||
+        get_int(ld, obj, "startup", "complete_ms", 1, 3600000, &complete) ||
+        get_int(ld, obj, "startup", "app_state_ms", 0, 3600000, &app_state) ||
+        get_int(ld, obj, "startup", "ws_wait_ms", 0, 3600000, &wait))
+        return -1;
+    if (!cJSON_GetObjectItemCaseSensitive(obj, "complete_ms"))
+        return sim_jcheck_fail(ld, "startup.complete_ms", "is required");
+    if (app_state >= complete)
+        return sim_jcheck_fail(ld, "startup.app_state_ms", "must be less than complete_ms");
+    sc->startup_complete_ms = (uint32_t)complete;
+    sc->startup_app_state_ms = (uint32_t)app_state;
+    sc->startup_ws_wait_ms = (uint32_t)wait;
+    return 0;
+}
+
 static void set_defaults(sim_scenario *sc) {
     sc->name = sim_xstrdup("unnamed");
     sc->description = sim_xstrdup("");
@@ -178,6 +196,7 @@ static void set_defaults(sim_scenario *sc) {
     sc->no_token = SIM_NO_TOKEN_DEMO;
     sc->demo_user_id = sim_xstrdup("demo-user-001");
     sc->heartbeat_s = 35;
+    sc->startup_ws_wait_ms = 3000;
     sc->heartbeat_timeout_s = 90;
     sc->agent.agent_name = sim_xstrdup("supervisor");
     sc->agent.gap_ms = 50;
@@ -211,7 +230,7 @@ static void fill_agent_defaults(sim_scenario *sc) {
 
 sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err, size_t errlen) {
     static const char *const keys[] = {"name", "description", "profile", "seed", "auth", "websocket",
-                                       "users", "agent", "redis", "faults", NULL};
+                                       "users", "agent", "redis", "startup", "faults", NULL};
     loader ld = {.origin = origin, .err = err, .errlen = errlen};
     const char *parse_end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &parse_end, 1);
@@ -254,6 +273,7 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "users")) && load_users(&ld, sc, v)) goto bad;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "agent")) && load_agent(&ld, sc, v)) goto bad;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "redis")) && load_redis(&ld, sc, v)) goto bad;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "startup")) && load_startup(&ld, sc, v)) goto bad;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "faults"))) {
         if (!cJSON_IsArray(v)) {
             sim_jcheck_fail(&ld, "faults", "must be an array, not %s", sim_jcheck_type(v));

@@ -43,6 +43,9 @@ typedef struct sim_scenario {
     char *demo_user_id;        /* "demo-user-001" */
     uint32_t heartbeat_s;      /* idle WebSocket gets {"type":"heartbeat"} (35; 0 = never) */
     uint32_t heartbeat_timeout_s; /* idle this long: closed 1011 (90; 0 = never) */
+    uint32_t startup_complete_ms; /* simulated start-up length; 0: started already */
+    uint32_t startup_app_state_ms; /* phase no_app_state until then */
+    uint32_t startup_ws_wait_ms;  /* a WebSocket before `services` waits this long (3000) */
     sim_user *users;
     size_t nusers;
     sim_agent_script agent;

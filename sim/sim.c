@@ -121,6 +121,7 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         .history = s->history,
         .faults = s->faults,
         .seed = sc->seed,
+        .start_time = sim_faults_start_time(s->faults),
     };
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;

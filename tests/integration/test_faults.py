@@ -5,6 +5,8 @@ httpx (HTTP status and delays), and the control API (rules at run time,
 /journal/wait, /metrics, ttl_ms)."""
 import asyncio
 import json
+import os
+import tempfile
 import time
 import unittest
 
@@ -97,6 +99,56 @@ class Scenarios(unittest.TestCase):
             fired = [json.loads(l) for l in journal.splitlines() if '"rule":"health-503-slow"' in l]
             self.assertEqual(len(fired), 1)
             self.assertAlmostEqual(fired[0]["delay_ms"] / 1000, took, delta=0.5)
+
+    def test_startup_race(self):
+        """scenarios/startup-race.json: a WebSocket during start-up waits 2.1 s
+        and is closed 1011; with a shorter start-up a WebSocket that arrives
+        early waits for phase services and is welcomed, its early message
+        answered after; a legacy /health says 503 with the phase."""
+        with Sim("--scenario", scenario_path("startup-race.json")) as s:
+            async def early():
+                t0 = time.monotonic()
+                ws = await websockets.connect(s.ws_url, open_timeout=10)
+                await ws.send(json.dumps({"type": "ping"}))
+                with self.assertRaises(websockets.ConnectionClosed) as cm:
+                    await asyncio.wait_for(ws.recv(), 10)
+                took = time.monotonic() - t0
+                self.assertEqual(cm.exception.rcvd.code, 1011)
+                self.assertEqual(cm.exception.rcvd.reason,
+                                 "Service not ready: startup phase no_app_state after 2.1 s")
+                self.assertTrue(2.0 <= took <= 3.0, took)
+            asyncio.run(early())
+        with open(scenario_path("startup-race.json")) as f:
+            sc = json.load(f)
+        sc["startup"] = {"app_state_ms": 300, "complete_ms": 1700, "ws_wait_ms": 3000}
+        sc["profile"] = "legacy"
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(sc, f)
+        try:
+            with Sim("--scenario", f.name) as s:
+                r = httpx.get(s.backend_url + "/health", timeout=10)
+                self.assertEqual(r.status_code, 503)
+                body = r.json()
+                self.assertEqual((body["status"], body["message"], body["startup_in_progress"]),
+                                 ("unhealthy", "Startup in progress", True))
+                self.assertIn(body["details"]["phase"], ("no_app_state", "init", "dependencies"))
+
+                async def waits():
+                    t0 = time.monotonic()
+                    ws = await websockets.connect(s.ws_url, open_timeout=10)
+                    await ws.send(json.dumps({"type": "ping"}))
+                    first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    self.assertEqual(first["type"], "system_message", "legacy welcome, after the gate")
+                    self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+                    self.assertEqual(json.loads(await asyncio.wait_for(ws.recv(), 10))["type"], "pong")
+                    await ws.close()
+                asyncio.run(waits())
+                deadline = time.monotonic() + 10
+                while httpx.get(s.backend_url + "/health", timeout=10).status_code != 200:
+                    self.assertLess(time.monotonic(), deadline, "start-up never completed")
+                    time.sleep(0.1)
+        finally:
+            os.unlink(f.name)
 
     def test_redis_outage_and_recovery(self):
         with Sim("--scenario", scenario_path("redis-outage.json")) as s:

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "scenario.h"
+#include "startup.h"
 #include "tap.h"
 
 static void test_builtin(void) {
@@ -103,6 +104,9 @@ static const struct {
      "t.json: websocket.heartbeat_timeout_s: must be greater than heartbeat_s"},
     {"{\"redis\":{\"host\":\"h\",\"db\":1}}", "t.json: redis.db: unknown key"},
     {"{\"faults\":{}}", "t.json: faults: must be an array, not an object"},
+    {"{\"startup\":{\"app_state_ms\":10}}", "t.json: startup.complete_ms: is required"},
+    {"{\"startup\":{\"app_state_ms\":10,\"complete_ms\":10}}",
+     "t.json: startup.app_state_ms: must be less than complete_ms"},
     {"{\"faults\":[{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"drop\"}},"
      "{\"id\":\"b\",\"on\":\"ws.send\",\"after_ms\":-1,\"action\":{\"kind\":\"drop\"}}]}",
      "t.json: faults[1].after_ms: must be >= 0"},
@@ -125,7 +129,30 @@ static void test_bad(void) {
     }
 }
 
+static void test_startup(void) {
+    char err[512] = "";
+    sim_scenario *none = sim_scenario_load(NULL, err, sizeof(err));
+    is_int(sim_startup_phase(none, 0), SIM_PHASE_COMPLETE, "no start-up: complete at once");
+    sim_scenario_free(none);
+    sim_scenario *sc = sim_scenario_parse(
+        "{\"startup\":{\"app_state_ms\":700,\"complete_ms\":1400}}", "t.json", err, sizeof(err));
+    ok(sc != NULL, "startup parses (%s)", err);
+    if (!sc) return;
+    is_int(sc->startup_ws_wait_ms, 3000, "staging waited 3 s by default");
+    is_int(sim_startup_phase(sc, 0), SIM_PHASE_NO_APP_STATE, "no_app_state first");
+    is_int(sim_startup_phase(sc, 699), SIM_PHASE_NO_APP_STATE, "until app_state_ms");
+    is_int(sim_startup_phase(sc, 700), SIM_PHASE_INIT, "then init");
+    is_int(sim_startup_phase(sc, 1100), SIM_PHASE_SERVICES, "services at 700 + 4/7 of 700 ms");
+    is_int(sim_startup_phase(sc, 1399), SIM_PHASE_FINALIZE, "finalize last");
+    is_int(sim_startup_phase(sc, 1400), SIM_PHASE_COMPLETE, "complete at complete_ms");
+    is_int((long long)sim_startup_phase_start_ms(sc, SIM_PHASE_SERVICES), 1100, "services start");
+    is_str(sim_phase_name(SIM_PHASE_NO_APP_STATE), "no_app_state", "phase name");
+    is_str(sim_phase_name(SIM_PHASE_DEPENDENCIES), "dependencies", "phase name");
+    sim_scenario_free(sc);
+}
+
 int main(void) {
+    test_startup();
     test_builtin();
     test_file();
     test_full();

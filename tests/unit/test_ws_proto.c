@@ -363,7 +363,8 @@ static void test_routes(void) {
     ok(sc != NULL, "built-in scenario");
     if (!sc) return;
     sim_auth_store *st = sim_auth_store_new(sc, 1);
-    sim_backend_routes rt = {sc, st, NULL, "127.0.0.1", 8000, 8081, 1, 0};
+    sim_backend_routes rt = {.sc = sc, .auth = st, .host = "127.0.0.1", .backend_port = 8000,
+                             .auth_port = 8081, .seed = 1};
     cJSON *j;
     sim_route_result res;
     hdr_auth = NULL;
