@@ -24,14 +24,85 @@
 #define NSVC 4
 #define NPOINT 4
 
+/* Per-connection match counts: connection ordinal -> count, open
+ * addressing with linear probing and backward-shift deletion, so that a
+ * closed connection's entry goes away and memory follows the connections
+ * that are open, not every connection ever accepted. */
+typedef struct count_map {
+    uint64_t *keys;          /* conn + 1; 0 marks an empty slot */
+    uint64_t *vals;
+    size_t cap, n;           /* cap: 0 or a power of two */
+} count_map;
+
+static void count_map_free(count_map *m) {
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof(*m));
+}
+
+static size_t count_slot(uint64_t key, size_t mask) {
+    return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 17) & mask;
+}
+
+static void count_map_grow(count_map *m) {
+    count_map old = *m;
+    m->cap = old.cap ? old.cap * 2 : 16;
+    m->keys = sim_xcalloc(m->cap, sizeof(uint64_t));
+    m->vals = sim_xcalloc(m->cap, sizeof(uint64_t));
+    m->n = 0;
+    for (size_t i = 0; i < old.cap; i++) {
+        if (!old.keys[i]) continue;
+        size_t j = count_slot(old.keys[i], m->cap - 1);
+        while (m->keys[j]) j = (j + 1) & (m->cap - 1);
+        m->keys[j] = old.keys[i];
+        m->vals[j] = old.vals[i];
+        m->n++;
+    }
+    free(old.keys);
+    free(old.vals);
+}
+
+/* Adds one to conn's count and returns it. */
+static uint64_t count_map_incr(count_map *m, uint64_t conn) {
+    if ((m->n + 1) * 4 > m->cap * 3) count_map_grow(m);
+    uint64_t key = conn + 1;
+    size_t mask = m->cap - 1, i = count_slot(key, mask);
+    while (m->keys[i] && m->keys[i] != key) i = (i + 1) & mask;
+    if (!m->keys[i]) {
+        m->keys[i] = key;
+        m->vals[i] = 0;
+        m->n++;
+    }
+    return ++m->vals[i];
+}
+
+static void count_map_del(count_map *m, uint64_t conn) {
+    if (!m->cap) return;
+    uint64_t key = conn + 1;
+    size_t mask = m->cap - 1, i = count_slot(key, mask);
+    while (m->keys[i] && m->keys[i] != key) i = (i + 1) & mask;
+    if (!m->keys[i]) return;
+    /* Backward shift: pull later entries of the probe run into the hole. */
+    for (size_t j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
+        size_t home = count_slot(m->keys[j], mask);
+        /* j's entry may move to i unless its home lies cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            m->keys[i] = m->keys[j];
+            m->vals[i] = m->vals[j];
+            i = j;
+        }
+    }
+    m->keys[i] = 0;
+    m->n--;
+}
+
 typedef struct rule_slot {
     sim_rule *rule;
     int runtime;
     double expires_at;       /* 0: never */
     uint64_t fired;
     uint64_t matched;        /* service-scope count */
-    uint64_t *conn_counts;   /* connection-scope counts, indexed by conn */
-    size_t nconn;
+    count_map conn_counts;   /* connection-scope counts, open connections only */
 } rule_slot;
 
 /* The rules of one place (service, point), as indexes into f->rules in the
@@ -102,7 +173,7 @@ double sim_faults_start_time(const sim_faults *f) {
 
 static void slot_free(rule_slot *s) {
     sim_rule_free(s->rule);
-    free(s->conn_counts);
+    count_map_free(&s->conn_counts);
 }
 
 void sim_faults_free(sim_faults *f) {
@@ -120,16 +191,41 @@ void sim_faults_free(sim_faults *f) {
 
 /* ---- journal ---------------------------------------------------------- */
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p) {
+    if (p[0] < 0x80) return 1;
+    size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!n || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4)) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    uint32_t cp = p[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) cp = (cp << 6) | (p[i] & 0x3f);
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;   /* overlong, surrogate or out of range */
+    return n;
+}
+
+/* Appends ,"key":"s" with s escaped so the line is always valid JSON: bytes
+ * that are not UTF-8 (a percent-decoded path, a binary Redis key) become
+ * \u00XX, so every journal line parses. */
 static void json_str(sim_buf *b, const char *key, const char *s) {
     sim_buf_printf(b, ",\"%s\":\"", key);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            sim_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            sim_buf_printf(b, "\\u%04x", c);
-        else
-            sim_buf_append(b, s, 1);
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (*p == '"' || *p == '\\') {
+            sim_buf_printf(b, "\\%c", *p);
+            n = 1;
+        } else if (*p < 0x20 || !n) {
+            sim_buf_printf(b, "\\u%04x", *p);
+            n = 1;
+        } else {
+            size_t run = n;   /* copy plain runs in one append */
+            while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') run++;
+            sim_buf_append(b, p, run);
+            n = run;
+        }
+        p += n;
     }
     sim_buf_append(b, "\"", 1);
 }
@@ -172,9 +268,13 @@ uint64_t sim_faults_journal_count(const sim_faults *f) {
     return f ? f->journal_seq : 0;
 }
 
+uint64_t sim_faults_journal_oldest(const sim_faults *f) {
+    return f->journal_seq > JOURNAL_RING ? f->journal_seq - JOURNAL_RING + 1 : 1;
+}
+
 size_t sim_faults_journal_since(const sim_faults *f, uint64_t since, size_t limit, void *out) {
     sim_buf *b = out;
-    uint64_t oldest = f->journal_seq > JOURNAL_RING ? f->journal_seq - JOURNAL_RING + 1 : 1;
+    uint64_t oldest = sim_faults_journal_oldest(f);
     uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
     size_t n = 0;
     for (; seq <= f->journal_seq && n < limit; seq++, n++) {
@@ -217,16 +317,20 @@ static int matches(const sim_rule *r, const sim_wire *w) {
 /* Counts this match for the rule and returns its ordinal (from 1) within
  * the rule's scope. */
 static uint64_t count_match(rule_slot *s, const sim_wire *w) {
-    if (s->rule->scope == SIM_SCOPE_SERVICE) return ++s->matched;
-    if (w->conn >= s->nconn) {
-        size_t n = s->nconn ? s->nconn : 16;
-        while (n <= w->conn) n *= 2;
-        s->conn_counts = sim_xrealloc(s->conn_counts, n * sizeof(uint64_t));
-        memset(s->conn_counts + s->nconn, 0, (n - s->nconn) * sizeof(uint64_t));
-        s->nconn = n;
-    }
     s->matched++;
-    return ++s->conn_counts[w->conn];
+    if (s->rule->scope == SIM_SCOPE_SERVICE) return s->matched;
+    return count_map_incr(&s->conn_counts, w->conn);
+}
+
+/* A connection closed: its counts go. Connection ordinals never come back. */
+static void forget_connection(sim_faults *f, const sim_wire *w) {
+    for (size_t i = 0; i < f->nrules; i++) {
+        rule_slot *s = &f->rules[i];
+        const sim_rule *r = s->rule;
+        if (r->scope == SIM_SCOPE_CONNECTION && r->service == w->service && w->proto &&
+            strcmp(r->proto, w->proto) == 0)
+            count_map_del(&s->conn_counts, w->conn);
+    }
 }
 
 static int fires(const sim_faults *f, const rule_slot *s, const sim_wire *w, uint64_t ord, double t_ms) {
@@ -304,6 +408,7 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
     memset(out, 0, sizeof(*out));
     if (!f) return;
     f->crossings[w->service][w->point]++;
+    if (w->point == SIM_WIRE_CLOSE && f->nrules) forget_connection(f, w);
     /* Redis commands and replies are not journaled one by one (the
      * history client's writes interleave across WebSocket connections,
      * which would make journals differ), nor is the control API, nor are
@@ -424,6 +529,15 @@ static void expire_rules(sim_faults *f, double now) {
     }
 }
 
+void sim_faults_expire(sim_faults *f, double now) {
+    for (size_t i = 0; i < f->nrules; i++) {
+        if (f->rules[i].expires_at && now >= f->rules[i].expires_at) {
+            expire_rules(f, now);
+            return;
+        }
+    }
+}
+
 static rule_slot *find(const sim_faults *f, const char *id) {
     for (size_t i = 0; i < f->nrules; i++)
         if (strcmp(f->rules[i].rule->id, id) == 0) return &f->rules[i];
@@ -496,9 +610,7 @@ void sim_faults_reset(sim_faults *f) {
             continue;
         }
         s->fired = s->matched = 0;
-        free(s->conn_counts);
-        s->conn_counts = NULL;
-        s->nconn = 0;
+        count_map_free(&s->conn_counts);
     }
 }
 

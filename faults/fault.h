@@ -107,6 +107,10 @@ int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtim
                    char *err, size_t errlen);
 /* Adds every rule of a cJSON array (the scenario's). Stops at the first error. */
 int sim_faults_add_all(sim_faults *f, const void *rules, double now, char *err, size_t errlen);
+/* Removes the run-time rules whose ttl_ms has run out. Crossings do it for
+ * their own place; the control API calls it before it looks at the rules,
+ * so a rule is gone everywhere at once. */
+void sim_faults_expire(sim_faults *f, double now);
 /* Removes a rule by id: 0, or -1 when there is none. */
 int sim_faults_remove(sim_faults *f, const char *id);
 /* Removes every rule. */
@@ -129,6 +133,8 @@ void sim_faults_set_listener(sim_faults *f, sim_fault_listener fn, void *ctx);
 
 /* Number of journal lines written so far (the last line's sequence number). */
 uint64_t sim_faults_journal_count(const sim_faults *f);
+/* The oldest line still in memory (the ring keeps the last 65536). */
+uint64_t sim_faults_journal_oldest(const sim_faults *f);
 /* Lines with sequence number > since, oldest first, as one text of JSON
  * lines appended to out (a sim_buf *); at most `limit` lines. Lines older
  * than the in-memory window are gone (the file keeps them). Returns the

@@ -101,9 +101,17 @@ static void route_journal(sim_control_env *env, const sim_http_request *req, sim
     resp->status = 200;
     resp->content_type = "application/x-ndjson";
     resp->body.len = 0;
-    sim_faults_journal_since(env->faults, since, (size_t)limit, &resp->body);
-    snprintf(resp->extra_headers, sizeof(resp->extra_headers), "X-Journal-Last: %llu\r\n",
-             (unsigned long long)sim_faults_journal_count(env->faults));
+    /* The ring keeps the last lines only: say which line came first, so a
+     * reader sees a gap, and which came last, so it can page on with
+     * since=X-Journal-Last. */
+    uint64_t total = sim_faults_journal_count(env->faults);
+    uint64_t oldest = sim_faults_journal_oldest(env->faults);
+    uint64_t first = since + 1 > oldest ? since + 1 : oldest;
+    size_t n = sim_faults_journal_since(env->faults, since, (size_t)limit, &resp->body);
+    snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+             "X-Journal-First: %llu\r\nX-Journal-Last: %llu\r\nX-Journal-Total: %llu\r\n",
+             (unsigned long long)(n ? first : since + 1), (unsigned long long)(n ? first + n - 1 : since),
+             (unsigned long long)total);
 }
 
 /* GET /journal/wait?rule=ID&count=N&timeout_ms=T: a long poll that answers
@@ -112,7 +120,11 @@ static void route_wait(sim_control_env *env, const sim_http_request *req, sim_ht
     char rule[80];
     uint64_t count, timeout;
     if (sim_http_query_param(req->query, "rule", rule, sizeof(rule)) != 0 || !*rule) {
-        sim_http_detail(resp, 422, "query parameter rule is required");
+        char probe[2];
+        int present = sim_http_query_param(req->query, "rule", probe, sizeof(probe)) == 0 ||
+                      strstr(req->query, "rule=") != NULL;
+        sim_http_detail(resp, 422, present ? "query parameter rule: a rule id is 1-64 characters"
+                                           : "query parameter rule is required");
         return;
     }
     if (query_u64(req, "count", 1, &count)) {
@@ -168,6 +180,7 @@ void sim_control_handle(void *ctx, const sim_http_request *req, sim_http_respons
             return;
         }
     }
+    sim_faults_expire(env->faults, req->now);
     const char *p = req->path;
     if (is(req, "GET", "/status")) {
         route_status(env, req, resp);

@@ -405,6 +405,30 @@ class ControlApi(unittest.TestCase):
             time.sleep(0.4)  # the ttl itself is what is under test
             self.assertEqual(httpx.get(s.backend_url + "/health", timeout=10).status_code, 200)
             self.assertEqual(httpx.get(c + "/faults", timeout=10).json()["faults"], [])
+            # A ttl rule on a place nobody uses is gone everywhere too.
+            add_rule(s, {"id": "quiet", "on": "redis.accept", "ttl_ms": 200, "action": {"kind": "hang"}})
+            time.sleep(0.3)  # the ttl itself is what is under test
+            self.assertEqual(httpx.get(c + "/status", timeout=10).json()["rules"], 0)
+            self.assertNotIn('rule="quiet"', httpx.get(c + "/metrics", timeout=10).text)
+            self.assertEqual(httpx.delete(c + "/faults/quiet", timeout=10).status_code, 404)
+            add_rule(s, {"id": "quiet", "on": "redis.accept", "action": {"kind": "hang"}})
+
+            # The journal pages: since=X-Journal-Last continues without a gap.
+            seen, since = [], 0
+            while True:
+                r = httpx.get(c + "/journal", params={"since": since, "limit": 3}, timeout=10)
+                lines = r.text.splitlines()
+                if not lines:
+                    break
+                self.assertEqual(int(r.headers["x-journal-first"]), since + 1)
+                self.assertEqual(int(r.headers["x-journal-last"]), since + len(lines))
+                seen += lines
+                since = int(r.headers["x-journal-last"])
+            self.assertEqual(len(seen), int(r.headers["x-journal-total"]))
+            self.assertEqual(seen, httpx.get(c + "/journal", timeout=10).text.splitlines())
+            r = httpx.get(c + "/journal/wait", params={"rule": "x" * 200}, timeout=10)
+            self.assertEqual(r.status_code, 422)
+            self.assertIn("1-64 characters", r.json()["detail"])
 
     def test_cli(self):
         import subprocess

@@ -267,6 +267,15 @@ static void test_ttl_journal_metrics(void) {
     is_int(a.kind, SIM_ACT_PASS, "reverts by itself after ttl_ms");
     is_int(sim_faults_count(f), 0, "expired rule removed");
 
+    /* A rule whose place sees no traffic expires too, once asked. */
+    is_int(add(f, "{\"id\":\"quiet\",\"on\":\"redis.accept\",\"ttl_ms\":100,\"action\":{\"kind\":\"hang\"}}",
+               10.6, err, sizeof(err)), 0, "ttl rule on a quiet place");
+    sim_faults_expire(f, 10.8);
+    is_int(sim_faults_count(f), 0, "expired without traffic");
+    is_int(add(f, "{\"id\":\"quiet\",\"on\":\"redis.accept\",\"action\":{\"kind\":\"hang\"}}",
+               10.8, err, sizeof(err)), 0, "its id can be used again");
+    is_int(sim_faults_remove(f, "quiet"), 0, "removed");
+
     sim_buf b = {0};
     size_t n = sim_faults_journal_since(f, 0, 100, &b);
     is_int(n, 2, "two journal lines");
@@ -326,7 +335,56 @@ static void test_index_and_precedence(void) {
     sim_faults_free(f);
 }
 
+static void test_journal_utf8_and_forgetting(void) {
+    sim_faults *f = sim_faults_new(1, NULL, 0);
+    char err[256];
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_REQUEST, .proto = "http",
+                  .name = "/x\xff\"y\x01\xc3\xa9", .method = "GET", .conn = 1};
+    sim_action a;
+    sim_faults_cross(f, &w, 0, &a);
+    sim_buf b = {0};
+    sim_faults_journal_since(f, 0, 10, &b);
+    ok(strstr(b.data, "\"name\":\"/x\\u00ff\\\"y\\u0001\xc3\xa9\"") != NULL,
+       "bad UTF-8 escaped, good UTF-8 kept: %s", b.data);
+    cJSON *j = cJSON_Parse(b.data);
+    ok(j != NULL, "the line is JSON");
+    cJSON_Delete(j);
+    sim_buf_free(&b);
+
+    /* Connection-scoped counts are dropped when the connection closes. */
+    add(f, "{\"id\":\"second\",\"on\":\"ws.send\",\"nth\":2,\"action\":{\"kind\":\"drop\"}}", 0, err,
+        sizeof(err));
+    /* A sliding window of 97 open connections: each sends its first event,
+     * 97 steps later its second, then closes; deletions in the count table
+     * must never disturb the counts of connections still open. */
+    int fired = 0, wrong = 0;
+    enum { WINDOW = 97, CONNS = 5000 };
+    for (uint64_t step = 1; step <= CONNS + WINDOW; step++) {
+        /* Scattered ordinals, so entries collide and deletions must shift. */
+        if (step <= CONNS) {
+            sim_wire e = ws_send(sim_mix(9, "c", step, 0) >> 24, 1, "agent_started");
+            sim_faults_cross(f, &e, 0, &a);
+            wrong += a.kind == SIM_ACT_DROP;
+        }
+        if (step > WINDOW) {
+            uint64_t conn = sim_mix(9, "c", step - WINDOW, 0) >> 24;
+            sim_wire e = ws_send(conn, 2, "agent_started");
+            sim_faults_cross(f, &e, 0, &a);
+            fired += a.kind == SIM_ACT_DROP;
+            sim_wire c = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_CLOSE, .proto = "ws", .conn = conn};
+            sim_faults_cross(f, &c, 0, &a);
+            /* An HTTP connection with a neighbouring ordinal closing must not touch it. */
+            sim_wire h = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_CLOSE, .proto = "http", .conn = conn + 1};
+            sim_faults_cross(f, &h, 0, &a);
+        }
+    }
+    is_int(fired, CONNS, "every connection's 2nd event fires, 5000 connections, 97 open at once");
+    is_int(wrong, 0, "no 1st event fires");
+    sim_faults_free(f);
+}
+
 int main(void) {
+    test_journal_utf8_and_forgetting();
     test_index_and_precedence();
     test_validation();
     test_match_and_counts();
