@@ -11,6 +11,7 @@
 #include "mhd.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,7 @@ typedef struct req {
     sim_http_response resp;   /* held while R_DELAY_SEND */
     char ctype[128];          /* a fault reply's content type */
     ev_timer timer;           /* DELAY */
+    ev_io gone;               /* while suspended: notices the client leaving */
     struct req *prev, *next;  /* in m->suspended while suspended */
 } req;
 
@@ -130,6 +132,7 @@ static void on_log(void *cls, const char *fmt, va_list ap) {
 static void unlink_suspended(req *r) {
     if (!r->suspended)
         return;
+    ev_io_stop(r->m->loop, &r->gone);
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -151,6 +154,28 @@ static void on_delay_done(struct ev_loop *loop, ev_timer *w, int revents) {
     kick(m);
 }
 
+/* MHD does not watch a suspended connection, so a client that leaves a hung
+ * or delayed request would hold its socket until shutdown: watch it here,
+ * and close it once the peer has closed. */
+static void on_gone(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
+    req *r = w->data;
+    char c;
+    ssize_t n = recv(w->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        ev_io_stop(loop, w);   /* more request bytes: MHD reads them on resume */
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    sim_mhd *m = r->m;
+    ev_timer_stop(loop, &r->timer);
+    unlink_suspended(r);
+    r->state = R_CLOSING;
+    MHD_resume_connection(r->c);
+    kick(m);
+}
+
 /* Suspends the connection; delay_ms < 0 means until shutdown (HANG). */
 static enum MHD_Result suspend(req *r, req_state state, long delay_ms) {
     sim_mhd *m = r->m;
@@ -162,6 +187,12 @@ static enum MHD_Result suspend(req *r, req_state state, long delay_ms) {
         m->suspended->prev = r;
     m->suspended = r;
     MHD_suspend_connection(r->c);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) {
+        ev_io_init(&r->gone, on_gone, ci->connect_fd, EV_READ);
+        r->gone.data = r;
+        ev_io_start(m->loop, &r->gone);
+    }
     if (delay_ms >= 0) {
         ev_timer_init(&r->timer, on_delay_done, (double)delay_ms / 1000.0, 0.);
         r->timer.data = r;
@@ -459,6 +490,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     unlink_suspended(r);
     ev_timer_stop(((sim_mhd *)cls)->loop, &r->timer);
+    ev_io_stop(((sim_mhd *)cls)->loop, &r->gone);
     sim_buf_free(&r->body);
     sim_http_response_free(&r->resp);
     free(r);

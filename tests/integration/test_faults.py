@@ -303,6 +303,27 @@ class Actions(unittest.TestCase):
         self.assertEqual(r.status_code, 500)
         self.assertEqual(r.json(), {"detail": "boom"})
 
+    def test_auth_hang_releases_sockets_of_clients_that_left(self):
+        """A hung auth request whose client gives up must not keep the socket."""
+        import subprocess
+        add_rule(self.sim, {"id": "auth-hang", "on": "auth.request", "match": {"name": "/health"},
+                            "action": {"kind": "hang"}})
+        for _ in range(20):
+            with self.assertRaises(httpx.TimeoutException):
+                httpx.get(self.sim.auth_url + "/health", timeout=0.2)
+        wait_rule(self.sim, "auth-hang", 20)
+
+        def close_wait():
+            out = subprocess.run(["ss", "-Htn", "state", "close-wait", "sport", "= :%d" % self.sim.auth],
+                                 capture_output=True, text=True, timeout=10).stdout
+            return len(out.splitlines())
+        deadline = time.monotonic() + 5
+        while close_wait() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(close_wait(), 0, "sockets of departed clients closed")
+        httpx.delete(self.sim.control_url + "/faults/auth-hang", timeout=10)
+        self.assertEqual(httpx.get(self.sim.auth_url + "/health", timeout=10).status_code, 200)
+
     def test_auth_token_reject(self):
         """A rule on token checks makes bob's valid token fail everywhere (the
         services disagreeing on the secret), while alice is unaffected."""
