@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -74,20 +75,40 @@ static int request(const char *host, const char *port, const char *method, const
     return status;
 }
 
+#define MAX_RULE_FILE (1u << 20)   /* the control API's own body limit */
+
 static char *read_rule(const char *arg) {
     if (arg[0] == '{' || arg[0] == '[') return sim_xstrdup(arg);
     FILE *f = fopen(arg, "rb");
-    if (!f) {
-        fprintf(stderr, "stagesim fault: %s: cannot open: %s\n", arg, strerror(errno));
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "stagesim fault: %s: %s\n", arg,
+                !f ? strerror(errno) : "not a regular file");
+        if (f) fclose(f);
         return NULL;
     }
     sim_buf b = {0};
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) sim_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b.len + n > MAX_RULE_FILE) {
+            fprintf(stderr, "stagesim fault: %s: larger than %u bytes\n", arg, MAX_RULE_FILE);
+            fclose(f);
+            sim_buf_free(&b);
+            return NULL;
+        }
+        sim_buf_append(&b, chunk, n);
+    }
     fclose(f);
     if (!b.data) sim_buf_puts(&b, "");
     return b.data;
+}
+
+/* Rule ids as the engine accepts them: nothing to escape in a URL. */
+static int valid_id(const char *id) {
+    size_t n = strlen(id);
+    return n >= 1 && n <= 64 &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
 }
 
 int sim_fault_cli(int argc, char **argv) {
@@ -106,6 +127,10 @@ int sim_fault_cli(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[i];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
     int nargs = argc - i - 1;
     char path[512];
     const char *method;
@@ -118,7 +143,12 @@ int sim_fault_cli(int argc, char **argv) {
     } else if (strcmp(cmd, "ls") == 0 && nargs == 0) {
         method = "GET";
         snprintf(path, sizeof(path), "/faults");
-    } else if (strcmp(cmd, "rm") == 0 && nargs == 1 && strlen(argv[i + 1]) < 200) {
+    } else if (strcmp(cmd, "rm") == 0 && nargs == 1) {
+        if (!valid_id(argv[i + 1])) {
+            fprintf(stderr, "stagesim fault: '%s' is not a rule id (1-64 of A-Z a-z 0-9 - _ .)\n",
+                    argv[i + 1]);
+            return 2;
+        }
         method = "DELETE";
         snprintf(path, sizeof(path), "/faults/%s", argv[i + 1]);
     } else if (strcmp(cmd, "reset") == 0 && nargs == 0) {

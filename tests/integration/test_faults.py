@@ -473,6 +473,14 @@ class ControlApi(unittest.TestCase):
         r = subprocess.run([STAGESIM, "fault", "--control-port", "1", "ls"], capture_output=True,
                            text=True, timeout=20)
         self.assertEqual(r.returncode, 1)
+        for bad in (["rm", "h1?x=1"], ["rm", "a b"], ["add", "/dev/zero"], ["add", "/tmp"]):
+            r = subprocess.run([STAGESIM, "fault", "--control-port", "1", *bad], capture_output=True,
+                               text=True, timeout=20)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("stagesim fault:", r.stderr)
+        r = subprocess.run([STAGESIM, "fault", "--help"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("usage: stagesim fault", r.stdout)
 
 
 if __name__ == "__main__":
