@@ -93,7 +93,8 @@ struct conn {
     int accept_code;
     char accept_text[124];
     char *accept_msg;            /* a REPLACE action at accept: sent instead of the welcome */
-    char accept_type[32];
+    char accept_type[256];       /* its type, or a delayed refusal's content type (copied:
+                                    the rule may be gone when it is used) */
     int pre_stage;               /* 1: the upgrade's http.request was delayed */
 
     /* HTTP request in progress */
@@ -105,6 +106,8 @@ struct conn {
     int body_too_big;
     uint64_t requests;
     sim_http_response resp;
+    char ctype[256];             /* a fault reply's content type: resp.content_type points
+                                    here, never into the rule (deleted while a reply waits) */
     int req_started, resp_ready, headers_sent, close_now, is_head;
     size_t body_off;
     history_req *hreq;

@@ -128,12 +128,15 @@ static void http_reset(conn *c) {
 }
 
 /* A `status` action's answer in c->resp: the rule's status and body, its
- * content type or one guessed from the body. */
+ * content type or one guessed from the body. Everything is copied: the
+ * action's strings belong to the rule, which may be deleted (control API,
+ * ttl_ms, /reset) before a delayed reply is written. */
 static void http_fault_reply(conn *c, const sim_action *a) {
     sim_http_response_free(&c->resp);
     sim_http_response_init(&c->resp);
     c->resp.status = a->code ? a->code : 500;
-    c->resp.content_type = a->field ? a->field : sim_backend_ctype(a->text);
+    snprintf(c->ctype, sizeof(c->ctype), "%s", a->field ? a->field : sim_backend_ctype(a->text));
+    c->resp.content_type = c->ctype;
     sim_buf_puts(&c->resp.body, a->text ? a->text : "");
 }
 

@@ -608,6 +608,53 @@ class Http(unittest.TestCase):
             await ws.close()
         asyncio.run(go())
 
+    def test_delayed_status_outlives_its_rule(self):
+        """A delayed status keeps its content type and body when the rule is
+        deleted (DELETE /faults/{id}, /reset) while the reply waits: the reply
+        must not point into the freed rule (was a use-after-free)."""
+        import threading
+        ctype = "application/problem+json-" + "x" * 40
+        for remove in ("delete", "reset"):
+            add_rule(self.sim, {"id": "slow503", "on": "http.request", "match": {"name": "/health"},
+                                "action": {"kind": "status", "status": 503, "body": "{}",
+                                           "content_type": ctype, "ms": 1000}})
+            got = {}
+
+            def fetch():
+                try:
+                    got["r"] = httpx.get(self.sim.backend_url + "/health", timeout=10)
+                except Exception as e:   # noqa: BLE001 - reported by the assertion below
+                    got["e"] = e
+            t = threading.Thread(target=fetch)
+            t.start()
+            wait_rule(self.sim, "slow503")
+            time.sleep(0.2)
+            if remove == "delete":
+                r = httpx.delete(self.sim.control_url + "/faults/slow503", timeout=10)
+            else:
+                r = httpx.post(self.sim.control_url + "/reset", timeout=10)
+            self.assertIn(r.status_code, (200, 204), r.text)
+            # Some churn so that freed memory is reused.
+            for i in range(20):
+                add_rule(self.sim, {"id": "churn%d" % i, "on": "http.request",
+                                    "match": {"name": "/nowhere"},
+                                    "action": {"kind": "status", "status": 500,
+                                               "content_type": "text/zzzz" + "z" * 20}})
+            httpx.delete(self.sim.control_url + "/faults", timeout=10)
+            t.join(15)
+            self.assertNotIn("e", got, remove)
+            self.assertEqual((got["r"].status_code, got["r"].text), (503, "{}"), remove)
+            self.assertEqual(got["r"].headers["content-type"], ctype, remove)
+        # The upgrade's delayed refusal keeps the whole content type too.
+        add_rule(self.sim, {"id": "slow503ws", "on": "http.request", "match": {"name": "/ws"},
+                            "action": {"kind": "status", "status": 503, "body": "{}",
+                                       "content_type": ctype, "ms": 300}})
+        data, _ = self.raw(self.UPGRADE)
+        self.assertTrue(data.startswith(b"HTTP/1.1 503 "), data)
+        self.assertIn(b"\r\ncontent-type: " + ctype.encode() + b"\r\n", data)
+        httpx.delete(self.sim.control_url + "/faults", timeout=10)
+        self.assertEqual(httpx.get(self.sim.backend_url + "/health", timeout=5).status_code, 200)
+
     def test_hang_on_route_and_upgrade(self):
         self.rule("/health", {"kind": "hang"})
         with self.assertRaises(httpx.ReadTimeout):
