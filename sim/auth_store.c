@@ -129,7 +129,7 @@ struct sim_auth_store {
     size_t nusers, capusers;
     smap by_email;              /* email -> index into users */
     smap revoked;               /* jti -> exp */
-    uint64_t ordinal;           /* tokens issued so far: the jti's subject */
+    smap issued;                /* "type\nsub" -> tokens issued: the jti's ordinal */
     sim_faults *faults;         /* token checks cross it as auth.token; may be NULL */
 };
 
@@ -232,6 +232,7 @@ void sim_auth_store_free(sim_auth_store *st) {
     free(st->users);
     smap_free(&st->by_email);
     smap_free(&st->revoked);
+    smap_free(&st->issued);
     free(st->secret);
     free(st->e2e_key);
     free(st);
@@ -276,8 +277,17 @@ char *sim_auth_store_issue(sim_auth_store *st, const char *type, const char *sub
     double iat = floor(now);
     double exp = iat + (access ? st->access_ttl : st->refresh_ttl);
     char jti[17];
-    /* Deterministic: the store's own token ordinal, never clock or rand. */
-    sim_hex(jti, 16, sim_mix(st->seed, "jti", ++st->ordinal, 0));
+    /* Deterministic from the subject's own ordinals: the user and how many
+     * tokens of this type they got so far; never the clock, rand or the order
+     * in which different users logged in. */
+    char counter_key[160];
+    snprintf(counter_key, sizeof(counter_key), "%s\n%s", type, sub);
+    slot *issued = smap_find(&st->issued, counter_key);
+    if (!issued) {
+        smap_put(&st->issued, counter_key, 0, 0, 0, now);
+        issued = smap_find(&st->issued, counter_key);
+    }
+    sim_hex(jti, 16, sim_mix(st->seed, counter_key, ++issued->val, 0));
 
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "sub", sub);

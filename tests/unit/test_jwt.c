@@ -387,7 +387,13 @@ static void test_determinism_and_secrets(void) {
     ok(strcmp(ta, tc) != 0, "other seed: other jti");
     char *ta2 = sim_auth_issue_access(a, "user-bob", NULL, NOW);
     ok(strcmp(ta, ta2) != 0, "next ordinal: other jti");
-    free(ta); free(tb); free(tc); free(ta2);
+    /* Another user logging in between does not change bob's tokens: the jti
+     * comes from bob's own ordinal, not the order of logins. */
+    char *alice = sim_auth_issue_access(b, "user-alice", NULL, NOW);
+    char *tb2 = sim_auth_issue_access(b, "user-bob", NULL, NOW);
+    is_str(tb2, ta2, "bob's 2nd token is the same whoever logged in before it");
+    ok(strcmp(alice, ta) != 0, "alice's token differs from bob's");
+    free(ta); free(tb); free(tc); free(ta2); free(alice); free(tb2);
     sim_auth_store_free(a); sim_auth_store_free(b); sim_auth_store_free(c);
 
     /* Generated secret: deterministic from the seed. */
