@@ -23,6 +23,7 @@ enum {
     ON_REDIS_ACCEPT = 1 << 5,
     ON_REDIS_COMMAND = 1 << 6,
     ON_AUTH_TOKEN = 1 << 7,
+    ON_REDIS_MESSAGE = 1 << 8,
 };
 #define ON_HTTPISH (ON_HTTP_REQUEST | ON_AUTH_REQUEST)
 #define ON_WS_ANY (ON_WS_ACCEPT | ON_WS_MESSAGE | ON_WS_SEND)
@@ -43,6 +44,7 @@ static const struct where {
     {"auth.token", ON_AUTH_TOKEN, SIM_SVC_AUTH, SIM_WIRE_REQUEST, "jwt", SIM_SCOPE_SERVICE},
     {"redis.accept", ON_REDIS_ACCEPT, SIM_SVC_REDIS, SIM_WIRE_ACCEPT, "resp", SIM_SCOPE_SERVICE},
     {"redis.command", ON_REDIS_COMMAND, SIM_SVC_REDIS, SIM_WIRE_REQUEST, "resp", SIM_SCOPE_CONNECTION},
+    {"redis.message", ON_REDIS_MESSAGE, SIM_SVC_REDIS, SIM_WIRE_SEND, "resp", SIM_SCOPE_CONNECTION},
 };
 
 /* ---- errors and typed getters ----------------------------------------- */
@@ -265,7 +267,7 @@ static const struct action_def {
     {"abort", SIM_ACT_ABORT, ON_WS_ANY | ON_REDIS_ACCEPT | ON_REDIS_COMMAND, parse_none},
     {"reset", SIM_ACT_ABORT, ON_HTTPISH | ON_REDIS_ACCEPT | ON_REDIS_COMMAND, parse_none},
     {"hang", SIM_ACT_HANG, ON_WS_ANY | ON_HTTPISH | ON_REDIS_ACCEPT | ON_REDIS_COMMAND, parse_none},
-    {"drop", SIM_ACT_DROP, ON_WS_MESSAGE | ON_WS_SEND | ON_REDIS_COMMAND, parse_none},
+    {"drop", SIM_ACT_DROP, ON_WS_MESSAGE | ON_WS_SEND | ON_REDIS_COMMAND | ON_REDIS_MESSAGE, parse_none},
     {"delay", SIM_ACT_DELAY, ON_WS_MESSAGE | ON_WS_SEND | ON_HTTPISH | ON_REDIS_COMMAND, parse_delay},
     {"duplicate", SIM_ACT_DUPLICATE, ON_WS_SEND, parse_none},
     {"hold", SIM_ACT_HOLD, ON_WS_SEND, parse_none},
@@ -352,7 +354,7 @@ sim_rule *sim_rule_parse(const void *json, const char *path, char *err, size_t e
         if (strcmp(wheres[i].name, r->on) == 0) where = &wheres[i];
     if (!where) {
         fail(&ps, "on", "unknown place \"%s\" (http.request, ws.accept, ws.message, ws.send, "
-             "auth.request, auth.token, redis.accept, redis.command)", r->on);
+             "auth.request, auth.token, redis.accept, redis.command, redis.message)", r->on);
         goto bad;
     }
     r->service = where->service;

@@ -351,6 +351,26 @@ class Actions(unittest.TestCase):
         asyncio.run(go())
         self.assertGreaterEqual(wait_rule(self.sim, "reject-bob", 2).json()["fired"], 2)
 
+    def test_redis_pubsub_drop(self):
+        add_rule(self.sim, {"id": "drop-news", "on": "redis.message", "match": {"key": "news.*"},
+                            "first": 2, "action": {"kind": "drop"}})
+        sub = redis.Redis(port=self.sim.redis).pubsub()
+        sub.subscribe("news.eu", "other")
+        for _ in range(2):
+            self.assertEqual(sub.get_message(timeout=5)["type"], "subscribe")
+        pub = redis.Redis(port=self.sim.redis)
+        for i in range(4):
+            pub.publish("news.eu", "n%d" % i)
+        pub.publish("other", "o")
+        got = []
+        while len(got) < 3:
+            m = sub.get_message(timeout=5)
+            self.assertIsNotNone(m, "messages after the dropped ones arrive: %r" % got)
+            got.append((m["channel"], m["data"]))
+        self.assertEqual(got, [(b"news.eu", b"n2"), (b"news.eu", b"n3"), (b"other", b"o")])
+        self.assertEqual(wait_rule(self.sim, "drop-news", 2).json()["fired"], 2)
+        sub.close()
+
     def test_redis_error_and_delay(self):
         add_rule(self.sim, {"id": "loading", "on": "redis.command", "match": {"name": "get"},
                             "action": {"kind": "error", "text": "LOADING Redis is loading the dataset in memory"}})
