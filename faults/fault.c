@@ -309,6 +309,7 @@ static int matches(const sim_rule *r, const sim_wire *w) {
     if (r->m_conn && r->m_conn != w->conn) return 0;
     if (r->m_run && r->m_run != w->run) return 0;
     if (r->m_msg && r->m_msg != w->msg) return 0;
+    if (r->m_user_run && r->m_user_run != w->user_run) return 0;
     if (!w->proto || r->proto[0] != w->proto[0] || strcmp(r->proto, w->proto) != 0) return 0;
     return pattern_ok(r->m_key, r->key_lit, r->key_glob, w->key) &&
            glob_ok(r->m_method, w->method) && glob_ok(r->m_user, w->user_id);

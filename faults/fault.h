@@ -35,6 +35,7 @@ typedef struct sim_wire {
     uint64_t msg;         /* message/event ordinal within the connection, from 1 */
     uint64_t run;         /* run ordinal within the connection, 0 when none */
     int status;           /* HTTP status or WS close code, when known */
+    uint64_t user_run;    /* run ordinal among all runs of user_id, 0 when none */
 } sim_wire;
 
 typedef enum {

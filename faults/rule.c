@@ -308,16 +308,19 @@ static int valid_id(const char *id) {
 }
 
 static int parse_match(parser *ps, const cJSON *m, sim_rule *r) {
-    static const char *const keys[] = {"name", "method", "key", "user", "conn", "run", "msg", NULL};
+    static const char *const keys[] = {"name", "method", "key", "user", "conn", "run", "msg",
+                                       "user_run", NULL};
     if (!cJSON_IsObject(m)) return fail(ps, "match", "must be an object, not %s", sim_jcheck_type(m));
-    double conn = 0, run = 0, msg = 0;
+    double conn = 0, run = 0, msg = 0, user_run = 0;
     if (check_keys(ps, m, "match.", keys) || get_str(ps, m, "match.", "name", &r->m_name) ||
         get_str(ps, m, "match.", "method", &r->m_method) || get_str(ps, m, "match.", "key", &r->m_key) ||
         get_str(ps, m, "match.", "user", &r->m_user) ||
         get_num(ps, m, "match.", "conn", 1, 1e15, 1, &conn, NULL) ||
         get_num(ps, m, "match.", "run", 1, 1e15, 1, &run, NULL) ||
-        get_num(ps, m, "match.", "msg", 1, 1e15, 1, &msg, NULL))
+        get_num(ps, m, "match.", "msg", 1, 1e15, 1, &msg, NULL) ||
+        get_num(ps, m, "match.", "user_run", 1, 1e15, 1, &user_run, NULL))
         return -1;
+    r->m_user_run = (uint64_t)user_run;
     r->m_conn = (uint64_t)conn;
     r->m_run = (uint64_t)run;
     r->m_msg = (uint64_t)msg;

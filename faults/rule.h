@@ -26,7 +26,7 @@ typedef struct sim_rule {
      * without fnmatch, on the hot paths. */
     size_t name_lit, key_lit;
     int name_glob, key_glob;
-    uint64_t m_conn, m_run, m_msg;
+    uint64_t m_conn, m_run, m_msg, m_user_run;
 
     /* when: 0 means unset (p < 0 unset, until_ms < 0 unset) */
     uint64_t nth, every, first, after, times;

@@ -383,7 +383,28 @@ static void test_journal_utf8_and_forgetting(void) {
     sim_faults_free(f);
 }
 
+static void test_user_run(void) {
+    sim_faults *f = sim_faults_new(1, NULL, 0);
+    char err[256];
+    is_int(add(f, "{\"id\":\"u2\",\"on\":\"ws.send\",\"match\":{\"user\":\"user-bob\",\"user_run\":2,"
+                  "\"name\":\"agent_started\"},\"action\":{\"kind\":\"drop\"}}", 0, err, sizeof(err)), 0,
+           "user_run rule (%s)", err);
+    int pattern = 0;
+    for (uint64_t ur = 1; ur <= 3; ur++) {
+        sim_wire w = ws_send(ur, 1, "agent_started");   /* each run on its own connection */
+        w.user_id = "user-bob";
+        w.run = 1;
+        w.user_run = ur;
+        sim_action a;
+        sim_faults_cross(f, &w, 0, &a);
+        pattern = pattern * 10 + (a.kind == SIM_ACT_DROP);
+    }
+    is_int(pattern, 10, "bob's 2nd run, whichever connection it is on");
+    sim_faults_free(f);
+}
+
 int main(void) {
+    test_user_run();
     test_journal_utf8_and_forgetting();
     test_index_and_precedence();
     test_validation();
