@@ -35,8 +35,9 @@ double sim_backend_now(const sim_backend *b) {
 void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
                   const char *method, const char *user, uint64_t connord, uint64_t msg,
                   uint64_t run, int status, sim_action *act) {
-    sim_wire w = {SIM_SVC_BACKEND, point, proto, name, method, NULL, user, connord, msg, run,
-                  status};
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = point, .proto = proto, .name = name,
+                  .method = method, .user_id = user, .conn = connord, .msg = msg, .run = run,
+                  .status = status};
     if (b->cfg.faults) {
         sim_faults_cross(b->cfg.faults, &w, sim_backend_now(b), act);
     } else {
