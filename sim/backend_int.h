@@ -20,6 +20,18 @@
 #define BODY_MAX (64 * 1024)    /* HTTP request bodies; more → 413 */
 #define KICK_S 1.0              /* lws_cancel_service period (timer bug) */
 #define CHUNK 16384             /* HTTP body bytes per write */
+/* Per WebSocket caps: chat messages waiting for the run before them (runs
+ * go one at a time; a stalled run holds them forever), and client messages
+ * waiting behind a delayed one (a ws.message delay) or the start-up gate.
+ * Both queues grew without bound (50 000 chat messages: 400+ MB). The
+ * message that would go over either cap closes the session with 1013 "Too
+ * many pending messages", dropping what it had queued and what was not yet
+ * sent; other sessions are not affected. Pings are answered at once and
+ * queue nothing. */
+#define WS_MAX_PENDING_RUNS 100
+#define WS_MAX_QUEUED_MSGS 1000
+#define WS_FLOOD_CODE 1013
+#define WS_FLOOD_REASON "Too many pending messages"
 
 typedef struct sim_backend sim_backend;
 typedef struct conn conn;
@@ -128,6 +140,7 @@ struct conn {
     uint64_t runs;               /* ordinal of the run started last */
     uint64_t runs_req;           /* runs asked for so far (chat messages with text) */
     pending_run *runs_head, *runs_tail;
+    size_t nruns_pending;        /* length of runs_head (WS_MAX_PENDING_RUNS) */
     sim_run run;
     int run_active, run_next;
     int stalled;                 /* STALL: the run stopped for good, no run starts */
@@ -136,6 +149,8 @@ struct conn {
     ev_timer pipe_timer;
     outmsg *held_head, *held_tail; /* HOLD: sent right after the next frame */
     inmsg *ihead, *itail;        /* client messages behind a delayed one */
+    size_t nin;                  /* length of ihead (WS_MAX_QUEUED_MSGS) */
+    int flooded;                 /* over a cap: closing with 1013, input ignored */
     ev_timer in_timer;
     double last_rx;              /* loop time of the last client frame */
     int heartbeat_sent;          /* since last_rx */

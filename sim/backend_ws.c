@@ -183,6 +183,7 @@ void sim_backend_ws_stop_runs(conn *c) {
         free(p);
     }
     c->runs_tail = NULL;
+    c->nruns_pending = 0;
 }
 
 /* STALL: the active run stops where it is and never ends; chat messages
@@ -373,6 +374,7 @@ static void run_start_next(conn *c) {
     pending_run *p = c->runs_head;
     c->runs_head = p->next;
     if (!c->runs_head) c->runs_tail = NULL;
+    c->nruns_pending--;
     char tid[64];
     const char *thread_id = p->msg.thread_id;
     if (!thread_id) {
@@ -394,6 +396,27 @@ static void run_start_next(conn *c) {
     ev_timer_start(b->loop, &c->run_timer);
 }
 
+static void in_clear(conn *c);
+
+/* A client queues more than a session may hold (WS_MAX_PENDING_RUNS runs or
+ * WS_MAX_QUEUED_MSGS messages): everything it queued is dropped, frames not
+ * yet handed to lws too, so that the close goes out at once; the session is
+ * closed with 1013 and its later input ignored. Other sessions are not
+ * touched. */
+static void ws_flood(conn *c) {
+    if (c->flooded) return;
+    c->flooded = 1;
+    sim_warn("ws %s: over %d pending runs or %d queued messages; closing with %d",
+             c->conn_id, WS_MAX_PENDING_RUNS, WS_MAX_QUEUED_MSGS, WS_FLOOD_CODE);
+    sim_backend_ws_stop_runs(c);
+    in_clear(c);
+    ev_timer_stop(c->b->loop, &c->pipe_timer);
+    outlist_free(&c->phead, &c->ptail);
+    outlist_free(&c->held_head, &c->held_tail);
+    if (!c->close_queued) outlist_free(&c->qhead, &c->qtail);
+    sim_backend_ws_close(c, WS_FLOOD_CODE, WS_FLOOD_REASON);
+}
+
 static int starts_run(const sim_ws_msg *m) {
     return (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) && m->text;
 }
@@ -401,8 +424,15 @@ static int starts_run(const sim_ws_msg *m) {
 /* Handles a parsed client message (takes its contents). run_ord: the run
  * ordinal given to it on arrival. */
 static void ws_dispatch(conn *c, sim_ws_msg *m, uint64_t run_ord) {
+    if (c->flooded) {
+        sim_ws_msg_free(m);
+        return;
+    }
     if (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) {
-        if (m->text && !c->b->shutting_down) {
+        if (m->text && !c->b->shutting_down && c->nruns_pending >= WS_MAX_PENDING_RUNS) {
+            ws_flood(c);
+        } else if (m->text && !c->b->shutting_down) {
+            c->nruns_pending++;
             pending_run *p = sim_xcalloc(1, sizeof(*p));
             p->msg = *m;
             p->ord = run_ord;
@@ -452,6 +482,7 @@ static void in_clear(conn *c) {
         free(q);
     }
     c->itail = NULL;
+    c->nin = 0;
 }
 
 static void in_arm(conn *c) {
@@ -471,6 +502,7 @@ static void in_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         inmsg *q = c->ihead;
         c->ihead = q->next;
         if (!c->ihead) c->itail = NULL;
+        c->nin--;
         inmsg_run(c, q);
         first = 0;
     }
@@ -481,6 +513,17 @@ static void in_cb(struct ev_loop *loop, ev_timer *t, int revents) {
  * handled at once when nothing waits and it is not delayed. */
 static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, char *reply, const char *reply_type,
                     double due) {
+    if (c->flooded) {
+        sim_ws_msg_free(m);
+        free(reply);
+        return;
+    }
+    if (c->nin >= WS_MAX_QUEUED_MSGS) {
+        sim_ws_msg_free(m);
+        free(reply);
+        ws_flood(c);
+        return;
+    }
     inmsg *q = sim_xcalloc(1, sizeof(*q));
     q->m = *m;
     memset(m, 0, sizeof(*m));
@@ -495,6 +538,7 @@ static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, char *reply, const
     if (c->itail) c->itail->next = q;
     else c->ihead = q;
     c->itail = q;
+    c->nin++;
     if (c->ihead == q) in_arm(c);
 }
 
@@ -697,7 +741,7 @@ int sim_backend_ws_writeable(conn *c) {
 }
 
 int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
-    if (c->hung || c->aborted || c->close_queued || c->close_started) return 0;
+    if (c->hung || c->aborted || c->close_queued || c->close_started || c->flooded) return 0;
     if (c->rx.len + len > SIM_WS_MAX_MESSAGE || c->rx_too_big) {
         if (c->b->cfg.sc->profile != SIM_PROFILE_LEGACY) {
             static const char reason[] = "Message too big";

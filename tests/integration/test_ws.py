@@ -366,6 +366,66 @@ class WebSocket(unittest.TestCase):
             await good.close()
         run(go())
 
+    # ---- per-connection queue caps (1013) --------------------------------
+
+    async def flood(self, ws, msg, count):
+        """Sends msg up to count times; stops when the server has closed."""
+        sent = 0
+        try:
+            for _ in range(count):
+                await ws.send(msg)
+                sent += 1
+        except websockets.ConnectionClosed:
+            pass
+        return sent
+
+    def test_flood_of_runs_closes_1013_others_unaffected(self):
+        """More than 100 chat messages waiting for their run: 1013 on that
+        connection only (the queue used to grow without bound)."""
+        async def go():
+            bob, _ = await self.open(subprotocols=["jwt." + self.bob_token])
+            flooder, _ = await self.open(subprotocols=["jwt." + self.token])
+            chat = json.dumps({"type": "user_message", "message": "again"})
+            await self.flood(flooder, chat, 5000)
+            frames = await expect_close(self, flooder, 1013, "Too many pending messages")
+            self.assertLess(len(frames), 50, "pending events are dropped, the close comes first")
+            await bob.send(json.dumps({"type": "user_message", "message": "bob asks"}))
+            self.assertEqual([e["type"] for e in await run_events(bob)], EVENTS)
+            # The cap is per connection: a fresh one from the same user works.
+            again, _ = await self.open(subprotocols=["jwt." + self.token])
+            for _ in range(50):
+                await again.send(chat)
+            for _ in range(2):
+                self.assertEqual([e["type"] for e in await run_events(again)], EVENTS)
+            await again.close()
+            await bob.close()
+        run(go(), timeout=60)
+
+    def test_flood_of_queued_messages_closes_1013(self):
+        """Messages held behind a delayed one: more than 1000 → 1013."""
+        import httpx
+        rule = {"id": "slow-ping", "on": "ws.message", "match": {"name": "ping"}, "times": 1,
+                "action": {"kind": "delay", "ms": 20000}}
+        r = httpx.post(self.sim.control_url + "/faults", json=rule, timeout=10)
+        self.assertEqual(r.status_code, 201, r.text)
+        try:
+            async def go():
+                bob, _ = await self.open(subprotocols=["jwt." + self.bob_token])
+                flooder, _ = await self.open(subprotocols=["jwt." + self.token])
+                t0 = time.monotonic()
+                await self.flood(flooder, json.dumps({"type": "ping"}), 5000)
+                frames = await expect_close(self, flooder, 1013, "Too many pending messages")
+                self.assertEqual(frames, [], "the queued pings were never answered")
+                self.assertLess(time.monotonic() - t0, 15, "closed at the cap, not after the delay")
+                await bob.send(json.dumps({"type": "ping"}))
+                self.assertEqual((await recv_json(bob))["type"], "pong")
+                await bob.send(json.dumps({"type": "user_message", "message": "bob asks"}))
+                self.assertEqual([e["type"] for e in await run_events(bob)], EVENTS)
+                await bob.close()
+            run(go(), timeout=60)
+        finally:
+            httpx.delete(self.sim.control_url + "/faults/slow-ping", timeout=10)
+
 
 class NoTokenReject(unittest.TestCase):
     def test_reject_403(self):
