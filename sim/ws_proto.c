@@ -151,8 +151,8 @@ const char *sim_ws_msg_name(const sim_ws_msg *m) {
     if (m->kind == SIM_WS_MSG_INVALID_JSON) return "invalid_json";
     if (m->kind == SIM_WS_MSG_BAD_FORMAT) return "bad_format";
     for (const type_entry *e = type_table; e->name; e++)
-        if (strcmp(e->name, m->type) == 0) return e->canonical;
-    return m->type;
+        if (m->type && strcmp(e->name, m->type) == 0) return e->canonical;
+    return m->type ? m->type : "";
 }
 
 /* A string field from the payload object, else the top level; NULL when
@@ -182,7 +182,7 @@ void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out) {
         cJSON_Delete(root);
         return;
     }
-    snprintf(out->type, sizeof(out->type), "%s", t->valuestring);
+    out->type = sim_xstrdup(t->valuestring);
     out->kind = SIM_WS_MSG_UNKNOWN;
     for (const type_entry *e = type_table; e->name; e++) {
         if (strcmp(e->name, t->valuestring) == 0) {
@@ -210,7 +210,8 @@ void sim_ws_msg_free(sim_ws_msg *m) {
     free(m->text);
     free(m->thread_id);
     free(m->run_id);
-    m->text = m->thread_id = m->run_id = NULL;
+    free(m->type);
+    m->text = m->thread_id = m->run_id = m->type = NULL;
 }
 
 static char *print_and_delete(cJSON *j) {
@@ -239,7 +240,7 @@ char *sim_ws_reply(const sim_ws_msg *m, const char *user_id, double now) {
     case SIM_WS_MSG_UNKNOWN: {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "type", "ack");
-        cJSON_AddStringToObject(j, "received_type", m->type);
+        cJSON_AddStringToObject(j, "received_type", m->type ? m->type : "");
         cJSON_AddStringToObject(j, "status", "acknowledged");
         cJSON_AddNumberToObject(j, "timestamp", now);
         return print_and_delete(j);

@@ -52,7 +52,10 @@ typedef enum {
 
 typedef struct sim_ws_msg {
     sim_ws_msg_kind kind;
-    char type[64];        /* the type as received (truncated), "" when absent */
+    char *type;           /* owned: the type as received, whole (bounded by the
+                             message size limit); NULL when absent. A type with an
+                             escaped NUL ("a\u0000b") ends at the NUL: cJSON's
+                             strings are C strings. */
     char *text;           /* owned: the prompt of a run, NULL when none */
     char *thread_id;      /* owned or NULL */
     char *run_id;         /* owned or NULL */

@@ -155,6 +155,40 @@ static void test_parse(void) {
     free(r);
     sim_ws_msg_free(&m);
 
+    /* received_type is the client's whole type: no 63-character cut (it
+     * cut long types, and multi-byte UTF-8 in the middle of a character). */
+    {
+        char type[7000], msg[7100];
+        size_t n = 0;
+        while (n + 3 < 6000) {   /* "é" (2 bytes) and "x", 2000 times */
+            memcpy(type + n, "\xc3\xa9x", 3);
+            n += 3;
+        }
+        type[n] = '\0';
+        snprintf(msg, sizeof(msg), "{\"type\":\"%s\"}", type);
+        parse(msg, &m);
+        is_int(m.kind, SIM_WS_MSG_UNKNOWN, "long unknown type");
+        is_str(sim_ws_msg_name(&m), type, "a long type is matched whole by fault rules");
+        r = sim_ws_reply(&m, "u", 2.0);
+        j = cJSON_Parse(r);
+        ok(j != NULL, "ack of a long type is valid JSON");
+        is_str(cJSON_GetStringValue(cJSON_GetObjectItem(j, "received_type")), type,
+               "received_type kept whole (%zu bytes)", n);
+        cJSON_Delete(j);
+        free(r);
+        sim_ws_msg_free(&m);
+    }
+    /* cJSON's strings end at a NUL, so "a\u0000b" acks as "a": documented,
+     * not silently worse than that. */
+    parse("{\"type\":\"a\\u0000b\"}", &m);
+    r = sim_ws_reply(&m, "u", 2.0);
+    j = cJSON_Parse(r);
+    is_str(cJSON_GetStringValue(cJSON_GetObjectItem(j, "received_type")), "a",
+           "a type with an escaped NUL is kept up to the NUL");
+    cJSON_Delete(j);
+    free(r);
+    sim_ws_msg_free(&m);
+
     static const char *invalid[] = {"{not json", "", "{\"type\":", NULL};
     for (int i = 0; invalid[i]; i++) {
         parse(invalid[i], &m);
@@ -186,6 +220,7 @@ static void test_parse(void) {
                         'X', 'X'};
     sim_ws_parse(buf, 15, &m);
     is_int(m.kind, SIM_WS_MSG_PING, "length-bounded input");
+    sim_ws_msg_free(&m);
 }
 
 static void test_server_messages(void) {
