@@ -121,18 +121,22 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
 }
 
 static int load_redis(loader *ld, sim_scenario *sc, const cJSON *obj) {
-    static const char *const keys[] = {"host", "port", "connect_timeout_ms", NULL};
+    static const char *const keys[] = {"host", "port", "connect_timeout_ms", "command_timeout_ms",
+                                       NULL};
     double port = sc->redis_port, timeout = sc->redis_connect_timeout_ms;
+    double cmd_timeout = sc->redis_command_timeout_ms;
     if (sim_jcheck_object(ld, obj, "redis") || sim_jcheck_keys(ld, obj, "redis", keys) ||
         sim_jcheck_string(ld, obj, "redis", "host", &sc->redis_host, 0) ||
         get_int(ld, obj, "redis", "port", 1, 65535, &port) ||
-        get_int(ld, obj, "redis", "connect_timeout_ms", 1, 600000, &timeout))
+        get_int(ld, obj, "redis", "connect_timeout_ms", 1, 600000, &timeout) ||
+        get_int(ld, obj, "redis", "command_timeout_ms", 1, 600000, &cmd_timeout))
         return -1;
     if (sc->redis_host && !*sc->redis_host) return sim_jcheck_fail(ld, "redis.host", "must not be empty");
     if (!sc->redis_host && cJSON_GetObjectItemCaseSensitive(obj, "port"))
         sc->redis_host = sim_xstrdup("127.0.0.1");
     sc->redis_port = (int)port;
     sc->redis_connect_timeout_ms = (uint32_t)timeout;
+    sc->redis_command_timeout_ms = (uint32_t)cmd_timeout;
     return 0;
 }
 
@@ -202,6 +206,7 @@ static void set_defaults(sim_scenario *sc) {
     sc->agent.gap_ms = 50;
     sc->redis_port = 0;
     sc->redis_connect_timeout_ms = 1000;
+    sc->redis_command_timeout_ms = 2000;
 }
 
 /* Tools and thinking texts when the file gives none. */

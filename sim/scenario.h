@@ -52,6 +52,7 @@ typedef struct sim_scenario {
     char *redis_host;          /* NULL: stagesim's own Redis */
     int redis_port;
     uint32_t redis_connect_timeout_ms;
+    uint32_t redis_command_timeout_ms; /* a reply later than this: failure, reconnect (2000) */
     void *faults;              /* cJSON array of fault rules (owned), may be NULL */
 } sim_scenario;
 

@@ -110,7 +110,8 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     const char *rhost = sc->redis_host ? sc->redis_host : s->bind;
     int rport = sc->redis_host ? sc->redis_port : sim_redis_server_port(s->redis);
     if (strcmp(rhost, "0.0.0.0") == 0) rhost = "127.0.0.1";
-    s->history = sim_history_new(loop, rhost, rport, sc->redis_connect_timeout_ms);
+    s->history = sim_history_new(loop, rhost, rport, sc->redis_connect_timeout_ms,
+                                 sc->redis_command_timeout_ms);
 
     sim_backend_config bc = {
         .bind = s->bind,

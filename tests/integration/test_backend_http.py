@@ -198,6 +198,46 @@ class Degraded(unittest.TestCase):
         finally:
             os.unlink(f.name)
 
+    def test_silent_redis_times_out_and_recovers(self):
+        """A Redis that never answers (hang rules) must show: the history read
+        answers 503 after the command timeout (2 s by default) instead of
+        never, /health/infrastructure says degraded; it recovers once the
+        rules are gone."""
+        with Sim() as s:
+            tok = login(s)["access_token"]
+            h = {"Authorization": "Bearer " + tok}
+            infra = lambda: httpx.get(s.backend_url + "/health/infrastructure", timeout=10).json()
+            self.assertIsNotNone(wait_for(lambda: infra()["status"] == "ok"))
+            self.assertEqual(httpx.get(s.backend_url + "/api/threads/t1/messages", headers=h,
+                                       timeout=10).status_code, 200)
+            for cmd in ("lrange", "rpush"):
+                r = httpx.post(s.control_url + "/faults", timeout=10,
+                               json={"id": "bh-" + cmd, "on": "redis.command",
+                                     "match": {"name": cmd}, "action": {"kind": "hang"}})
+                self.assertEqual(r.status_code, 201, r.text)
+            t0 = time.monotonic()
+            r = httpx.get(s.backend_url + "/api/threads/t1/messages", headers=h, timeout=10)
+            took = time.monotonic() - t0
+            self.assertEqual(r.status_code, 503, r.text)
+            self.assertIn("Timeout waiting for Redis reply from 127.0.0.1:%d" % s.redis,
+                          r.json()["detail"])
+            self.assertGreaterEqual(took, 1.9)
+            self.assertLess(took, 5.0)
+            body = infra()   # before the reconnect (back-off 1 s)
+            self.assertEqual(body["status"], "degraded", body)
+            redis = body["infrastructure"]["redis"]
+            self.assertFalse(redis["connected"])
+            self.assertIn("Timeout waiting for Redis reply", redis["error"])
+            self.assertGreaterEqual(redis["failures"], 1)
+            self.assertEqual(httpx.get(s.backend_url + "/health", timeout=10).json(),
+                             {"status": "ok"}, "Redis is optional")
+            httpx.delete(s.control_url + "/faults", timeout=10)
+            self.assertIsNotNone(wait_for(lambda: infra()["status"] == "ok", timeout=15),
+                                 "recovers after the back-off")
+            r = httpx.get(s.backend_url + "/api/threads/t1/messages", headers=h, timeout=10)
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual(s.stop(), 0)
+
 
 class Legacy(unittest.TestCase):
     def test_legacy_health_shapes(self):

@@ -51,7 +51,7 @@ static void test_full(void) {
     sim_scenario *sc = sim_scenario_parse(
         "{\"profile\":\"legacy\",\"seed\":99,\"auth\":{\"jwt_secret\":\"s3cret\",\"e2e_key\":\"k\","
         "\"access_ttl_s\":60},\"websocket\":{\"no_token\":\"reject\"},"
-        "\"redis\":{\"host\":\"10.0.0.1\",\"port\":6379,\"connect_timeout_ms\":250},"
+        "\"redis\":{\"host\":\"10.0.0.1\",\"port\":6379,\"connect_timeout_ms\":250,\"command_timeout_ms\":750},"
         "\"agent\":{\"thinking\":[\"hm\"],\"answer_template\":\"{prompt}!\",\"gap_ms\":0},"
         "\"faults\":[]}", "t.json", err, sizeof(err));
     ok(sc != NULL, "full scenario parses (%s)", err);
@@ -65,6 +65,7 @@ static void test_full(void) {
     is_str(sc->redis_host, "10.0.0.1", "redis host");
     is_int(sc->redis_port, 6379, "redis port");
     is_int(sc->redis_connect_timeout_ms, 250, "connect timeout");
+    is_int(sc->redis_command_timeout_ms, 750, "command timeout");
     is_int(sc->agent.gap_ms, 0, "zero gap");
     is_str(sc->agent.answer_template, "{prompt}!", "template");
     sim_scenario_free(sc);
