@@ -55,6 +55,7 @@ typedef struct pending_run {
     struct pending_run *next;
     sim_ws_msg msg;
     uint64_t ord;       /* its run ordinal on the connection, from 1 */
+    uint64_t user_ord;  /* its run ordinal among the user's runs, from 1 */
 } pending_run;
 
 /* A client message waiting behind a delayed one (DELAY on ws.message keeps
@@ -66,6 +67,7 @@ typedef struct inmsg {
     double due;
     sim_ws_msg m;
     uint64_t run_ord;   /* the run it starts, 0 when none */
+    uint64_t user_ord;  /* that run's ordinal among the user's runs */
     char *reply;        /* owned */
     char reply_type[32];
 } inmsg;
@@ -138,6 +140,7 @@ struct conn {
     int rx_too_big;
     uint64_t msgs_in, msgs_out;
     uint64_t runs;               /* ordinal of the run started last */
+    uint64_t user_run;           /* that run's ordinal among its user's runs */
     uint64_t runs_req;           /* runs asked for so far (chat messages with text) */
     pending_run *runs_head, *runs_tail;
     size_t nruns_pending;        /* length of runs_head (WS_MAX_PENDING_RUNS) */
@@ -161,6 +164,7 @@ struct conn {
 
 struct sim_backend {
     struct ev_loop *loop;
+    struct user_runs *user_runs;  /* per-user run counts (user_run ordinals) */
     sim_backend_config cfg;
     char *bind;
     void *foreign_loops[1];
@@ -189,6 +193,11 @@ double sim_backend_now(const sim_backend *b);
 void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
                        const char *method, const char *user, uint64_t connord, uint64_t msg,
                        uint64_t run, int status, sim_action *act);
+/* Crosses the fault engine with a wire the caller filled in. */
+void sim_backend_cross_wire(sim_backend *b, const sim_wire *w, sim_action *act);
+/* Counts a run for `user` and returns its ordinal among that user's runs
+ * (the `user_run` a rule can match), from 1. */
+uint64_t sim_backend_user_run(sim_backend *b, const char *user);
 void sim_backend_link(sim_backend *b, conn *c);
 void sim_backend_unlink(conn *c);
 /* Frees an unlinked connection; its wsi is gone or going. */

@@ -32,18 +32,43 @@ double sim_backend_now(const sim_backend *b) {
     return ev_now(b->loop);
 }
 
+void sim_backend_cross_wire(sim_backend *b, const sim_wire *w, sim_action *act) {
+    if (b->cfg.faults) {
+        sim_faults_cross(b->cfg.faults, w, sim_backend_now(b), act);
+    } else {
+        memset(act, 0, sizeof(*act));
+        act->kind = SIM_ACT_PASS;
+    }
+}
+
 void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
                   const char *method, const char *user, uint64_t connord, uint64_t msg,
                   uint64_t run, int status, sim_action *act) {
     sim_wire w = {.service = SIM_SVC_BACKEND, .point = point, .proto = proto, .name = name,
                   .method = method, .user_id = user, .conn = connord, .msg = msg, .run = run,
                   .status = status};
-    if (b->cfg.faults) {
-        sim_faults_cross(b->cfg.faults, &w, sim_backend_now(b), act);
-    } else {
-        memset(act, 0, sizeof(*act));
-        act->kind = SIM_ACT_PASS;
+    sim_backend_cross_wire(b, &w, act);
+}
+
+/* A user's runs are counted across all their connections; users are few
+ * (the scenario's, the registered ones, the demo user), so a list does. */
+typedef struct user_runs {
+    struct user_runs *next;
+    uint64_t n;
+    char user[];
+} user_runs;
+
+uint64_t sim_backend_user_run(sim_backend *b, const char *user) {
+    user_runs *u = b->user_runs;
+    while (u && strcmp(u->user, user) != 0) u = u->next;
+    if (!u) {
+        size_t len = strlen(user);
+        u = sim_xcalloc(1, sizeof(*u) + len + 1);
+        memcpy(u->user, user, len + 1);
+        u->next = b->user_runs;
+        b->user_runs = u;
     }
+    return ++u->n;
 }
 
 void sim_backend_link(sim_backend *b, conn *c) {
@@ -767,6 +792,11 @@ void sim_backend_free(sim_backend *b) {
         conn *c = b->conns;
         sim_backend_unlink(c);
         sim_backend_conn_free(c);
+    }
+    while (b->user_runs) {
+        user_runs *u = b->user_runs;
+        b->user_runs = u->next;
+        free(u);
     }
     free(b->bind);
     free(b);

@@ -256,8 +256,11 @@ static int ws_out(conn *c, char *json, const char *type, uint64_t run, const cha
         free(json);
         return OUT_STOPPED;
     }
-    sim_backend_cross(c->b, SIM_WIRE_SEND, "ws", type, NULL, c->user_id[0] ? c->user_id : NULL,
-                      c->ordinal, ++c->msgs_out, run, 0, &a);
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_SEND, .proto = "ws", .name = type,
+                  .user_id = c->user_id[0] ? c->user_id : NULL, .conn = c->ordinal,
+                  .msg = ++c->msgs_out, .run = run,
+                  .user_run = run && run == c->runs ? c->user_run : 0};
+    sim_backend_cross_wire(c->b, &w, &a);
     double now = sim_backend_now(c->b);
     int rc = OUT_GONE_ON;
     outmsg *m = NULL, *dup = NULL;
@@ -385,6 +388,7 @@ static void run_start_next(conn *c) {
         thread_id = tid;
     }
     c->runs = p->ord;
+    c->user_run = p->user_ord;
     sim_run_input in = {&b->cfg.sc->agent, b->cfg.sc->profile, b->cfg.seed, c->user_id,
                         c->ordinal, c->runs, p->msg.text, p->msg.run_id, thread_id};
     sim_run_plan(&c->run, &in);
@@ -423,7 +427,7 @@ static int starts_run(const sim_ws_msg *m) {
 
 /* Handles a parsed client message (takes its contents). run_ord: the run
  * ordinal given to it on arrival. */
-static void ws_dispatch(conn *c, sim_ws_msg *m, uint64_t run_ord) {
+static void ws_dispatch(conn *c, sim_ws_msg *m, uint64_t run_ord, uint64_t user_ord) {
     if (c->flooded) {
         sim_ws_msg_free(m);
         return;
@@ -436,6 +440,7 @@ static void ws_dispatch(conn *c, sim_ws_msg *m, uint64_t run_ord) {
             pending_run *p = sim_xcalloc(1, sizeof(*p));
             p->msg = *m;
             p->ord = run_ord;
+            p->user_ord = user_ord;
             memset(m, 0, sizeof(*m));
             if (c->runs_tail) c->runs_tail->next = p;
             else c->runs_head = p;
@@ -463,7 +468,7 @@ static void inmsg_run(conn *c, inmsg *q) {
             ws_out(c, q->reply, q->reply_type, q->run_ord ? q->run_ord : c->runs_req, NULL);
             q->reply = NULL;
         } else {
-            ws_dispatch(c, &q->m, q->run_ord);
+            ws_dispatch(c, &q->m, q->run_ord, q->user_ord);
         }
     }
     free(q->reply);
@@ -511,8 +516,8 @@ static void in_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* Queues a client message (or its REPLACE answer) behind the earlier ones;
  * handled at once when nothing waits and it is not delayed. */
-static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, char *reply, const char *reply_type,
-                    double due) {
+static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, uint64_t user_ord, char *reply,
+                    const char *reply_type, double due) {
     if (c->flooded) {
         sim_ws_msg_free(m);
         free(reply);
@@ -528,6 +533,7 @@ static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, char *reply, const
     q->m = *m;
     memset(m, 0, sizeof(*m));
     q->run_ord = run_ord;
+    q->user_ord = user_ord;
     q->reply = reply;
     if (reply_type) snprintf(q->reply_type, sizeof(q->reply_type), "%s", reply_type);
     q->due = c->gate_until > due ? c->gate_until : due;   /* behind the start-up gate */
@@ -550,22 +556,26 @@ static void ws_message(conn *c, const char *data, size_t len) {
     sim_ws_parse(data, len, &m);
     int run = starts_run(&m);
     uint64_t run_ord = run ? c->runs_req + 1 : c->runs_req;
+    uint64_t user_ord = run ? sim_backend_user_run(c->b, c->user_id) : 0;
     sim_action a;
-    sim_backend_cross(c->b, SIM_WIRE_REQUEST, "ws", sim_ws_msg_name(&m), NULL,
-                      c->user_id[0] ? c->user_id : NULL, c->ordinal, ++c->msgs_in, run_ord, 0, &a);
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_REQUEST, .proto = "ws",
+                  .name = sim_ws_msg_name(&m), .user_id = c->user_id[0] ? c->user_id : NULL,
+                  .conn = c->ordinal, .msg = ++c->msgs_in, .run = run_ord, .user_run = user_ord};
+    sim_backend_cross_wire(c->b, &w, &a);
     double now = sim_backend_now(c->b);
     switch (a.kind) {
     case SIM_ACT_PASS:
     case SIM_ACT_DELAY:
         if (run) c->runs_req++;
-        in_push(c, &m, run ? run_ord : 0, NULL, NULL, now + (a.kind == SIM_ACT_DELAY ? a.delay_ms / 1000.0 : 0));
+        in_push(c, &m, run ? run_ord : 0, user_ord, NULL, NULL,
+                now + (a.kind == SIM_ACT_DELAY ? a.delay_ms / 1000.0 : 0));
         return;
     case SIM_ACT_REPLACE: {
         /* Answered with the rule's message instead of being handled. */
         char *r = sim_backend_ws_replacement(c, &a, m.run_id);
         const char *type = a.field ? a.field : "error_message";
         sim_ws_msg_free(&m);
-        in_push(c, &m, 0, r, type, now);
+        in_push(c, &m, 0, 0, r, type, now);
         return;
     }
     default:

@@ -273,6 +273,25 @@ class Actions(unittest.TestCase):
             await ws.close()
         asyncio.run(go())
 
+    def test_ws_user_run_across_connections(self):
+        """match.user_run counts a user's runs over all their connections."""
+        from harness import login
+        add_rule(self.sim, {"id": "alice-run2", "on": "ws.send",
+                            "match": {"user": "user-alice", "user_run": 2, "name": "agent_started"},
+                            "action": {"kind": "drop"}})
+        token = login(self.sim)["access_token"]
+        async def go():
+            one = await connect(self.sim, subprotocols=["jwt." + token])
+            two = await connect(self.sim, subprotocols=["jwt." + token])
+            self.assertEqual(await run_once(one, "first"), EVENTS, "alice's 1st run")
+            self.assertEqual(await run_once(two, "second"), EVENTS[1:], "alice's 2nd run, other connection")
+            self.assertEqual(await run_once(one, "third"), EVENTS, "alice's 3rd run")
+            anon = await connect(self.sim)
+            self.assertEqual(await run_once(anon, "demo"), EVENTS, "another user's runs count apart")
+            for ws in (one, two, anon):
+                await ws.close()
+        asyncio.run(go())
+
     def test_http_status_and_delay(self):
         add_rule(self.sim, {"id": "h503", "on": "http.request", "match": {"name": "/health"},
                             "first": 1, "action": {"kind": "status", "status": 503,
