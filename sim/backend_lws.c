@@ -466,8 +466,25 @@ static int keepalive_upgrade_faults(conn *c, struct lws *wsi) {
     }
 }
 
+/* RFC 6455 4.2.2: a version the server does not speak gets 426 and the
+ * version it does (lws itself accepts any). */
+static int version_unsupported(struct lws *wsi) {
+    char ver[16] = "";
+    lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_VERSION);
+    if (strcmp(ver, "13") == 0) return 0;
+    static const char body[] = "{\"detail\":\"Unsupported WebSocket version\"}";
+    unsigned char buf[LWS_PRE + 512];
+    int n = snprintf((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+                     "HTTP/1.1 426 Upgrade Required\r\nsec-websocket-version: 13\r\n"
+                     "content-type: application/json\r\ncontent-length: %zu\r\n"
+                     "connection: close\r\n\r\n%s", sizeof(body) - 1, body);
+    lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+    return 1;
+}
+
 static int confirm_upgrade(conn *c, struct lws *wsi) {
     sim_backend *b = c->b;
+    if (version_unsupported(wsi)) return 1;
     int keepalive = !c->ws_prepared;
     if (keepalive) {
         /* A later request on a keep-alive connection: read lws's headers. */
@@ -701,7 +718,7 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
     info.foreign_loops = b->foreign_loops;
     info.user = b;
     info.vhost_name = "stagesim-backend";
-    info.max_http_header_data = 8192;
+    info.max_http_header_data = 16384;   /* uvicorn (h11) takes heads up to 16 KiB */
     info.timeout_secs = 20;
     b->ctx = lws_create_context(&info);
     if (b->ctx) b->vh = lws_create_vhost(b->ctx, &info);

@@ -90,6 +90,7 @@ const char *sim_http_reason(int status) {
     case 409: return "Conflict";
     case 413: return "Content Too Large";
     case 422: return "Unprocessable Entity";
+    case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";

@@ -130,6 +130,15 @@ class BackendHttp(unittest.TestCase):
             self.assertEqual(r.status_code, 404, path)
             self.assertEqual(r.json(), {"detail": "Not Found"}, path)
 
+    def test_long_path_404_and_bad_ws_version_426(self):
+        r = self.http.get("/" + "a" * 10000)
+        self.assertEqual((r.status_code, r.json()), (404, {"detail": "Not Found"}))
+        r = self.http.get("/ws", headers={"Connection": "Upgrade", "Upgrade": "websocket",
+                                          "Sec-WebSocket-Version": "99",
+                                          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        self.assertEqual(r.status_code, 426)
+        self.assertEqual(r.headers["sec-websocket-version"], "13")
+
     def test_wrong_method_405(self):
         r = self.http.post("/health", json={"a": 1})
         self.assertEqual(r.status_code, 405)
