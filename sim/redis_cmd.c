@@ -188,6 +188,8 @@ void sim_redis_dispatch_cmd(sim_redis_client *c, const sim_redis_command *cmd, i
         return;
     }
     redis_call(&x, cmd);
+    if (core->nready)   /* after the command, or after the whole EXEC */
+        redis_handle_ready(core, now_ms);
 }
 
 /* EXEC's inner loop: runs the queued commands (checked when queued). */
@@ -231,6 +233,9 @@ void sim_redis_core_free(sim_redis_core *core) {
         return;
     sim_keyspace_free(&core->ks);
     free(core->cmdtab);
+    for (int i = 0; i < core->nready; i++)
+        free(core->ready[i].k);
+    free(core->ready);
     free(core->cfg.requirepass);
     sim_dict_clear(&core->channels, NULL, NULL);
     sim_dict_clear(&core->watched, NULL, NULL);

@@ -60,6 +60,13 @@ struct sim_redis_core {
     /* blocked clients, FIFO */
     sim_redis_client *blocked_head, *blocked_tail;
     size_t nblocked;
+    /* keys made ready for blocked clients by the running command or EXEC */
+    struct redis_ready {
+        int db;
+        char *k;
+        size_t n;
+    } *ready;
+    int nready, capready;
     uint64_t lazy_expired_before;
 };
 
@@ -89,8 +96,10 @@ void redis_touch(sim_redis_core *core, int db, const char *k, size_t n);
 void redis_touch_all(sim_redis_core *core, int db);   /* db -1: every db */
 void redis_arity_error(redis_ctx *x, const char *name);
 
-/* blocking pops: called after a push to key */
-void redis_serve_blocked(sim_redis_core *core, int db, const char *k, size_t n, int64_t now);
+/* blocking pops: a push (or RENAME) made list key k exist; the waiting
+ * clients are served by redis_handle_ready once the command (or EXEC) ends */
+void redis_signal_ready(sim_redis_core *core, int db, const char *k, size_t n);
+void redis_handle_ready(sim_redis_core *core, int64_t now);
 void redis_unblock(sim_redis_client *c);
 
 /* the table (redis_table.c) */

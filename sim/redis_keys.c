@@ -161,7 +161,10 @@ static void rename_generic(redis_ctx *x, int nx) {
         }
         redis_delete(x, d);
     }
+    int list = e->type == SIM_RT_LIST;
     sim_db_rename(x->ks, x->c->db, e, x->c->db, x->argv[2], x->argvlen[2]);
+    if (list && x->core->nblocked)
+        redis_signal_ready(x->core, x->c->db, x->argv[2], x->argvlen[2]);
     if (nx)
         sim_resp_int(x->out, 1);
     else

@@ -445,7 +445,32 @@ static int serve_pop(sim_redis_core *core, sim_redis_client *c, int db, const ch
     return 1;
 }
 
-void redis_serve_blocked(sim_redis_core *core, int db, const char *k, size_t n, int64_t now) {
+/* Redis's signalKeyAsReady: a push (or a RENAME) made list k exist while
+ * clients may wait for it. Serving waits until the command -- or the whole
+ * EXEC -- is over (redis_handle_ready), so blocked clients see the state the
+ * command left, as in Redis: MULTI; RPUSH k1 x; DEL k1; EXEC serves no one
+ * from k1. Keys nobody waits for are not recorded; each key once. */
+void redis_signal_ready(sim_redis_core *core, int db, const char *k, size_t n) {
+    int waited = 0;
+    for (sim_redis_client *c = core->blocked_head; c && !waited; c = c->bnext)
+        if (c->db == db)
+            for (int i = 0; i < c->nbkeys && !waited; i++)
+                waited = c->bklen[i] == n && memcmp(c->bkeys[i], k, n) == 0;
+    if (!waited)
+        return;
+    for (int i = 0; i < core->nready; i++)
+        if (core->ready[i].db == db && core->ready[i].n == n && memcmp(core->ready[i].k, k, n) == 0)
+            return;
+    if (core->nready == core->capready) {
+        core->capready = core->capready ? core->capready * 2 : 4;
+        core->ready = sim_xrealloc(core->ready, (size_t)core->capready * sizeof(*core->ready));
+    }
+    core->ready[core->nready++] = (struct redis_ready){db, sim_xstrndup(k, n), n};
+}
+
+/* Serves the clients blocked on one ready key, first blocked first, while
+ * the list lasts (Redis's serveClientsBlockedOnListKey). */
+static void serve_key(sim_redis_core *core, int db, const char *k, size_t n, int64_t now) {
     sim_redis_client *c = core->blocked_head;
     while (c) {
         sim_redis_client *next = c->bnext;
@@ -453,7 +478,7 @@ void redis_serve_blocked(sim_redis_core *core, int db, const char *k, size_t n, 
             for (int i = 0; i < c->nbkeys; i++) {
                 if (c->bklen[i] == n && memcmp(c->bkeys[i], k, n) == 0) {
                     if (!serve_pop(core, c, db, k, n, c->block_left, now))
-                        return;   /* list drained */
+                        return;   /* list drained, deleted or of another type */
                     redis_unblock(c);
                     if (core->hooks.wake)
                         core->hooks.wake(c, core->hooks.ud);
@@ -463,6 +488,16 @@ void redis_serve_blocked(sim_redis_core *core, int db, const char *k, size_t n, 
         }
         c = next;
     }
+}
+
+/* Redis's handleClientsBlockedOnKeys: after a command outside MULTI, or
+ * after EXEC, the ready keys in the order they became ready. */
+void redis_handle_ready(sim_redis_core *core, int64_t now) {
+    for (int i = 0; i < core->nready; i++) {
+        serve_key(core, core->ready[i].db, core->ready[i].k, core->ready[i].n, now);
+        free(core->ready[i].k);
+    }
+    core->nready = 0;
 }
 
 static void bpop_generic(redis_ctx *x, int left) {

@@ -34,7 +34,7 @@ static void push_generic(redis_ctx *x, int left, int onlyexisting) {
         sim_rlist_push(l, sim_rstr_new(x->argv[i], x->argvlen[i]), left);
     sim_resp_int(x->out, (long long)l->len);
     if (x->core->nblocked)
-        redis_serve_blocked(x->core, x->c->db, x->argv[1], x->argvlen[1], x->now);
+        redis_signal_ready(x->core, x->c->db, x->argv[1], x->argvlen[1]);
 }
 
 void redis_cmd_lpush(redis_ctx *x) { push_generic(x, 1, 0); }

@@ -161,6 +161,74 @@ class Conn:
         return self.reply()
 
 
+# Blocking pops with several clients: each a list of (client, command).
+# "!CMD" sends a command that blocks (its reply is read later with "?");
+# the next step waits until the server counts the client as blocked.
+# Redis serves blocked clients only after the pushing command, or after the
+# whole EXEC, from the keys in the order they became ready.
+BLOCKING = {
+    "exec then del": [(0, "!BLPOP k1 k2 k1 0"), (1, "MULTI"), (1, "RPUSH k1 x"),
+                      (1, "RPUSH k2 y"), (1, "DEL k1"), (1, "EXEC"), (0, "?"),
+                      (1, "EXISTS k1 k2")],
+    "exec two pushes": [(0, "!BLPOP k1 0"), (1, "MULTI"), (1, "RPUSH k1 x"),
+                        (1, "RPUSH k1 y"), (1, "EXEC"), (0, "?"), (1, "LRANGE k1 0 -1")],
+    "lpush several values": [(0, "!BLPOP k 0"), (2, "!BRPOP k 0"), (1, "LPUSH k a b c"),
+                             (0, "?"), (2, "?"), (1, "LRANGE k 0 -1")],
+    "several keys, ready order": [(0, "!BRPOP k1 k2 0"), (2, "!BLPOP k2 0"), (1, "MULTI"),
+                                  (1, "RPUSH k2 a b"), (1, "RPUSH k1 c"), (1, "EXEC"),
+                                  (0, "?"), (2, "?"), (1, "LRANGE k1 0 -1"),
+                                  (1, "LRANGE k2 0 -1")],
+    "rename onto a waited key": [(0, "!BLPOP dst 0"), (1, "RPUSH src a b"),
+                                 (1, "RENAME src dst"), (0, "?"), (1, "LRANGE dst 0 -1")],
+    "one value, two waiters": [(0, "!BLPOP k 0"), (2, "!BLPOP k 0"), (1, "RPUSH k x"),
+                               (0, "?"), (1, "LLEN k"), (1, "RPUSH k y"), (2, "?")],
+    "wrong type at exec end": [(0, "!BLPOP k 0"), (1, "MULTI"), (1, "RPUSH k x"),
+                               (1, "DEL k"), (1, "SET k s"), (1, "EXEC"), (1, "DEL k"),
+                               (1, "RPUSH k z"), (0, "?")],
+    "blpop inside exec": [(1, "RPUSH k a"), (1, "MULTI"), (1, "BLPOP k 0"), (1, "BLPOP k 0"),
+                          (1, "EXEC")],
+}
+
+
+def blocked_clients(conn):
+    _, info = conn.call(["INFO", "clients"])
+    for line in info.split(b"\r\n"):
+        if line.startswith(b"blocked_clients:"):
+            return int(line.split(b":")[1])
+    raise AssertionError("no blocked_clients in INFO")
+
+
+def run_blocking(port, steps):
+    """Runs steps on fresh connections; returns every reply's raw bytes."""
+    conns = {}
+    ctl = Conn(port)
+    ctl.call(["FLUSHALL"])
+    out, nblocked = [], 0
+    for who, cmd in steps:
+        c = conns.setdefault(who, Conn(port))
+        if cmd == "?":
+            c.s.settimeout(2)
+            try:
+                out.append((who, cmd, c.reply()[0]))
+            except TimeoutError:
+                out.append((who, cmd, b"(still blocked)"))
+                break
+            nblocked -= 1
+        elif cmd.startswith("!"):
+            c.s.sendall(encode(split(cmd[1:])))
+            nblocked += 1
+            deadline = time.monotonic() + 5
+            while blocked_clients(ctl) != nblocked:
+                if time.monotonic() > deadline:
+                    raise AssertionError("%s did not block" % cmd)
+                time.sleep(0.005)
+        else:
+            out.append((who, cmd, c.call(split(cmd))[0]))
+    for c in list(conns.values()) + [ctl]:
+        c.s.close()
+    return out
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -213,6 +281,18 @@ class CompatTest(unittest.TestCase):
                 diffs.append("%s\n   redis:    %r\n   stagesim: %r" % (cmd, r_raw, o_raw))
         real.s.close()
         ours.s.close()
+        self.assertEqual(diffs, [], "replies differ:\n" + "\n".join(diffs))
+
+    def test_blocking_pops(self):
+        diffs = []
+        for name, steps in BLOCKING.items():
+            real, ours = run_blocking(self.port, steps), run_blocking(self.sim.redis, steps)
+            if len(real) != len(ours):
+                diffs.append("%s: %d replies from redis, %d from stagesim" % (name, len(real), len(ours)))
+            for r, o in zip(real, ours):
+                if r != o:
+                    diffs.append("%s: client %d %s\n   redis:    %r\n   stagesim: %r"
+                                 % (name, r[0], r[1], r[2], o[2]))
         self.assertEqual(diffs, [], "replies differ:\n" + "\n".join(diffs))
 
     def test_protocol_errors(self):

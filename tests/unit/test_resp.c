@@ -343,6 +343,15 @@ static void test_dispatch(void) {
     ok(b.flags & SIM_RC_BLOCKED, "client blocked");
     is_str(run(&a, "RPUSH q 1"), ":1\r\n", "push");
     is_str(run(&b, "PING"), "*2\r\n$1\r\nq\r\n$1\r\n1\r\n+PONG\r\n", "BLPOP served");
+    /* served only after the whole EXEC, from the keys ready then (Redis's
+     * handleClientsBlockedOnKeys): k1 was deleted again, so k2 serves */
+    is_str(run(&b, "BLPOP k1 k2 k1 0"), "", "BLPOP on two keys blocks");
+    run(&a, "MULTI");
+    run(&a, "RPUSH k1 x");
+    run(&a, "RPUSH k2 y");
+    run(&a, "DEL k1");
+    is_str(run(&a, "EXEC"), "*3\r\n:1\r\n:1\r\n:1\r\n", "no one served inside EXEC");
+    is_str(run(&b, "PING"), "*2\r\n$2\r\nk2\r\n$1\r\ny\r\n+PONG\r\n", "served from k2 after EXEC");
     run(&b, "BRPOP q 0.1");
     now += 200;
     sim_redis_core_cron(core, now);
