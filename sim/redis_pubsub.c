@@ -3,6 +3,9 @@
  * get output through the core's wake hook; nothing here writes a socket. */
 #include "redis_int.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,17 +503,44 @@ void redis_handle_ready(sim_redis_core *core, int64_t now) {
     core->nready = 0;
 }
 
-static void bpop_generic(redis_ctx *x, int left) {
-    double timeout;
-    if (!redis_parse_double(x->argv[x->argc - 1], x->argvlen[x->argc - 1], &timeout) ||
-        isinf(timeout)) {
+/* BLPOP's timeout in ms, as Redis 7.0's getTimeoutFromObjectOrReply reads
+ * seconds: a long double by string2ld's rules, ceil(v * 1000) converted to a
+ * long long -- where a value that does not fit (1e300, inf) comes out as
+ * x86's LLONG_MIN, so Redis answers "timeout is negative" for it. 0 (and
+ * -0.0001, which rounds up to 0) blocks for ever. Replies the error and
+ * returns 0 when refused. */
+static int block_timeout(redis_ctx *x, int i, long long *ms) {
+    const char *s = x->argv[i];
+    size_t n = x->argvlen[i];
+    char buf[5 * 1024];   /* Redis's MAX_LONG_DOUBLE_CHARS */
+    long double v = 0;
+    int ok = n > 0 && n < sizeof(buf) && !isspace((unsigned char)s[0]);
+    if (ok) {
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        errno = 0;
+        char *end;
+        v = strtold(buf, &end);
+        ok = !*end && !isnan(v) && errno != EINVAL &&
+             !(errno == ERANGE && (isinf(v) || v == 0));
+    }
+    if (!ok) {
         redis_err(x, "ERR timeout is not a float or out of range");
-        return;
+        return 0;
     }
-    if (timeout < 0) {
+    long double t = ceill(v * 1000.0L);
+    *ms = t >= -9223372036854775808.0L && t < 9223372036854775808.0L ? (long long)t : LLONG_MIN;
+    if (*ms < 0) {
         redis_err(x, "ERR timeout is negative");
-        return;
+        return 0;
     }
+    return 1;
+}
+
+static void bpop_generic(redis_ctx *x, int left) {
+    long long timeout;
+    if (!block_timeout(x, x->argc - 1, &timeout))
+        return;
     for (int i = 1; i < x->argc - 1; i++) {
         sim_rkey *e = redis_lookup(x, i);
         if (e && e->type != SIM_RT_LIST) {
@@ -533,9 +563,8 @@ static void bpop_generic(redis_ctx *x, int left) {
         c->bklen[i] = x->argvlen[i + 1];
     }
     c->block_left = left;
-    c->block_deadline = timeout > 0 ? x->now + (int64_t)(timeout * 1000.0 + 0.5) : 0;
-    if (timeout > 0 && c->block_deadline == x->now)
-        c->block_deadline++;
+    /* 0: for ever; a deadline past the int64 range saturates (never comes) */
+    c->block_deadline = timeout == 0 ? 0 : timeout > INT64_MAX - x->now ? INT64_MAX : x->now + timeout;
     c->flags |= SIM_RC_BLOCKED;
     c->bnext = NULL;
     if (x->core->blocked_tail)

@@ -52,6 +52,13 @@ SCRIPT = [
     (EXACT, "LRANGE r 0 -1"), (EXACT, "LREM r -1 a"), (EXACT, "LTRIM l 1 -1"),
     (EXACT, "LRANGE l 0 -1"), (EXACT, "BLPOP l 0.1"), (EXACT, "BRPOP nol 0.05"),
     (EXACT, "BLPOP l x"), (EXACT, "BLPOP l -1"),
+    # BLPOP timeouts: Redis reads a long double, ceil(v * 1000) ms, and a value
+    # past the long long range comes out negative
+    (EXACT, "BLPOP nol 1e300"), (EXACT, "BLPOP nol inf"), (EXACT, "BLPOP nol -inf"),
+    (EXACT, "BLPOP nol nan"), (EXACT, "BLPOP nol abc"), (EXACT, "BRPOP nol 1e16"),
+    (EXACT, "BLPOP nol 9223372036854775.808"), (EXACT, "BLPOP nol 1e5000"),
+    (EXACT, "BLPOP nol 1e-5000"), (EXACT, "BLPOP nol \"\""), (EXACT, "BLPOP nol \" 1\""),
+    (EXACT, "BLPOP nol 0.0001"), (EXACT, "BLPOP nol 1e-300"), (EXACT, "BLPOP nol -0.5"),
     # hashes
     (EXACT, "HSET h f1 v1 f2 v2"), (EXACT, "HSET h f3"), (EXACT, "HGET h f1"),
     (EXACT, "HGET h nope"), (EXACT, "HMSET h f3 v3"), (EXACT, "HMGET h f1 nope f3"),
@@ -185,6 +192,11 @@ BLOCKING = {
     "wrong type at exec end": [(0, "!BLPOP k 0"), (1, "MULTI"), (1, "RPUSH k x"),
                                (1, "DEL k"), (1, "SET k s"), (1, "EXEC"), (1, "DEL k"),
                                (1, "RPUSH k z"), (0, "?")],
+    # timeouts that block for ever: -0.0001 rounds up to 0; huge ones never come
+    "timeout -0.0001": [(0, "!BLPOP q -0.0001"), (1, "RPUSH q x"), (0, "?")],
+    "timeout 1e10": [(0, "!BRPOP q 1e10"), (1, "RPUSH q x"), (0, "?")],
+    "timeout near LLONG_MAX ms": [(0, "!BLPOP q 9223372036854775.807"), (1, "RPUSH q x"),
+                                  (0, "?")],
     "blpop inside exec": [(1, "RPUSH k a"), (1, "MULTI"), (1, "BLPOP k 0"), (1, "BLPOP k 0"),
                           (1, "EXEC")],
 }
