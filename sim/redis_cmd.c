@@ -69,7 +69,12 @@ int redis_double(redis_ctx *x, int i, double *v, const char *msg) {
 
 int redis_arg_is(redis_ctx *x, int i, const char *word) { return sim_strcaseeq(x->argv[i], word); }
 
-uint64_t redis_rand(sim_redis_core *core) { return sim_mix(core->seed, "redis", core->rng_n++, 0); }
+/* Per connection: the client's ordinal (ids follow accept order) and its own
+ * count of choices, so what one client draws never depends on how other
+ * connections' commands interleave with its own. */
+uint64_t redis_rand(redis_ctx *x) {
+    return sim_mix(x->core->seed, "redis-rand", x->c->id, x->c->rng_n++);
+}
 
 sim_rkey *redis_lookup(redis_ctx *x, int i) {
     sim_rkey *e = sim_db_lookup(x->ks, x->c->db, x->argv[i], x->argvlen[i], x->now);

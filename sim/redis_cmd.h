@@ -43,6 +43,7 @@ struct sim_redis_client {
     int fd;
     int64_t ctime_ms, last_ms;
     const char *last_cmd;
+    uint64_t rng_n;                     /* random choices made for this client */
     sim_buf out;                        /* replies not yet written */
     /* MULTI */
     sim_redis_queued *mq;

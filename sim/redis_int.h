@@ -44,7 +44,7 @@ struct sim_redis_core {
     sim_redis_hooks hooks;
     sim_redis_config cfg;
     sim_redis_stats stats;
-    uint64_t seed, rng_n;
+    uint64_t seed;
     uint64_t next_id;
     sim_redis_client *clients;
     size_t nclients;
@@ -83,7 +83,7 @@ int redis_double(redis_ctx *x, int i, double *v, const char *msg);
 int redis_parse_ll(const char *s, size_t n, long long *v);
 int redis_parse_double(const char *s, size_t n, double *v);
 int redis_arg_is(redis_ctx *x, int i, const char *word);
-uint64_t redis_rand(sim_redis_core *core);
+uint64_t redis_rand(redis_ctx *x);   /* SPOP, SRANDMEMBER, RANDOMKEY */
 
 /* keyspace access for the current db */
 sim_rkey *redis_lookup(redis_ctx *x, int i);

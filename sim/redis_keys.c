@@ -297,7 +297,7 @@ void redis_cmd_scan(redis_ctx *x) {
 void redis_cmd_randomkey(redis_ctx *x) {
     sim_dict *d = &x->ks->db[x->c->db].keys;
     for (int tries = 0; tries < 100; tries++) {
-        sim_rkey *e = (sim_rkey *)sim_dict_random(d, redis_rand(x->core));
+        sim_rkey *e = (sim_rkey *)sim_dict_random(d, redis_rand(x));
         if (!e)
             break;
         if (e->expire >= 0 && e->expire <= x->now) {

@@ -103,7 +103,7 @@ void redis_cmd_spop(redis_ctx *x) {
     if (count >= 0)
         sim_resp_array(x->out, n);
     for (long long i = 0; i < n; i++) {
-        sim_hent *f = (sim_hent *)sim_dict_random(&h->d, redis_rand(x->core));
+        sim_hent *f = (sim_hent *)sim_dict_random(&h->d, redis_rand(x));
         sim_resp_bulk(x->out, f->key, f->h.klen);
         sim_rhash_del(h, f->key, f->h.klen);
     }
@@ -125,7 +125,7 @@ void redis_cmd_srandmember(redis_ctx *x) {
     if (wrong)
         return;
     if (!has) {
-        sim_hent *f = h ? (sim_hent *)sim_dict_random(&h->d, redis_rand(x->core)) : NULL;
+        sim_hent *f = h ? (sim_hent *)sim_dict_random(&h->d, redis_rand(x)) : NULL;
         if (f)
             sim_resp_bulk(x->out, f->key, f->h.klen);
         else
@@ -140,7 +140,7 @@ void redis_cmd_srandmember(redis_ctx *x) {
         /* repetitions allowed */
         sim_resp_array(x->out, -count);
         for (long long i = 0; i < -count; i++) {
-            sim_hent *f = (sim_hent *)sim_dict_random(&h->d, redis_rand(x->core));
+            sim_hent *f = (sim_hent *)sim_dict_random(&h->d, redis_rand(x));
             sim_resp_bulk(x->out, f->key, f->h.klen);
         }
         return;
@@ -156,7 +156,7 @@ void redis_cmd_srandmember(redis_ctx *x) {
         v[k++] = f;
     sim_resp_array(x->out, count);
     for (long long i = 0; i < count; i++) {
-        size_t j = (size_t)i + (size_t)(redis_rand(x->core) % (n - (size_t)i));
+        size_t j = (size_t)i + (size_t)(redis_rand(x) % (n - (size_t)i));
         sim_hent *t = v[i];
         v[i] = v[j];
         v[j] = t;

@@ -373,6 +373,40 @@ static void test_dispatch(void) {
     sim_redis_core_free(core);
 }
 
+/* Random choices (SRANDMEMBER, RANDOMKEY, SPOP) depend on the client's own
+ * ordinal and its own commands only: two clients interleaved differently on
+ * two cores with the same seed draw the same, each. */
+static void test_rand_per_client(void) {
+    char drawn[2][2][2048];   /* [core][client] */
+    for (int run_ = 0; run_ < 2; run_++) {
+        sim_redis_core *k = sim_redis_core_new(7, NULL, now);
+        sim_redis_client cl[2];
+        sim_redis_client_init(k, &cl[0], now);
+        sim_redis_client_init(k, &cl[1], now);
+        for (int i = 0; i < 40; i++) {
+            char one[64];
+            snprintf(one, sizeof(one), "SADD s m%d", i);
+            run(&cl[0], one);
+            snprintf(one, sizeof(one), "SET key%d v", i);
+            run(&cl[0], one);
+        }
+        drawn[run_][0][0] = drawn[run_][1][0] = '\0';
+        /* run 0: alternate a, b; run 1: all of b, then all of a */
+        int mine[2] = {0, 0};
+        for (int step = 0; step < 24; step++) {
+            int who = run_ == 0 ? step % 2 : step < 12;
+            const char *r = run(&cl[who], mine[who]++ % 2 ? "SRANDMEMBER s" : "RANDOMKEY");
+            strncat(drawn[run_][who], r, sizeof(drawn[0][0]) - strlen(drawn[run_][who]) - 1);
+        }
+        sim_redis_client_fini(&cl[0]);
+        sim_redis_client_fini(&cl[1]);
+        sim_redis_core_free(k);
+    }
+    is_str(drawn[1][0], drawn[0][0], "first client: the same choices whatever the interleaving");
+    is_str(drawn[1][1], drawn[0][1], "second client: the same choices");
+    ok(strcmp(drawn[0][0], drawn[0][1]) != 0, "the two clients draw differently");
+}
+
 static void test_faults(void) {
     sim_redis_fault_set *s = sim_redis_fault_set_new();
     sim_action act;
@@ -417,6 +451,7 @@ int main(void) {
     test_parser_chunks();
     test_builder();
     test_dispatch();
+    test_rand_per_client();
     test_faults();
     test_glob();
     return tap_done();
