@@ -40,20 +40,24 @@ struct sim_resp_parser {
 void sim_resp_limits_default(sim_resp_limits *lim) {
     lim->max_query = (size_t)1 << 30;
     lim->max_bulk = 512LL * 1024 * 1024;
-    lim->max_elems = 1024 * 1024;
+    lim->max_elems = INT_MAX;
     lim->max_inline = 64 * 1024;
 }
 
+/* Grows the argument arrays to hold n (doubling, capped at INT_MAX): called
+ * as arguments arrive, so an announced count allocates nothing up front. */
 static void ensure_args(sim_resp_parser *p, long long n) {
     if (n <= p->argcap)
         return;
-    int cap = p->argcap ? p->argcap : 8;
+    long long cap = p->argcap ? p->argcap : 8;
     while (cap < n)
         cap *= 2;
+    if (cap > INT_MAX)
+        cap = INT_MAX;
     p->argv = sim_xrealloc(p->argv, (size_t)cap * sizeof(*p->argv));
     p->argvlen = sim_xrealloc(p->argvlen, (size_t)cap * sizeof(*p->argvlen));
     p->argvoff = sim_xrealloc(p->argvoff, (size_t)cap * sizeof(*p->argvoff));
-    p->argcap = cap;
+    p->argcap = (int)cap;
 }
 
 sim_resp_parser *sim_resp_parser_new(const sim_resp_limits *lim) {

@@ -15,7 +15,7 @@
 typedef struct sim_resp_limits {
     size_t max_query;      /* pending unparsed bytes; Redis 1 GiB */
     long long max_bulk;    /* one argument; Redis proto-max-bulk-len 512 MiB */
-    long long max_elems;   /* arguments per command; ours 1 Mi (Redis: INT_MAX) */
+    long long max_elems;   /* arguments per command; Redis INT_MAX (argv grows as they arrive) */
     size_t max_inline;     /* inline line / count line; Redis 64 KiB */
 } sim_resp_limits;
 

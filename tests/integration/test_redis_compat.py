@@ -307,9 +307,24 @@ class CompatTest(unittest.TestCase):
                                  % (name, r[0], r[1], r[2], o[2]))
         self.assertEqual(diffs, [], "replies differ:\n" + "\n".join(diffs))
 
+    def test_many_elements(self):
+        # Redis 7 takes up to INT_MAX elements per command (2**31 is refused)
+        n = 1024 * 1024 + 1
+        cmd = b"*%d\r\n$5\r\nRPUSH\r\n$3\r\nbig\r\n" % n + b"$1\r\nx\r\n" * (n - 2)
+        outs = []
+        for port in (self.port, self.sim.redis):
+            c = Conn(port)
+            c.call(["DEL", "big"])
+            c.s.sendall(cmd)
+            outs.append((c.reply()[0], c.call(["DEL", "big"])[0]))
+            c.s.close()
+        self.assertEqual(outs[1], outs[0])
+        self.assertEqual(outs[1], (b":1048575\r\n", b":1\r\n"))
+
     def test_protocol_errors(self):
         for data in [b"*1\r\n:1\r\n", b"*abc\r\n", b"*1\r\n$-5\r\n", b"*1\r\n$x\r\n",
-                     b"set a \"b\r\n", b"*1\r\n$4000000000\r\n", b"*1\r\nx\r\n"]:
+                     b"set a \"b\r\n", b"*1\r\n$4000000000\r\n", b"*1\r\nx\r\n",
+                     b"*2147483648\r\n"]:
             outs = []
             for port in (self.port, self.sim.redis):
                 s = socket.create_connection(("127.0.0.1", port), timeout=5)

@@ -64,7 +64,7 @@ static void test_parser(void) {
         {"*1\r\n*1\r\n$1\r\na\r\n", "Protocol error: expected '$', got '*'"},
         {"*x\r\n", "Protocol error: invalid multibulk length"},
         {"*99999999999\r\n", "Protocol error: invalid multibulk length"},
-        {"*2000000\r\n", "Protocol error: invalid multibulk length"},
+        {"*2147483648\r\n", "Protocol error: invalid multibulk length"},
         {"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"},
         {"*1\r\n$abc\r\n", "Protocol error: invalid bulk length"},
         {"*1\r\n$999999999999\r\n", "Protocol error: invalid bulk length"},
@@ -77,6 +77,30 @@ static void test_parser(void) {
         is_int(next_joined(p, got, sizeof(got)), SIM_RESP_ERROR, "bad input %zu refused", i);
         is_str(sim_resp_error(p), bad[i].err, "bad input %zu error text", i);
         is_int(next_joined(p, got, sizeof(got)), SIM_RESP_ERROR, "error is sticky %zu", i);
+        sim_resp_parser_free(p);
+    }
+
+    /* Redis 7 takes up to INT_MAX elements; memory grows with the elements
+     * that arrive, not with the announced count */
+    p = sim_resp_parser_new(NULL);
+    sim_resp_feed(p, "*2147483647\r\n$4\r\nPING\r\n$1\r\nx\r\n", 30);
+    is_int(next_joined(p, got, sizeof(got)), SIM_RESP_MORE, "*INT_MAX accepted, waits for more");
+    sim_resp_parser_free(p);
+    {
+        /* 1 Mi + 1 elements, fed in pieces */
+        p = sim_resp_parser_new(NULL);
+        const long long n = 1024 * 1024 + 1;
+        char head[32];
+        int hl = snprintf(head, sizeof(head), "*%lld\r\n$5\r\nRPUSH\r\n", n);
+        sim_resp_feed(p, head, (size_t)hl);
+        for (long long i = 1; i < n; i++)
+            sim_resp_feed(p, "$1\r\nx\r\n", 7);
+        sim_resp_cmd cmd = {0};
+        int rc = sim_resp_next(p, &cmd);
+        is_int(rc, SIM_RESP_CMD, "1 Mi + 1 elements parsed");
+        is_int(cmd.argc, rc == SIM_RESP_CMD ? (int)n : 0, "all arguments there");
+        ok(rc == SIM_RESP_CMD && cmd.argvlen[n - 1] == 1 && cmd.argv[n - 1][0] == 'x',
+           "last argument intact");
         sim_resp_parser_free(p);
     }
 
