@@ -117,6 +117,8 @@ void redis_pubsub_core_init(sim_redis_core *core);
 int redis_norm_range(long long *start, long long *end, long long len);
 /* HSCAN / SSCAN on argv[1] holding `type`. */
 void redis_coll_scan(redis_ctx *x, int type);
+/* HDEL / SREM on argv[1] holding `type` (both are sim_rhash). */
+void redis_coll_del(redis_ctx *x, int type);
 
 /* command handlers, one per table entry: redis_keys.c, redis_strings.c,
  * redis_conn.c, redis_types.c, redis_sets.c, redis_pubsub.c, redis_table.c */

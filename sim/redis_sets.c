@@ -30,19 +30,7 @@ void redis_cmd_sadd(redis_ctx *x) {
     sim_resp_int(x->out, n);
 }
 
-void redis_cmd_srem(redis_ctx *x) {
-    int wrong;
-    sim_rkey *e;
-    sim_rhash *h = get_set(x, 1, &wrong, &e, 0);
-    if (wrong)
-        return;
-    long long n = 0;
-    for (int i = 2; h && i < x->argc; i++)
-        n += sim_rhash_del(h, x->argv[i], x->argvlen[i]);
-    if (h && h->d.count == 0)
-        redis_delete(x, e);
-    sim_resp_int(x->out, n);
-}
+void redis_cmd_srem(redis_ctx *x) { redis_coll_del(x, SIM_RT_SET); }
 
 static void reply_members(redis_ctx *x, sim_rhash *h) {
     sim_resp_array(x->out, h ? (long long)h->d.count : 0);

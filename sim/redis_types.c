@@ -347,12 +347,14 @@ void redis_cmd_hgetall(redis_ctx *x) { hgetall_generic(x, H_KEYS | H_VALS); }
 void redis_cmd_hkeys(redis_ctx *x) { hgetall_generic(x, H_KEYS); }
 void redis_cmd_hvals(redis_ctx *x) { hgetall_generic(x, H_VALS); }
 
-void redis_cmd_hdel(redis_ctx *x) {
+/* HDEL / SREM: removes argv[2..] from the hash or set at argv[1] (type),
+ * deletes the key once empty, replies how many were there. */
+void redis_coll_del(redis_ctx *x, int type) {
     int wrong;
-    sim_rkey *e;
-    sim_rhash *h = get_hash(x, 1, &wrong, &e, 0);
+    sim_rkey *e = redis_lookup_type(x, 1, type, &wrong);
     if (wrong)
         return;
+    sim_rhash *h = e ? e->val : NULL;
     long long n = 0;
     for (int i = 2; h && i < x->argc; i++)
         n += sim_rhash_del(h, x->argv[i], x->argvlen[i]);
@@ -360,6 +362,8 @@ void redis_cmd_hdel(redis_ctx *x) {
         redis_delete(x, e);
     sim_resp_int(x->out, n);
 }
+
+void redis_cmd_hdel(redis_ctx *x) { redis_coll_del(x, SIM_RT_HASH); }
 
 void redis_cmd_hexists(redis_ctx *x) {
     int wrong;

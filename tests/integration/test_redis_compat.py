@@ -66,13 +66,17 @@ SCRIPT = [
     (EXACT, "HEXISTS h f2"), (EXACT, "HDEL h f2 nope"), (EXACT, "HINCRBY h n 5"),
     (EXACT, "HINCRBY h f1 1"), (EXACT, "HINCRBYFLOAT h fl 2.5"), (EXACT, "HSETNX h f1 x"),
     (EXACT, "HSETNX h f9 x"), (EXACT, "HSCAN h 0"), (EXACT, "HSCAN h 0 MATCH f*"),
-    (EXACT, "HGET l x"),
+    (EXACT, "HGET l x"), (EXACT, "HDEL nohash f"), (EXACT, "HDEL l f"),
+    (EXACT, "HSET h2 a 1 b 2"), (EXACT, "HDEL h2 a a zz"), (EXACT, "HDEL h2 b"),
+    (EXACT, "EXISTS h2"),
     # sets
     (EXACT, "SADD s1 a b c"), (EXACT, "SADD s1 a"), (EXACT, "SADD s2 b c d"),
     (EXACT, "SREM s1 a zz"), (SORTED, "SMEMBERS s1"), (EXACT, "SISMEMBER s1 b"),
     (EXACT, "SCARD s1"), (SORTED, "SINTER s1 s2"), (SORTED, "SUNION s1 s2"),
     (SORTED, "SDIFF s2 s1"), (TYPE, "SPOP s2"), (EXACT, "SPOP nos"), (EXACT, "SPOP nos 2"),
     (TYPE, "SRANDMEMBER s1"), (EXACT, "SRANDMEMBER nos"), (EXACT, "SADD h x"),
+    (EXACT, "SREM nos a"), (EXACT, "SREM h f1"), (EXACT, "SADD s3 a b"),
+    (EXACT, "SREM s3 a a zz"), (EXACT, "SREM s3 b"), (EXACT, "EXISTS s3"), (EXACT, "SREM s3"),
     # sorted sets
     (EXACT, "ZADD z 1 a 2 b 3 c"), (EXACT, "ZADD z NX 5 a 4 d"), (EXACT, "ZADD z XX CH 9 a"),
     (EXACT, "ZADD z GT 1 b"), (EXACT, "ZADD z LT 1 b"), (EXACT, "ZADD z INCR 2 c"),
