@@ -193,8 +193,6 @@ void sim_redis_dispatch_cmd(sim_redis_client *c, const sim_redis_command *cmd, i
         return;
     }
     redis_call(&x, cmd);
-    if (core->nready)   /* after the command, or after the whole EXEC */
-        redis_handle_ready(core, now_ms);
 }
 
 /* EXEC's inner loop: runs the queued commands (checked when queued). */

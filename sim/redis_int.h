@@ -100,6 +100,10 @@ void redis_arity_error(redis_ctx *x, const char *name);
  * clients are served by redis_handle_ready once the command (or EXEC) ends */
 void redis_signal_ready(sim_redis_core *core, int db, const char *k, size_t n);
 void redis_handle_ready(sim_redis_core *core, int64_t now);
+/* The last step of a handler that signalled: serves now outside EXEC (the
+ * command is over), else leaves it to EXEC's end. Keeps dispatch free of
+ * a per-command check. */
+void redis_ready_done(redis_ctx *x);
 void redis_unblock(sim_redis_client *c);
 
 /* the table (redis_table.c) */

@@ -163,12 +163,14 @@ static void rename_generic(redis_ctx *x, int nx) {
     }
     int list = e->type == SIM_RT_LIST;
     sim_db_rename(x->ks, x->c->db, e, x->c->db, x->argv[2], x->argvlen[2]);
-    if (list && x->core->nblocked)
-        redis_signal_ready(x->core, x->c->db, x->argv[2], x->argvlen[2]);
     if (nx)
         sim_resp_int(x->out, 1);
     else
         R_OK(x);
+    if (list && x->core->nblocked) {
+        redis_signal_ready(x->core, x->c->db, x->argv[2], x->argvlen[2]);
+        redis_ready_done(x);
+    }
 }
 
 void redis_cmd_rename(redis_ctx *x) { rename_generic(x, 0); }

@@ -176,6 +176,8 @@ void redis_cmd_exec(redis_ctx *x) {
     } else {
         c->flags &= ~SIM_RC_MULTI;  /* queued commands run for real */
         redis_exec_queued(x);
+        if (x->core->nready)        /* served once the whole EXEC ran */
+            redis_handle_ready(x->core, x->now);
     }
     redis_multi_discard(c);
     redis_unwatch_all(c);
@@ -491,6 +493,11 @@ static void serve_key(sim_redis_core *core, int db, const char *k, size_t n, int
         }
         c = next;
     }
+}
+
+void redis_ready_done(redis_ctx *x) {
+    if (!x->in_exec && x->core->nready)
+        redis_handle_ready(x->core, x->now);
 }
 
 /* Redis's handleClientsBlockedOnKeys: after a command outside MULTI, or
