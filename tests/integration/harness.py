@@ -103,6 +103,18 @@ class Sim:
         return False
 
 
+def wait_for(pred, timeout=10.0, step=0.05):
+    """Polls pred until it returns something true or timeout passes; returns
+    its last value. For states a test cannot be told about (a reconnect)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
 def login(sim, email="alice@example.com", password="alice-password"):
     """Logs in a scenario user through the auth service; returns the token pair."""
     import httpx

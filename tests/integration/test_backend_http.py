@@ -9,20 +9,10 @@ import unittest
 
 import httpx
 
-from harness import Sim, login
+from harness import Sim, login, wait_for
 
 
 USERS = [{"id": "user-alice", "email": "alice@example.com", "password": "alice-password"}]
-
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 class BackendHttp(unittest.TestCase):

@@ -13,7 +13,7 @@ import jwt
 import redis
 import websockets
 
-from harness import Sim
+from harness import Sim, wait_for
 
 SECRET = "golden-path-secret-0123456789abcdef0123"
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
@@ -25,16 +25,6 @@ def run(coro, timeout=30):
 
 async def recv_json(ws, timeout=5):
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 class GoldenPath(unittest.TestCase):
