@@ -1,6 +1,5 @@
 """The command line: help, version, validate, option errors, exit codes, the
 READY line, a port clash, and a clean SIGTERM/SIGINT exit."""
-import json
 import os
 import signal
 import socket

@@ -3,7 +3,6 @@ included) sent to a real redis-server started here on a free port and to
 stagesim; raw replies compared byte for byte. Replies whose order Redis does
 not define (sets, KEYS) are compared sorted; random or clock-dependent ones
 by type only. Known differences: docs/redis.md."""
-import os
 import shutil
 import socket
 import subprocess
