@@ -6,7 +6,7 @@ pong), and checks that client frames are masked. Cases: a clean run, a server cl
 (must be reported, not hang), and a refused upgrade. Run: /usr/bin/python3 bench/ws_load_selftest.py
 WS_LOAD=path/to/ws_load.
 """
-import base64, hashlib, os, random, socket, struct, subprocess, sys, threading, time, unittest
+import base64, hashlib, os, random, socket, struct, subprocess, threading, time, unittest
 
 WS_LOAD = os.environ.get("WS_LOAD", "build-bench/ws_load")
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
