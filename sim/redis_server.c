@@ -190,6 +190,8 @@ static void process_input(conn *c) {
         mark_pending(c);
 }
 
+#define READS_PER_EVENT 16
+
 static void on_read(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop;
     (void)revents;
@@ -202,25 +204,34 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents) {
             conn_close(c);
         return;
     }
-    /* straight into the parser's buffer: no copy */
-    size_t avail;
-    char *space = sim_resp_space(c->parser, &avail);
-    ssize_t n = read(c->fd, space, avail);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        conn_close(c);
-        return;
+    /* Redis reads once per event; stagesim shares its loop with the backend,
+     * whose iterations get long under WebSocket load, so a pipelining client
+     * (the backend's own history writer) gets a few reads per event while
+     * its socket keeps filling the buffer, or it falls behind for good. */
+    for (int i = 0; i < READS_PER_EVENT; i++) {
+        /* straight into the parser's buffer: no copy */
+        size_t avail;
+        char *space = sim_resp_space(c->parser, &avail);
+        ssize_t n = read(c->fd, space, avail);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            conn_close(c);
+            return;
+        }
+        if (n < 0)
+            return;
+        sim_redis_stats *st = sim_redis_core_stats(c->srv->core);
+        st->net_input_bytes += (uint64_t)n;
+        if (sim_resp_commit(c->parser, (size_t)n) == SIM_RESP_OVERFLOW) {
+            sim_warn("redis: client %llu closed: query buffer over limit",
+                     (unsigned long long)c->rc.id);
+            conn_close(c);
+            return;
+        }
+        process_input(c);
+        if ((size_t)n < avail || c->dead || c->closing || c->held || c->hang || !c->reading ||
+            (c->rc.flags & SIM_RC_BLOCKED))
+            return;
     }
-    if (n < 0)
-        return;
-    sim_redis_stats *st = sim_redis_core_stats(c->srv->core);
-    st->net_input_bytes += (uint64_t)n;
-    if (sim_resp_commit(c->parser, (size_t)n) == SIM_RESP_OVERFLOW) {
-        sim_warn("redis: client %llu closed: query buffer over limit",
-                 (unsigned long long)c->rc.id);
-        conn_close(c);
-        return;
-    }
-    process_input(c);
 }
 
 /* Writes what is unsent. Returns -1 when the connection was closed. */
