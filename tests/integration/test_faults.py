@@ -370,6 +370,25 @@ class Actions(unittest.TestCase):
         asyncio.run(go())
         self.assertGreaterEqual(wait_rule(self.sim, "reject-bob", 2).json()["fired"], 2)
 
+    def test_redis_reset_after_n_commands(self):
+        add_rule(self.sim, {"id": "reset-3rd", "on": "redis.command", "nth": 3,
+                            "action": {"kind": "reset"}})
+        # One raw redis-py connection, so no client-side retry hides the reset.
+        conn = redis.Connection(port=self.sim.redis)
+        conn.send_command("SET", "a", "1")
+        self.assertEqual(conn.read_response(), b"OK")
+        conn.send_command("GET", "a")
+        self.assertEqual(conn.read_response(), b"1")
+        conn.send_command("GET", "a")
+        with self.assertRaises(redis.exceptions.ConnectionError):
+            conn.read_response()
+        conn.disconnect()
+        self.assertEqual(wait_rule(self.sim, "reset-3rd").json()["fired"], 1)
+        # Counted per connection: a new one gets its own three commands.
+        other = redis.Redis(port=self.sim.redis)
+        self.assertEqual(other.get("a"), b"1")
+        self.assertTrue(other.ping())
+
     def test_redis_pubsub_drop(self):
         add_rule(self.sim, {"id": "drop-news", "on": "redis.message", "match": {"key": "news.*"},
                             "first": 2, "action": {"kind": "drop"}})
