@@ -60,6 +60,20 @@ int redis_ll_msg(redis_ctx *x, int i, long long *v, const char *msg) {
 
 int redis_ll(redis_ctx *x, int i, long long *v) { return redis_ll_msg(x, i, v, ERR_NOTINT); }
 
+int redis_pop_count(redis_ctx *x, int i, long long *count) {
+    static const char msg[] = "ERR value is out of range, must be positive";
+    *count = -1;
+    if (x->argc <= i)
+        return 1;
+    if (!redis_ll_msg(x, i, count, msg))
+        return 0;
+    if (*count < 0) {
+        redis_err(x, msg);
+        return 0;
+    }
+    return 1;
+}
+
 int redis_double(redis_ctx *x, int i, double *v, const char *msg) {
     if (redis_parse_double(x->argv[i], x->argvlen[i], v))
         return 1;

@@ -79,6 +79,9 @@ struct sim_redis_core {
 void redis_err(redis_ctx *x, const char *msg);
 int redis_ll(redis_ctx *x, int i, long long *v);           /* replies ERR_NOTINT on failure */
 int redis_ll_msg(redis_ctx *x, int i, long long *v, const char *msg);
+/* The optional count of LPOP/RPOP/SPOP at argv[i]: leaves *count at -1
+ * when absent; 0 (error replied) when it is not a non-negative integer. */
+int redis_pop_count(redis_ctx *x, int i, long long *count);
 int redis_double(redis_ctx *x, int i, double *v, const char *msg);
 int redis_parse_ll(const char *s, size_t n, long long *v);
 int redis_parse_double(const char *s, size_t n, double *v);

@@ -65,14 +65,8 @@ void redis_cmd_spop(redis_ctx *x) {
         redis_err(x, ERR_SYNTAX);
         return;
     }
-    if (x->argc == 3) {
-        if (!redis_ll_msg(x, 2, &count, "ERR value is out of range, must be positive"))
-            return;
-        if (count < 0) {
-            redis_err(x, "ERR value is out of range, must be positive");
-            return;
-        }
-    }
+    if (!redis_pop_count(x, 2, &count))
+        return;
     int wrong;
     sim_rkey *e;
     sim_rhash *h = get_set(x, 1, &wrong, &e, 0);

@@ -50,14 +50,8 @@ static void pop_generic(redis_ctx *x, int left) {
         redis_arity_error(x, left ? "lpop" : "rpop");
         return;
     }
-    if (x->argc == 3) {
-        if (!redis_ll_msg(x, 2, &count, "ERR value is out of range, must be positive"))
-            return;
-        if (count < 0) {
-            redis_err(x, "ERR value is out of range, must be positive");
-            return;
-        }
-    }
+    if (!redis_pop_count(x, 2, &count))
+        return;
     int wrong;
     sim_rkey *e;
     sim_rlist *l = get_list(x, 1, &wrong, &e);
