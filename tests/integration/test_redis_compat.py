@@ -73,6 +73,8 @@ SCRIPT = [
     (EXACT, "SREM s1 a zz"), (SORTED, "SMEMBERS s1"), (EXACT, "SISMEMBER s1 b"),
     (EXACT, "SCARD s1"), (SORTED, "SINTER s1 s2"), (SORTED, "SUNION s1 s2"),
     (SORTED, "SDIFF s2 s1"), (TYPE, "SPOP s2"), (EXACT, "SPOP nos"), (EXACT, "SPOP nos 2"),
+    (EXACT, "SPOP nos -1"), (EXACT, "SPOP nos abc"), (EXACT, "SPOP nos 1 2"), (EXACT, "LPOP nol abc"),
+    (EXACT, "RPOP nol -3"), (EXACT, "LPOP nol 1 2"),
     (TYPE, "SRANDMEMBER s1"), (EXACT, "SRANDMEMBER nos"), (EXACT, "SADD h x"),
     (EXACT, "SREM nos a"), (EXACT, "SREM h f1"), (EXACT, "SADD s3 a b"),
     (EXACT, "SREM s3 a a zz"), (EXACT, "SREM s3 b"), (EXACT, "EXISTS s3"), (EXACT, "SREM s3"),
