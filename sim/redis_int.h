@@ -94,6 +94,23 @@ sim_rkey *redis_lookup(redis_ctx *x, int i);
  * replied) when it holds another type. */
 sim_rkey *redis_lookup_type(redis_ctx *x, int i, int type, int *wrong);
 sim_rkey *redis_add(redis_ctx *x, int i, int type, void *val);
+/* The value of the key at argv[i] when it holds `type`: NULL when absent,
+ * NULL with *wrong set (WRONGTYPE replied) when it holds another type.
+ * With create, an absent key is added holding an empty value of `type`.
+ * *ep (may be NULL) gets the key. */
+static inline void *redis_value(redis_ctx *x, int i, int type, int *wrong, sim_rkey **ep,
+                                int create) {
+    sim_rkey *e = redis_lookup_type(x, i, type, wrong);
+    if (!e && !*wrong && create) {
+        void *val = type == SIM_RT_LIST   ? (void *)sim_rlist_new()
+                    : type == SIM_RT_ZSET ? (void *)sim_rzset_new()
+                                          : (void *)sim_rhash_new();   /* hash or set */
+        e = redis_add(x, i, type, val);
+    }
+    if (ep)
+        *ep = e;
+    return e ? e->val : NULL;
+}
 void redis_delete(redis_ctx *x, sim_rkey *e);
 void redis_touch(sim_redis_core *core, int db, const char *k, size_t n);
 void redis_touch_all(sim_redis_core *core, int db);   /* db -1: every db */

@@ -11,12 +11,7 @@
 /* ---- sets ---- */
 
 static sim_rhash *get_set(redis_ctx *x, int i, int *wrong, sim_rkey **ep, int create) {
-    sim_rkey *e = redis_lookup_type(x, i, SIM_RT_SET, wrong);
-    if (!e && !*wrong && create)
-        e = redis_add(x, i, SIM_RT_SET, sim_rhash_new());
-    if (ep)
-        *ep = e;
-    return e ? e->val : NULL;
+    return redis_value(x, i, SIM_RT_SET, wrong, ep, create);
 }
 
 void redis_cmd_sadd(redis_ctx *x) {
@@ -188,12 +183,7 @@ void redis_cmd_sscan(redis_ctx *x) { redis_coll_scan(x, SIM_RT_SET); }
 /* ---- sorted sets ---- */
 
 static sim_rzset *get_zset(redis_ctx *x, int i, int *wrong, sim_rkey **ep, int create) {
-    sim_rkey *e = redis_lookup_type(x, i, SIM_RT_ZSET, wrong);
-    if (!e && !*wrong && create)
-        e = redis_add(x, i, SIM_RT_ZSET, sim_rzset_new());
-    if (ep)
-        *ep = e;
-    return e ? e->val : NULL;
+    return redis_value(x, i, SIM_RT_ZSET, wrong, ep, create);
 }
 
 void redis_cmd_zadd(redis_ctx *x) {

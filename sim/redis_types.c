@@ -11,24 +11,18 @@
 /* ---- lists ---- */
 
 static sim_rlist *get_list(redis_ctx *x, int i, int *wrong, sim_rkey **ep) {
-    sim_rkey *e = redis_lookup_type(x, i, SIM_RT_LIST, wrong);
-    *ep = e;
-    return e ? e->val : NULL;
+    return redis_value(x, i, SIM_RT_LIST, wrong, ep, 0);
 }
 
 static void push_generic(redis_ctx *x, int left, int onlyexisting) {
     int wrong;
     sim_rkey *e;
-    sim_rlist *l = get_list(x, 1, &wrong, &e);
+    sim_rlist *l = redis_value(x, 1, SIM_RT_LIST, &wrong, &e, !onlyexisting);
     if (wrong)
         return;
-    if (!l) {
-        if (onlyexisting) {
-            sim_resp_int(x->out, 0);
-            return;
-        }
-        l = sim_rlist_new();
-        redis_add(x, 1, SIM_RT_LIST, l);
+    if (!l) {   /* LPUSHX / RPUSHX on a missing key */
+        sim_resp_int(x->out, 0);
+        return;
     }
     for (int i = 2; i < x->argc; i++)
         sim_rlist_push(l, sim_rstr_new(x->argv[i], x->argvlen[i]), left);
@@ -243,11 +237,7 @@ void redis_cmd_ltrim(redis_ctx *x) {
 /* ---- hashes ---- */
 
 static sim_rhash *get_hash(redis_ctx *x, int i, int *wrong, sim_rkey **ep, int create) {
-    sim_rkey *e = redis_lookup_type(x, i, SIM_RT_HASH, wrong);
-    if (!e && !*wrong && create)
-        e = redis_add(x, i, SIM_RT_HASH, sim_rhash_new());
-    *ep = e;
-    return e ? e->val : NULL;
+    return redis_value(x, i, SIM_RT_HASH, wrong, ep, create);
 }
 
 static void hset_generic(redis_ctx *x, int hmset) {
