@@ -115,6 +115,23 @@ def wait_for(pred, timeout=10.0, step=0.05):
     return pred()
 
 
+def add_rule(sim, rule):
+    """Adds a fault rule through the control API; it must be accepted."""
+    import httpx
+    r = httpx.post(sim.control_url + "/faults", json=rule, timeout=10)
+    assert r.status_code == 201, r.text
+    return r
+
+
+def wait_rule(sim, rule, count=1, timeout_ms=10000):
+    """Long-polls until `rule` has fired `count` times (200) or timeout_ms
+    passes (408); returns the response."""
+    import httpx
+    return httpx.get(sim.control_url + "/journal/wait",
+                     params={"rule": rule, "count": count, "timeout_ms": timeout_ms},
+                     timeout=timeout_ms / 1000 + 10)
+
+
 def login(sim, email="alice@example.com", password="alice-password"):
     """Logs in a scenario user through the auth service; returns the token pair."""
     import httpx

@@ -14,7 +14,7 @@ import httpx
 import redis
 import websockets
 
-from harness import Sim, scenario_path
+from harness import Sim, add_rule, scenario_path, wait_rule
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
@@ -33,18 +33,6 @@ async def connect(sim, **kw):
     welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert welcome["type"] == "connection_established", welcome
     return ws
-
-
-def add_rule(sim, rule):
-    r = httpx.post(sim.control_url + "/faults", json=rule, timeout=10)
-    assert r.status_code == 201, r.text
-    return r
-
-
-def wait_rule(sim, rule, count=1, timeout_ms=10000):
-    return httpx.get(sim.control_url + "/journal/wait",
-                     params={"rule": rule, "count": count, "timeout_ms": timeout_ms},
-                     timeout=timeout_ms / 1000 + 10)
 
 
 class Scenarios(unittest.TestCase):

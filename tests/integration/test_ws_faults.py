@@ -13,22 +13,16 @@ import unittest
 import httpx
 import websockets
 
-from harness import STAGESIM, Sim, login, scenario_path
+import harness
+from harness import STAGESIM, Sim, add_rule, login, scenario_path
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 HANDLER_MISSING = "'AgentWebSocketBridge' object has no attribute 'handle_message'"
 
 
-def add_rule(sim, rule):
-    r = httpx.post(sim.control_url + "/faults", json=rule, timeout=10)
-    assert r.status_code == 201, r.text
-    return r
-
-
 def wait_rule(sim, rule, count=1, timeout_ms=10000):
-    r = httpx.get(sim.control_url + "/journal/wait",
-                  params={"rule": rule, "count": count, "timeout_ms": timeout_ms},
-                  timeout=timeout_ms / 1000 + 10)
+    """The rule must fire `count` times within timeout_ms; its counters."""
+    r = harness.wait_rule(sim, rule, count, timeout_ms)
     assert r.status_code == 200, r.text
     return r.json()
 
