@@ -17,10 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "rule.h"
+#include "utf8.h"
 #include "util.h"
 
-#define JOURNAL_RING 65536   /* lines kept in memory for the control API */
 #define NSVC 4
 #define NPOINT 4
 
@@ -132,9 +133,7 @@ typedef struct place_index {
 struct sim_faults {
     uint64_t seed;
     double start_time;
-    FILE *journal_file;
-    char **ring;             /* JOURNAL_RING lines; ring[seq % JOURNAL_RING] */
-    uint64_t journal_seq;    /* last line written */
+    sim_journal *journal;
     rule_slot *rules;
     size_t nrules, caprules;
     place_index places[NSVC][NPOINT]; /* which rules can match where */
@@ -146,21 +145,14 @@ struct sim_faults {
     sim_buf line;            /* scratch for one journal line */
 };
 
-static const char *service_names[NSVC] = {"backend", "auth", "redis", "control"};
-static const char *point_names[NPOINT] = {"accept", "request", "send", "close"};
-
 sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start_time) {
     sim_faults *f = sim_xcalloc(1, sizeof(*f));
     f->seed = seed;
     f->start_time = start_time;
-    f->ring = sim_xcalloc(JOURNAL_RING, sizeof(char *));
-    if (journal_path) {
-        f->journal_file = fopen(journal_path, "w");
-        if (!f->journal_file) {
-            free(f->ring);
-            free(f);
-            return NULL;
-        }
+    f->journal = sim_journal_open(journal_path);
+    if (!f->journal) {
+        free(f);
+        return NULL;
     }
     return f;
 }
@@ -178,9 +170,7 @@ static void slot_free(rule_slot *s) {
 
 void sim_faults_free(sim_faults *f) {
     if (!f) return;
-    if (f->journal_file) fclose(f->journal_file);
-    for (size_t i = 0; i < JOURNAL_RING; i++) free(f->ring[i]);
-    free(f->ring);
+    sim_journal_free(f->journal);
     for (size_t i = 0; i < f->nrules; i++) slot_free(&f->rules[i]);
     free(f->rules);
     for (int sv = 0; sv < NSVC; sv++)
@@ -191,101 +181,43 @@ void sim_faults_free(sim_faults *f) {
 
 /* ---- journal ---------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p) {
-    if (p[0] < 0x80) return 1;
-    size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (!n || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4)) return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80) return 0;
-    uint32_t cp = p[0] & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) cp = (cp << 6) | (p[i] & 0x3f);
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;   /* overlong, surrogate or out of range */
-    return n;
-}
-
-/* Appends ,"key":"s" with s escaped so the line is always valid JSON: bytes
- * that are not UTF-8 (a percent-decoded path, a binary Redis key) become
- * \u00XX, so every journal line parses. */
-static void json_str(sim_buf *b, const char *key, const char *s) {
-    sim_buf_printf(b, ",\"%s\":\"", key);
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t n = utf8_len(p);
-        if (*p == '"' || *p == '\\') {
-            sim_buf_printf(b, "\\%c", *p);
-            n = 1;
-        } else if (*p < 0x20 || !n) {
-            sim_buf_printf(b, "\\u%04x", *p);
-            n = 1;
-        } else {
-            size_t run = n;   /* copy plain runs in one append */
-            while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') run++;
-            sim_buf_append(b, p, run);
-            n = run;
-        }
-        p += n;
-    }
-    sim_buf_append(b, "\"", 1);
-}
-
-static void journal_add(sim_faults *f, const char *line, size_t len) {
-    f->journal_seq++;
-    char **slot = &f->ring[f->journal_seq % JOURNAL_RING];
-    free(*slot);
-    *slot = sim_xstrndup(line, len);
-    if (f->journal_file) {
-        fwrite(line, 1, len, f->journal_file);
-        fputc('\n', f->journal_file);
-    }
-}
-
 static void journal_crossing(sim_faults *f, const sim_wire *w, double now, const sim_action *a) {
     sim_buf *b = &f->line;
     b->len = 0;
     sim_buf_printf(b, "{\"t_ms\":%lld,\"svc\":\"%s\",\"proto\":\"%s\",\"point\":\"%s\",\"conn\":%llu",
-                   (long long)llround((now - f->start_time) * 1000.0), service_names[w->service],
-                   w->proto ? w->proto : "", point_names[w->point], (unsigned long long)w->conn);
+                   (long long)llround((now - f->start_time) * 1000.0), sim_service_name(w->service),
+                   w->proto ? w->proto : "", sim_wire_point_name(w->point), (unsigned long long)w->conn);
     if (w->msg) sim_buf_printf(b, ",\"msg\":%llu", (unsigned long long)w->msg);
     if (w->run) sim_buf_printf(b, ",\"run\":%llu", (unsigned long long)w->run);
-    if (w->method) json_str(b, "method", w->method);
-    if (w->name) json_str(b, "name", w->name);
-    if (w->key) json_str(b, "key", w->key);
-    if (w->user_id) json_str(b, "user", w->user_id);
+    if (w->method) sim_json_member(b, "method", w->method);
+    if (w->name) sim_json_member(b, "name", w->name);
+    if (w->key) sim_json_member(b, "key", w->key);
+    if (w->user_id) sim_json_member(b, "user", w->user_id);
     if (w->status) sim_buf_printf(b, ",\"status\":%d", w->status);
     if (a->rule_id) {
-        json_str(b, "rule", a->rule_id);
-        json_str(b, "action", sim_action_name(a->kind));
+        sim_json_member(b, "rule", a->rule_id);
+        sim_json_member(b, "action", sim_action_name(a->kind));
         if (a->delay_ms) sim_buf_printf(b, ",\"delay_ms\":%u", a->delay_ms);
         if (a->kind == SIM_ACT_CLOSE) sim_buf_printf(b, ",\"code\":%d", a->code);
     }
     sim_buf_append(b, "}", 1);
-    journal_add(f, b->data, b->len);
+    sim_journal_add(f->journal, b->data, b->len);
 }
 
 uint64_t sim_faults_journal_count(const sim_faults *f) {
-    return f ? f->journal_seq : 0;
+    return f ? sim_journal_count(f->journal) : 0;
 }
 
 uint64_t sim_faults_journal_oldest(const sim_faults *f) {
-    return f->journal_seq > JOURNAL_RING ? f->journal_seq - JOURNAL_RING + 1 : 1;
+    return sim_journal_oldest(f->journal);
 }
 
 size_t sim_faults_journal_since(const sim_faults *f, uint64_t since, size_t limit, void *out) {
-    sim_buf *b = out;
-    uint64_t oldest = sim_faults_journal_oldest(f);
-    uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
-    size_t n = 0;
-    for (; seq <= f->journal_seq && n < limit; seq++, n++) {
-        sim_buf_puts(b, f->ring[seq % JOURNAL_RING]);
-        sim_buf_append(b, "\n", 1);
-    }
-    return n;
+    return sim_journal_since(f->journal, since, limit, out);
 }
 
 void sim_faults_flush(sim_faults *f) {
-    if (f && f->journal_file) fflush(f->journal_file);
+    if (f) sim_journal_flush(f->journal);
 }
 
 /* ---- decisions -------------------------------------------------------- */
@@ -661,16 +593,16 @@ void sim_faults_metrics(const sim_faults *f, void *out) {
     for (int s = 0; s < NSVC; s++)
         for (int p = 0; p < NPOINT; p++)
             sim_buf_printf(b, "stagesim_crossings_total{service=\"%s\",point=\"%s\"} %llu\n",
-                           service_names[s], point_names[p], (unsigned long long)f->crossings[s][p]);
+                           sim_service_name(s), sim_wire_point_name(p), (unsigned long long)f->crossings[s][p]);
     sim_buf_printf(b, "# HELP stagesim_connections_total Connections accepted.\n"
                       "# TYPE stagesim_connections_total counter\n");
     for (int s = 0; s < NSVC; s++)
-        sim_buf_printf(b, "stagesim_connections_total{service=\"%s\"} %llu\n", service_names[s],
+        sim_buf_printf(b, "stagesim_connections_total{service=\"%s\"} %llu\n", sim_service_name(s),
                        (unsigned long long)f->crossings[s][SIM_WIRE_ACCEPT]);
     sim_buf_printf(b, "# HELP stagesim_messages_total Requests, client messages and commands read.\n"
                       "# TYPE stagesim_messages_total counter\n");
     for (int s = 0; s < NSVC; s++)
-        sim_buf_printf(b, "stagesim_messages_total{service=\"%s\"} %llu\n", service_names[s],
+        sim_buf_printf(b, "stagesim_messages_total{service=\"%s\"} %llu\n", sim_service_name(s),
                        (unsigned long long)f->crossings[s][SIM_WIRE_REQUEST]);
     sim_buf_printf(b, "# HELP stagesim_events_sent_total WebSocket events and replies about to be sent.\n"
                       "# TYPE stagesim_events_sent_total counter\n"
@@ -688,5 +620,5 @@ void sim_faults_metrics(const sim_faults *f, void *out) {
     sim_buf_printf(b, "# HELP stagesim_journal_lines_total Journal lines written.\n"
                       "# TYPE stagesim_journal_lines_total counter\n"
                       "stagesim_journal_lines_total %llu\n",
-                   (unsigned long long)f->journal_seq);
+                   (unsigned long long)sim_journal_count(f->journal));
 }

@@ -284,18 +284,6 @@ static const struct action_def {
     {"reject", SIM_ACT_REPLY, ON_AUTH_TOKEN, parse_none},
 };
 
-const char *sim_action_name(sim_action_kind kind) {
-    static const char *names[SIM_ACT_COUNT] = {
-        [SIM_ACT_PASS] = "pass", [SIM_ACT_DROP] = "drop", [SIM_ACT_DELAY] = "delay",
-        [SIM_ACT_CLOSE] = "close", [SIM_ACT_ABORT] = "abort", [SIM_ACT_HANG] = "hang",
-        [SIM_ACT_REPLY] = "reply", [SIM_ACT_DUPLICATE] = "duplicate", [SIM_ACT_MALFORM] = "malform",
-        [SIM_ACT_REPLACE] = "replace", [SIM_ACT_STALL] = "stall", [SIM_ACT_MISROUTE] = "misroute",
-        [SIM_ACT_HOLD] = "hold", [SIM_ACT_PARTIAL] = "partial", [SIM_ACT_REFUSE] = "refuse",
-        [SIM_ACT_EMPTY] = "empty", [SIM_ACT_SLOW] = "slow",
-    };
-    return kind < SIM_ACT_COUNT && names[kind] ? names[kind] : "unknown";
-}
-
 /* ---- the rule --------------------------------------------------------- */
 
 static int valid_id(const char *id) {

@@ -3,11 +3,14 @@
  * engine in fault.c only evaluates these. */
 #ifndef SIM_RULE_H
 #define SIM_RULE_H
+#ifndef SIM_IN_FAULTS
+#error "rule.h is private to faults/"
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fault.h"
+#include "wire.h"
 
 typedef enum { SIM_SCOPE_CONNECTION, SIM_SCOPE_SERVICE } sim_rule_scope;
 

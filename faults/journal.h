@@ -1,0 +1,32 @@
+/* journal.h -- the journal: one JSON line per crossing and rule firing, kept
+ * in a ring for the control API and written to a file when one is named.
+ * Lines are numbered from 1 in the order written. */
+#ifndef SIM_JOURNAL_H
+#define SIM_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define SIM_JOURNAL_RING 65536   /* lines kept in memory */
+
+typedef struct sim_journal sim_journal;
+
+/* path NULL: memory only. NULL when the file cannot be opened. */
+sim_journal *sim_journal_open(const char *path);
+/* Flushes and closes the file, frees the ring. */
+void sim_journal_free(sim_journal *j);
+
+/* Adds one line (len bytes, no newline; copied). */
+void sim_journal_add(sim_journal *j, const char *line, size_t len);
+/* The last line's number: how many were written. */
+uint64_t sim_journal_count(const sim_journal *j);
+/* The oldest line still in memory. */
+uint64_t sim_journal_oldest(const sim_journal *j);
+/* Appends the lines numbered above `since`, oldest first, at most `limit`,
+ * each with its newline, to out. Returns how many it appended. */
+size_t sim_journal_since(const sim_journal *j, uint64_t since, size_t limit, sim_buf *out);
+void sim_journal_flush(sim_journal *j);
+
+#endif

@@ -1,0 +1,209 @@
+/* sim.c -- one simulator: loads the scenario, starts the fault engine and the
+ * services on the caller's loop in dependency order, and stops them in the
+ * order that leaves no callback pointing at freed state. */
+#include "sim.h"
+
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "backend.h"
+#include "control.h"
+#include "fault.h"
+#include "history.h"
+#include "mhd.h"
+#include "redis_server.h"
+#include "scenario.h"
+#include "util.h"
+
+#define SHUTDOWN_GRACE_MS 2000
+#define CONTROL_MAX_BODY (1u << 20)
+
+struct sim {
+    struct ev_loop *loop;
+    char *bind;
+    sim_scenario *sc;
+    sim_faults *faults;
+    sim_auth_store *auth;
+    sim_auth_service *auth_svc;
+    sim_redis_server *redis;
+    sim_history *history;
+    sim_backend *backend;
+    sim_mhd *control;
+    sim_control_env control_env;
+    char *control_token;
+    int stopping;
+    void (*done)(void *ctx);
+    void *done_ctx;
+};
+
+void sim_options_default(sim_options *opt) {
+    memset(opt, 0, sizeof(*opt));
+    opt->bind = "127.0.0.1";
+    opt->backend_port = 8000;
+    opt->auth_port = 8081;
+    opt->redis_port = 6380;
+    opt->control_port = 8090;
+}
+
+/* Frees whatever has been started. The history client goes before the
+ * backend: freeing it runs its pending callbacks (a thread history read),
+ * which land in backend requests that must still exist; nothing runs on the
+ * loop between the two, so no run can reach the freed client. It also goes
+ * before the Redis server, so its disconnect is a clean one. */
+static void teardown(sim *s) {
+    if (s->control) sim_mhd_stop(s->control);
+    s->control = NULL;
+    if (s->history) sim_history_free(s->history);
+    s->history = NULL;
+    if (s->backend) sim_backend_free(s->backend);
+    if (s->redis) sim_redis_server_stop(s->redis);
+    if (s->auth_svc) sim_auth_service_stop(s->auth_svc);
+    if (s->auth) sim_auth_store_free(s->auth);
+    if (s->faults) {
+        sim_faults_flush(s->faults);
+        sim_faults_free(s->faults);
+    }
+    s->backend = NULL;
+    s->history = NULL;
+    s->redis = NULL;
+    s->auth_svc = NULL;
+    s->auth = NULL;
+    s->faults = NULL;
+}
+
+/* The control API's view of the backend's Redis client. */
+static void history_info(void *ctx, sim_control_redis_info *out) {
+    const sim *s = ctx;
+    out->up = sim_history_connected(s->history);
+    out->status = sim_history_status(s->history);
+    out->failures = sim_history_failures(s->history);
+}
+
+sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t errlen,
+               int *exit_code) {
+    *exit_code = 2;
+    sim_scenario *sc = sim_scenario_load(opt->scenario_path, err, errlen);
+    if (!sc) return NULL;
+    if (opt->seed_set) sc->seed = opt->seed;
+
+    *exit_code = 1;
+    sim *s = sim_xcalloc(1, sizeof(*s));
+    s->loop = loop;
+    s->bind = sim_xstrdup(opt->bind ? opt->bind : "127.0.0.1");
+    s->sc = sc;
+    ev_now_update(loop);
+    s->faults = sim_faults_new(sc->seed, opt->journal_path, ev_now(loop));
+    if (!s->faults) {
+        snprintf(err, errlen, "cannot open journal %s", opt->journal_path);
+        goto fail;
+    }
+    if (sc->faults && sim_faults_add_all(s->faults, sc->faults, ev_now(loop), err, errlen)) {
+        *exit_code = 2; /* validated at load: only a bug gets here */
+        goto fail;
+    }
+    s->auth = sim_auth_store_new(sc, sc->seed);
+    sim_auth_store_set_faults(s->auth, s->faults);
+
+    s->redis = sim_redis_server_start(loop, s->bind, opt->redis_port, s->faults, err, errlen);
+    if (!s->redis) goto fail;
+    s->auth_svc = sim_auth_service_start(loop, s->bind, opt->auth_port, s->auth, s->faults,
+                                         err, errlen);
+    if (!s->auth_svc) goto fail;
+
+    /* The backend talks to stagesim's own Redis unless the scenario names
+     * another one (an external Redis, or a dead address for outages). */
+    const char *rhost = sc->redis_host ? sc->redis_host : s->bind;
+    int rport = sc->redis_host ? sc->redis_port : sim_redis_server_port(s->redis);
+    if (strcmp(rhost, "0.0.0.0") == 0) rhost = "127.0.0.1";
+    s->history = sim_history_new(loop, rhost, rport, sc->redis_connect_timeout_ms,
+                                 sc->redis_command_timeout_ms);
+
+    sim_backend_config bc = {
+        .bind = s->bind,
+        .port = opt->backend_port,
+        .auth_port = sim_auth_service_port(s->auth_svc),
+        .sc = sc,
+        .auth = s->auth,
+        .history = s->history,
+        .faults = s->faults,
+        .seed = sc->seed,
+        .start_time = sim_faults_start_time(s->faults),
+    };
+    s->backend = sim_backend_start(loop, &bc, err, errlen);
+    if (!s->backend) goto fail;
+
+    /* The control API changes what every service does: loopback only,
+     * unless a bearer token guards it. */
+    s->control_token = opt->control_token ? sim_xstrdup(opt->control_token) : NULL;
+    s->control_env = (sim_control_env){
+        .faults = s->faults, .sc = sc, .redis_info = history_info, .redis_info_ctx = s,
+        .token = s->control_token,
+        .start_time = ev_now(loop),
+    };
+    s->control = sim_mhd_start(loop, s->control_token ? s->bind : "127.0.0.1", opt->control_port,
+                               CONTROL_MAX_BODY, sim_control_handle, &s->control_env, s->faults,
+                               SIM_SVC_CONTROL, err, errlen);
+    if (!s->control) goto fail;
+    s->control_env.ports[0] = sim_backend_port(s->backend);
+    s->control_env.ports[1] = sim_auth_service_port(s->auth_svc);
+    s->control_env.ports[2] = sim_redis_server_port(s->redis);
+    s->control_env.ports[3] = sim_mhd_port(s->control);
+    sim_info("scenario %s (%s), seed %llu", sc->name, sc->path, (unsigned long long)sc->seed);
+    return s;
+
+fail:
+    teardown(s);
+    sim_scenario_free(s->sc);
+    free(s->control_token);
+    free(s->bind);
+    free(s);
+    return NULL;
+}
+
+int sim_port(const sim *s, const char *service) {
+    if (strcmp(service, "backend") == 0) return s->backend ? sim_backend_port(s->backend) : -1;
+    if (strcmp(service, "auth") == 0) return s->auth_svc ? sim_auth_service_port(s->auth_svc) : -1;
+    if (strcmp(service, "redis") == 0) return s->redis ? sim_redis_server_port(s->redis) : -1;
+    if (strcmp(service, "control") == 0) return s->control ? sim_mhd_port(s->control) : -1;
+    return -1;
+}
+
+void sim_ready_json(const sim *s, char *out, size_t outlen) {
+    snprintf(out, outlen, "{\"backend\":%d,\"auth\":%d,\"redis\":%d,\"control\":%d}",
+             sim_port(s, "backend"), sim_port(s, "auth"), sim_port(s, "redis"), sim_port(s, "control"));
+}
+
+static void backend_closed(void *ctx) {
+    sim *s = ctx;
+    teardown(s);
+    if (s->done) s->done(s->done_ctx);
+}
+
+void sim_stop(sim *s, void (*done)(void *ctx), void *ctx) {
+    if (s->stopping) {
+        /* A second request: skip the grace period. */
+        if (s->backend) sim_backend_shutdown(s->backend, 0, backend_closed, s);
+        return;
+    }
+    s->stopping = 1;
+    s->done = done;
+    s->done_ctx = ctx;
+    sim_info("shutting down");
+    sim_faults_flush(s->faults);
+    if (s->backend)
+        sim_backend_shutdown(s->backend, SHUTDOWN_GRACE_MS, backend_closed, s);
+    else
+        backend_closed(s);
+}
+
+void sim_free(sim *s) {
+    if (!s) return;
+    teardown(s);
+    sim_scenario_free(s->sc);
+    free(s->control_token);
+    free(s->bind);
+    free(s);
+}

@@ -1,0 +1,60 @@
+/* agent_run.h -- one agent run (the "golden path"), pure: from the scenario's
+ * agent script, the seed, the user and the prompt, the five events
+ * agent_started → agent_thinking → tool_executing → tool_completed →
+ * agent_completed and the gap before each. Every made-up value comes from
+ * sim_mix; the answer is derived from the prompt. */
+#ifndef SIM_AGENT_RUN_H
+#define SIM_AGENT_RUN_H
+#ifndef SIM_IN_BACKEND
+#error "agent_run.h is private to sim/backend/"
+#endif
+
+#include <stdint.h>
+#include "scenario.h"
+
+#define SIM_RUN_EVENTS 5
+
+typedef struct sim_run_input {
+    const sim_agent_script *script;  /* borrowed */
+    sim_profile profile;
+    uint64_t seed;
+    const char *user_id;
+    uint64_t conn;        /* connection ordinal within the backend, from 1 */
+    uint64_t run;         /* run ordinal within the connection, from 1 */
+    const char *prompt;
+    const char *run_id;   /* client-chosen run id, or NULL to make one */
+    const char *thread_id;/* may be NULL */
+} sim_run_input;
+
+typedef struct sim_run {
+    sim_profile profile;
+    char run_id[96];
+    char *user_id;        /* owned copies */
+    char *thread_id;      /* may be NULL */
+    char *prompt;
+    char *agent;
+    char *tool;
+    char *reasoning;
+    char *answer;
+    char digest[17];      /* 16 hex digits from a hash of the prompt */
+    uint32_t gap_ms[SIM_RUN_EVENTS];
+    double tool_ms;       /* tool_completed.execution_time_ms */
+    double total_ms;      /* agent_completed.execution_time_ms */
+} sim_run;
+
+/* Plans a run: fills *r (free with sim_run_free). Deterministic: the same
+ * input gives the same run. */
+void sim_run_plan(sim_run *r, const sim_run_input *in);
+void sim_run_free(sim_run *r);
+
+/* Event i (0..4) of the run as JSON, stamped with `now`. Caller frees. */
+char *sim_run_event(const sim_run *r, int i, double now);
+/* Its type name ("agent_started" ...). */
+const char *sim_run_event_type(int i);
+
+/* The answer text for a prompt: answer_template with {prompt}, {tool},
+ * {agent} and {digest} substituted. Caller frees. */
+char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, const char *agent,
+                     const char *digest);
+
+#endif

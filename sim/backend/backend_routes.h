@@ -1,0 +1,47 @@
+/* backend_routes.h -- the backend's HTTP routes (CONTRACT section 1), pure:
+ * a sim_http_request in, a sim_http_response out. The one route that needs
+ * I/O (a thread's message history, from Redis) is split in two: the handler
+ * says which thread to read, the glue reads it and calls
+ * sim_backend_routes_history with the result. */
+#ifndef SIM_BACKEND_ROUTES_H
+#define SIM_BACKEND_ROUTES_H
+#ifndef SIM_IN_BACKEND
+#error "backend_routes.h is private to sim/backend/"
+#endif
+
+#include <stdint.h>
+#include "auth.h"
+#include "history.h"
+#include "http.h"
+#include "scenario.h"
+
+typedef struct sim_backend_routes {
+    const sim_scenario *sc;     /* borrowed */
+    sim_auth_store *auth;       /* borrowed */
+    sim_history *history;       /* borrowed, may be NULL */
+    const char *host;           /* for the discovery URLs; NULL: Host header or 127.0.0.1 */
+    int backend_port;
+    int auth_port;
+    uint64_t seed;
+    uint64_t threads_created;   /* ordinal for made-up thread ids */
+    double start_time;          /* loop time at start, for the simulated start-up */
+} sim_backend_routes;
+
+typedef enum {
+    SIM_ROUTE_DONE = 0,         /* resp is complete */
+    SIM_ROUTE_HISTORY = 1,      /* read thread `thread_id` then call sim_backend_routes_history */
+} sim_route_result;
+
+/* Answers one request. On SIM_ROUTE_HISTORY the thread id (validated, at
+ * most tidlen-1 bytes) is in thread_id and resp is untouched. */
+sim_route_result sim_backend_routes_handle(sim_backend_routes *rt, const sim_http_request *req,
+                                           sim_http_response *resp, char *thread_id,
+                                           size_t tidlen);
+
+/* Fills resp with the history of thread_id: json_array is a cJSON array of
+ * stored messages (borrowed), or NULL with `error` when Redis is unavailable
+ * (→ 503). */
+void sim_backend_routes_history(sim_http_response *resp, const char *thread_id,
+                                const void *json_array, const char *error);
+
+#endif

@@ -1,0 +1,42 @@
+/* utf8.c -- text that goes out: UTF-8 checks and JSON strings that are
+ * always valid, whatever bytes they were made from. */
+#include "utf8.h"
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
+size_t sim_utf8_len(const unsigned char *p) {
+    if (p[0] < 0x80) return 1;
+    size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!n || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4)) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    uint32_t cp = p[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) cp = (cp << 6) | (p[i] & 0x3f);
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;   /* overlong, surrogate or out of range */
+    return n;
+}
+
+/* Appends ,"key":"s" with s escaped so the line is always valid JSON: bytes
+ * that are not UTF-8 (a percent-decoded path, a binary Redis key) become
+ * \u00XX, so every journal line parses. */
+void sim_json_member(sim_buf *b, const char *key, const char *s) {
+    sim_buf_printf(b, ",\"%s\":\"", key);
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = sim_utf8_len(p);
+        if (*p == '"' || *p == '\\') {
+            sim_buf_printf(b, "\\%c", *p);
+            n = 1;
+        } else if (*p < 0x20 || !n) {
+            sim_buf_printf(b, "\\u%04x", *p);
+            n = 1;
+        } else {
+            size_t run = n;   /* copy plain runs in one append */
+            while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') run++;
+            sim_buf_append(b, p, run);
+            n = run;
+        }
+        p += n;
+    }
+    sim_buf_append(b, "\"", 1);
+}

@@ -1,0 +1,180 @@
+/* test_auth_store.c -- the auth store: claims as the backend checks them,
+ * secrets and determinism, revocation. Time is passed in. */
+#include "auth_fixture.h"
+
+static void test_claims(void) {
+    clear_env();
+    sim_auth_store *st = sim_auth_store_new(make_scenario(SECRET, NULL), 42);
+    char *tok = sim_auth_issue_access(st, "user-alice", "alice@example.com", NOW + 0.75);
+    void *v = NULL;
+    is_int(sim_jwt_verify(tok, SECRET, strlen(SECRET), &v), SIM_JWT_OK, "store signs with scenario secret");
+    cJSON *c = v;
+    is_str(jstr(c, "sub"), "user-alice", "sub");
+    is_str(jstr(c, "token_type"), "access", "token_type");
+    is_str(jstr(c, "type"), "access", "type");
+    is_str(jstr(c, "iss"), "netra-auth-service", "iss");
+    is_str(jstr(c, "aud"), "netra-platform", "aud");
+    is_str(jstr(c, "env"), "staging", "env");
+    is_str(jstr(c, "svc_id"), "netra_auth_service_staging", "svc_id");
+    is_str(jstr(c, "email"), "alice@example.com", "email");
+    ok(jstr(c, "jti") && strlen(jstr(c, "jti")) == 16, "jti is 16 hex digits");
+    const cJSON *iat = cJSON_GetObjectItem(c, "iat"), *exp = cJSON_GetObjectItem(c, "exp");
+    ok(cJSON_IsNumber(iat) && iat->valuedouble == NOW, "iat is whole seconds of now");
+    ok(cJSON_IsNumber(exp) && exp->valuedouble == NOW + 1800, "exp = iat + access_ttl_s");
+    const cJSON *perms = cJSON_GetObjectItem(c, "permissions");
+    ok(cJSON_IsArray(perms) && cJSON_GetArraySize(perms) == 2, "permissions from the scenario");
+    is_int(cJSON_GetArraySize(c), 12, "exactly the twelve contract claims");
+    cJSON_Delete(c);
+
+    sim_principal pr;
+    is_int(sim_auth_check_access(st, tok, NOW + 10, &pr), SIM_AUTH_OK, "access token valid");
+    is_str(pr.user_id, "user-alice", "principal user id");
+    is_str(pr.email, "alice@example.com", "principal email");
+    ok(pr.exp == NOW + 1800, "principal exp");
+    is_int(sim_auth_check_access(st, tok, NOW + 1799.9, NULL), SIM_AUTH_OK, "valid just before exp");
+    is_int(sim_auth_check_access(st, tok, NOW + 1800, NULL), SIM_AUTH_EXPIRED, "expired at exp");
+    is_int(sim_auth_check_access(st, tok, NOW + 99999, NULL), SIM_AUTH_EXPIRED, "expired later");
+
+    char *refresh = sim_auth_store_issue(st, "refresh", "user-alice", "alice@example.com", NULL, NOW);
+    is_int(sim_auth_check_access(st, refresh, NOW, NULL), SIM_AUTH_INVALID,
+           "refresh token is not an access token");
+    is_int(sim_auth_store_check(st, refresh, "refresh", NOW + 14 * 86400 - 1, NULL), SIM_AUTH_OK,
+           "refresh token lives refresh_ttl_s");
+    is_int(sim_auth_store_check(st, refresh, "refresh", NOW + 14 * 86400, NULL), SIM_AUTH_EXPIRED,
+           "refresh token expires after refresh_ttl_s");
+
+    /* Revocation. */
+    void *cv = NULL;
+    sim_jwt_verify(tok, SECRET, strlen(SECRET), &cv);
+    sim_auth_store_revoke(st, jstr(cv, "jti"), NOW + 1800, NOW);
+    cJSON_Delete(cv);
+    is_int(sim_auth_check_access(st, tok, NOW + 10, NULL), SIM_AUTH_REVOKED, "revoked after logout");
+    is_int(sim_auth_check_access(st, tok, NOW + 1800, NULL), SIM_AUTH_EXPIRED,
+           "expiry reported before revocation");
+
+    /* Missing / wrong claims, validly signed. */
+    static const char *const payloads[] = {
+        "{\"iat\":1700000000,\"exp\":1800000000,\"iss\":\"netra-auth-service\",\"jti\":\"j\",\"token_type\":\"access\"}",
+        "{\"sub\":\"u\",\"exp\":1800000000,\"iss\":\"netra-auth-service\",\"jti\":\"j\",\"token_type\":\"access\"}",
+        "{\"sub\":\"u\",\"iat\":1700000000,\"iss\":\"netra-auth-service\",\"jti\":\"j\",\"token_type\":\"access\"}",
+        "{\"sub\":\"u\",\"iat\":1700000000,\"exp\":1800000000,\"jti\":\"j\",\"token_type\":\"access\"}",
+        "{\"sub\":\"u\",\"iat\":1700000000,\"exp\":1800000000,\"iss\":\"evil\",\"jti\":\"j\",\"token_type\":\"access\"}",
+        "{\"sub\":\"u\",\"iat\":1700000000,\"exp\":1800000000,\"iss\":\"netra-auth-service\",\"token_type\":\"access\"}",
+        "{\"sub\":\"u\",\"iat\":1700000000,\"exp\":1800000000,\"iss\":\"netra-auth-service\",\"jti\":\"j\"}",
+        "{\"sub\":\"u\",\"iat\":1700000000,\"exp\":\"1800000000\",\"iss\":\"netra-auth-service\",\"jti\":\"j\",\"token_type\":\"access\"}",
+    };
+    static const char *const what[] = {"sub", "iat", "exp", "iss", "iss value", "jti",
+                                       "token_type", "exp type"};
+    for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
+        char *f = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payloads[i]);
+        is_int(sim_auth_check_access(st, f, NOW, NULL), SIM_AUTH_INVALID, "bad claim: %s", what[i]);
+        free(f);
+    }
+    char *f = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+                    "{\"sub\":\"u\",\"iat\":1700000000,\"exp\":1800000000,\"iss\":\"netra-auth-service\",\"jti\":\"j\",\"token_type\":\"access\"}");
+    is_int(sim_auth_check_access(st, f, NOW, NULL), SIM_AUTH_OK, "minimal valid claims accepted (control)");
+    free(f);
+    char *none = b64("{\"alg\":\"none\"}");
+    char *pl = b64("{\"sub\":\"u\",\"iat\":1700000000,\"exp\":1800000000,\"iss\":\"netra-auth-service\",\"jti\":\"j\",\"token_type\":\"access\"}");
+    sim_buf nb = {0};
+    sim_buf_printf(&nb, "%s.%s.", none, pl);
+    is_int(sim_auth_check_access(st, nb.data, NOW, NULL), SIM_AUTH_INVALID, "alg none refused by the store");
+    sim_buf_free(&nb);
+    free(none);
+    free(pl);
+
+    free(tok);
+    free(refresh);
+    sim_auth_store_free(st);
+}
+
+static void test_determinism_and_secrets(void) {
+    clear_env();
+    sim_scenario *sc = make_scenario(SECRET, NULL);
+    sim_auth_store *a = sim_auth_store_new(sc, 7), *b = sim_auth_store_new(sc, 7);
+    sim_auth_store *c = sim_auth_store_new(sc, 8);
+    char *ta = sim_auth_issue_access(a, "user-bob", NULL, NOW);
+    char *tb = sim_auth_issue_access(b, "user-bob", NULL, NOW);
+    char *tc = sim_auth_issue_access(c, "user-bob", NULL, NOW);
+    is_str(ta, tb, "same seed, same ordinal, same now: identical token");
+    ok(strcmp(ta, tc) != 0, "other seed: other jti");
+    char *ta2 = sim_auth_issue_access(a, "user-bob", NULL, NOW);
+    ok(strcmp(ta, ta2) != 0, "next ordinal: other jti");
+    /* Another user logging in between does not change bob's tokens: the jti
+     * comes from bob's own ordinal, not the order of logins. */
+    char *alice = sim_auth_issue_access(b, "user-alice", NULL, NOW);
+    char *tb2 = sim_auth_issue_access(b, "user-bob", NULL, NOW);
+    is_str(tb2, ta2, "bob's 2nd token is the same whoever logged in before it");
+    ok(strcmp(alice, ta) != 0, "alice's token differs from bob's");
+    free(ta); free(tb); free(tc); free(ta2); free(alice); free(tb2);
+    sim_auth_store_free(a); sim_auth_store_free(b); sim_auth_store_free(c);
+
+    /* Generated secret: deterministic from the seed. */
+    sc = make_scenario(NULL, NULL);
+    sim_auth_store *g = sim_auth_store_new(sc, 99);
+    char gen[65];
+    sim_hex(gen, 64, sim_mix(99, "jwt_secret", 0, 0));
+    char *tg = sim_auth_issue_access(g, "user-bob", NULL, NOW);
+    is_int(sim_jwt_verify(tg, gen, 64, NULL), SIM_JWT_OK, "generated secret = sim_mix(seed)");
+    free(tg);
+    sim_auth_store_free(g);
+
+    /* Precedence: STAGING > KEY > scenario. */
+    const char *staging = "staging-secret-staging-secret-0123", *key = "key-secret-key-secret-key-secret-0";
+    sc = make_scenario(SECRET, NULL);
+    setenv("JWT_SECRET_KEY", key, 1);
+    sim_auth_store *k = sim_auth_store_new(sc, 1);
+    char *tk = sim_auth_issue_access(k, "user-bob", NULL, NOW);
+    is_int(sim_jwt_verify(tk, key, strlen(key), NULL), SIM_JWT_OK, "JWT_SECRET_KEY beats the scenario");
+    free(tk);
+    sim_auth_store_free(k);
+    setenv("JWT_SECRET_STAGING", staging, 1);
+    k = sim_auth_store_new(sc, 1);
+    tk = sim_auth_issue_access(k, "user-bob", NULL, NOW);
+    is_int(sim_jwt_verify(tk, staging, strlen(staging), NULL), SIM_JWT_OK,
+           "JWT_SECRET_STAGING beats JWT_SECRET_KEY");
+    free(tk);
+    sim_auth_store_free(k);
+
+    /* E2E key precedence. */
+    sc = make_scenario(SECRET, "scenario-e2e");
+    k = sim_auth_store_new(sc, 1);
+    is_str(sim_auth_store_e2e_key(k), "scenario-e2e", "e2e key from the scenario");
+    sim_auth_store_free(k);
+    setenv("E2E_OAUTH_SIMULATION_KEY", "env-e2e", 1);
+    k = sim_auth_store_new(sc, 1);
+    is_str(sim_auth_store_e2e_key(k), "env-e2e", "E2E_OAUTH_SIMULATION_KEY beats the scenario");
+    sim_auth_store_free(k);
+    clear_env();
+    k = sim_auth_store_new(make_scenario(SECRET, NULL), 1);
+    ok(sim_auth_store_e2e_key(k) == NULL, "no e2e key: not configured");
+    sim_auth_store_free(k);
+}
+
+static void test_revocation_pruning(void) {
+    clear_env();
+    sim_auth_store *st = sim_auth_store_new(make_scenario(SECRET, NULL), 1);
+    char jti[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(jti, sizeof jti, "old-%d", i);
+        sim_auth_store_revoke(st, jti, NOW + 10, NOW);
+    }
+    is_int(sim_auth_store_revoked_count(st), 1000, "1000 revocations held");
+    for (int i = 0; i < 1000; i++) {
+        snprintf(jti, sizeof jti, "new-%d", i);
+        sim_auth_store_revoke(st, jti, NOW + 5000, NOW + 100);
+    }
+    ok(sim_auth_store_revoked_count(st) < 1500, "expired revocations dropped on growth (%zu left)",
+       sim_auth_store_revoked_count(st));
+    sim_auth_store_revoke(st, "past", NOW - 1, NOW);
+    ok(sim_auth_store_revoked_count(st) < 1500, "already-expired revocation not stored");
+    sim_auth_store_free(st);
+}
+
+int main(void) {
+    sim_log_set_level(SIM_LOG_ERROR);
+    test_claims();
+    test_determinism_and_secrets();
+    test_revocation_pruning();
+    return tap_done();
+}

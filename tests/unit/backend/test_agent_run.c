@@ -1,0 +1,123 @@
+/* test_agent_run.c -- agent runs: the five events, their fields, and
+ * determinism from the seed and the run's ordinals. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_run.h"
+#include "tap.h"
+#include "util.h"
+
+static sim_agent_script script(void) {
+    static char *tools[] = {"search_knowledge_base", "analyze_data"};
+    static char *thinking[] = {"Thinking A", "Thinking B"};
+    sim_agent_script s = {"supervisor", tools, 2, thinking, 2,
+                          "{agent}: \"{prompt}\" via {tool} [{digest}]", 50};
+    return s;
+}
+
+/* Plans a run and renders its events at fixed times; caller frees. */
+static char *render(const sim_agent_script *s, uint64_t seed, const char *prompt, uint64_t conn,
+                    uint64_t run, sim_profile p) {
+    sim_run_input in = {s, p, seed, "user-a", conn, run, prompt, NULL, "thread-1"};
+    sim_run r;
+    sim_run_plan(&r, &in);
+    sim_buf b = {0};
+    for (int i = 0; i < SIM_RUN_EVENTS; i++) {
+        char *e = sim_run_event(&r, i, 1000.0 + i);
+        sim_buf_printf(&b, "%u|%s\n", r.gap_ms[i], e);
+        free(e);
+    }
+    sim_run_free(&r);
+    return b.data;
+}
+
+static void test_run(void) {
+    sim_agent_script s = script();
+    sim_run_input in = {&s, SIM_PROFILE_CURRENT, 7, "user-a", 1, 1, "What is up?", NULL, NULL};
+    sim_run r;
+    sim_run_plan(&r, &in);
+    ok(strncmp(r.run_id, "run_", 4) == 0 && strlen(r.run_id) == 20, "run id run_<16 hex>");
+    is_int(r.gap_ms[0], 0, "first event at once");
+    is_int(r.gap_ms[1], 50, "gap from the script");
+    static const char *types[] = {"agent_started", "agent_thinking", "tool_executing",
+                                  "tool_completed", "agent_completed"};
+    for (int i = 0; i < SIM_RUN_EVENTS; i++) {
+        char *e = sim_run_event(&r, i, 1700000000.25);
+        cJSON *j = cJSON_Parse(e);
+        is_str(cJSON_GetObjectItem(j, "type")->valuestring, types[i], "event %d type", i);
+        is_str(cJSON_GetObjectItem(j, "run_id")->valuestring, r.run_id, "event %d run_id", i);
+        is_str(cJSON_GetObjectItem(j, "user_id")->valuestring, "user-a", "event %d user_id", i);
+        is_str(cJSON_GetObjectItem(j, "agent_name")->valuestring, "supervisor", "event %d agent", i);
+        is_str(cJSON_GetObjectItem(j, "timestamp")->valuestring, "2023-11-14T22:13:20.250000+00:00",
+               "event %d iso timestamp from now", i);
+        cJSON *d = cJSON_GetObjectItem(j, "data");
+        ok(cJSON_IsObject(d), "event %d data", i);
+        if (i == 1) {
+            ok(cJSON_IsString(cJSON_GetObjectItem(d, "reasoning")), "reasoning");
+            is_int(cJSON_GetObjectItem(d, "step_number")->valueint, 1, "step_number");
+            is_int(cJSON_GetObjectItem(d, "progress_percentage")->valueint, 10, "progress");
+        }
+        if (i == 2 || i == 3) {
+            const char *tool = cJSON_GetObjectItem(j, "tool_name")->valuestring;
+            ok(strcmp(tool, "search_knowledge_base") == 0 || strcmp(tool, "analyze_data") == 0,
+               "tool from the script");
+        }
+        if (i == 2) ok(cJSON_IsObject(cJSON_GetObjectItem(d, "parameters")), "parameters");
+        if (i == 3) {
+            ok(cJSON_IsObject(cJSON_GetObjectItem(d, "result")), "tool result");
+            ok(cJSON_IsNumber(cJSON_GetObjectItem(d, "execution_time_ms")), "execution_time_ms");
+        }
+        if (i == 4) {
+            const char *resp =
+                cJSON_GetObjectItem(cJSON_GetObjectItem(d, "result"), "response")->valuestring;
+            ok(strstr(resp, "What is up?") && strstr(resp, "supervisor") && strstr(resp, r.tool) &&
+                   strstr(resp, r.digest),
+               "answer from the template: %s", resp);
+            is_str(cJSON_GetObjectItem(d, "status")->valuestring, "completed", "completed");
+        }
+        cJSON_Delete(j);
+        free(e);
+    }
+    sim_run_free(&r);
+
+    char *a = render(&s, 7, "hello", 1, 1, SIM_PROFILE_CURRENT);
+    char *b = render(&s, 7, "hello", 1, 1, SIM_PROFILE_CURRENT);
+    is_str(a, b, "same inputs, same events");
+    char *c = render(&s, 7, "goodbye", 1, 1, SIM_PROFILE_CURRENT);
+    ok(strcmp(a, c) != 0, "different prompt, different events");
+    free(b);
+    free(c);
+
+    /* Different prompts give different answers; same prompt the same answer
+     * whatever the connection or run ordinal. */
+    sim_run r1, r2, r3;
+    sim_run_input i1 = {&s, SIM_PROFILE_CURRENT, 7, "u", 1, 1, "alpha", NULL, NULL};
+    sim_run_input i2 = {&s, SIM_PROFILE_CURRENT, 7, "u", 1, 2, "beta", NULL, NULL};
+    sim_run_input i3 = {&s, SIM_PROFILE_CURRENT, 7, "u", 9, 4, "alpha", "client-run", NULL};
+    sim_run_plan(&r1, &i1);
+    sim_run_plan(&r2, &i2);
+    sim_run_plan(&r3, &i3);
+    ok(strcmp(r1.answer, r2.answer) != 0, "different prompts, different answers");
+    ok(strcmp(r1.digest, r3.digest) == 0, "digest depends on the prompt only");
+    ok(strcmp(r1.run_id, r2.run_id) != 0, "run ids differ per run ordinal");
+    is_str(r3.run_id, "client-run", "client-chosen run_id kept");
+    sim_run_free(&r1);
+    sim_run_free(&r2);
+    sim_run_free(&r3);
+
+    char *l = render(&s, 7, "hello", 1, 1, SIM_PROFILE_LEGACY);
+    ok(strstr(l, "\"payload\":{\"user_id\":\"user-a\"") != NULL, "legacy: payload with user_id");
+    ok(strstr(l, "\"data\"") == NULL, "legacy: no data object");
+    free(l);
+    free(a);
+
+    char *t = sim_run_answer("{prompt}{x}{digest", "p", "t", "a", "d");
+    is_str(t, "p{x}{digest", "unknown placeholders kept");
+    free(t);
+}
+
+int main(void) {
+    test_run();
+    return tap_done();
+}
