@@ -100,7 +100,7 @@ static void count_map_del(count_map *m, uint64_t conn) {
 typedef struct rule_slot {
     sim_rule *rule;
     int runtime;
-    double expires_at;       /* 0: never */
+    int64_t expires_ms;      /* 0: never */
     uint64_t fired;
     uint64_t matched;        /* service-scope count */
     count_map conn_counts;   /* connection-scope counts, open connections only */
@@ -132,7 +132,7 @@ typedef struct place_index {
 
 struct sim_faults {
     uint64_t seed;
-    double start_time;
+    int64_t start_ms;
     sim_journal *journal;
     rule_slot *rules;
     size_t nrules, caprules;
@@ -145,10 +145,10 @@ struct sim_faults {
     sim_buf line;            /* scratch for one journal line */
 };
 
-sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start_time) {
+sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, int64_t start_ms) {
     sim_faults *f = sim_xcalloc(1, sizeof(*f));
     f->seed = seed;
-    f->start_time = start_time;
+    f->start_ms = start_ms;
     f->journal = sim_journal_open(journal_path);
     if (!f->journal) {
         free(f);
@@ -159,8 +159,8 @@ sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start
 
 static void place_free(place_index *pi);
 
-double sim_faults_start_time(const sim_faults *f) {
-    return f->start_time;
+int64_t sim_faults_start_ms(const sim_faults *f) {
+    return f->start_ms;
 }
 
 static void slot_free(rule_slot *s) {
@@ -181,11 +181,11 @@ void sim_faults_free(sim_faults *f) {
 
 /* ---- journal ---------------------------------------------------------- */
 
-static void journal_crossing(sim_faults *f, const sim_wire *w, double now, const sim_action *a) {
+static void journal_crossing(sim_faults *f, const sim_wire *w, int64_t now_ms, const sim_action *a) {
     sim_buf *b = &f->line;
     b->len = 0;
     sim_buf_printf(b, "{\"t_ms\":%lld,\"svc\":\"%s\",\"proto\":\"%s\",\"point\":\"%s\",\"conn\":%llu",
-                   (long long)llround((now - f->start_time) * 1000.0), sim_service_name(w->service),
+                   (long long)(now_ms - f->start_ms), sim_service_name(w->service),
                    w->proto ? w->proto : "", sim_wire_point_name(w->point), (unsigned long long)w->conn);
     if (w->msg) sim_buf_printf(b, ",\"msg\":%llu", (unsigned long long)w->msg);
     if (w->run) sim_buf_printf(b, ",\"run\":%llu", (unsigned long long)w->run);
@@ -266,7 +266,7 @@ static void forget_connection(sim_faults *f, const sim_wire *w) {
     }
 }
 
-static int fires(const sim_faults *f, const rule_slot *s, const sim_wire *w, uint64_t ord, double t_ms) {
+static int fires(const sim_faults *f, const rule_slot *s, const sim_wire *w, uint64_t ord, int64_t t_ms) {
     const sim_rule *r = s->rule;
     if (r->nth && ord != r->nth) return 0;
     if (r->every && ord % r->every != 0) return 0;
@@ -302,7 +302,7 @@ static void fill_action(const sim_faults *f, const rule_slot *s, const sim_wire 
     out->rule_id = r->id;
 }
 
-static void expire_rules(sim_faults *f, double now);
+static void expire_rules(sim_faults *f, int64_t now_ms);
 
 static uint64_t name_hash(const char *s) {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -321,10 +321,10 @@ static const name_bucket *lookup(const place_index *pi, const char *name) {
 }
 
 /* Evaluates one candidate rule; remembers the first (lowest index) firing. */
-static void consider(sim_faults *f, size_t i, const sim_wire *w, double now, double t_ms,
+static void consider(sim_faults *f, size_t i, const sim_wire *w, int64_t now_ms, int64_t t_ms,
                      rule_slot **winner, size_t *winner_i, uint64_t *winner_ord, int *expired) {
     rule_slot *s = &f->rules[i];
-    if (s->expires_at && now >= s->expires_at) {
+    if (s->expires_ms && now_ms >= s->expires_ms) {
         *expired = 1;
         return;
     }
@@ -337,7 +337,7 @@ static void consider(sim_faults *f, size_t i, const sim_wire *w, double now, dou
     }
 }
 
-void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *out) {
+void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_action *out) {
     memset(out, 0, sizeof(*out));
     if (!f) return;
     f->crossings[w->service][w->point]++;
@@ -357,10 +357,10 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
     int generic = pi->ngeneric && (pi->any_first || (pi->first[c0 >> 3] & (1u << (c0 & 7))));
     if (!b && !generic) {
         /* No rule can match: the common case on hot paths. */
-        if (journaled) journal_crossing(f, w, now, out);
+        if (journaled) journal_crossing(f, w, now_ms, out);
         return;
     }
-    double t_ms = (now - f->start_time) * 1000.0;
+    int64_t t_ms = now_ms - f->start_ms;
     rule_slot *winner = NULL;
     size_t winner_i = 0;
     uint64_t winner_ord = 0;
@@ -368,9 +368,9 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
     /* Every candidate counts its match, whoever wins: a rule's counters,
      * and so its decisions, never depend on the other rules. */
     for (size_t k = 0; generic && k < pi->ngeneric; k++)
-        consider(f, pi->generic[k], w, now, t_ms, &winner, &winner_i, &winner_ord, &expired);
+        consider(f, pi->generic[k], w, now_ms, t_ms, &winner, &winner_i, &winner_ord, &expired);
     for (size_t k = 0; b && k < b->n; k++)
-        consider(f, b->idx[k], w, now, t_ms, &winner, &winner_i, &winner_ord, &expired);
+        consider(f, b->idx[k], w, now_ms, t_ms, &winner, &winner_i, &winner_ord, &expired);
     if (winner) {
         fill_action(f, winner, w, winner_ord, out);
         winner->fired++;
@@ -379,9 +379,9 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *
             w->point == SIM_WIRE_SEND)
             f->ws_dropped++;
     }
-    if (journaled || winner) journal_crossing(f, w, now, out);
+    if (journaled || winner) journal_crossing(f, w, now_ms, out);
     if (winner && f->listener) f->listener(f->listener_ctx, winner->rule->id, winner->fired);
-    if (expired) expire_rules(f, now);
+    if (expired) expire_rules(f, now_ms);
 }
 
 /* ---- rule registry ---------------------------------------------------- */
@@ -452,20 +452,20 @@ static void remove_at(sim_faults *f, size_t i) {
     reindex(f);
 }
 
-static void expire_rules(sim_faults *f, double now) {
+static void expire_rules(sim_faults *f, int64_t now_ms) {
     for (size_t i = f->nrules; i-- > 0;) {
         rule_slot *s = &f->rules[i];
-        if (s->expires_at && now >= s->expires_at) {
+        if (s->expires_ms && now_ms >= s->expires_ms) {
             sim_info("fault rule %s expired (ttl_ms)", s->rule->id);
             remove_at(f, i);
         }
     }
 }
 
-void sim_faults_expire(sim_faults *f, double now) {
+void sim_faults_expire(sim_faults *f, int64_t now_ms) {
     for (size_t i = 0; i < f->nrules; i++) {
-        if (f->rules[i].expires_at && now >= f->rules[i].expires_at) {
-            expire_rules(f, now);
+        if (f->rules[i].expires_ms && now_ms >= f->rules[i].expires_ms) {
+            expire_rules(f, now_ms);
             return;
         }
     }
@@ -483,7 +483,7 @@ int sim_fault_rule_check(const void *rule, const char *path, char *err, size_t e
     return r ? 0 : -1;
 }
 
-int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtime, double now,
+int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtime, int64_t now_ms,
                    char *err, size_t errlen) {
     sim_rule *r = sim_rule_parse(rule, path, err, errlen);
     if (!r) return -1;
@@ -505,18 +505,18 @@ int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtim
     memset(s, 0, sizeof(*s));
     s->rule = r;
     s->runtime = runtime;
-    s->expires_at = r->ttl_ms ? now + r->ttl_ms / 1000.0 : 0;
+    s->expires_ms = r->ttl_ms ? now_ms + r->ttl_ms : 0;
     reindex(f);
     return 0;
 }
 
-int sim_faults_add_all(sim_faults *f, const void *rules, double now, char *err, size_t errlen) {
+int sim_faults_add_all(sim_faults *f, const void *rules, int64_t now_ms, char *err, size_t errlen) {
     const cJSON *arr = rules, *it;
     size_t i = 0;
     cJSON_ArrayForEach(it, arr) {
         char path[32];
         snprintf(path, sizeof(path), "faults[%zu]", i++);
-        if (sim_faults_add(f, it, path, 0, now, err, errlen)) return -1;
+        if (sim_faults_add(f, it, path, 0, now_ms, err, errlen)) return -1;
     }
     return 0;
 }
@@ -547,27 +547,27 @@ void sim_faults_reset(sim_faults *f) {
     }
 }
 
-static cJSON *slot_json(const rule_slot *s, double now) {
+static cJSON *slot_json(const rule_slot *s, int64_t now_ms) {
     cJSON *j = cJSON_Parse(s->rule->json);
     cJSON_AddNumberToObject(j, "fired", (double)s->fired);
     cJSON_AddNumberToObject(j, "matched", (double)s->matched);
     cJSON_AddBoolToObject(j, "runtime", s->runtime);
-    if (s->expires_at) cJSON_AddNumberToObject(j, "expires_in_ms", floor((s->expires_at - now) * 1000));
+    if (s->expires_ms) cJSON_AddNumberToObject(j, "expires_in_ms", (double)(s->expires_ms - now_ms));
     return j;
 }
 
-void *sim_faults_list(const sim_faults *f, double now) {
+void *sim_faults_list(const sim_faults *f, int64_t now_ms) {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < f->nrules; i++)
-        if (!f->rules[i].expires_at || now < f->rules[i].expires_at)
-            cJSON_AddItemToArray(arr, slot_json(&f->rules[i], now));
+        if (!f->rules[i].expires_ms || now_ms < f->rules[i].expires_ms)
+            cJSON_AddItemToArray(arr, slot_json(&f->rules[i], now_ms));
     return arr;
 }
 
-void *sim_faults_get(const sim_faults *f, const char *id, double now) {
+void *sim_faults_get(const sim_faults *f, const char *id, int64_t now_ms) {
     const rule_slot *s = find(f, id);
-    if (!s || (s->expires_at && now >= s->expires_at)) return NULL;
-    return slot_json(s, now);
+    if (!s || (s->expires_ms && now_ms >= s->expires_ms)) return NULL;
+    return slot_json(s, now_ms);
 }
 
 uint64_t sim_faults_fired(const sim_faults *f, const char *id) {

@@ -15,16 +15,17 @@
 typedef struct sim_faults sim_faults;
 
 /* Creates the engine. journal_path may be NULL (journal kept in memory only).
- * start_ms is the loop time at start; t_ms in the journal counts from it. */
-sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, double start_time);
+ * start_ms is the simulator's now_ms at start; t_ms in the journal, and the
+ * rules' after_ms and until_ms, count from it. */
+sim_faults *sim_faults_new(uint64_t seed, const char *journal_path, int64_t start_ms);
 void sim_faults_free(sim_faults *f);
-/* The loop time t_ms counts from: the simulator's start. */
-double sim_faults_start_time(const sim_faults *f);
+/* The now_ms t_ms counts from: the simulator's start. */
+int64_t sim_faults_start_ms(const sim_faults *f);
 
-/* The decision point. `now` is the loop time in seconds. Always fills out;
+/* The decision point, at now_ms (clock.h). Always fills out;
  * out->kind == SIM_ACT_PASS when nothing fires. Cheap when no rule is loaded
  * and no journal is kept: services may call it on every command. */
-void sim_faults_cross(sim_faults *f, const sim_wire *w, double now, sim_action *out);
+void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_action *out);
 
 /* ---- rules ------------------------------------------------------------
  * A rule is JSON (docs/faults.md): {"id", "on", "match", when-fields,
@@ -37,14 +38,14 @@ int sim_fault_rule_check(const void *rule, const char *path, char *err, size_t e
 /* Validates and adds a rule (cJSON *, borrowed). `runtime` rules honour
  * ttl_ms and are removed by sim_faults_reset. Returns 0, or -1 with err
  * (also for a duplicate id). */
-int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtime, double now,
+int sim_faults_add(sim_faults *f, const void *rule, const char *path, int runtime, int64_t now_ms,
                    char *err, size_t errlen);
 /* Adds every rule of a cJSON array (the scenario's). Stops at the first error. */
-int sim_faults_add_all(sim_faults *f, const void *rules, double now, char *err, size_t errlen);
+int sim_faults_add_all(sim_faults *f, const void *rules, int64_t now_ms, char *err, size_t errlen);
 /* Removes the run-time rules whose ttl_ms has run out. Crossings do it for
  * their own place; the control API calls it before it looks at the rules,
  * so a rule is gone everywhere at once. */
-void sim_faults_expire(sim_faults *f, double now);
+void sim_faults_expire(sim_faults *f, int64_t now_ms);
 /* Removes a rule by id: 0, or -1 when there is none. */
 int sim_faults_remove(sim_faults *f, const char *id);
 /* Removes every rule. */
@@ -52,9 +53,9 @@ void sim_faults_clear(sim_faults *f);
 /* Removes run-time rules and zeroes the counters of the others. */
 void sim_faults_reset(sim_faults *f);
 /* The rules with their counters, as a cJSON array the caller frees. */
-void *sim_faults_list(const sim_faults *f, double now);
+void *sim_faults_list(const sim_faults *f, int64_t now_ms);
 /* One rule as a cJSON object the caller frees, or NULL. */
-void *sim_faults_get(const sim_faults *f, const char *id, double now);
+void *sim_faults_get(const sim_faults *f, const char *id, int64_t now_ms);
 /* How often a rule has fired (0 for an unknown id). */
 uint64_t sim_faults_fired(const sim_faults *f, const char *id);
 size_t sim_faults_count(const sim_faults *f);

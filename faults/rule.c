@@ -366,14 +366,17 @@ sim_rule *sim_rule_parse(const void *json, const char *path, char *err, size_t e
     r->after = (uint64_t)d;
     if (get_num(&ps, j, "", "p", 0, 1, 0, &r->p, &present)) goto bad;
     if (!present) r->p = -1;
-    if (get_num(&ps, j, "", "after_ms", 0, 1e12, 1, &r->after_ms, NULL)) goto bad;
-    if (get_num(&ps, j, "", "until_ms", 0, 1e12, 1, &r->until_ms, &present)) goto bad;
-    if (!present) r->until_ms = -1;
+    double after_ms = 0, until_ms = -1, ttl_ms = 0;
+    if (get_num(&ps, j, "", "after_ms", 0, 1e12, 1, &after_ms, NULL)) goto bad;
+    if (get_num(&ps, j, "", "until_ms", 0, 1e12, 1, &until_ms, &present)) goto bad;
+    r->after_ms = (int64_t)after_ms;
+    r->until_ms = present ? (int64_t)until_ms : -1;
     if (r->until_ms >= 0 && r->until_ms <= r->after_ms) {
         fail(&ps, "until_ms", "must be greater than after_ms");
         goto bad;
     }
-    if (get_num(&ps, j, "", "ttl_ms", 1, 1e12, 1, &r->ttl_ms, NULL)) goto bad;
+    if (get_num(&ps, j, "", "ttl_ms", 1, 1e12, 1, &ttl_ms, NULL)) goto bad;
+    r->ttl_ms = (int64_t)ttl_ms;
 
     v = cJSON_GetObjectItemCaseSensitive(j, "action");
     if (!v) { fail(&ps, "action", "is required"); goto bad; }

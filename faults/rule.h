@@ -34,8 +34,8 @@ typedef struct sim_rule {
     /* when: 0 means unset (p < 0 unset, until_ms < 0 unset) */
     uint64_t nth, every, first, after, times;
     double p;
-    double after_ms, until_ms;
-    double ttl_ms;
+    int64_t after_ms, until_ms;
+    int64_t ttl_ms;
     sim_rule_scope scope;
 
     /* action */

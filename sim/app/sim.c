@@ -13,16 +13,15 @@
 #include "control.h"
 #include "fault.h"
 #include "history.h"
-#include "mhd.h"
 #include "redis_server.h"
 #include "scenario.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 2000
-#define CONTROL_MAX_BODY (1u << 20)
 
 struct sim {
     struct ev_loop *loop;
+    sim_clock clock;             /* every service's, from the start */
     char *bind;
     sim_scenario *sc;
     sim_faults *faults;
@@ -31,9 +30,7 @@ struct sim {
     sim_redis_server *redis;
     sim_history *history;
     sim_backend *backend;
-    sim_mhd *control;
-    sim_control_env control_env;
-    char *control_token;
+    sim_control *control;
     int stopping;
     void (*done)(void *ctx);
     void *done_ctx;
@@ -54,7 +51,7 @@ void sim_options_default(sim_options *opt) {
  * loop between the two, so no run can reach the freed client. It also goes
  * before the Redis server, so its disconnect is a clean one. */
 static void teardown(sim *s) {
-    if (s->control) sim_mhd_stop(s->control);
+    if (s->control) sim_control_stop(s->control);
     s->control = NULL;
     if (s->history) sim_history_free(s->history);
     s->history = NULL;
@@ -95,22 +92,27 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     s->bind = sim_xstrdup(opt->bind ? opt->bind : "127.0.0.1");
     s->sc = sc;
     ev_now_update(loop);
-    s->faults = sim_faults_new(sc->seed, opt->journal_path, ev_now(loop));
+    sim_clock_init(&s->clock, ev_now(loop), 1.0);
+    int64_t now_ms = sim_clock_now_ms(&s->clock, ev_now(loop));
+    s->faults = sim_faults_new(sc->seed, opt->journal_path, now_ms);
     if (!s->faults) {
         snprintf(err, errlen, "cannot open journal %s", opt->journal_path);
         goto fail;
     }
-    if (sc->faults && sim_faults_add_all(s->faults, sc->faults, ev_now(loop), err, errlen)) {
+    if (sc->faults && sim_faults_add_all(s->faults, sc->faults, now_ms, err, errlen)) {
         *exit_code = 2; /* validated at load: only a bug gets here */
         goto fail;
     }
     s->auth = sim_auth_store_new(sc, sc->seed);
     sim_auth_store_set_faults(s->auth, s->faults);
 
-    s->redis = sim_redis_server_start(loop, s->bind, opt->redis_port, s->faults, err, errlen);
+    sim_redis_server_config rc = {.bind = s->bind, .port = opt->redis_port, .faults = s->faults,
+                                  .clock = &s->clock};
+    s->redis = sim_redis_server_start(loop, &rc, err, errlen);
     if (!s->redis) goto fail;
-    s->auth_svc = sim_auth_service_start(loop, s->bind, opt->auth_port, s->auth, s->faults,
-                                         err, errlen);
+    sim_auth_config ac = {.bind = s->bind, .port = opt->auth_port, .store = s->auth,
+                          .faults = s->faults, .clock = &s->clock};
+    s->auth_svc = sim_auth_service_start(loop, &ac, err, errlen);
     if (!s->auth_svc) goto fail;
 
     /* The backend talks to stagesim's own Redis unless the scenario names
@@ -118,7 +120,7 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     const char *rhost = sc->redis_host ? sc->redis_host : s->bind;
     int rport = sc->redis_host ? sc->redis_port : sim_redis_server_port(s->redis);
     if (strcmp(rhost, "0.0.0.0") == 0) rhost = "127.0.0.1";
-    s->history = sim_history_new(loop, rhost, rport, sc->redis_connect_timeout_ms,
+    s->history = sim_history_new(loop, &s->clock, rhost, rport, sc->redis_connect_timeout_ms,
                                  sc->redis_command_timeout_ms);
 
     sim_backend_config bc = {
@@ -130,34 +132,26 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         .history = s->history,
         .faults = s->faults,
         .seed = sc->seed,
-        .start_time = sim_faults_start_time(s->faults),
+        .clock = &s->clock,
     };
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;
 
-    /* The control API changes what every service does: loopback only,
-     * unless a bearer token guards it. */
-    s->control_token = opt->control_token ? sim_xstrdup(opt->control_token) : NULL;
-    s->control_env = (sim_control_env){
-        .faults = s->faults, .sc = sc, .redis_info = history_info, .redis_info_ctx = s,
-        .token = s->control_token,
-        .start_time = ev_now(loop),
+    sim_control_config cc = {
+        .bind = s->bind, .port = opt->control_port, .token = opt->control_token,
+        .faults = s->faults, .sc = sc, .clock = &s->clock,
+        .redis_info = history_info, .redis_info_ctx = s,
+        .ports = {sim_backend_port(s->backend), sim_auth_service_port(s->auth_svc),
+                  sim_redis_server_port(s->redis)},
     };
-    s->control = sim_mhd_start(loop, s->control_token ? s->bind : "127.0.0.1", opt->control_port,
-                               CONTROL_MAX_BODY, sim_control_handle, &s->control_env, s->faults,
-                               SIM_SVC_CONTROL, err, errlen);
+    s->control = sim_control_start(loop, &cc, err, errlen);
     if (!s->control) goto fail;
-    s->control_env.ports[0] = sim_backend_port(s->backend);
-    s->control_env.ports[1] = sim_auth_service_port(s->auth_svc);
-    s->control_env.ports[2] = sim_redis_server_port(s->redis);
-    s->control_env.ports[3] = sim_mhd_port(s->control);
     sim_info("scenario %s (%s), seed %llu", sc->name, sc->path, (unsigned long long)sc->seed);
     return s;
 
 fail:
     teardown(s);
     sim_scenario_free(s->sc);
-    free(s->control_token);
     free(s->bind);
     free(s);
     return NULL;
@@ -167,7 +161,7 @@ int sim_port(const sim *s, const char *service) {
     if (strcmp(service, "backend") == 0) return s->backend ? sim_backend_port(s->backend) : -1;
     if (strcmp(service, "auth") == 0) return s->auth_svc ? sim_auth_service_port(s->auth_svc) : -1;
     if (strcmp(service, "redis") == 0) return s->redis ? sim_redis_server_port(s->redis) : -1;
-    if (strcmp(service, "control") == 0) return s->control ? sim_mhd_port(s->control) : -1;
+    if (strcmp(service, "control") == 0) return s->control ? sim_control_port(s->control) : -1;
     return -1;
 }
 
@@ -203,7 +197,6 @@ void sim_free(sim *s) {
     if (!s) return;
     teardown(s);
     sim_scenario_free(s->sc);
-    free(s->control_token);
     free(s->bind);
     free(s);
 }

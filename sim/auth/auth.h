@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "clock.h"
 #include "http.h"
 #include "scenario.h"
 
@@ -17,7 +18,7 @@ typedef struct sim_auth_store sim_auth_store;
 typedef struct sim_principal {
     char user_id[128];
     char email[256];
-    double exp;
+    double exp;          /* the claim: epoch seconds */
 } sim_principal;
 
 typedef enum {
@@ -37,20 +38,27 @@ void sim_auth_store_free(sim_auth_store *st);
  * a valid token fail). f is borrowed; NULL turns it off. */
 void sim_auth_store_set_faults(sim_auth_store *st, sim_faults *f);
 
-/* Checks an access token as the backend does. `now` is epoch seconds. */
-sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, double now,
+/* Checks an access token as the backend does, at now_ms (clock.h). */
+sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, int64_t now_ms,
                                       sim_principal *out);
 
 /* Issues an access token for a known user id (tests, demo). Caller frees. */
-char *sim_auth_issue_access(sim_auth_store *st, const char *user_id, const char *email, double now);
+char *sim_auth_issue_access(sim_auth_store *st, const char *user_id, const char *email,
+                            int64_t now_ms);
 
 /* The auth service routes of CONTRACT section 3, pure. */
 void sim_auth_handle(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp);
 
-/* The auth HTTP service (libmicrohttpd) on the loop. port 0 picks one. */
+/* The auth HTTP service (libmicrohttpd) on the loop. */
 typedef struct sim_auth_service sim_auth_service;
-sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const char *bind, int port,
-                                         sim_auth_store *st, sim_faults *faults,
+typedef struct sim_auth_config {
+    const char *bind;
+    int port;                   /* 0 picks a free port */
+    sim_auth_store *store;      /* borrowed, outlives the service */
+    sim_faults *faults;         /* borrowed */
+    const sim_clock *clock;     /* borrowed */
+} sim_auth_config;
+sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_config *cfg,
                                          char *err, size_t errlen);
 int sim_auth_service_port(const sim_auth_service *svc);
 void sim_auth_service_stop(sim_auth_service *svc);

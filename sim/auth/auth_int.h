@@ -35,17 +35,17 @@ int sim_auth_password_ok(const sim_auth_user *u, const char *password);
 /* Issues a token for a subject. type is "access" or "refresh". permissions
  * is a cJSON array (borrowed, NULL = []). Caller frees the string. */
 char *sim_auth_store_issue(sim_auth_store *st, const char *type, const char *sub,
-                           const char *email, const void *permissions, double now);
+                           const char *email, const void *permissions, int64_t now_ms);
 
 /* Verifies a token of the given type (signature, alg, required claims, iss,
  * token_type, exp, revocation). On SIM_AUTH_OK, *claims_out (if not NULL)
  * gets the claims, a cJSON * the caller frees with cJSON_Delete. */
 sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, const char *type,
-                                     double now, void **claims_out);
+                                     int64_t now_ms, void **claims_out);
 
-/* Revokes a jti until exp (after which the token is rejected as expired
- * anyway, so the entry can be dropped). */
-void sim_auth_store_revoke(sim_auth_store *st, const char *jti, double exp, double now);
+/* Revokes a jti until exp, the token's claim in epoch seconds (after which
+ * the token is rejected as expired anyway, so the entry can be dropped). */
+void sim_auth_store_revoke(sim_auth_store *st, const char *jti, double exp, int64_t now_ms);
 
 /* The E2E bypass key, or NULL when not configured. */
 const char *sim_auth_store_e2e_key(const sim_auth_store *st);

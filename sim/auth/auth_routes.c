@@ -185,8 +185,8 @@ static cJSON *perms_json(const sim_auth_user *u) {
 static void reply_tokens(sim_auth_store *st, const sim_http_request *req,
                          sim_http_response *resp, const char *sub, const char *email,
                          const cJSON *perms, cJSON *user) {
-    char *access = sim_auth_store_issue(st, "access", sub, email, perms, req->now);
-    char *refresh = sim_auth_store_issue(st, "refresh", sub, email, perms, req->now);
+    char *access = sim_auth_store_issue(st, "access", sub, email, perms, req->now_ms);
+    char *refresh = sim_auth_store_issue(st, "refresh", sub, email, perms, req->now_ms);
     if (!access || !refresh) {
         free(access);
         free(refresh);
@@ -217,7 +217,7 @@ static cJSON *user_json(const char *id, const char *email) {
 
 static void add_health_fields(cJSON *o, const sim_http_request *req) {
     char ts[SIM_ISO_LEN];
-    sim_iso_time(ts, req->now);
+    sim_iso_time(ts, req->now_ms);
     cJSON_AddStringToObject(o, "service", "auth-service");
     cJSON_AddStringToObject(o, "version", "1.0.0");
     cJSON_AddStringToObject(o, "timestamp", ts);
@@ -225,7 +225,8 @@ static void add_health_fields(cJSON *o, const sim_http_request *req) {
     cJSON_AddStringToObject(o, "environment", "staging");
 }
 
-static void r_health(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_health(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     (void)st;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "healthy");
@@ -233,7 +234,8 @@ static void r_health(sim_auth_store *st, const sim_http_request *req, sim_http_r
     sim_http_json(resp, 200, o);
 }
 
-static void r_ready(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_ready(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     (void)st;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "ready");
@@ -243,7 +245,8 @@ static void r_ready(sim_auth_store *st, const sim_http_request *req, sim_http_re
 
 /* Endpoints as absolute URLs on whatever Host the client used, so a client
  * following them stays on stagesim. */
-static void r_config(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_config(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     static const char *const eps[][2] = {
         {"login", "/auth/login"}, {"logout", "/auth/logout"}, {"callback", "/auth/callback"},
         {"token", "/auth/token"}, {"user", "/auth/me"},
@@ -264,7 +267,8 @@ static void r_config(sim_auth_store *st, const sim_http_request *req, sim_http_r
     sim_http_json(resp, 200, o);
 }
 
-static void r_login(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_login(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     int replied;
     cJSON *body = parse_body(req, resp, 0, &replied);
     if (!body)
@@ -284,7 +288,8 @@ static void r_login(sim_auth_store *st, const sim_http_request *req, sim_http_re
     cJSON_Delete(body);
 }
 
-static void r_register(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_register(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     int replied;
     cJSON *body = parse_body(req, resp, 0, &replied);
     if (!body)
@@ -310,7 +315,8 @@ static void r_register(sim_auth_store *st, const sim_http_request *req, sim_http
 
 /* Rotation: a refresh token works once. Its jti is revoked before the new
  * pair is issued, so replaying it afterwards gets 401. */
-static void r_refresh(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_refresh(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     int replied;
     cJSON *body = parse_body(req, resp, 0, &replied);
     if (!body)
@@ -319,7 +325,7 @@ static void r_refresh(sim_auth_store *st, const sim_http_request *req, sim_http_
     field f[] = {{"refresh_token", 1, 0, &token}};
     if (check_fields(body, f, 1, resp) == 0) {
         void *v = NULL;
-        if (sim_auth_store_check(st, token, "refresh", req->now, &v) != SIM_AUTH_OK) {
+        if (sim_auth_store_check(st, token, "refresh", req->now_ms, &v) != SIM_AUTH_OK) {
             reply_401(resp, "Invalid refresh token");
         } else {
             cJSON *c = v;
@@ -328,7 +334,7 @@ static void r_refresh(sim_auth_store *st, const sim_http_request *req, sim_http_
             const cJSON *pm = cJSON_GetObjectItemCaseSensitive(c, "permissions");
             sim_auth_store_revoke(st, cJSON_GetObjectItemCaseSensitive(c, "jti")->valuestring,
                                   cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble,
-                                  req->now);
+                                  req->now_ms);
             /* A known user gets today's permissions; others keep the token's. */
             const sim_auth_user *u = sim_auth_store_by_id(st, sub);
             const char *email = u ? u->email : cJSON_IsString(em) ? em->valuestring : "";
@@ -344,32 +350,33 @@ static void r_refresh(sim_auth_store *st, const sim_http_request *req, sim_http_
 
 /* Revokes the Bearer access token (and, if the optional body names one, the
  * caller's refresh token). The body is advisory: unparsable is ignored. */
-static void r_logout(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_logout(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     const char *tok = sim_http_bearer(req);
     if (!tok) {
         reply_401(resp, "Not authenticated");
         return;
     }
     void *v = NULL;
-    if (sim_auth_store_check(st, tok, "access", req->now, &v) != SIM_AUTH_OK) {
+    if (sim_auth_store_check(st, tok, "access", req->now_ms, &v) != SIM_AUTH_OK) {
         reply_401(resp, "Invalid or expired token");
         return;
     }
     cJSON *c = v;
     const char *sub = cJSON_GetObjectItemCaseSensitive(c, "sub")->valuestring;
     sim_auth_store_revoke(st, cJSON_GetObjectItemCaseSensitive(c, "jti")->valuestring,
-                          cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble, req->now);
+                          cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble, req->now_ms);
     if (req->body && req->body_len) {
         cJSON *body = cJSON_ParseWithLength(req->body, req->body_len);
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(body, "refresh_token");
         void *rv = NULL;
         if (cJSON_IsString(rt)
-            && sim_auth_store_check(st, rt->valuestring, "refresh", req->now, &rv) == SIM_AUTH_OK) {
+            && sim_auth_store_check(st, rt->valuestring, "refresh", req->now_ms, &rv) == SIM_AUTH_OK) {
             cJSON *rc = rv;
             if (strcmp(cJSON_GetObjectItemCaseSensitive(rc, "sub")->valuestring, sub) == 0)
                 sim_auth_store_revoke(st, cJSON_GetObjectItemCaseSensitive(rc, "jti")->valuestring,
                                       cJSON_GetObjectItemCaseSensitive(rc, "exp")->valuedouble,
-                                      req->now);
+                                      req->now_ms);
             cJSON_Delete(rc);
         }
         cJSON_Delete(body);
@@ -392,7 +399,8 @@ static void validate_false(sim_http_response *resp, const char *error, const cha
 /* Always 200 for a well-formed request: the verdict is in the body. An
  * empty body or absent token is "missing_token"; only unparsable JSON or a
  * non-string token are 422 (FastAPI rejects those before the handler). */
-static void r_validate(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_validate(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     int replied;
     cJSON *body = parse_body(req, resp, 1, &replied);
     if (replied)
@@ -409,7 +417,7 @@ static void r_validate(sim_auth_store *st, const sim_http_request *req, sim_http
         return;
     }
     void *v = NULL;
-    sim_auth_status rc = sim_auth_store_check(st, token, "access", req->now, &v);
+    sim_auth_status rc = sim_auth_store_check(st, token, "access", req->now_ms, &v);
     cJSON_Delete(body);
     if (rc == SIM_AUTH_EXPIRED) {
         validate_false(resp, "token_expired", "Token has expired");
@@ -422,7 +430,7 @@ static void r_validate(sim_auth_store *st, const sim_http_request *req, sim_http
         const cJSON *em = cJSON_GetObjectItemCaseSensitive(c, "email");
         const cJSON *pm = cJSON_GetObjectItemCaseSensitive(c, "permissions");
         char exp[SIM_ISO_LEN];
-        sim_iso_time(exp, cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble);
+        sim_iso_time(exp, (int64_t)(cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble * 1000.0));
         cJSON *o = cJSON_CreateObject();
         cJSON_AddBoolToObject(o, "valid", 1);
         cJSON_AddStringToObject(o, "user_id",
@@ -436,14 +444,15 @@ static void r_validate(sim_auth_store *st, const sim_http_request *req, sim_http
     }
 }
 
-static void r_me(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_me(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     const char *tok = sim_http_bearer(req);
     if (!tok) {
         reply_401(resp, "Not authenticated");
         return;
     }
     void *v = NULL;
-    sim_auth_status rc = sim_auth_store_check(st, tok, "access", req->now, &v);
+    sim_auth_status rc = sim_auth_store_check(st, tok, "access", req->now_ms, &v);
     if (rc != SIM_AUTH_OK) {
         reply_401(resp, rc == SIM_AUTH_EXPIRED ? "Token has expired"
                         : rc == SIM_AUTH_REVOKED ? "Token has been revoked"
@@ -465,7 +474,8 @@ static void r_me(sim_auth_store *st, const sim_http_request *req, sim_http_respo
 /* The staging E2E bypass, in the contract's order: no header 401, no key
  * configured 503, wrong key 401 (constant-time compare). Production (403)
  * never applies: stagesim is always staging. */
-static void r_e2e(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
+static void r_e2e(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_auth_store *st = ctx;
     const char *given = req->header ? req->header(req, "X-E2E-Bypass-Key") : NULL;
     if (!given || !*given) {
         sim_http_detail(resp, 401, "E2E bypass key required");
@@ -532,46 +542,32 @@ static void r_e2e(sim_auth_store *st, const sim_http_request *req, sim_http_resp
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-typedef void (*route_fn)(sim_auth_store *, const sim_http_request *, sim_http_response *);
-
-static const struct route {
-    const char *method;
-    const char *path;
-    route_fn fn;
-} routes[] = {
-    {"GET", "/health", r_health},
-    {"GET", "/health/ready", r_ready},
-    {"GET", "/auth/config", r_config},
-    {"POST", "/auth/login", r_login},
-    {"POST", "/auth/register", r_register},
-    {"POST", "/auth/refresh", r_refresh},
-    {"POST", "/auth/logout", r_logout},
-    {"POST", "/auth/validate", r_validate},
-    {"GET", "/auth/me", r_me},
-    {"POST", "/auth/e2e/test-auth", r_e2e},
+static const sim_route routes[] = {
+    {"GET", "/health", r_health, 0},
+    {"GET", "/health/ready", r_ready, 0},
+    {"GET", "/auth/config", r_config, 0},
+    {"POST", "/auth/login", r_login, 0},
+    {"POST", "/auth/register", r_register, 0},
+    {"POST", "/auth/refresh", r_refresh, 0},
+    {"POST", "/auth/logout", r_logout, 0},
+    {"POST", "/auth/validate", r_validate, 0},
+    {"GET", "/auth/me", r_me, 0},
+    {"POST", "/auth/e2e/test-auth", r_e2e, 0},
+    {NULL, NULL, NULL, 0},
 };
 
 /* Unknown path: 404; known path, other method: 405 with Allow, as
  * Starlette does (a GET route also answers HEAD). */
 void sim_auth_handle(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp) {
-    const struct route *known = NULL;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const struct route *r = &routes[i];
-        if (strcmp(r->path, req->path) != 0)
-            continue;
-        known = r;
-        if (strcmp(r->method, req->method) == 0
-            || (strcmp(r->method, "GET") == 0 && strcmp(req->method, "HEAD") == 0)) {
-            r->fn(st, req, resp);
-            return;
-        }
-    }
-    if (!known) {
-        sim_http_detail(resp, 404, "Not Found");
+    sim_route_miss miss;
+    const sim_route *r = sim_route_find(routes, req, 0, &miss);
+    if (r) {
+        r->fn(st, req, resp);
         return;
     }
-    sim_http_detail(resp, 405, "Method Not Allowed");
-    snprintf(resp->extra_headers, sizeof resp->extra_headers, "Allow: %s\r\n", known->method);
+    sim_http_detail(resp, miss.status, sim_http_reason(miss.status));
+    if (miss.status == 405)
+        snprintf(resp->extra_headers, sizeof resp->extra_headers, "Allow: %s\r\n", miss.allow);
 }
 
 /* ---- the service on the loop --------------------------------------------- */
@@ -584,11 +580,12 @@ static void service_handler(void *ctx, const sim_http_request *req, sim_http_res
     sim_auth_handle(ctx, req, resp);
 }
 
-sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const char *bind, int port,
-                                         sim_auth_store *st, sim_faults *faults,
+sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_config *cfg,
                                          char *err, size_t errlen) {
-    sim_mhd *m = sim_mhd_start(loop, bind, port, AUTH_MAX_BODY, service_handler, st, faults,
-                               SIM_SVC_AUTH, err, errlen);
+    sim_mhd_config mc = {.bind = cfg->bind, .port = cfg->port, .max_body = AUTH_MAX_BODY,
+                         .handler = service_handler, .ctx = cfg->store, .faults = cfg->faults,
+                         .service = SIM_SVC_AUTH, .clock = cfg->clock};
+    sim_mhd *m = sim_mhd_start(loop, &mc, err, errlen);
     if (!m)
         return NULL;
     sim_auth_service *svc = sim_xcalloc(1, sizeof *svc);

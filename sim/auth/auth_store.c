@@ -1,6 +1,6 @@
 /* auth_store.c -- the auth service's state: users (scenario + registered),
  * the signing secret and E2E key, token issuing with the CONTRACT section 3
- * claims, and the revoked-jti set. Pure: `now` is always a parameter. */
+ * claims, and the revoked-jti set. Pure: `now_ms` is always a parameter. */
 #include "auth_int.h"
 
 #include <math.h>
@@ -30,7 +30,7 @@ typedef struct slot {
     char *key;      /* owned; NULL = empty */
     uint64_t hash;
     size_t val;     /* user index (email table) */
-    double exp;     /* revocation table: entry useless after this */
+    int64_t exp_ms; /* revocation table: entry useless after this */
 } slot;
 
 typedef struct smap {
@@ -74,13 +74,13 @@ static void smap_insert_slot(smap *m, slot in) {
 /* Rehashes into a table big enough for one more entry. With prune set,
  * entries whose exp has passed are dropped first (revocations of tokens
  * that are expired anyway), so the set stays bounded by live tokens. */
-static void smap_grow(smap *m, int prune, double now) {
+static void smap_grow(smap *m, int prune, int64_t now_ms) {
     size_t live = 0;
     for (size_t i = 0; i < m->cap; i++) {
         slot *s = &m->slots[i];
         if (!s->key)
             continue;
-        if (prune && s->exp <= now) {
+        if (prune && s->exp_ms <= now_ms) {
             free(s->key);
             s->key = NULL;
         } else {
@@ -102,10 +102,11 @@ static void smap_grow(smap *m, int prune, double now) {
 }
 
 /* Takes a copy of key. The caller checked it is absent. */
-static void smap_put(smap *m, const char *key, size_t val, double exp, int prune, double now) {
+static void smap_put(smap *m, const char *key, size_t val, int64_t exp_ms, int prune,
+                     int64_t now_ms) {
     if ((m->len + 1) * 2 > m->cap)
-        smap_grow(m, prune, now);
-    slot s = { sim_xstrdup(key), fnv1a(key), val, exp };
+        smap_grow(m, prune, now_ms);
+    slot s = { sim_xstrdup(key), fnv1a(key), val, exp_ms };
     smap_insert_slot(m, s);
 }
 
@@ -145,7 +146,7 @@ static char *local_part_dup(const char *email) {
 
 static sim_auth_user *add_user(sim_auth_store *st, const char *id, const char *email,
                                const char *password, const char *name,
-                               char *const *perms, size_t nperms, double now) {
+                               char *const *perms, size_t nperms) {
     if (st->nusers == st->capusers) {
         st->capusers = st->capusers ? st->capusers * 2 : 8;
         st->users = sim_xrealloc(st->users, st->capusers * sizeof *st->users);
@@ -162,7 +163,7 @@ static sim_auth_user *add_user(sim_auth_store *st, const char *id, const char *e
             u->permissions[i] = sim_xstrdup(perms[i]);
         u->npermissions = nperms;
     }
-    smap_put(&st->by_email, email, st->nusers, 0, 0, now);
+    smap_put(&st->by_email, email, st->nusers, 0, 0, 0);
     st->nusers++;
     return u;
 }
@@ -209,7 +210,7 @@ sim_auth_store *sim_auth_store_new(const sim_scenario *sc, uint64_t seed) {
         const sim_user *u = &sc->users[i];
         if (!u->email || !u->id || smap_find(&st->by_email, u->email))
             continue;   /* the scenario loader rejects duplicates; be safe anyway */
-        add_user(st, u->id, u->email, u->password, NULL, u->permissions, u->npermissions, 0);
+        add_user(st, u->id, u->email, u->password, NULL, u->permissions, u->npermissions);
     }
     return st;
 }
@@ -261,7 +262,7 @@ const sim_auth_user *sim_auth_store_register(sim_auth_store *st, const char *ema
     sim_hex(hex, 32, sim_mix(st->seed, "user", fnv1a(email), 0));
     snprintf(id, sizeof id, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
              hex + 20);
-    return add_user(st, id, email, password, name, NULL, 0, 0);
+    return add_user(st, id, email, password, name, NULL, 0);
 }
 
 int sim_auth_password_ok(const sim_auth_user *u, const char *password) {
@@ -272,9 +273,9 @@ int sim_auth_password_ok(const sim_auth_user *u, const char *password) {
 }
 
 char *sim_auth_store_issue(sim_auth_store *st, const char *type, const char *sub,
-                           const char *email, const void *permissions, double now) {
+                           const char *email, const void *permissions, int64_t now_ms) {
     int access = strcmp(type, "access") == 0;
-    double iat = floor(now);
+    double iat = floor((double)now_ms / 1000.0);   /* claims are epoch seconds */
     double exp = iat + (access ? st->access_ttl : st->refresh_ttl);
     char jti[17];
     /* Deterministic from the subject's own ordinals: the user and how many
@@ -284,7 +285,7 @@ char *sim_auth_store_issue(sim_auth_store *st, const char *type, const char *sub
     snprintf(counter_key, sizeof(counter_key), "%s\n%s", type, sub);
     slot *issued = smap_find(&st->issued, counter_key);
     if (!issued) {
-        smap_put(&st->issued, counter_key, 0, 0, 0, now);
+        smap_put(&st->issued, counter_key, 0, 0, 0, now_ms);
         issued = smap_find(&st->issued, counter_key);
     }
     sim_hex(jti, 16, sim_mix(st->seed, counter_key, ++issued->val, 0));
@@ -325,7 +326,7 @@ static int num_claim(const cJSON *c, const char *name, double *out) {
 }
 
 sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, const char *type,
-                                     double now, void **claims_out) {
+                                     int64_t now_ms, void **claims_out) {
     if (claims_out)
         *claims_out = NULL;
     void *v = NULL;
@@ -340,7 +341,7 @@ sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, cons
         cJSON_Delete(c);
         return SIM_AUTH_INVALID;
     }
-    if (exp <= now) {   /* PyJWT's rule: expired once now reaches exp */
+    if (exp * 1000.0 <= (double)now_ms) {   /* PyJWT's rule: expired once now reaches exp */
         cJSON_Delete(c);
         return SIM_AUTH_EXPIRED;
     }
@@ -355,7 +356,7 @@ sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, cons
         sim_wire w = {.service = SIM_SVC_AUTH, .point = SIM_WIRE_REQUEST, .proto = "jwt",
                       .name = type, .user_id = str_claim(c, "sub")};
         sim_action a;
-        sim_faults_cross(st->faults, &w, now, &a);
+        sim_faults_cross(st->faults, &w, now_ms, &a);
         if (a.kind == SIM_ACT_REPLY) {
             cJSON_Delete(c);
             return SIM_AUTH_INVALID;
@@ -368,16 +369,17 @@ sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, cons
     return SIM_AUTH_OK;
 }
 
-void sim_auth_store_revoke(sim_auth_store *st, const char *jti, double exp, double now) {
-    if (!jti || !*jti || exp <= now || smap_find(&st->revoked, jti))
+void sim_auth_store_revoke(sim_auth_store *st, const char *jti, double exp, int64_t now_ms) {
+    int64_t exp_ms = (int64_t)(exp * 1000.0);
+    if (!jti || !*jti || exp_ms <= now_ms || smap_find(&st->revoked, jti))
         return;
-    smap_put(&st->revoked, jti, 0, exp, 1, now);
+    smap_put(&st->revoked, jti, 0, exp_ms, 1, now_ms);
 }
 
-sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, double now,
+sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, int64_t now_ms,
                                       sim_principal *out) {
     void *v = NULL;
-    sim_auth_status rc = sim_auth_store_check(st, token, "access", now, &v);
+    sim_auth_status rc = sim_auth_store_check(st, token, "access", now_ms, &v);
     if (rc != SIM_AUTH_OK)
         return rc;
     cJSON *c = v;
@@ -393,13 +395,13 @@ sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, dou
 }
 
 char *sim_auth_issue_access(sim_auth_store *st, const char *user_id, const char *email,
-                            double now) {
+                            int64_t now_ms) {
     const sim_auth_user *u = sim_auth_store_by_id(st, user_id);
     cJSON *perms = cJSON_CreateArray();
     for (size_t i = 0; u && i < u->npermissions; i++)
         cJSON_AddItemToArray(perms, cJSON_CreateString(u->permissions[i]));
     char *tok = sim_auth_store_issue(st, "access", user_id, email ? email : u ? u->email : "",
-                                     perms, now);
+                                     perms, now_ms);
     cJSON_Delete(perms);
     return tok;
 }

@@ -141,10 +141,10 @@ static void fill_data(const sim_run *r, int i, cJSON *d) {
     }
 }
 
-char *sim_run_event(const sim_run *r, int i, double now) {
+char *sim_run_event(const sim_run *r, int i, int64_t now_ms) {
     sim_assert(i >= 0 && i < SIM_RUN_EVENTS);
     char iso[SIM_ISO_LEN];
-    sim_iso_time(iso, now);
+    sim_iso_time(iso, now_ms);
     int has_tool = (i == 2 || i == 3);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", event_types[i]);

@@ -47,8 +47,8 @@ typedef struct sim_run {
 void sim_run_plan(sim_run *r, const sim_run_input *in);
 void sim_run_free(sim_run *r);
 
-/* Event i (0..4) of the run as JSON, stamped with `now`. Caller frees. */
-char *sim_run_event(const sim_run *r, int i, double now);
+/* Event i (0..4) of the run as JSON, stamped with `now_ms`. Caller frees. */
+char *sim_run_event(const sim_run *r, int i, int64_t now_ms);
 /* Its type name ("agent_started" ...). */
 const char *sim_run_event_type(int i);
 

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include "auth.h"
+#include "clock.h"
 #include "history.h"
 #include "scenario.h"
 
@@ -21,7 +22,7 @@ typedef struct sim_backend_config {
     sim_history *history;       /* borrowed, may be NULL (no Redis at all) */
     sim_faults *faults;         /* borrowed */
     uint64_t seed;
-    double start_time;          /* loop time at start: the simulated start-up counts from it */
+    const sim_clock *clock;     /* borrowed: the simulated start-up counts from its start */
 } sim_backend_config;
 
 sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *cfg,

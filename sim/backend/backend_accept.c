@@ -138,10 +138,10 @@ static int head_find(char *head, char *end, const char *name, char **v, size_t *
 }
 
 /* Where the upgrade continues after a delay, as the pre-read's timer. */
-static void pre_wait(conn *c, double seconds) {
+static void pre_wait(conn *c, int64_t ms) {
     ev_io_stop(c->b->loop, &c->io);
     ev_timer_stop(c->b->loop, &c->pre_timer);
-    ev_timer_set(&c->pre_timer, seconds, 0.0);
+    ev_timer_set(&c->pre_timer, sim_backend_wait_s(c->b, ms), 0.0);
     ev_timer_start(c->b->loop, &c->pre_timer);
 }
 
@@ -161,7 +161,7 @@ static void ws_accept_step(conn *c) {
     case SIM_ACT_PASS: adopt(c); return;
     case SIM_ACT_DELAY:
         /* Adopt later: a slow handshake. */
-        pre_wait(c, act.delay_ms / 1000.0);
+        pre_wait(c, act.delay_ms);
         return;
     case SIM_ACT_HANG:
         /* Keep the socket, never answer (the handshake times out). */
@@ -201,11 +201,11 @@ static void upgrade_request(conn *c) {
     case SIM_ACT_PASS: ws_accept_step(c); return;
     case SIM_ACT_DELAY:
         c->pre_stage = 1;
-        pre_wait(c, act.delay_ms / 1000.0);
+        pre_wait(c, act.delay_ms);
         return;
     case SIM_ACT_SLOW:
         c->pre_stage = 1;
-        pre_wait(c, (double)UPGRADE_REPLY_BYTES / (act.code > 0 ? act.code : 1));
+        pre_wait(c, (int64_t)UPGRADE_REPLY_BYTES * 1000 / (act.code > 0 ? act.code : 1));
         return;
     case SIM_ACT_REPLY: {
         /* A refusal python-websockets reports as "server rejected WebSocket
@@ -220,7 +220,7 @@ static void upgrade_request(conn *c) {
             c->accept_msg = sim_xstrdup(body);
             snprintf(c->accept_type, sizeof(c->accept_type), "%s",
                      act.field ? act.field : sim_backend_ctype(body));
-            pre_wait(c, act.delay_ms / 1000.0);
+            pre_wait(c, act.delay_ms);
             return;
         }
         pre_reply_ct(c, act.code ? act.code : 500, act.field, body);
@@ -393,7 +393,7 @@ void sim_backend_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
         c->kind = C_PRE;
         ev_io_init(&c->io, pre_read_cb, fd, EV_READ);
         ev_io_start(loop, &c->io);
-        ev_timer_init(&c->pre_timer, pre_timeout_cb, PREREAD_TIMEOUT_S, 0.0);
+        ev_timer_init(&c->pre_timer, pre_timeout_cb, sim_backend_wait_s(b, PREREAD_TIMEOUT_MS), 0.0);
         ev_timer_start(loop, &c->pre_timer);
         ev_timer_init(&c->retry, pre_retry_cb, 0.005, 0.0);
         ev_init(&c->http_timer, sim_backend_http_timer_cb);

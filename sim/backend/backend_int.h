@@ -19,7 +19,7 @@
 #include "ws_proto.h"
 
 #define HEAD_MAX 16384          /* request head we pre-read; more → 431 */
-#define PREREAD_TIMEOUT_S 10.0  /* a client that never finishes its head */
+#define PREREAD_TIMEOUT_MS 10000 /* a client that never finishes its head */
 #define BODY_MAX (64 * 1024)    /* HTTP request bodies; more → 413 */
 #define KICK_S 1.0              /* lws_cancel_service period (timer bug) */
 #define CHUNK 16384             /* HTTP body bytes per write */
@@ -45,7 +45,7 @@ typedef enum { C_PRE, C_HTTP, C_WS } conn_kind;
  * `due`: when it may leave the connection's pipe (DELAY). */
 typedef struct outmsg {
     struct outmsg *next;
-    double due;
+    int64_t due_ms;
     int close;
     int code;
     char reason[124];
@@ -67,7 +67,7 @@ typedef struct pending_run {
  * inbound queue; freed with it. */
 typedef struct inmsg {
     struct inmsg *next;
-    double due;
+    int64_t due_ms;
     sim_ws_msg m;
     uint64_t run_ord;   /* the run it starts, 0 when none */
     uint64_t user_ord;  /* that run's ordinal among the user's runs */
@@ -158,10 +158,10 @@ struct conn {
     size_t nin;                  /* length of ihead (WS_MAX_QUEUED_MSGS) */
     int flooded;                 /* over a cap: closing with 1013, input ignored */
     ev_timer in_timer;
-    double last_rx;              /* loop time of the last client frame */
+    int64_t last_rx_ms;          /* when the last client frame came */
     int heartbeat_sent;          /* since last_rx */
     ev_timer heartbeat_timer;
-    double gate_until;           /* start-up gate: messages wait until then; 0 = open */
+    int64_t gate_until_ms;       /* start-up gate: messages wait until then; 0 = open */
     ev_timer gate_timer;
 };
 
@@ -191,7 +191,9 @@ struct sim_backend {
 };
 
 /* backend_lws.c */
-double sim_backend_now(const sim_backend *b);
+int64_t sim_backend_now_ms(const sim_backend *b);
+/* The real seconds an ev_timer waits for ms of the simulator's clock. */
+double sim_backend_wait_s(const sim_backend *b, int64_t ms);
 /* Describes a crossing to the fault engine; PASS when there is none. */
 void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
                        const char *method, const char *user, uint64_t connord, uint64_t msg,

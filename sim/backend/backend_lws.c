@@ -28,13 +28,17 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-double sim_backend_now(const sim_backend *b) {
-    return ev_now(b->loop);
+int64_t sim_backend_now_ms(const sim_backend *b) {
+    return sim_clock_now_ms(b->cfg.clock, ev_now(b->loop));
+}
+
+double sim_backend_wait_s(const sim_backend *b, int64_t ms) {
+    return sim_clock_wait_s(b->cfg.clock, ms);
 }
 
 void sim_backend_cross_wire(sim_backend *b, const sim_wire *w, sim_action *act) {
     if (b->cfg.faults) {
-        sim_faults_cross(b->cfg.faults, w, sim_backend_now(b), act);
+        sim_faults_cross(b->cfg.faults, w, sim_backend_now_ms(b), act);
     } else {
         memset(act, 0, sizeof(*act));
         act->kind = SIM_ACT_PASS;
@@ -181,7 +185,7 @@ static void http_respond(conn *c) {
     case SIM_ACT_PASS: http_ready(c); return;
     case SIM_ACT_DELAY:
         c->http_timer_responds = 1;
-        ev_timer_set(&c->http_timer, a.delay_ms / 1000.0, 0.0);
+        ev_timer_set(&c->http_timer, sim_backend_wait_s(c->b, a.delay_ms), 0.0);
         ev_timer_start(c->b->loop, &c->http_timer);
         return;
     case SIM_ACT_REPLY:
@@ -217,10 +221,10 @@ static void http_route(conn *c) {
                             .query = c->query ? c->query : "",
                             .body = c->body.data,
                             .body_len = c->body.len,
-                            .now = sim_backend_now(c->b),
+                            .now_ms = sim_backend_now_ms(c->b),
                             .header = req_header,
                             .impl = c,
-                            .arrived = sim_backend_now(c->b)};
+                            .arrived_ms = sim_backend_now_ms(c->b)};
     char tid[129];
     sim_http_response_init(&c->resp);
     sim_route_result r = sim_backend_routes_handle(&c->b->routes, &req, &c->resp, tid, sizeof(tid));
@@ -274,7 +278,7 @@ static int http_request(conn *c) {
     case SIM_ACT_PASS: http_route(c); return 0;
     case SIM_ACT_DELAY:
         c->http_timer_responds = 0;
-        ev_timer_set(&c->http_timer, a.delay_ms / 1000.0, 0.0);
+        ev_timer_set(&c->http_timer, sim_backend_wait_s(c->b, a.delay_ms), 0.0);
         ev_timer_start(c->b->loop, &c->http_timer);
         return 0;
     case SIM_ACT_REPLY:
@@ -282,7 +286,7 @@ static int http_request(conn *c) {
         if (a.delay_ms) {
             /* A status after a while (a slow 503 from the front end). */
             c->http_timer_responds = 1;
-            ev_timer_set(&c->http_timer, a.delay_ms / 1000.0, 0.0);
+            ev_timer_set(&c->http_timer, sim_backend_wait_s(c->b, a.delay_ms), 0.0);
             ev_timer_start(c->b->loop, &c->http_timer);
             return 0;
         }
@@ -397,7 +401,8 @@ static int http_writeable(conn *c, struct lws *wsi) {
         c->body_off += n;
         if (!last && c->slow_rate) {
             c->slow_wait = 1;
-            ev_timer_set(&c->http_timer, (double)n / c->slow_rate, 0.0);
+            ev_timer_set(&c->http_timer,
+                         sim_backend_wait_s(c->b, (int64_t)n * 1000 / c->slow_rate), 0.0);
             ev_timer_start(c->b->loop, &c->http_timer);
             return 0;
         }
@@ -739,7 +744,7 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
     b->routes.backend_port = b->port;
     b->routes.auth_port = cfg->auth_port;
     b->routes.seed = cfg->seed;
-    b->routes.start_time = cfg->start_time;
+    b->routes.start_ms = cfg->clock->start_ms;
 
     ev_io_init(&b->lio, sim_backend_accept_cb, b->lfd, EV_READ);
     ev_io_start(loop, &b->lio);
@@ -787,7 +792,7 @@ void sim_backend_shutdown(sim_backend *b, uint32_t grace_ms, void (*done)(void *
         ev_feed_event(b->loop, &b->done_timer, EV_TIMER);
         return;
     }
-    ev_timer_set(&b->grace, grace_ms / 1000.0, 0.0);
+    ev_timer_set(&b->grace, sim_backend_wait_s(b, grace_ms), 0.0);
     ev_timer_start(b->loop, &b->grace);
 }
 

@@ -38,9 +38,9 @@ static cJSON *status_obj(const char *status) {
     return j;
 }
 
-static void add_iso(cJSON *j, const char *key, double now) {
+static void add_iso(cJSON *j, const char *key, int64_t now_ms) {
     char iso[SIM_ISO_LEN];
-    sim_iso_time(iso, now);
+    sim_iso_time(iso, now_ms);
     cJSON_AddStringToObject(j, key, iso);
 }
 
@@ -48,7 +48,7 @@ static void add_iso(cJSON *j, const char *key, double now) {
 
 static int h_health(route_ctx *c) {
     if (!legacy(c)) return reply(c, 200, status_obj("ok"));
-    sim_phase phase = sim_startup_phase(c->rt->sc, (c->req->now - c->rt->start_time) * 1000.0);
+    sim_phase phase = sim_startup_phase(c->rt->sc, c->req->now_ms - c->rt->start_ms);
     if (phase != SIM_PHASE_COMPLETE) {
         cJSON *j = status_obj("unhealthy");
         cJSON_AddStringToObject(j, "message", "Startup in progress");
@@ -60,7 +60,7 @@ static int h_health(route_ctx *c) {
     cJSON *j = status_obj("healthy");
     cJSON_AddStringToObject(j, "service", "netra-ai-platform");
     cJSON_AddStringToObject(j, "version", "1.0.0");
-    cJSON_AddNumberToObject(j, "timestamp", c->req->now);
+    cJSON_AddNumberToObject(j, "timestamp", c->req->now_ms / 1000.0);
     return reply(c, 200, j);
 }
 
@@ -122,14 +122,14 @@ static int h_infrastructure(route_ctx *c) {
     cJSON_AddItemToObject(j, "circuit_breakers", breakers(c));
     /* Redis is optional: chat keeps working without it. */
     cJSON_AddBoolToObject(j, "chat_functionality_impact", 0);
-    add_iso(j, "timestamp", c->req->now);
+    add_iso(j, "timestamp", c->req->now_ms);
     return reply(c, 200, j);
 }
 
 static int h_breakers(route_ctx *c) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "circuit_breakers", breakers(c));
-    add_iso(j, "timestamp", c->req->now);
+    add_iso(j, "timestamp", c->req->now_ms);
     return reply(c, 200, j);
 }
 
@@ -172,7 +172,7 @@ static int h_discovery(route_ctx *c) {
     cJSON *f = cJSON_AddObjectToObject(s, "frontend");
     snprintf(url, sizeof(url), "http://%s:3000", host);
     cJSON_AddStringToObject(f, "url", url);
-    add_iso(j, "timestamp", c->req->now);
+    add_iso(j, "timestamp", c->req->now_ms);
     cJSON_AddBoolToObject(j, "available", 1);
     return reply(c, 200, j);
 }
@@ -207,7 +207,7 @@ static int h_mcp_config(route_ctx *c) {
 static int h_beacon(route_ctx *c) {
     cJSON *j = status_obj("healthy");
     cJSON_AddStringToObject(j, "service", "websocket_beacon");
-    add_iso(j, "timestamp", c->req->now);
+    add_iso(j, "timestamp", c->req->now_ms);
     cJSON_AddStringToObject(j, "message", "WebSocket service is available");
     return reply(c, 200, j);
 }
@@ -229,7 +229,7 @@ static int h_thread_create(route_ctx *c) {
     cJSON_AddStringToObject(j, "thread_id", id);
     cJSON_AddStringToObject(j, "id", id);
     cJSON_AddStringToObject(j, "user_id", c->who->user_id);
-    add_iso(j, "created_at", c->req->now);
+    add_iso(j, "created_at", c->req->now_ms);
     cJSON_AddStringToObject(j, "status", "created");
     return reply(c, 200, j);
 }
@@ -349,7 +349,7 @@ sim_route_result sim_backend_routes_handle(sim_backend_routes *rt, const sim_htt
                      "WWW-Authenticate: Bearer\r\n");
             return SIM_ROUTE_DONE;
         }
-        sim_auth_status st = rt->auth ? sim_auth_check_access(rt->auth, tok, req->now, &who)
+        sim_auth_status st = rt->auth ? sim_auth_check_access(rt->auth, tok, req->now_ms, &who)
                                       : SIM_AUTH_INVALID;
         if (st != SIM_AUTH_OK) {
             sim_http_detail(resp, 401, st == SIM_AUTH_EXPIRED   ? "Token has expired"

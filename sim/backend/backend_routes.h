@@ -24,7 +24,7 @@ typedef struct sim_backend_routes {
     int auth_port;
     uint64_t seed;
     uint64_t threads_created;   /* ordinal for made-up thread ids */
-    double start_time;          /* loop time at start, for the simulated start-up */
+    int64_t start_ms;           /* now_ms at start, for the simulated start-up */
 } sim_backend_routes;
 
 typedef enum {

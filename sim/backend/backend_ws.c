@@ -46,7 +46,7 @@ void sim_backend_ws_prepare(conn *c, const char *path, const char *subprotocols,
     if (c->auth.token) {
         memset(&c->who, 0, sizeof(c->who));
         c->auth_status = b->cfg.auth ? sim_auth_check_access(b->cfg.auth, c->auth.token,
-                                                             sim_backend_now(b), &c->who)
+                                                             sim_backend_now_ms(b), &c->who)
                                      : SIM_AUTH_INVALID;
         if (c->auth_status == SIM_AUTH_OK) snprintf(c->user_id, sizeof(c->user_id), "%s",
                                                     c->who.user_id);
@@ -115,17 +115,17 @@ static void ws_enqueue(conn *c, outmsg *m) {
 static void pipe_arm(conn *c) {
     ev_timer_stop(c->b->loop, &c->pipe_timer);
     if (!c->phead) return;
-    double wait = c->phead->due - sim_backend_now(c->b);
-    ev_timer_set(&c->pipe_timer, wait > 0 ? wait : 0.0, 0.0);
+    int64_t wait = c->phead->due_ms - sim_backend_now_ms(c->b);
+    ev_timer_set(&c->pipe_timer, sim_backend_wait_s(c->b, wait), 0.0);
     ev_timer_start(c->b->loop, &c->pipe_timer);
 }
 
 static void pipe_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     conn *c = (conn *)((char *)t - offsetof(conn, pipe_timer));
-    double now = ev_now(loop);
+    int64_t now = sim_backend_now_ms(c->b);
     /* The head is what the timer waited for; then everything already due. */
     int first = 1;
-    while (c->phead && (first || c->phead->due <= now)) {
+    while (c->phead && (first || c->phead->due_ms <= now)) {
         outmsg *m = c->phead;
         c->phead = m->next;
         if (!c->phead) c->ptail = NULL;
@@ -137,16 +137,16 @@ static void pipe_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* Sends m at `due` (loop time) but never before a frame pushed earlier:
  * DELAY delays the stream, it does not reorder it. Takes m. */
-static void pipe_push(conn *c, outmsg *m, double due) {
+static void pipe_push(conn *c, outmsg *m, int64_t due) {
     if (ws_gone(c)) {
         outmsg_free(m);
         return;
     }
-    if (!c->phead && due <= sim_backend_now(c->b)) {
+    if (!c->phead && due <= sim_backend_now_ms(c->b)) {
         ws_enqueue(c, m);
         return;
     }
-    m->due = due;
+    m->due_ms = due;
     m->next = NULL;
     if (c->ptail) c->ptail->next = m;
     else c->phead = m;
@@ -155,7 +155,7 @@ static void pipe_push(conn *c, outmsg *m, double due) {
 }
 
 /* Frames held back by HOLD go out right after the frame just pushed. */
-static void held_release(conn *c, double due) {
+static void held_release(conn *c, int64_t due) {
     while (c->held_head) {
         outmsg *m = c->held_head;
         c->held_head = m->next;
@@ -169,7 +169,7 @@ void sim_backend_ws_close(conn *c, int code, const char *reason) {
     m->close = 1;
     m->code = code;
     snprintf(m->reason, sizeof(m->reason), "%s", reason ? reason : "");
-    pipe_push(c, m, sim_backend_now(c->b));
+    pipe_push(c, m, sim_backend_now_ms(c->b));
 }
 
 void sim_backend_ws_stop_runs(conn *c) {
@@ -196,7 +196,7 @@ static void ws_stall(conn *c) {
 char *sim_backend_ws_replacement(conn *c, const sim_action *a, const char *run_id) {
     return sim_ws_replacement(a->field ? a->field : "error_message", a->error_code, a->text, run_id,
                               c->user_id[0] ? c->user_id : NULL, c->b->cfg.sc->agent.agent_name,
-                              sim_backend_now(c->b));
+                              sim_backend_now_ms(c->b));
 }
 
 /* MISROUTE: the frame goes to every open session of `user` instead (an
@@ -204,8 +204,8 @@ char *sim_backend_ws_replacement(conn *c, const sim_action *a, const char *run_i
 static void ws_misroute(conn *c, const char *user, const char *json) {
     for (conn *d = c->b->conns; d; d = d->next) {
         if (d->kind != C_WS || ws_gone(d) || d->hung || strcmp(d->user_id, user) != 0) continue;
-        pipe_push(d, outmsg_text(json), sim_backend_now(d->b));
-        held_release(d, sim_backend_now(d->b));
+        pipe_push(d, outmsg_text(json), sim_backend_now_ms(d->b));
+        held_release(d, sim_backend_now_ms(d->b));
     }
 }
 
@@ -231,10 +231,10 @@ static int ws_act(conn *c, const sim_action *a) {
     case SIM_ACT_REPLY: {
         const char *t = a->text ? a->text : "";
         if (t[0] == '{') {
-            pipe_push(c, outmsg_text(t), sim_backend_now(c->b));
+            pipe_push(c, outmsg_text(t), sim_backend_now_ms(c->b));
         } else {
-            char *e = sim_ws_error("CRITICAL_FAILURE", t, sim_backend_now(c->b));
-            pipe_push(c, outmsg_text(e), sim_backend_now(c->b));
+            char *e = sim_ws_error("CRITICAL_FAILURE", t, sim_backend_now_ms(c->b));
+            pipe_push(c, outmsg_text(e), sim_backend_now_ms(c->b));
             free(e);
         }
         return 1;
@@ -261,7 +261,7 @@ static int ws_out(conn *c, char *json, const char *type, uint64_t run, const cha
                   .msg = ++c->msgs_out, .run = run,
                   .user_run = run && run == c->runs ? c->user_run : 0};
     sim_backend_cross_wire(c->b, &w, &a);
-    double now = sim_backend_now(c->b);
+    int64_t now = sim_backend_now_ms(c->b);
     int rc = OUT_GONE_ON;
     outmsg *m = NULL, *dup = NULL;
     switch (a.kind) {
@@ -269,7 +269,7 @@ static int ws_out(conn *c, char *json, const char *type, uint64_t run, const cha
     case SIM_ACT_DROP: break;
     case SIM_ACT_DELAY:
         m = outmsg_text(json);
-        now += a.delay_ms / 1000.0;
+        now += a.delay_ms;
         break;
     case SIM_ACT_DUPLICATE:
         m = outmsg_text(json);
@@ -329,7 +329,7 @@ static void run_store(conn *c) {
     sim_backend *b = c->b;
     if (!b->cfg.history) return;
     char iso[SIM_ISO_LEN];
-    sim_iso_time(iso, sim_backend_now(b));
+    sim_iso_time(iso, sim_backend_now_ms(b));
     const char *roles[2] = {"user", "assistant"};
     const char *texts[2] = {c->run.prompt, c->run.answer};
     for (int i = 0; i < 2; i++) {
@@ -355,7 +355,7 @@ void sim_backend_run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     int i = c->run_next;
     char run_id[sizeof(c->run.run_id)];
     snprintf(run_id, sizeof(run_id), "%s", c->run.run_id);
-    char *e = sim_run_event(&c->run, i, ev_now(loop));
+    char *e = sim_run_event(&c->run, i, sim_backend_now_ms(c->b));
     if (ws_out(c, e, sim_run_event_type(i), c->runs, run_id) == OUT_STOPPED) return;
     c->run_next++;
     if (c->run_next >= SIM_RUN_EVENTS) {
@@ -363,11 +363,11 @@ void sim_backend_run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         sim_run_free(&c->run);
         c->run_active = 0;
         /* A frame held back with nothing after it in the run goes now. */
-        held_release(c, ev_now(loop));
+        held_release(c, sim_backend_now_ms(c->b));
         run_start_next(c);
         return;
     }
-    ev_timer_set(&c->run_timer, c->run.gap_ms[c->run_next] / 1000.0, 0.0);
+    ev_timer_set(&c->run_timer, sim_backend_wait_s(c->b, c->run.gap_ms[c->run_next]), 0.0);
     ev_timer_start(loop, &c->run_timer);
 }
 
@@ -396,7 +396,7 @@ static void run_start_next(conn *c) {
     free(p);
     c->run_active = 1;
     c->run_next = 0;
-    ev_timer_set(&c->run_timer, c->run.gap_ms[0] / 1000.0, 0.0);
+    ev_timer_set(&c->run_timer, sim_backend_wait_s(b, c->run.gap_ms[0]), 0.0);
     ev_timer_start(b->loop, &c->run_timer);
 }
 
@@ -450,7 +450,7 @@ static void ws_dispatch(conn *c, sim_ws_msg *m, uint64_t run_ord, uint64_t user_
         sim_ws_msg_free(m);
         return;
     }
-    char *reply = sim_ws_reply(m, c->user_id, sim_backend_now(c->b));
+    char *reply = sim_ws_reply(m, c->user_id, sim_backend_now_ms(c->b));
     if (reply) {
         const char *type = m->kind == SIM_WS_MSG_PING        ? "pong"
                            : m->kind == SIM_WS_MSG_HEARTBEAT ? "heartbeat_ack"
@@ -493,17 +493,17 @@ static void in_clear(conn *c) {
 static void in_arm(conn *c) {
     ev_timer_stop(c->b->loop, &c->in_timer);
     /* Behind the start-up gate nothing is handled: gate_cb re-arms. */
-    if (!c->ihead || c->gate_until) return;
-    double wait = c->ihead->due - sim_backend_now(c->b);
-    ev_timer_set(&c->in_timer, wait > 0 ? wait : 0.0, 0.0);
+    if (!c->ihead || c->gate_until_ms) return;
+    int64_t wait = c->ihead->due_ms - sim_backend_now_ms(c->b);
+    ev_timer_set(&c->in_timer, sim_backend_wait_s(c->b, wait), 0.0);
     ev_timer_start(c->b->loop, &c->in_timer);
 }
 
 static void in_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     conn *c = (conn *)((char *)t - offsetof(conn, in_timer));
-    double now = ev_now(loop);
+    int64_t now = sim_backend_now_ms(c->b);
     int first = 1;
-    while (c->ihead && (first || c->ihead->due <= now)) {
+    while (c->ihead && (first || c->ihead->due_ms <= now)) {
         inmsg *q = c->ihead;
         c->ihead = q->next;
         if (!c->ihead) c->itail = NULL;
@@ -517,7 +517,7 @@ static void in_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 /* Queues a client message (or its REPLACE answer) behind the earlier ones;
  * handled at once when nothing waits and it is not delayed. */
 static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, uint64_t user_ord, char *reply,
-                    const char *reply_type, double due) {
+                    const char *reply_type, int64_t due) {
     if (c->flooded) {
         sim_ws_msg_free(m);
         free(reply);
@@ -536,8 +536,8 @@ static void in_push(conn *c, sim_ws_msg *m, uint64_t run_ord, uint64_t user_ord,
     q->user_ord = user_ord;
     q->reply = reply;
     if (reply_type) snprintf(q->reply_type, sizeof(q->reply_type), "%s", reply_type);
-    q->due = c->gate_until > due ? c->gate_until : due;   /* behind the start-up gate */
-    if (!c->ihead && q->due <= sim_backend_now(c->b)) {
+    q->due_ms = c->gate_until_ms > due ? c->gate_until_ms : due;   /* behind the start-up gate */
+    if (!c->ihead && q->due_ms <= sim_backend_now_ms(c->b)) {
         inmsg_run(c, q);
         return;
     }
@@ -562,13 +562,13 @@ static void ws_message(conn *c, const char *data, size_t len) {
                   .name = sim_ws_msg_name(&m), .user_id = c->user_id[0] ? c->user_id : NULL,
                   .conn = c->ordinal, .msg = ++c->msgs_in, .run = run_ord, .user_run = user_ord};
     sim_backend_cross_wire(c->b, &w, &a);
-    double now = sim_backend_now(c->b);
+    int64_t now = sim_backend_now_ms(c->b);
     switch (a.kind) {
     case SIM_ACT_PASS:
     case SIM_ACT_DELAY:
         if (run) c->runs_req++;
         in_push(c, &m, run ? run_ord : 0, user_ord, NULL, NULL,
-                now + (a.kind == SIM_ACT_DELAY ? a.delay_ms / 1000.0 : 0));
+                now + (a.kind == SIM_ACT_DELAY ? a.delay_ms : 0));
         return;
     case SIM_ACT_REPLACE: {
         /* Answered with the rule's message instead of being handled. */
@@ -588,8 +588,8 @@ static void ws_message(conn *c, const char *data, size_t len) {
 static void heartbeat_start(conn *c);
 static void ws_greet(conn *c);
 
-static double startup_elapsed_ms(const conn *c) {
-    return (sim_backend_now(c->b) - c->b->cfg.start_time) * 1000.0;
+static int64_t startup_elapsed_ms(const conn *c) {
+    return sim_clock_elapsed_ms(c->b->cfg.clock, sim_backend_now_ms(c->b));
 }
 
 /* The upgrade went through: decide what this connection is. */
@@ -616,7 +616,7 @@ void sim_backend_ws_established(conn *c) {
                                                                : "Invalid token";
         char text[160];
         snprintf(text, sizeof(text), "Authentication failed: %s", why);
-        ws_out(c, sim_ws_error("AUTH_FAILED", text, sim_backend_now(b)), "error_message", 0, NULL);
+        ws_out(c, sim_ws_error("AUTH_FAILED", text, sim_backend_now_ms(b)), "error_message", 0, NULL);
         sim_backend_ws_close(c, 1008, "Authentication failed");
         return;
     }
@@ -627,14 +627,14 @@ void sim_backend_ws_established(conn *c) {
     sim_debug("ws %s: user %s (token from %s)", c->conn_id, c->user_id,
              sim_ws_token_source_name(c->auth.source));
     const sim_scenario *sc = b->cfg.sc;
-    double elapsed = startup_elapsed_ms(c);
+    int64_t elapsed = startup_elapsed_ms(c);
     if (sim_startup_phase(sc, elapsed) < SIM_PHASE_SERVICES) {
         /* The startup race: wait for phase `services`, at most ws_wait_ms;
          * client messages queue behind the gate. */
-        double ready = sim_startup_phase_start_ms(sc, SIM_PHASE_SERVICES) - elapsed;
-        double wait = ready < sc->startup_ws_wait_ms ? ready : sc->startup_ws_wait_ms;
-        c->gate_until = sim_backend_now(b) + wait / 1000.0;
-        ev_timer_set(&c->gate_timer, wait / 1000.0, 0.0);
+        int64_t ready = sim_startup_phase_start_ms(sc, SIM_PHASE_SERVICES) - elapsed;
+        int64_t wait = ready < sc->startup_ws_wait_ms ? ready : sc->startup_ws_wait_ms;
+        c->gate_until_ms = sim_backend_now_ms(b) + wait;
+        ev_timer_set(&c->gate_timer, sim_backend_wait_s(b, wait), 0.0);
         ev_timer_start(b->loop, &c->gate_timer);
         return;
     }
@@ -653,7 +653,7 @@ static void ws_greet(conn *c) {
         ws_out(c, m, c->accept_type, 0, NULL);
         return;
     }
-    ws_out(c, sim_ws_welcome(b->cfg.sc->profile, c->user_id, c->conn_id, sim_backend_now(b)),
+    ws_out(c, sim_ws_welcome(b->cfg.sc->profile, c->user_id, c->conn_id, sim_backend_now_ms(b)),
            "connection_established", 0, NULL);
     heartbeat_start(c);
 }
@@ -661,7 +661,7 @@ static void ws_greet(conn *c) {
 static void gate_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop, (void)revents;
     conn *c = (conn *)((char *)t - offsetof(conn, gate_timer));
-    c->gate_until = 0;
+    c->gate_until_ms = 0;
     if (c->hung || c->aborted || c->close_queued || c->close_started) return;
     const sim_scenario *sc = c->b->cfg.sc;
     /* +1 ms: the timer was set for the exact start of `services`. */
@@ -679,19 +679,19 @@ static void gate_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 }
 
 /* ---- heartbeats ---------------------------------------------------------
- * As staging: after heartbeat_s without client traffic the server sends
- * {"type":"heartbeat"}; after heartbeat_timeout_s without any it gives up
+ * As staging: after heartbeat_ms without client traffic the server sends
+ * {"type":"heartbeat"}; after heartbeat_timeout_ms without any it gives up
  * with close 1011. Any client frame (a pong included) resets both. */
 
 static void heartbeat_arm(conn *c) {
     const sim_scenario *sc = c->b->cfg.sc;
-    double at = 0;
-    if (sc->heartbeat_s && !c->heartbeat_sent) at = c->last_rx + sc->heartbeat_s;
-    else if (sc->heartbeat_timeout_s) at = c->last_rx + sc->heartbeat_timeout_s;
+    int64_t at = 0;
+    if (sc->heartbeat_ms && !c->heartbeat_sent) at = c->last_rx_ms + sc->heartbeat_ms;
+    else if (sc->heartbeat_timeout_ms) at = c->last_rx_ms + sc->heartbeat_timeout_ms;
     ev_timer_stop(c->b->loop, &c->heartbeat_timer);
     if (!at) return;
-    double wait = at - sim_backend_now(c->b);
-    ev_timer_set(&c->heartbeat_timer, wait > 0 ? wait : 0.0, 0.0);
+    int64_t wait = at - sim_backend_now_ms(c->b);
+    ev_timer_set(&c->heartbeat_timer, sim_backend_wait_s(c->b, wait), 0.0);
     ev_timer_start(c->b->loop, &c->heartbeat_timer);
 }
 
@@ -700,22 +700,22 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     conn *c = (conn *)((char *)t - offsetof(conn, heartbeat_timer));
     const sim_scenario *sc = c->b->cfg.sc;
     if (c->hung || c->aborted || c->close_queued || c->close_started) return;
-    double idle = sim_backend_now(c->b) - c->last_rx;
-    if (sc->heartbeat_timeout_s && idle >= sc->heartbeat_timeout_s) {
+    int64_t idle = sim_backend_now_ms(c->b) - c->last_rx_ms;
+    if (sc->heartbeat_timeout_ms && idle >= sc->heartbeat_timeout_ms) {
         sim_backend_ws_stop_runs(c);
         sim_backend_ws_close(c, 1011, "Heartbeat timeout");
         return;
     }
-    if (sc->heartbeat_s && !c->heartbeat_sent && idle >= sc->heartbeat_s) {
+    if (sc->heartbeat_ms && !c->heartbeat_sent && idle >= sc->heartbeat_ms) {
         c->heartbeat_sent = 1;
-        ws_out(c, sim_ws_heartbeat(c->user_id, c->conn_id, sim_backend_now(c->b)), "heartbeat",
+        ws_out(c, sim_ws_heartbeat(c->user_id, c->conn_id, sim_backend_now_ms(c->b)), "heartbeat",
                c->runs_req, NULL);
     }
     heartbeat_arm(c);
 }
 
 static void heartbeat_start(conn *c) {
-    c->last_rx = sim_backend_now(c->b);
+    c->last_rx_ms = sim_backend_now_ms(c->b);
     c->heartbeat_sent = 0;
     heartbeat_arm(c);
 }

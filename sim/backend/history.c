@@ -16,26 +16,27 @@
 
 #include "util.h"
 
-#define BACKOFF_MIN_S 1.0
-#define BACKOFF_MAX_S 60.0
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
 
 struct sim_history {
     struct ev_loop *loop;
+    const sim_clock *clock;
     char *host;
     int port;
-    double connect_timeout;
-    double command_timeout;
+    int64_t connect_timeout_ms;
+    int64_t command_timeout_ms;
     redisAsyncContext *ac;      /* NULL while disconnected */
     int connected;
     int freeing;
     int dropping;               /* freeing the context after a command timeout */
     int silent;                 /* a command timed out; no reply seen since: not healthy */
-    double backoff;
+    int64_t backoff_ms;
     ev_timer connect_timer;     /* connect timeout */
     ev_timer retry_timer;       /* reconnect after back-off */
     /* Send times of the commands awaiting a reply, oldest first: hiredis
      * answers in order, so one timer on the oldest covers them all. A ring. */
-    double *sent;
+    int64_t *sent;
     size_t sent_head, sent_count, sent_cap;
     ev_timer command_timer;     /* command timeout of the oldest */
     char status[256];
@@ -44,13 +45,17 @@ struct sim_history {
 
 static void start_connect(sim_history *h);
 
+static int64_t now_ms(const sim_history *h) {
+    return sim_clock_now_ms(h->clock, ev_now(h->loop));
+}
+
 /* ---- command timeout ------------------------------------------------------ */
 
 static void command_timer_arm(sim_history *h) {
     ev_timer_stop(h->loop, &h->command_timer);
     if (!h->sent_count || h->freeing) return;
-    double wait = h->sent[h->sent_head] + h->command_timeout - ev_now(h->loop);
-    ev_timer_set(&h->command_timer, wait > 0 ? wait : 0., 0.);
+    int64_t wait = h->sent[h->sent_head] + h->command_timeout_ms - now_ms(h);
+    ev_timer_set(&h->command_timer, sim_clock_wait_s(h->clock, wait), 0.);
     ev_timer_start(h->loop, &h->command_timer);
 }
 
@@ -58,7 +63,7 @@ static void command_timer_arm(sim_history *h) {
 static void sent_push(sim_history *h) {
     if (h->sent_count == h->sent_cap) {
         size_t cap = h->sent_cap ? h->sent_cap * 2 : 16;
-        double *n = sim_xmalloc(cap * sizeof(*n));
+        int64_t *n = sim_xmalloc(cap * sizeof(*n));
         for (size_t i = 0; i < h->sent_count; i++)
             n[i] = h->sent[(h->sent_head + i) % h->sent_cap];
         free(h->sent);
@@ -66,7 +71,7 @@ static void sent_push(sim_history *h) {
         h->sent_cap = cap;
         h->sent_head = 0;
     }
-    h->sent[(h->sent_head + h->sent_count) % h->sent_cap] = ev_now(h->loop);
+    h->sent[(h->sent_head + h->sent_count) % h->sent_cap] = now_ms(h);
     if (++h->sent_count == 1) command_timer_arm(h);
 }
 
@@ -80,7 +85,7 @@ static void sent_pop(sim_history *h, int replied) {
     command_timer_arm(h);
     if (replied && h->silent) {
         h->silent = 0;
-        h->backoff = BACKOFF_MIN_S;
+        h->backoff_ms = BACKOFF_MIN_MS;
         snprintf(h->status, sizeof(h->status), "connected");
         sim_info("redis history: %s:%d answers again", h->host, h->port);
     }
@@ -89,9 +94,9 @@ static void sent_pop(sim_history *h, int replied) {
 static void schedule_retry(sim_history *h) {
     if (h->freeing) return;
     ev_timer_stop(h->loop, &h->connect_timer);
-    ev_timer_set(&h->retry_timer, h->backoff, 0.);
+    ev_timer_set(&h->retry_timer, sim_clock_wait_s(h->clock, h->backoff_ms), 0.);
     ev_timer_start(h->loop, &h->retry_timer);
-    h->backoff = h->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : h->backoff * 2;
+    h->backoff_ms = h->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : h->backoff_ms * 2;
 }
 
 static void set_status(sim_history *h, const char *fmt, const char *detail) {
@@ -115,7 +120,7 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     ev_timer_stop(h->loop, &h->connect_timer);
     if (status != REDIS_OK) {
         set_status(h, "Error connecting to %s:%d: %s", ac->errstr);
-        sim_warn("redis history: %s (chat goes on, degraded); retry in %.0f s", h->status, h->backoff);
+        sim_warn("redis history: %s (chat goes on, degraded); retry in %.0f s", h->status, h->backoff_ms / 1000.0);
         h->ac = NULL;
         h->failures++;
         schedule_retry(h);
@@ -128,7 +133,7 @@ static void on_connect(const redisAsyncContext *ac, int status) {
         probe(h);
         return;
     }
-    h->backoff = BACKOFF_MIN_S;
+    h->backoff_ms = BACKOFF_MIN_MS;
     snprintf(h->status, sizeof(h->status), "connected");
     sim_info("redis history: connected to %s:%d", h->host, h->port);
 }
@@ -155,7 +160,7 @@ static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
     h->ac = NULL;
     redisAsyncFree(ac);
     set_status(h, "Timeout connecting to %s:%d%s", NULL);
-    sim_warn("redis history: %s; retry in %.0f s", h->status, h->backoff);
+    sim_warn("redis history: %s; retry in %.0f s", h->status, h->backoff_ms / 1000.0);
     h->failures++;
     schedule_retry(h);
 }
@@ -168,13 +173,13 @@ static void on_command_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)revents;
     sim_history *h = w->data;
     if (!h->ac || !h->sent_count) return;
-    if (ev_now(loop) - h->sent[h->sent_head] < h->command_timeout - 1e-3) {
+    if (now_ms(h) - h->sent[h->sent_head] < h->command_timeout_ms) {
         command_timer_arm(h);
         return;
     }
     set_status(h, "Timeout waiting for Redis reply from %s:%d%s", NULL);
     sim_warn("redis history: %s after %.1f s (chat goes on, degraded); retry in %.0f s", h->status,
-             h->command_timeout, h->backoff);
+             h->command_timeout_ms / 1000.0, h->backoff_ms / 1000.0);
     h->failures++;
     h->silent = 1;
     h->dropping = 1;
@@ -214,19 +219,20 @@ static void start_connect(sim_history *h) {
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     h->ac = ac;
-    ev_timer_set(&h->connect_timer, h->connect_timeout, 0.);
+    ev_timer_set(&h->connect_timer, sim_clock_wait_s(h->clock, h->connect_timeout_ms), 0.);
     ev_timer_start(h->loop, &h->connect_timer);
 }
 
-sim_history *sim_history_new(struct ev_loop *loop, const char *host, int port,
-                             uint32_t connect_timeout_ms, uint32_t command_timeout_ms) {
+sim_history *sim_history_new(struct ev_loop *loop, const sim_clock *clock, const char *host,
+                             int port, uint32_t connect_timeout_ms, uint32_t command_timeout_ms) {
     sim_history *h = sim_xcalloc(1, sizeof(*h));
     h->loop = loop;
+    h->clock = clock;
     h->host = sim_xstrdup(host);
     h->port = port;
-    h->connect_timeout = connect_timeout_ms / 1000.0;
-    h->command_timeout = (command_timeout_ms ? command_timeout_ms : 2000) / 1000.0;
-    h->backoff = BACKOFF_MIN_S;
+    h->connect_timeout_ms = connect_timeout_ms;
+    h->command_timeout_ms = command_timeout_ms ? command_timeout_ms : 2000;
+    h->backoff_ms = BACKOFF_MIN_MS;
     snprintf(h->status, sizeof(h->status), "connecting");
     ev_timer_init(&h->connect_timer, on_connect_timeout, 0., 0.);
     ev_timer_init(&h->retry_timer, on_retry, 0., 0.);

@@ -8,14 +8,16 @@
 
 #include <stdint.h>
 
+#include "clock.h"
+
 struct ev_loop;
 typedef struct sim_history sim_history;
 
 /* command_timeout_ms: a command whose reply has not come after this long
  * counts as a failure, and the connection is dropped and made again (a
  * silent Redis otherwise hangs every read); 0 means 2000. */
-sim_history *sim_history_new(struct ev_loop *loop, const char *host, int port,
-                             uint32_t connect_timeout_ms, uint32_t command_timeout_ms);
+sim_history *sim_history_new(struct ev_loop *loop, const sim_clock *clock, const char *host,
+                             int port, uint32_t connect_timeout_ms, uint32_t command_timeout_ms);
 void sim_history_free(sim_history *h);
 
 /* 1 when connected to Redis and answering (not after a command timeout

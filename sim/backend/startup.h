@@ -9,6 +9,8 @@
 #error "startup.h is private to sim/backend/"
 #endif
 
+#include <stdint.h>
+
 #include "scenario.h"
 
 typedef enum {
@@ -28,9 +30,9 @@ const char *sim_phase_name(sim_phase p);
 
 /* The phase elapsed_ms after start. Without a start-up in the scenario
  * (startup.complete_ms == 0) it is always complete. */
-sim_phase sim_startup_phase(const sim_scenario *sc, double elapsed_ms);
+sim_phase sim_startup_phase(const sim_scenario *sc, int64_t elapsed_ms);
 
 /* When phase p begins, in ms after start. */
-double sim_startup_phase_start_ms(const sim_scenario *sc, sim_phase p);
+int64_t sim_startup_phase_start_ms(const sim_scenario *sc, sim_phase p);
 
 #endif

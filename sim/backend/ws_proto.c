@@ -221,35 +221,35 @@ static char *print_and_delete(cJSON *j) {
     return s;
 }
 
-/* {"type":t,"data":{"timestamp":now,"user_id":uid},"timestamp":now} */
-static char *timed_reply(const char *type, const char *user_id, double now) {
+/* {"type":t,"data":{"timestamp":s,"user_id":uid},"timestamp":s}, s in epoch seconds */
+static char *timed_reply(const char *type, const char *user_id, int64_t now_ms) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", type);
     cJSON *d = cJSON_AddObjectToObject(j, "data");
-    cJSON_AddNumberToObject(d, "timestamp", now);
+    cJSON_AddNumberToObject(d, "timestamp", now_ms / 1000.0);
     if (user_id) cJSON_AddStringToObject(d, "user_id", user_id);
     else cJSON_AddNullToObject(d, "user_id");
-    cJSON_AddNumberToObject(j, "timestamp", now);
+    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
     return print_and_delete(j);
 }
 
-char *sim_ws_reply(const sim_ws_msg *m, const char *user_id, double now) {
+char *sim_ws_reply(const sim_ws_msg *m, const char *user_id, int64_t now_ms) {
     switch (m->kind) {
-    case SIM_WS_MSG_PING: return timed_reply("pong", user_id, now);
-    case SIM_WS_MSG_HEARTBEAT: return timed_reply("heartbeat_ack", user_id, now);
+    case SIM_WS_MSG_PING: return timed_reply("pong", user_id, now_ms);
+    case SIM_WS_MSG_HEARTBEAT: return timed_reply("heartbeat_ack", user_id, now_ms);
     case SIM_WS_MSG_UNKNOWN: {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "type", "ack");
         cJSON_AddStringToObject(j, "received_type", m->type ? m->type : "");
         cJSON_AddStringToObject(j, "status", "acknowledged");
-        cJSON_AddNumberToObject(j, "timestamp", now);
+        cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
         return print_and_delete(j);
     }
     case SIM_WS_MSG_INVALID_JSON:
-        return sim_ws_error("JSON_PARSE_ERROR", "Invalid JSON in message", now);
+        return sim_ws_error("JSON_PARSE_ERROR", "Invalid JSON in message", now_ms);
     case SIM_WS_MSG_BAD_FORMAT:
         return sim_ws_error("FORMAT_ERROR", "Message must be a JSON object with a string \"type\"",
-                            now);
+                            now_ms);
     default: return NULL;
     }
 }
@@ -260,7 +260,7 @@ static const char *const golden_path_events[] = {"agent_started", "agent_thinkin
                                                  "tool_executing", "tool_completed",
                                                  "agent_completed"};
 
-char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_id, double now) {
+char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_id, int64_t now_ms) {
     cJSON *j = cJSON_CreateObject();
     if (profile == SIM_PROFILE_LEGACY) {
         cJSON_AddStringToObject(j, "type", "system_message");
@@ -273,11 +273,11 @@ char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_
         cJSON *cfg = cJSON_AddObjectToObject(d, "config");
         cJSON_AddNumberToObject(cfg, "heartbeat_interval", 30);
         cJSON_AddNumberToObject(cfg, "max_message_size", SIM_WS_MAX_MESSAGE);
-        cJSON_AddNumberToObject(j, "timestamp", now);
+        cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
         return print_and_delete(j);
     }
     char iso[SIM_ISO_LEN];
-    sim_iso_time(iso, now);
+    sim_iso_time(iso, now_ms);
     cJSON_AddStringToObject(j, "type", "connection_established");
     cJSON *d = cJSON_AddObjectToObject(j, "data");
     cJSON_AddStringToObject(d, "mode", "main");
@@ -285,44 +285,44 @@ char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_
     cJSON_AddStringToObject(d, "connection_id", conn_id);
     cJSON_AddItemToObject(d, "golden_path_events", cJSON_CreateStringArray(golden_path_events, 5));
     cJSON_AddStringToObject(d, "timestamp", iso);
-    cJSON_AddNumberToObject(j, "timestamp", now);
+    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
     cJSON_AddNullToObject(j, "server_id");
     cJSON_AddNullToObject(j, "correlation_id");
     return print_and_delete(j);
 }
 
-char *sim_ws_heartbeat(const char *user_id, const char *conn_id, double now) {
+char *sim_ws_heartbeat(const char *user_id, const char *conn_id, int64_t now_ms) {
     char iso[SIM_ISO_LEN];
-    sim_iso_time(iso, now);
+    sim_iso_time(iso, now_ms);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", "heartbeat");
     cJSON *d = cJSON_AddObjectToObject(j, "data");
     cJSON_AddStringToObject(d, "user_id", user_id);
     cJSON_AddStringToObject(d, "connection_id", conn_id);
     cJSON_AddStringToObject(d, "timestamp", iso);
-    cJSON_AddNumberToObject(j, "timestamp", now);
+    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
     return print_and_delete(j);
 }
 
-char *sim_ws_error(const char *code, const char *text, double now) {
+char *sim_ws_error(const char *code, const char *text, int64_t now_ms) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", "error_message");
     cJSON_AddStringToObject(j, "error_code", code);
     cJSON_AddStringToObject(j, "error_message", text);
     cJSON_AddObjectToObject(j, "details");
-    cJSON_AddNumberToObject(j, "timestamp", now);
+    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
     return print_and_delete(j);
 }
 
 /* ---- messages made by fault actions --------------------------------------- */
 
 char *sim_ws_replacement(const char *type, const char *code, const char *text, const char *run_id,
-                         const char *user_id, const char *agent, double now) {
+                         const char *user_id, const char *agent, int64_t now_ms) {
     text = text ? text : "";
     if (strcmp(type, "agent_error") != 0 && strcmp(type, "agent_death") != 0)
-        return sim_ws_error(code && *code ? code : "AGENT_ERROR", text, now);
+        return sim_ws_error(code && *code ? code : "AGENT_ERROR", text, now_ms);
     char iso[SIM_ISO_LEN];
-    sim_iso_time(iso, now);
+    sim_iso_time(iso, now_ms);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", type);
     if (run_id) cJSON_AddStringToObject(j, "run_id", run_id);

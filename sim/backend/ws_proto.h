@@ -1,7 +1,7 @@
 /* ws_proto.h -- the backend's WebSocket protocol (CONTRACT section 2), pure:
  * where a connection's token comes from, what a client message asks for, and
  * the JSON of every server message that is not part of a run. No sockets, no
- * clock: `now` is a parameter. */
+ * clock: `now_ms` is a parameter. */
 #ifndef SIM_WS_PROTO_H
 #define SIM_WS_PROTO_H
 #ifndef SIM_IN_BACKEND
@@ -9,6 +9,8 @@
 #endif
 
 #include <stddef.h>
+#include <stdint.h>
+
 #include "scenario.h"
 
 /* Largest client message accepted (bytes, after reassembly); bigger → 1009. */
@@ -78,22 +80,22 @@ const char *sim_ws_msg_name(const sim_ws_msg *m);
 /* The answer to a message that is not a run (pong, heartbeat_ack, ack,
  * error_message), or NULL when the message gets none (chat, pong).
  * Caller frees the string. */
-char *sim_ws_reply(const sim_ws_msg *m, const char *user_id, double now);
+char *sim_ws_reply(const sim_ws_msg *m, const char *user_id, int64_t now_ms);
 
 /* ---- server messages --------------------------------------------------- */
 
 /* The first message after accept: connection_established (current) or the
  * legacy system_message. Caller frees. */
-char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_id, double now);
+char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_id, int64_t now_ms);
 
 /* The server's keep-alive after a quiet spell:
  * {"type":"heartbeat","data":{"user_id","connection_id","timestamp":iso},"timestamp":epoch}.
  * Caller frees. */
-char *sim_ws_heartbeat(const char *user_id, const char *conn_id, double now);
+char *sim_ws_heartbeat(const char *user_id, const char *conn_id, int64_t now_ms);
 
 /* {"type":"error_message","error_code":code,"error_message":text,...}.
  * Caller frees. */
-char *sim_ws_error(const char *code, const char *text, double now);
+char *sim_ws_error(const char *code, const char *text, int64_t now_ms);
 
 /* ---- messages made by fault actions ------------------------------------ */
 
@@ -104,7 +106,7 @@ char *sim_ws_error(const char *code, const char *text, double now);
  * anything else: error_message with error_code `code` (AGENT_ERROR when
  * NULL). run_id and user_id may be NULL (JSON null). Caller frees. */
 char *sim_ws_replacement(const char *type, const char *code, const char *text, const char *run_id,
-                         const char *user_id, const char *agent, double now);
+                         const char *user_id, const char *agent, int64_t now_ms);
 
 /* Same values as fault.h's SIM_MALFORM_* (checked where both are seen). */
 enum { SIM_WS_MALFORM_REMOVE_FIELD, SIM_WS_MALFORM_WRONG_TYPE, SIM_WS_MALFORM_INVALID_JSON };

@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,4 +99,61 @@ const char *sim_http_reason(int status) {
     case 504: return "Gateway Timeout";
     default: return "Unknown";
     }
+}
+
+/* ---- route tables ---------------------------------------------------------- */
+
+/* Matches path against pattern, where a "{}" segment stands for one
+ * non-empty segment; *param and *paramlen get that segment (NULL/0 when the
+ * pattern has none). */
+static int path_match(const char *pattern, const char *path, const char **param,
+                      size_t *paramlen) {
+    *param = NULL;
+    *paramlen = 0;
+    while (*pattern && *path) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t n = strcspn(path, "/");
+            if (!n) return 0;
+            *param = path;
+            *paramlen = n;
+            pattern += 2;
+            path += n;
+        } else if (*pattern++ != *path++) {
+            return 0;
+        }
+    }
+    return !*pattern && !*path;
+}
+
+static int method_ok(const char *route_method, const char *method) {
+    return strcmp(route_method, method) == 0 ||
+           (strcmp(route_method, "GET") == 0 && strcmp(method, "HEAD") == 0);
+}
+
+const sim_route *sim_route_find(const sim_route *table, const sim_http_request *req,
+                                int skip_flags, sim_route_miss *miss) {
+    const char *param;
+    size_t paramlen;
+    memset(miss, 0, sizeof(*miss));
+    miss->status = 404;
+    for (const sim_route *r = table; r->path; r++) {
+        if ((r->flags & skip_flags) || !path_match(r->path, req->path, &param, &paramlen))
+            continue;
+        if (method_ok(r->method, req->method)) return r;
+        miss->status = 405;
+        size_t used = strlen(miss->allow);
+        if (used + strlen(r->method) + 3 < sizeof(miss->allow))
+            snprintf(miss->allow + used, sizeof(miss->allow) - used, "%s%s", used ? ", " : "",
+                     r->method);
+    }
+    return NULL;
+}
+
+int sim_route_param(const sim_route *r, const char *path, char *out, size_t outlen) {
+    const char *param;
+    size_t n;
+    if (!path_match(r->path, path, &param, &n) || !param || n >= outlen) return -1;
+    memcpy(out, param, n);
+    out[n] = '\0';
+    return 0;
 }

@@ -6,6 +6,8 @@
 #define SIM_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
+
 #include "util.h"
 
 typedef struct sim_http_request sim_http_request;
@@ -20,10 +22,10 @@ struct sim_http_request {
     const char *query;    /* after '?', or "" */
     const char *body;     /* may be NULL when body_len == 0 */
     size_t body_len;
-    double now;           /* epoch seconds, from the loop */
+    int64_t now_ms;       /* the simulator's clock (clock.h) */
     sim_http_header_fn header;
     void *impl;           /* for the glue's header function */
-    double arrived;       /* loop time the request arrived (long polls) */
+    int64_t arrived_ms;   /* when the request arrived (long polls) */
 };
 
 typedef struct sim_http_response {
@@ -33,7 +35,7 @@ typedef struct sim_http_response {
     char extra_headers[256];    /* "Name: value\r\n" lines, may be empty */
     /* Long poll: a handler that cannot answer yet sets retry_ms > 0 and
      * leaves the rest alone; the glue holds the connection and calls it
-     * again with the same request after retry_ms (req->arrived unchanged). */
+     * again with the same request after retry_ms (req->arrived_ms unchanged). */
     unsigned retry_ms;
 } sim_http_response;
 
@@ -54,5 +56,34 @@ int sim_http_query_param(const char *query, const char *name, char *out, size_t 
 
 /* Reason phrase for a status code ("Not Found"). */
 const char *sim_http_reason(int status);
+
+/* ---- route tables ------------------------------------------------------
+ * Every HTTP service answers from a static table of {method, path, handler}
+ * ended by a row with a NULL path. A handler gets the service's own context
+ * and fills the response. */
+
+typedef void (*sim_route_fn)(void *ctx, const sim_http_request *req, sim_http_response *resp);
+
+typedef struct sim_route {
+    const char *method;   /* "GET" also answers HEAD */
+    const char *path;     /* exact; a "{}" segment matches one non-empty segment */
+    sim_route_fn fn;
+    int flags;            /* the service's own (auth required, legacy only, ...) */
+} sim_route;
+
+/* Why no row answered: 404 when no row has the path, 405 when rows have it
+ * under other methods (then listed in allow, "GET, POST"). */
+typedef struct sim_route_miss {
+    int status;
+    char allow[64];
+} sim_route_miss;
+
+/* The first row for req's method and path, ignoring rows with any of
+ * skip_flags; NULL with miss filled when there is none. */
+const sim_route *sim_route_find(const sim_route *table, const sim_http_request *req,
+                                int skip_flags, sim_route_miss *miss);
+/* Copies the "{}" segment of path under r's pattern into out. 0, or -1 when
+ * r has none or it does not fit in outlen - 1 bytes. */
+int sim_route_param(const sim_route *r, const char *path, char *out, size_t outlen);
 
 #endif

@@ -165,15 +165,14 @@ void sim_hex(char *out, size_t hexchars, uint64_t h) {
 
 /* ---- time and strings ------------------------------------------------- */
 
-void sim_iso_time(char *out, double epoch) {
-    time_t secs = (time_t)epoch;
-    long usec = (long)((epoch - (double)secs) * 1e6);
-    if (usec < 0) usec = 0;
-    if (usec > 999999) usec = 999999;
+void sim_iso_time(char *out, int64_t epoch_ms) {
+    int64_t ms = epoch_ms % 1000;
+    if (ms < 0) ms += 1000;
+    time_t secs = (time_t)((epoch_ms - ms) / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     size_t n = strftime(out, SIM_ISO_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, SIM_ISO_LEN - n, ".%06ld+00:00", usec);
+    snprintf(out + n, SIM_ISO_LEN - n, ".%06ld+00:00", (long)ms * 1000);
 }
 
 int sim_strcaseeq(const char *a, const char *b) {

@@ -1,7 +1,7 @@
 /* util.h -- small things every module needs: growable buffers, logging,
  * deterministic hashing for made-up values, and time formatting.
  *
- * Nothing here reads the clock on its own: callers pass `now`. */
+ * Nothing here reads the clock on its own: callers pass the time. */
 #ifndef SIM_UTIL_H
 #define SIM_UTIL_H
 
@@ -57,10 +57,10 @@ double sim_unit(uint64_t h);
  * hexchars > 16) plus a NUL into out (size >= hexchars + 1). */
 void sim_hex(char *out, size_t hexchars, uint64_t h);
 
-/* FastAPI-style ISO-8601 UTC time for an epoch in seconds:
- * "2025-09-17T12:34:56.789012+00:00". out must hold SIM_ISO_LEN bytes. */
+/* FastAPI-style ISO-8601 UTC time for epoch milliseconds:
+ * "2025-09-17T12:34:56.789000+00:00". out must hold SIM_ISO_LEN bytes. */
 #define SIM_ISO_LEN 40
-void sim_iso_time(char *out, double epoch);
+void sim_iso_time(char *out, int64_t epoch_ms);
 
 /* Case-insensitive ASCII compare helpers. */
 int sim_strcaseeq(const char *a, const char *b);

@@ -1,6 +1,7 @@
-/* control.c -- the control API's routes (docs/control-api.md). Pure: the
- * request in, the response out; everything it changes lives in the fault
- * engine. Errors are JSON {"detail": ...} with a 4xx status. */
+/* control.c -- the control API (docs/control-api.md): a route table over
+ * the pure request/response pair, served by net's libmicrohttpd glue on its
+ * own port. Everything it changes lives in the fault engine. Errors are
+ * JSON {"detail": ...} with a 4xx status. */
 #include "control.h"
 
 #include <cjson/cJSON.h>
@@ -9,12 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mhd.h"
 #include "util.h"
 
 #define JOURNAL_PAGE_MAX 100000
 #define WAIT_POLL_MS 5
 #define WAIT_DEFAULT_MS 10000
 #define WAIT_MAX_MS 600000
+#define CONTROL_MAX_BODY (1u << 20)
+
+struct sim_control {
+    sim_control_config cfg;     /* token owned; the rest borrowed */
+    sim_mhd *mhd;
+};
 
 static int query_u64(const sim_http_request *req, const char *name, uint64_t dflt, uint64_t *out) {
     char v[32];
@@ -36,27 +44,28 @@ static void bad_query(sim_http_response *resp, const char *name) {
 }
 
 /* The backend's Redis client, or "not configured" when the app gave none. */
-static void redis_info(const sim_control_env *env, sim_control_redis_info *out) {
+static void redis_info(const sim_control *env, sim_control_redis_info *out) {
     *out = (sim_control_redis_info){.up = 0, .status = "not configured", .failures = 0};
-    if (env->redis_info) env->redis_info(env->redis_info_ctx, out);
+    if (env->cfg.redis_info) env->cfg.redis_info(env->cfg.redis_info_ctx, out);
 }
 
-static void route_status(sim_control_env *env, const sim_http_request *req, sim_http_response *resp) {
+static void route_status(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "status", "running");
     cJSON_AddStringToObject(j, "version", STAGESIM_VERSION);
     cJSON *sc = cJSON_AddObjectToObject(j, "scenario");
-    cJSON_AddStringToObject(sc, "name", env->sc->name);
-    cJSON_AddStringToObject(sc, "path", env->sc->path);
-    cJSON_AddStringToObject(sc, "description", env->sc->description);
-    cJSON_AddStringToObject(sc, "profile", env->sc->profile == SIM_PROFILE_LEGACY ? "legacy" : "current");
-    cJSON_AddNumberToObject(sc, "seed", (double)env->sc->seed);
+    cJSON_AddStringToObject(sc, "name", env->cfg.sc->name);
+    cJSON_AddStringToObject(sc, "path", env->cfg.sc->path);
+    cJSON_AddStringToObject(sc, "description", env->cfg.sc->description);
+    cJSON_AddStringToObject(sc, "profile", env->cfg.sc->profile == SIM_PROFILE_LEGACY ? "legacy" : "current");
+    cJSON_AddNumberToObject(sc, "seed", (double)env->cfg.sc->seed);
     cJSON *ports = cJSON_AddObjectToObject(j, "ports");
     static const char *names[] = {"backend", "auth", "redis", "control"};
-    for (int i = 0; i < 4; i++) cJSON_AddNumberToObject(ports, names[i], env->ports[i]);
-    cJSON_AddNumberToObject(j, "uptime_ms", floor((req->now - env->start_time) * 1000));
-    cJSON_AddNumberToObject(j, "rules", (double)sim_faults_count(env->faults));
-    cJSON_AddNumberToObject(j, "journal_lines", (double)sim_faults_journal_count(env->faults));
+    for (int i = 0; i < 4; i++) cJSON_AddNumberToObject(ports, names[i], env->cfg.ports[i]);
+    cJSON_AddNumberToObject(j, "uptime_ms", (double)(req->now_ms - env->cfg.clock->start_ms));
+    cJSON_AddNumberToObject(j, "rules", (double)sim_faults_count(env->cfg.faults));
+    cJSON_AddNumberToObject(j, "journal_lines", (double)sim_faults_journal_count(env->cfg.faults));
     sim_control_redis_info ri;
     redis_info(env, &ri);
     cJSON_AddStringToObject(j, "redis", ri.status);
@@ -64,7 +73,8 @@ static void route_status(sim_control_env *env, const sim_http_request *req, sim_
 }
 
 /* POST /faults: one rule object, or an array of them (all or nothing). */
-static void route_add(sim_control_env *env, const sim_http_request *req, sim_http_response *resp) {
+static void route_add(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
     cJSON *body = req->body_len ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
     if (!body) {
         sim_http_detail(resp, 400, "body must be a JSON rule object or an array of rules");
@@ -78,10 +88,10 @@ static void route_add(sim_control_env *env, const sim_http_request *req, sim_htt
     for (; it; it = arr ? it->next : NULL, i++) {
         char path[32];
         snprintf(path, sizeof(path), arr ? "rule[%zu]" : "rule", i);
-        if (sim_faults_add(env->faults, it, path, 1, req->now, err, sizeof(err))) {
+        if (sim_faults_add(env->cfg.faults, it, path, 1, req->now_ms, err, sizeof(err))) {
             /* Undo this request's earlier rules: all or nothing. */
             const cJSON *id;
-            cJSON_ArrayForEach(id, added) sim_faults_remove(env->faults, id->valuestring);
+            cJSON_ArrayForEach(id, added) sim_faults_remove(env->cfg.faults, id->valuestring);
             cJSON_Delete(added);
             cJSON_Delete(body);
             sim_http_detail(resp, 422, err);
@@ -95,7 +105,8 @@ static void route_add(sim_control_env *env, const sim_http_request *req, sim_htt
     sim_http_json(resp, 201, j);
 }
 
-static void route_journal(sim_control_env *env, const sim_http_request *req, sim_http_response *resp) {
+static void route_journal(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
     uint64_t since, limit;
     if (query_u64(req, "since", 0, &since)) {
         bad_query(resp, "since");
@@ -112,10 +123,10 @@ static void route_journal(sim_control_env *env, const sim_http_request *req, sim
     /* The ring keeps the last lines only: say which line came first, so a
      * reader sees a gap, and which came last, so it can page on with
      * since=X-Journal-Last. */
-    uint64_t total = sim_faults_journal_count(env->faults);
-    uint64_t oldest = sim_faults_journal_oldest(env->faults);
+    uint64_t total = sim_faults_journal_count(env->cfg.faults);
+    uint64_t oldest = sim_faults_journal_oldest(env->cfg.faults);
     uint64_t first = since + 1 > oldest ? since + 1 : oldest;
-    size_t n = sim_faults_journal_since(env->faults, since, (size_t)limit, &resp->body);
+    size_t n = sim_faults_journal_since(env->cfg.faults, since, (size_t)limit, &resp->body);
     snprintf(resp->extra_headers, sizeof(resp->extra_headers),
              "X-Journal-First: %llu\r\nX-Journal-Last: %llu\r\nX-Journal-Total: %llu\r\n",
              (unsigned long long)(n ? first : since + 1), (unsigned long long)(n ? first + n - 1 : since),
@@ -124,7 +135,8 @@ static void route_journal(sim_control_env *env, const sim_http_request *req, sim
 
 /* GET /journal/wait?rule=ID&count=N&timeout_ms=T: a long poll that answers
  * 200 once the rule has fired N times, 408 when T passes first. */
-static void route_wait(sim_control_env *env, const sim_http_request *req, sim_http_response *resp) {
+static void route_wait(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
     char rule[80];
     uint64_t count, timeout;
     if (sim_http_query_param(req->query, "rule", rule, sizeof(rule)) != 0 || !*rule) {
@@ -144,9 +156,9 @@ static void route_wait(sim_control_env *env, const sim_http_request *req, sim_ht
         return;
     }
     if (timeout > WAIT_MAX_MS) timeout = WAIT_MAX_MS;
-    uint64_t fired = sim_faults_fired(env->faults, rule);
-    double waited_ms = (req->now - req->arrived) * 1000;
-    if (fired < count && waited_ms < (double)timeout) {
+    uint64_t fired = sim_faults_fired(env->cfg.faults, rule);
+    int64_t waited_ms = req->now_ms - req->arrived_ms;
+    if (fired < count && waited_ms < (int64_t)timeout) {
         resp->retry_ms = WAIT_POLL_MS;
         return;
     }
@@ -154,18 +166,19 @@ static void route_wait(sim_control_env *env, const sim_http_request *req, sim_ht
     cJSON_AddStringToObject(j, "rule", rule);
     cJSON_AddNumberToObject(j, "fired", (double)fired);
     cJSON_AddNumberToObject(j, "count", (double)count);
-    cJSON_AddNumberToObject(j, "waited_ms", floor(waited_ms));
+    cJSON_AddNumberToObject(j, "waited_ms", (double)waited_ms);
     if (fired < count) cJSON_AddStringToObject(j, "detail", "timeout before the rule fired often enough");
     sim_http_json(resp, fired >= count ? 200 : 408, j);
 }
 
-static void route_metrics(sim_control_env *env, sim_http_response *resp) {
+static void route_metrics(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
     sim_control_redis_info ri;
     redis_info(env, &ri);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4";
     resp->body.len = 0;
-    sim_faults_metrics(env->faults, &resp->body);
+    sim_faults_metrics(env->cfg.faults, &resp->body);
     sim_buf_printf(&resp->body,
                    "# HELP stagesim_redis_history_up 1 when the backend's Redis client is connected.\n"
                    "# TYPE stagesim_redis_history_up gauge\n"
@@ -176,119 +189,149 @@ static void route_metrics(sim_control_env *env, sim_http_response *resp) {
                    ri.up, (unsigned long long)ri.failures);
 }
 
-static int is(const sim_http_request *req, const char *method, const char *path) {
-    return strcmp(req->method, method) == 0 && strcmp(req->path, path) == 0;
+static void route_faults_list(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "faults", sim_faults_list(env->cfg.faults, req->now_ms));
+    sim_http_json(resp, 200, j);
 }
 
-void sim_control_handle(void *ctx, const sim_http_request *req, sim_http_response *resp) {
-    sim_control_env *env = ctx;
-    if (env->token) {
+static void route_faults_clear(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "removed", (double)sim_faults_count(env->cfg.faults));
+    sim_faults_clear(env->cfg.faults);
+    sim_http_json(resp, 200, j);
+}
+
+/* The {id} of /faults/{id}: a path segment, so it holds no '/'. */
+static const char *rule_id(const sim_http_request *req) {
+    return req->path + strlen("/faults/");
+}
+
+static void route_fault_get(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
+    cJSON *j = sim_faults_get(env->cfg.faults, rule_id(req), req->now_ms);
+    if (!j) {
+        sim_http_detail(resp, 404, "no such rule");
+        return;
+    }
+    sim_http_json(resp, 200, j);
+}
+
+static void route_fault_remove(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
+    if (sim_faults_remove(env->cfg.faults, rule_id(req))) {
+        sim_http_detail(resp, 404, "no such rule");
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "removed", rule_id(req));
+    sim_http_json(resp, 200, j);
+}
+
+static void route_reset(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
+    sim_faults_reset(env->cfg.faults);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", "reset");
+    cJSON_AddNumberToObject(j, "rules", (double)sim_faults_count(env->cfg.faults));
+    sim_http_json(resp, 200, j);
+}
+
+/* POST /scenario: validates a scenario and swaps the fault rules for its
+ * own; the rest of a scenario (users, agent, ports) needs a restart. */
+static void route_scenario(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
+    char err[512];
+    sim_buf text = {0};
+    sim_buf_append(&text, req->body ? req->body : "", req->body_len);
+    sim_scenario *sc = sim_scenario_parse(text.data, "scenario", err, sizeof(err));
+    sim_buf_free(&text);
+    if (!sc) {
+        sim_http_detail(resp, 422, err);
+        return;
+    }
+    sim_faults_clear(env->cfg.faults);
+    if (sc->faults && sim_faults_add_all(env->cfg.faults, sc->faults, req->now_ms, err, sizeof(err))) {
+        sim_scenario_free(sc);
+        sim_http_detail(resp, 422, err);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", "applied");
+    cJSON_AddStringToObject(j, "name", sc->name);
+    cJSON_AddNumberToObject(j, "rules", (double)sim_faults_count(env->cfg.faults));
+    cJSON_AddStringToObject(j, "note", "fault rules replaced; users, agent and auth settings need a restart");
+    sim_scenario_free(sc);
+    sim_http_json(resp, 200, j);
+}
+
+static const sim_route routes[] = {
+    {"GET", "/status", route_status, 0},
+    {"GET", "/faults", route_faults_list, 0},
+    {"POST", "/faults", route_add, 0},
+    {"DELETE", "/faults", route_faults_clear, 0},
+    {"GET", "/faults/{}", route_fault_get, 0},
+    {"DELETE", "/faults/{}", route_fault_remove, 0},
+    {"POST", "/reset", route_reset, 0},
+    {"POST", "/scenario", route_scenario, 0},
+    {"GET", "/journal", route_journal, 0},
+    {"GET", "/journal/wait", route_wait, 0},
+    {"GET", "/metrics", route_metrics, 0},
+    {NULL, NULL, NULL, 0},
+};
+
+void sim_control_handle(sim_control *env, const sim_http_request *req, sim_http_response *resp) {
+    if (env->cfg.token) {
         const char *t = sim_http_bearer(req);
-        if (!t || strcmp(t, env->token) != 0) {
+        if (!t || strcmp(t, env->cfg.token) != 0) {
             sim_http_detail(resp, 401, "control API token required");
             return;
         }
     }
-    sim_faults_expire(env->faults, req->now);
-    const char *p = req->path;
-    if (is(req, "GET", "/status")) {
-        route_status(env, req, resp);
-        return;
+    sim_faults_expire(env->cfg.faults, req->now_ms);
+    sim_route_miss miss;
+    const sim_route *r = sim_route_find(routes, req, 0, &miss);
+    if (r)
+        r->fn(env, req, resp);
+    else
+        sim_http_detail(resp, miss.status, sim_http_reason(miss.status));
+}
+
+/* ---- the service on the loop ------------------------------------------- */
+
+static void service_handler(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control_handle(ctx, req, resp);
+}
+
+sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *cfg, char *err,
+                               size_t errlen) {
+    sim_control *ctl = sim_xcalloc(1, sizeof(*ctl));
+    ctl->cfg = *cfg;
+    ctl->cfg.token = cfg->token ? sim_xstrdup(cfg->token) : NULL;
+    /* The control API changes what every service does: loopback only,
+     * unless a bearer token guards it. */
+    sim_mhd_config mc = {.bind = cfg->token ? cfg->bind : "127.0.0.1", .port = cfg->port,
+                         .max_body = CONTROL_MAX_BODY, .handler = service_handler, .ctx = ctl,
+                         .faults = cfg->faults, .service = SIM_SVC_CONTROL, .clock = cfg->clock};
+    ctl->mhd = sim_mhd_start(loop, &mc, err, errlen);
+    if (!ctl->mhd) {
+        free((char *)ctl->cfg.token);
+        free(ctl);
+        return NULL;
     }
-    if (is(req, "GET", "/faults")) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "faults", sim_faults_list(env->faults, req->now));
-        sim_http_json(resp, 200, j);
-        return;
-    }
-    if (is(req, "POST", "/faults")) {
-        route_add(env, req, resp);
-        return;
-    }
-    if (is(req, "DELETE", "/faults")) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "removed", (double)sim_faults_count(env->faults));
-        sim_faults_clear(env->faults);
-        sim_http_json(resp, 200, j);
-        return;
-    }
-    if (strncmp(p, "/faults/", 8) == 0 && p[8] && !strchr(p + 8, '/')) {
-        const char *id = p + 8;
-        if (strcmp(req->method, "GET") == 0) {
-            cJSON *j = sim_faults_get(env->faults, id, req->now);
-            if (!j) {
-                sim_http_detail(resp, 404, "no such rule");
-                return;
-            }
-            sim_http_json(resp, 200, j);
-            return;
-        }
-        if (strcmp(req->method, "DELETE") == 0) {
-            if (sim_faults_remove(env->faults, id)) {
-                sim_http_detail(resp, 404, "no such rule");
-                return;
-            }
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "removed", id);
-            sim_http_json(resp, 200, j);
-            return;
-        }
-        sim_http_detail(resp, 405, "Method Not Allowed");
-        return;
-    }
-    if (is(req, "POST", "/reset")) {
-        sim_faults_reset(env->faults);
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "status", "reset");
-        cJSON_AddNumberToObject(j, "rules", (double)sim_faults_count(env->faults));
-        sim_http_json(resp, 200, j);
-        return;
-    }
-    if (is(req, "POST", "/scenario")) {
-        /* Validates a scenario and swaps the fault rules for its own; the
-         * rest of a scenario (users, agent, ports) needs a restart. */
-        char err[512];
-        sim_buf text = {0};
-        sim_buf_append(&text, req->body ? req->body : "", req->body_len);
-        sim_scenario *sc = sim_scenario_parse(text.data, "scenario", err, sizeof(err));
-        sim_buf_free(&text);
-        if (!sc) {
-            sim_http_detail(resp, 422, err);
-            return;
-        }
-        sim_faults_clear(env->faults);
-        if (sc->faults && sim_faults_add_all(env->faults, sc->faults, req->now, err, sizeof(err))) {
-            sim_scenario_free(sc);
-            sim_http_detail(resp, 422, err);
-            return;
-        }
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "status", "applied");
-        cJSON_AddStringToObject(j, "name", sc->name);
-        cJSON_AddNumberToObject(j, "rules", (double)sim_faults_count(env->faults));
-        cJSON_AddStringToObject(j, "note", "fault rules replaced; users, agent and auth settings need a restart");
-        sim_scenario_free(sc);
-        sim_http_json(resp, 200, j);
-        return;
-    }
-    if (is(req, "GET", "/journal")) {
-        route_journal(env, req, resp);
-        return;
-    }
-    if (is(req, "GET", "/journal/wait")) {
-        route_wait(env, req, resp);
-        return;
-    }
-    if (is(req, "GET", "/metrics")) {
-        route_metrics(env, resp);
-        return;
-    }
-    static const char *known[] = {"/status", "/faults", "/reset", "/scenario", "/journal",
-                                  "/journal/wait", "/metrics", NULL};
-    for (const char **k = known; *k; k++)
-        if (strcmp(p, *k) == 0) {
-            sim_http_detail(resp, 405, "Method Not Allowed");
-            return;
-        }
-    sim_http_detail(resp, 404, "Not Found");
+    ctl->cfg.ports[3] = sim_mhd_port(ctl->mhd);
+    return ctl;
+}
+
+int sim_control_port(const sim_control *ctl) {
+    return ctl->cfg.ports[3];
+}
+
+void sim_control_stop(sim_control *ctl) {
+    if (!ctl) return;
+    sim_mhd_stop(ctl->mhd);
+    free((char *)ctl->cfg.token);
+    free(ctl);
 }

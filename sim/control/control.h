@@ -1,13 +1,17 @@
 /* control.h -- the control API: rules at run time, the journal, metrics,
- * status. Pure routes over sim_http; served by sim/mhd.c on its own port. */
+ * status (docs/control-api.md), on its own port. */
 #ifndef SIM_CONTROL_H
 #define SIM_CONTROL_H
 
 #include <stdint.h>
 
+#include "clock.h"
 #include "fault.h"
 #include "http.h"
 #include "scenario.h"
+
+struct ev_loop;
+typedef struct sim_control sim_control;
 
 /* The backend's Redis client as /status and /metrics show it. Control sits
  * beside the backend, not above it: the app fills this in on request. */
@@ -17,18 +21,26 @@ typedef struct sim_control_redis_info {
     uint64_t failures;
 } sim_control_redis_info;
 
-typedef struct sim_control_env {
+typedef struct sim_control_config {
+    const char *bind;            /* used only with a token; else 127.0.0.1 */
+    int port;                    /* 0 picks a free port */
+    const char *token;           /* bearer token required when non-NULL (copied) */
     sim_faults *faults;          /* borrowed */
     const sim_scenario *sc;      /* borrowed */
+    const sim_clock *clock;      /* borrowed */
     void (*redis_info)(void *ctx, sim_control_redis_info *out);
     void *redis_info_ctx;
-    const char *token;           /* bearer token required when non-NULL */
-    double start_time;           /* loop time at start */
-    int ports[4];                /* backend, auth, redis, control */
-} sim_control_env;
+    int ports[4];                /* backend, auth, redis; control's own is filled in */
+} sim_control_config;
 
-/* Answers one control request. Long polls (/journal/wait) set
- * resp->retry_ms until their condition holds or they time out. */
-void sim_control_handle(void *env, const sim_http_request *req, sim_http_response *resp);
+sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *cfg, char *err,
+                               size_t errlen);
+int sim_control_port(const sim_control *ctl);
+void sim_control_stop(sim_control *ctl);
+
+/* Answers one control request (the service's handler, also for tests).
+ * Long polls (/journal/wait) set resp->retry_ms until their condition holds
+ * or they time out. */
+void sim_control_handle(sim_control *ctl, const sim_http_request *req, sim_http_response *resp);
 
 #endif

@@ -47,7 +47,7 @@ typedef struct req {
     struct MHD_Connection *c;
     conn *k;
     uint64_t msg;
-    double arrived;           /* loop time of the first access call */
+    int64_t arrived_ms;       /* now_ms of the first access call */
     req_state state;
     int too_large;
     int suspended;
@@ -64,20 +64,20 @@ typedef struct req {
 
 struct sim_mhd {
     struct ev_loop *loop;
+    sim_mhd_config cfg;
     struct MHD_Daemon *d;
     ev_io io;
     ev_timer tick;
-    size_t max_body;
-    sim_mhd_handler handler;
-    void *ctx;
-    sim_faults *faults;
-    sim_service service;
     int port;
     int started;              /* MHD_start_daemon returned */
     uint64_t nconn;
     req *suspended;           /* list head */
     char lastlog[256];        /* last MHD message, for start-up errors */
 };
+
+static int64_t now_ms(const sim_mhd *m) {
+    return sim_clock_now_ms(m->cfg.clock, ev_now(m->loop));
+}
 
 /* ---- driving MHD from the loop ------------------------------------------ */
 
@@ -194,7 +194,7 @@ static enum MHD_Result suspend(req *r, req_state state, long delay_ms) {
         ev_io_start(m->loop, &r->gone);
     }
     if (delay_ms >= 0) {
-        ev_timer_init(&r->timer, on_delay_done, (double)delay_ms / 1000.0, 0.);
+        ev_timer_init(&r->timer, on_delay_done, sim_clock_wait_s(m->cfg.clock, delay_ms), 0.);
         r->timer.data = r;
         ev_timer_start(m->loop, &r->timer);
     }
@@ -354,7 +354,7 @@ static enum MHD_Result act(req *r, const sim_action *a, req_state delay_state) {
 static void wire(req *r, sim_wire *w, sim_wire_point point, const char *url, const char *method,
                  int status) {
     memset(w, 0, sizeof *w);
-    w->service = r->m->service;
+    w->service = r->m->cfg.service;
     w->point = point;
     w->proto = "http";
     w->name = url;
@@ -369,7 +369,7 @@ static enum MHD_Result send_reply(req *r, const char *url, const char *method) {
     sim_wire w;
     sim_action a;
     wire(r, &w, SIM_WIRE_SEND, url, method, r->resp.status);
-    sim_faults_cross(r->m->faults, &w, ev_now(r->m->loop), &a);
+    sim_faults_cross(r->m->cfg.faults, &w, now_ms(r->m), &a);
     if (a.kind == SIM_ACT_SLOW)
         r->slow_rate = a.code > 0 ? a.code : 1;
     else if (a.kind == SIM_ACT_PARTIAL)
@@ -392,15 +392,15 @@ static enum MHD_Result handle(req *r, const char *url, const char *method) {
     hr.query = r->k && r->k->query ? r->k->query : "";
     hr.body = r->body.data;
     hr.body_len = r->body.len;
-    hr.now = ev_now(m->loop);
+    hr.now_ms = now_ms(m);
     hr.header = header_fn;
     hr.impl = r->c;
-    hr.arrived = r->arrived;
+    hr.arrived_ms = r->arrived_ms;
     sim_http_response_init(&r->resp);
     if (r->too_large)
         sim_http_detail(&r->resp, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large");
     else
-        m->handler(m->ctx, &hr, &r->resp);
+        m->cfg.handler(m->cfg.ctx, &hr, &r->resp);
     if (r->resp.retry_ms) {
         /* A long poll: hold the connection, ask again after retry_ms. */
         unsigned ms = r->resp.retry_ms;
@@ -430,7 +430,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r->c = c;
         r->k = ci ? ci->socket_context : NULL;
         r->msg = r->k ? ++r->k->nreq : 0;
-        r->arrived = ev_now(m->loop);
+        r->arrived_ms = now_ms(m);
         sim_http_response_init(&r->resp);
         *con_cls = r;
         if (r->k && r->k->abort)
@@ -439,7 +439,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
          * read; MHD then closes the connection instead of reading it. */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > m->max_body) {
+        if (cl && strtoull(cl, NULL, 10) > m->cfg.max_body) {
             r->too_large = 1;
             return handle(r, url, method);
         }
@@ -453,7 +453,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return MHD_NO;
     if (*upload_data_size) {
         if (!r->too_large) {
-            if (r->body.len + *upload_data_size > m->max_body) {
+            if (r->body.len + *upload_data_size > m->cfg.max_body) {
                 r->too_large = 1;
                 sim_buf_free(&r->body);
             } else {
@@ -472,7 +472,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     sim_wire w;
     sim_action a;
     wire(r, &w, SIM_WIRE_REQUEST, url, method, 0);
-    sim_faults_cross(m->faults, &w, ev_now(m->loop), &a);
+    sim_faults_cross(m->cfg.faults, &w, now_ms(m), &a);
     if (a.kind == SIM_ACT_SLOW)
         r->slow_rate = a.code > 0 ? a.code : 1;
     else if (a.kind == SIM_ACT_PARTIAL)
@@ -504,7 +504,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     sim_wire w;
     sim_action a;
     memset(&w, 0, sizeof w);
-    w.service = m->service;
+    w.service = m->cfg.service;
     w.proto = "http";
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn *k = sim_xcalloc(1, sizeof *k);
@@ -512,7 +512,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         *socket_context = k;
         w.point = SIM_WIRE_ACCEPT;
         w.conn = k->ordinal;
-        sim_faults_cross(m->faults, &w, ev_now(m->loop), &a);
+        sim_faults_cross(m->cfg.faults, &w, now_ms(m), &a);
         /* Only cutting makes sense before any request: the first access
          * call refuses, which closes the socket. */
         if (a.kind == SIM_ACT_ABORT || a.kind == SIM_ACT_CLOSE || a.kind == SIM_ACT_DROP
@@ -525,7 +525,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         w.point = SIM_WIRE_CLOSE;
         w.conn = k->ordinal;
         w.msg = k->nreq;
-        sim_faults_cross(m->faults, &w, ev_now(m->loop), &a);
+        sim_faults_cross(m->cfg.faults, &w, now_ms(m), &a);
         free(k->query);
         free(k);
         *socket_context = NULL;
@@ -548,9 +548,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 
 /* ---- start / stop -------------------------------------------------------- */
 
-sim_mhd *sim_mhd_start(struct ev_loop *loop, const char *bind, int port, size_t max_body,
-                       sim_mhd_handler handler, void *ctx,
-                       sim_faults *faults, sim_service service, char *err, size_t errlen) {
+sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *err, size_t errlen) {
+    const char *bind = cfg->bind;
+    int port = cfg->port;
     struct addrinfo hints, *ai = NULL;
     char portstr[16];
     memset(&hints, 0, sizeof hints);
@@ -570,11 +570,8 @@ sim_mhd *sim_mhd_start(struct ev_loop *loop, const char *bind, int port, size_t 
 
     sim_mhd *m = sim_xcalloc(1, sizeof *m);
     m->loop = loop;
-    m->max_body = max_body;
-    m->handler = handler;
-    m->ctx = ctx;
-    m->faults = faults;
-    m->service = service;
+    m->cfg = *cfg;
+    m->cfg.bind = NULL;   /* borrowed: not kept */
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;

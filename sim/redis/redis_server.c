@@ -55,6 +55,7 @@ typedef struct conn {
 struct sim_redis_server {
     struct ev_loop *loop;
     sim_faults *faults;
+    const sim_clock *clock;
     sim_redis_core *core;
     sim_redis_fault_set *fset;
     char bind[48];
@@ -69,13 +70,15 @@ struct sim_redis_server {
     int accept_hang;
 };
 
-static int64_t now_ms(sim_redis_server *srv) { return (int64_t)(ev_now(srv->loop) * 1000.0); }
+static int64_t now_ms(sim_redis_server *srv) {
+    return sim_clock_now_ms(srv->clock, ev_now(srv->loop));
+}
 
 static void cross(sim_redis_server *srv, conn *c, sim_wire_point pt, const char *name,
                   const char *key, sim_action *act) {
     sim_wire w = {.service = SIM_SVC_REDIS, .point = pt, .proto = "resp", .name = name,
                   .key = key, .conn = c ? c->ordinal : 0, .msg = c ? c->nmsg : 0};
-    sim_faults_cross(srv->faults, &w, ev_now(srv->loop), act);
+    sim_faults_cross(srv->faults, &w, now_ms(srv), act);
 }
 
 static void mark_pending(conn *c) {
@@ -186,7 +189,7 @@ static void process_input(conn *c) {
             c->closing = 1;
         } else if (act.kind == SIM_ACT_DELAY && act.delay_ms) {
             c->held = 1;
-            ev_timer_set(&c->delay, act.delay_ms / 1000.0, 0);
+            ev_timer_set(&c->delay, sim_clock_wait_s(srv->clock, act.delay_ms), 0);
             ev_timer_start(srv->loop, &c->delay);
         }
     }
@@ -203,7 +206,8 @@ static void process_input(conn *c) {
  * redis-benchmark's CPU against us, 3 % against redis-server, which is
  * slow enough never to be asleep). The client, not the server, was the
  * bottleneck. Costs at most SPIN_SECONDS of CPU per burst of traffic;
- * an idle server sleeps as before. */
+ * an idle server sleeps as before. Real time on purpose: this is about the
+ * CPU, not a duration the simulation owns. */
 static void spin_arm(sim_redis_server *srv) {
     srv->last_rx = ev_now(srv->loop);
     if (!ev_is_active(&srv->spin))
@@ -496,14 +500,15 @@ static int listen_on(sim_redis_server *srv, int port, char *err, size_t errlen) 
     return 0;
 }
 
-sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const char *bind, int port,
-                                         sim_faults *faults, char *err, size_t errlen) {
+sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const sim_redis_server_config *cfg,
+                                         char *err, size_t errlen) {
     sim_redis_server *srv = sim_xcalloc(1, sizeof(*srv));
     srv->loop = loop;
-    srv->faults = faults;
+    srv->faults = cfg->faults;
+    srv->clock = cfg->clock;
     srv->lfd = -1;
-    snprintf(srv->bind, sizeof(srv->bind), "%s", bind ? bind : "127.0.0.1");
-    if (listen_on(srv, port, err, errlen) < 0) {
+    snprintf(srv->bind, sizeof(srv->bind), "%s", cfg->bind ? cfg->bind : "127.0.0.1");
+    if (listen_on(srv, cfg->port, err, errlen) < 0) {
         free(srv);
         return NULL;
     }
@@ -569,7 +574,7 @@ int sim_redis_server_pause_listening(sim_redis_server *srv, uint32_t ms) {
     close(srv->lfd);
     srv->lfd = -1;
     if (ms) {
-        ev_timer_init(&srv->resume, on_resume, ms / 1000.0, 0);
+        ev_timer_init(&srv->resume, on_resume, sim_clock_wait_s(srv->clock, ms), 0);
         srv->resume.data = srv;
         ev_timer_start(srv->loop, &srv->resume);
     }

@@ -5,13 +5,22 @@
 
 #include <stddef.h>
 
+#include "clock.h"
+
 struct ev_loop;
 typedef struct sim_faults sim_faults;
 typedef struct sim_redis_server sim_redis_server;
 
-/* Listens on bind:port (0 picks a free port). NULL with err on failure. */
-sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const char *bind, int port,
-                                         sim_faults *faults, char *err, size_t errlen);
+typedef struct sim_redis_server_config {
+    const char *bind;
+    int port;                   /* 0 picks a free port */
+    sim_faults *faults;         /* borrowed */
+    const sim_clock *clock;     /* borrowed */
+} sim_redis_server_config;
+
+/* Listens on bind:port. NULL with err on failure. */
+sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const sim_redis_server_config *cfg,
+                                         char *err, size_t errlen);
 int sim_redis_server_port(const sim_redis_server *srv);
 /* Closes the listener and every client, frees everything. */
 void sim_redis_server_stop(sim_redis_server *srv);

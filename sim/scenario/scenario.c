@@ -97,16 +97,17 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
                                        "heartbeat_timeout_s", NULL};
     char *mode = NULL;
     int rc = 0;
-    double hb = sc->heartbeat_s, hb_timeout = sc->heartbeat_timeout_s;
+    double hb = sc->heartbeat_ms / 1000, hb_timeout = sc->heartbeat_timeout_ms / 1000;
     if (sim_jcheck_object(ld, obj, "websocket") || sim_jcheck_keys(ld, obj, "websocket", keys) ||
         sim_jcheck_string(ld, obj, "websocket", "no_token", &mode, 0) ||
         sim_jcheck_string(ld, obj, "websocket", "demo_user_id", &sc->demo_user_id, 0) ||
         get_int(ld, obj, "websocket", "heartbeat_s", 0, 86400, &hb) ||
         get_int(ld, obj, "websocket", "heartbeat_timeout_s", 0, 86400, &hb_timeout))
         rc = -1;
-    sc->heartbeat_s = (uint32_t)hb;
-    sc->heartbeat_timeout_s = (uint32_t)hb_timeout;
-    if (!rc && sc->heartbeat_s && sc->heartbeat_timeout_s && sc->heartbeat_timeout_s <= sc->heartbeat_s)
+    sc->heartbeat_ms = (uint32_t)hb * 1000;
+    sc->heartbeat_timeout_ms = (uint32_t)hb_timeout * 1000;
+    if (!rc && sc->heartbeat_ms && sc->heartbeat_timeout_ms &&
+        sc->heartbeat_timeout_ms <= sc->heartbeat_ms)
         rc = sim_jcheck_fail(ld, "websocket.heartbeat_timeout_s", "must be greater than heartbeat_s");
     if (!rc && mode) {
         if (strcmp(mode, "demo") == 0)
@@ -199,9 +200,9 @@ static void set_defaults(sim_scenario *sc) {
     sc->refresh_ttl_s = 14 * 86400;
     sc->no_token = SIM_NO_TOKEN_DEMO;
     sc->demo_user_id = sim_xstrdup("demo-user-001");
-    sc->heartbeat_s = 35;
+    sc->heartbeat_ms = 35000;
     sc->startup_ws_wait_ms = 3000;
-    sc->heartbeat_timeout_s = 90;
+    sc->heartbeat_timeout_ms = 90000;
     sc->agent.agent_name = sim_xstrdup("supervisor");
     sc->agent.gap_ms = 50;
     sc->redis_port = 0;

@@ -41,8 +41,8 @@ typedef struct sim_scenario {
     uint32_t refresh_ttl_s;    /* 14 days */
     sim_no_token no_token;
     char *demo_user_id;        /* "demo-user-001" */
-    uint32_t heartbeat_s;      /* idle WebSocket gets {"type":"heartbeat"} (35; 0 = never) */
-    uint32_t heartbeat_timeout_s; /* idle this long: closed 1011 (90; 0 = never) */
+    uint32_t heartbeat_ms;     /* idle WebSocket gets {"type":"heartbeat"} (35 s; 0 = never) */
+    uint32_t heartbeat_timeout_ms; /* idle this long: closed 1011 (90 s; 0 = never) */
     uint32_t startup_complete_ms; /* simulated start-up length; 0: started already */
     uint32_t startup_app_state_ms; /* phase no_app_state until then */
     uint32_t startup_ws_wait_ms;  /* a WebSocket before `services` waits this long (3000) */

@@ -21,6 +21,8 @@
 
 #define SECRET "test-secret-0123456789abcdef0123456789"
 #define NOW 1700000000.0
+/* Epoch seconds as the simulator's now_ms. */
+#define AT(seconds) ((int64_t)((seconds) * 1000.0))
 
 static inline char *b64(const char *s) {
     size_t n = strlen(s);
@@ -75,7 +77,7 @@ static inline cJSON *call(sim_auth_store *st, const char *method, const char *pa
     f.req.query = "";
     f.req.body = body;
     f.req.body_len = body ? strlen(body) : 0;
-    f.req.now = now;
+    f.req.now_ms = AT(now);
     f.req.header = fake_header;
     f.headers = headers;
     sim_http_response r;

@@ -174,7 +174,7 @@ static void test_routes(void) {
     is_str(jstr(u, "email"), "e2e-test@staging.netrasystems.ai", "e2e default email");
     ok(cJSON_IsTrue(cJSON_GetObjectItem(u, "oauth_simulated")), "oauth_simulated");
     sim_principal pr;
-    is_int(sim_auth_check_access(st, jstr(j, "access_token"), NOW, &pr), SIM_AUTH_OK,
+    is_int(sim_auth_check_access(st, jstr(j, "access_token"), AT(NOW), &pr), SIM_AUTH_OK,
            "e2e token valid for the backend");
     cJSON_Delete(j);
     j = call(st, "POST", "/auth/e2e/test-auth", "{\"email\":\"zed@x.io\",\"permissions\":[\"admin\"]}",

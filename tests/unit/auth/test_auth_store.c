@@ -5,7 +5,7 @@
 static void test_claims(void) {
     clear_env();
     sim_auth_store *st = sim_auth_store_new(make_scenario(SECRET, NULL), 42);
-    char *tok = sim_auth_issue_access(st, "user-alice", "alice@example.com", NOW + 0.75);
+    char *tok = sim_auth_issue_access(st, "user-alice", "alice@example.com", AT(NOW + 0.75));
     void *v = NULL;
     is_int(sim_jwt_verify(tok, SECRET, strlen(SECRET), &v), SIM_JWT_OK, "store signs with scenario secret");
     cJSON *c = v;
@@ -27,29 +27,29 @@ static void test_claims(void) {
     cJSON_Delete(c);
 
     sim_principal pr;
-    is_int(sim_auth_check_access(st, tok, NOW + 10, &pr), SIM_AUTH_OK, "access token valid");
+    is_int(sim_auth_check_access(st, tok, AT(NOW + 10), &pr), SIM_AUTH_OK, "access token valid");
     is_str(pr.user_id, "user-alice", "principal user id");
     is_str(pr.email, "alice@example.com", "principal email");
     ok(pr.exp == NOW + 1800, "principal exp");
-    is_int(sim_auth_check_access(st, tok, NOW + 1799.9, NULL), SIM_AUTH_OK, "valid just before exp");
-    is_int(sim_auth_check_access(st, tok, NOW + 1800, NULL), SIM_AUTH_EXPIRED, "expired at exp");
-    is_int(sim_auth_check_access(st, tok, NOW + 99999, NULL), SIM_AUTH_EXPIRED, "expired later");
+    is_int(sim_auth_check_access(st, tok, AT(NOW + 1799.9), NULL), SIM_AUTH_OK, "valid just before exp");
+    is_int(sim_auth_check_access(st, tok, AT(NOW + 1800), NULL), SIM_AUTH_EXPIRED, "expired at exp");
+    is_int(sim_auth_check_access(st, tok, AT(NOW + 99999), NULL), SIM_AUTH_EXPIRED, "expired later");
 
-    char *refresh = sim_auth_store_issue(st, "refresh", "user-alice", "alice@example.com", NULL, NOW);
-    is_int(sim_auth_check_access(st, refresh, NOW, NULL), SIM_AUTH_INVALID,
+    char *refresh = sim_auth_store_issue(st, "refresh", "user-alice", "alice@example.com", NULL, AT(NOW));
+    is_int(sim_auth_check_access(st, refresh, AT(NOW), NULL), SIM_AUTH_INVALID,
            "refresh token is not an access token");
-    is_int(sim_auth_store_check(st, refresh, "refresh", NOW + 14 * 86400 - 1, NULL), SIM_AUTH_OK,
+    is_int(sim_auth_store_check(st, refresh, "refresh", AT(NOW + 14 * 86400 - 1), NULL), SIM_AUTH_OK,
            "refresh token lives refresh_ttl_s");
-    is_int(sim_auth_store_check(st, refresh, "refresh", NOW + 14 * 86400, NULL), SIM_AUTH_EXPIRED,
+    is_int(sim_auth_store_check(st, refresh, "refresh", AT(NOW + 14 * 86400), NULL), SIM_AUTH_EXPIRED,
            "refresh token expires after refresh_ttl_s");
 
     /* Revocation. */
     void *cv = NULL;
     sim_jwt_verify(tok, SECRET, strlen(SECRET), &cv);
-    sim_auth_store_revoke(st, jstr(cv, "jti"), NOW + 1800, NOW);
+    sim_auth_store_revoke(st, jstr(cv, "jti"), NOW + 1800, AT(NOW));
     cJSON_Delete(cv);
-    is_int(sim_auth_check_access(st, tok, NOW + 10, NULL), SIM_AUTH_REVOKED, "revoked after logout");
-    is_int(sim_auth_check_access(st, tok, NOW + 1800, NULL), SIM_AUTH_EXPIRED,
+    is_int(sim_auth_check_access(st, tok, AT(NOW + 10), NULL), SIM_AUTH_REVOKED, "revoked after logout");
+    is_int(sim_auth_check_access(st, tok, AT(NOW + 1800), NULL), SIM_AUTH_EXPIRED,
            "expiry reported before revocation");
 
     /* Missing / wrong claims, validly signed. */
@@ -67,18 +67,18 @@ static void test_claims(void) {
                                        "token_type", "exp type"};
     for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
         char *f = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payloads[i]);
-        is_int(sim_auth_check_access(st, f, NOW, NULL), SIM_AUTH_INVALID, "bad claim: %s", what[i]);
+        is_int(sim_auth_check_access(st, f, AT(NOW), NULL), SIM_AUTH_INVALID, "bad claim: %s", what[i]);
         free(f);
     }
     char *f = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
                     "{\"sub\":\"u\",\"iat\":1700000000,\"exp\":1800000000,\"iss\":\"netra-auth-service\",\"jti\":\"j\",\"token_type\":\"access\"}");
-    is_int(sim_auth_check_access(st, f, NOW, NULL), SIM_AUTH_OK, "minimal valid claims accepted (control)");
+    is_int(sim_auth_check_access(st, f, AT(NOW), NULL), SIM_AUTH_OK, "minimal valid claims accepted (control)");
     free(f);
     char *none = b64("{\"alg\":\"none\"}");
     char *pl = b64("{\"sub\":\"u\",\"iat\":1700000000,\"exp\":1800000000,\"iss\":\"netra-auth-service\",\"jti\":\"j\",\"token_type\":\"access\"}");
     sim_buf nb = {0};
     sim_buf_printf(&nb, "%s.%s.", none, pl);
-    is_int(sim_auth_check_access(st, nb.data, NOW, NULL), SIM_AUTH_INVALID, "alg none refused by the store");
+    is_int(sim_auth_check_access(st, nb.data, AT(NOW), NULL), SIM_AUTH_INVALID, "alg none refused by the store");
     sim_buf_free(&nb);
     free(none);
     free(pl);
@@ -93,17 +93,17 @@ static void test_determinism_and_secrets(void) {
     sim_scenario *sc = make_scenario(SECRET, NULL);
     sim_auth_store *a = sim_auth_store_new(sc, 7), *b = sim_auth_store_new(sc, 7);
     sim_auth_store *c = sim_auth_store_new(sc, 8);
-    char *ta = sim_auth_issue_access(a, "user-bob", NULL, NOW);
-    char *tb = sim_auth_issue_access(b, "user-bob", NULL, NOW);
-    char *tc = sim_auth_issue_access(c, "user-bob", NULL, NOW);
+    char *ta = sim_auth_issue_access(a, "user-bob", NULL, AT(NOW));
+    char *tb = sim_auth_issue_access(b, "user-bob", NULL, AT(NOW));
+    char *tc = sim_auth_issue_access(c, "user-bob", NULL, AT(NOW));
     is_str(ta, tb, "same seed, same ordinal, same now: identical token");
     ok(strcmp(ta, tc) != 0, "other seed: other jti");
-    char *ta2 = sim_auth_issue_access(a, "user-bob", NULL, NOW);
+    char *ta2 = sim_auth_issue_access(a, "user-bob", NULL, AT(NOW));
     ok(strcmp(ta, ta2) != 0, "next ordinal: other jti");
     /* Another user logging in between does not change bob's tokens: the jti
      * comes from bob's own ordinal, not the order of logins. */
-    char *alice = sim_auth_issue_access(b, "user-alice", NULL, NOW);
-    char *tb2 = sim_auth_issue_access(b, "user-bob", NULL, NOW);
+    char *alice = sim_auth_issue_access(b, "user-alice", NULL, AT(NOW));
+    char *tb2 = sim_auth_issue_access(b, "user-bob", NULL, AT(NOW));
     is_str(tb2, ta2, "bob's 2nd token is the same whoever logged in before it");
     ok(strcmp(alice, ta) != 0, "alice's token differs from bob's");
     free(ta); free(tb); free(tc); free(ta2); free(alice); free(tb2);
@@ -114,7 +114,7 @@ static void test_determinism_and_secrets(void) {
     sim_auth_store *g = sim_auth_store_new(sc, 99);
     char gen[65];
     sim_hex(gen, 64, sim_mix(99, "jwt_secret", 0, 0));
-    char *tg = sim_auth_issue_access(g, "user-bob", NULL, NOW);
+    char *tg = sim_auth_issue_access(g, "user-bob", NULL, AT(NOW));
     is_int(sim_jwt_verify(tg, gen, 64, NULL), SIM_JWT_OK, "generated secret = sim_mix(seed)");
     free(tg);
     sim_auth_store_free(g);
@@ -124,13 +124,13 @@ static void test_determinism_and_secrets(void) {
     sc = make_scenario(SECRET, NULL);
     setenv("JWT_SECRET_KEY", key, 1);
     sim_auth_store *k = sim_auth_store_new(sc, 1);
-    char *tk = sim_auth_issue_access(k, "user-bob", NULL, NOW);
+    char *tk = sim_auth_issue_access(k, "user-bob", NULL, AT(NOW));
     is_int(sim_jwt_verify(tk, key, strlen(key), NULL), SIM_JWT_OK, "JWT_SECRET_KEY beats the scenario");
     free(tk);
     sim_auth_store_free(k);
     setenv("JWT_SECRET_STAGING", staging, 1);
     k = sim_auth_store_new(sc, 1);
-    tk = sim_auth_issue_access(k, "user-bob", NULL, NOW);
+    tk = sim_auth_issue_access(k, "user-bob", NULL, AT(NOW));
     is_int(sim_jwt_verify(tk, staging, strlen(staging), NULL), SIM_JWT_OK,
            "JWT_SECRET_STAGING beats JWT_SECRET_KEY");
     free(tk);
@@ -157,16 +157,16 @@ static void test_revocation_pruning(void) {
     char jti[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(jti, sizeof jti, "old-%d", i);
-        sim_auth_store_revoke(st, jti, NOW + 10, NOW);
+        sim_auth_store_revoke(st, jti, NOW + 10, AT(NOW));
     }
     is_int(sim_auth_store_revoked_count(st), 1000, "1000 revocations held");
     for (int i = 0; i < 1000; i++) {
         snprintf(jti, sizeof jti, "new-%d", i);
-        sim_auth_store_revoke(st, jti, NOW + 5000, NOW + 100);
+        sim_auth_store_revoke(st, jti, NOW + 5000, AT(NOW + 100));
     }
     ok(sim_auth_store_revoked_count(st) < 1500, "expired revocations dropped on growth (%zu left)",
        sim_auth_store_revoked_count(st));
-    sim_auth_store_revoke(st, "past", NOW - 1, NOW);
+    sim_auth_store_revoke(st, "past", NOW - 1, AT(NOW));
     ok(sim_auth_store_revoked_count(st) < 1500, "already-expired revocation not stored");
     sim_auth_store_free(st);
 }

@@ -24,7 +24,7 @@ static char *render(const sim_agent_script *s, uint64_t seed, const char *prompt
     sim_run_plan(&r, &in);
     sim_buf b = {0};
     for (int i = 0; i < SIM_RUN_EVENTS; i++) {
-        char *e = sim_run_event(&r, i, 1000.0 + i);
+        char *e = sim_run_event(&r, i, 1000000 + i * 1000);
         sim_buf_printf(&b, "%u|%s\n", r.gap_ms[i], e);
         free(e);
     }
@@ -43,7 +43,7 @@ static void test_run(void) {
     static const char *types[] = {"agent_started", "agent_thinking", "tool_executing",
                                   "tool_completed", "agent_completed"};
     for (int i = 0; i < SIM_RUN_EVENTS; i++) {
-        char *e = sim_run_event(&r, i, 1700000000.25);
+        char *e = sim_run_event(&r, i, 1700000000250);
         cJSON *j = cJSON_Parse(e);
         is_str(cJSON_GetObjectItem(j, "type")->valuestring, types[i], "event %d type", i);
         is_str(cJSON_GetObjectItem(j, "run_id")->valuestring, r.run_id, "event %d run_id", i);

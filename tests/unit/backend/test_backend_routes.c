@@ -19,7 +19,7 @@ static const char *test_header(const sim_http_request *req, const char *name) {
  * parsed into *out (caller deletes). */
 static int route(sim_backend_routes *rt, const char *method, const char *path, cJSON **out,
                  sim_route_result *res, char *tid) {
-    sim_http_request req = {.method = method, .path = path, .query = "", .now = 1700000000.0,
+    sim_http_request req = {.method = method, .path = path, .query = "", .now_ms = 1700000000000,
                             .header = test_header};
     sim_http_response resp;
     sim_http_response_init(&resp);
@@ -80,7 +80,7 @@ static void test_routes(void) {
     hdr_auth = "Bearer nope";
     is_int(route(&rt, "GET", "/api/threads/t1/validate", &j, &res, NULL), 401, "bad token 401");
     cJSON_Delete(j);
-    char *tok = sim_auth_issue_access(st, "user-alice", "alice@example.com", 1700000000.0);
+    char *tok = sim_auth_issue_access(st, "user-alice", "alice@example.com", 1700000000000);
     char hdr[2048];
     snprintf(hdr, sizeof(hdr), "Bearer %s", tok);
     hdr_auth = hdr;

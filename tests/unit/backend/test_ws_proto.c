@@ -102,7 +102,7 @@ static void test_parse(void) {
     parse("{\"type\":\"user_message\",\"payload\":{\"foo\":1}}", &m);
     is_int(m.kind, SIM_WS_MSG_CHAT, "chat without text still a chat");
     ok(m.text == NULL, "no text: no run");
-    char *r = sim_ws_reply(&m, "u", 1.0);
+    char *r = sim_ws_reply(&m, "u", 1000);
     ok(r == NULL, "no reply to a chat message");
     sim_ws_msg_free(&m);
 
@@ -117,7 +117,7 @@ static void test_parse(void) {
 
     parse("{\"type\":\"ping\"}", &m);
     is_int(m.kind, SIM_WS_MSG_PING, "ping");
-    r = sim_ws_reply(&m, "user-1", 12.5);
+    r = sim_ws_reply(&m, "user-1", 12500);
     cJSON *j = cJSON_Parse(r);
     is_str(cJSON_GetObjectItem(j, "type")->valuestring, "pong", "ping -> pong");
     is_str(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "user_id")->valuestring, "user-1",
@@ -128,7 +128,7 @@ static void test_parse(void) {
     sim_ws_msg_free(&m);
 
     parse("{\"type\":\"heartbeat\"}", &m);
-    r = sim_ws_reply(&m, "u", 1.0);
+    r = sim_ws_reply(&m, "u", 1000);
     j = cJSON_Parse(r);
     is_str(cJSON_GetObjectItem(j, "type")->valuestring, "heartbeat_ack", "heartbeat -> ack");
     cJSON_Delete(j);
@@ -137,12 +137,12 @@ static void test_parse(void) {
 
     parse("{\"type\":\"pong\"}", &m);
     is_int(m.kind, SIM_WS_MSG_PONG, "pong");
-    ok(sim_ws_reply(&m, "u", 1.0) == NULL, "pong gets no answer");
+    ok(sim_ws_reply(&m, "u", 1000) == NULL, "pong gets no answer");
     sim_ws_msg_free(&m);
 
     parse("{\"type\":\"get_status\",\"x\":1}", &m);
     is_int(m.kind, SIM_WS_MSG_UNKNOWN, "unknown type");
-    r = sim_ws_reply(&m, "u", 2.0);
+    r = sim_ws_reply(&m, "u", 2000);
     j = cJSON_Parse(r);
     is_str(cJSON_GetObjectItem(j, "type")->valuestring, "ack", "unknown -> ack");
     is_str(cJSON_GetObjectItem(j, "received_type")->valuestring, "get_status", "received_type");
@@ -165,7 +165,7 @@ static void test_parse(void) {
         parse(msg, &m);
         is_int(m.kind, SIM_WS_MSG_UNKNOWN, "long unknown type");
         is_str(sim_ws_msg_name(&m), type, "a long type is matched whole by fault rules");
-        r = sim_ws_reply(&m, "u", 2.0);
+        r = sim_ws_reply(&m, "u", 2000);
         j = cJSON_Parse(r);
         ok(j != NULL, "ack of a long type is valid JSON");
         is_str(cJSON_GetStringValue(cJSON_GetObjectItem(j, "received_type")), type,
@@ -177,7 +177,7 @@ static void test_parse(void) {
     /* cJSON's strings end at a NUL, so "a\u0000b" acks as "a": documented,
      * not silently worse than that. */
     parse("{\"type\":\"a\\u0000b\"}", &m);
-    r = sim_ws_reply(&m, "u", 2.0);
+    r = sim_ws_reply(&m, "u", 2000);
     j = cJSON_Parse(r);
     is_str(cJSON_GetStringValue(cJSON_GetObjectItem(j, "received_type")), "a",
            "a type with an escaped NUL is kept up to the NUL");
@@ -189,7 +189,7 @@ static void test_parse(void) {
     for (int i = 0; invalid[i]; i++) {
         parse(invalid[i], &m);
         is_int(m.kind, SIM_WS_MSG_INVALID_JSON, "invalid JSON %d", i);
-        r = sim_ws_reply(&m, "u", 1.0);
+        r = sim_ws_reply(&m, "u", 1000);
         j = cJSON_Parse(r);
         is_str(cJSON_GetObjectItem(j, "type")->valuestring, "error_message", "error_message %d", i);
         is_str(cJSON_GetObjectItem(j, "error_code")->valuestring, "JSON_PARSE_ERROR",
@@ -205,7 +205,7 @@ static void test_parse(void) {
     for (int i = 0; badfmt[i]; i++) {
         parse(badfmt[i], &m);
         is_int(m.kind, SIM_WS_MSG_BAD_FORMAT, "format error %s", badfmt[i]);
-        r = sim_ws_reply(&m, "u", 1.0);
+        r = sim_ws_reply(&m, "u", 1000);
         ok(r && strstr(r, "FORMAT_ERROR"), "FORMAT_ERROR reply %d", i);
         free(r);
         sim_ws_msg_free(&m);
@@ -220,7 +220,7 @@ static void test_parse(void) {
 }
 
 static void test_server_messages(void) {
-    char *w = sim_ws_welcome(SIM_PROFILE_CURRENT, "user-a", "main_abc", 100.0);
+    char *w = sim_ws_welcome(SIM_PROFILE_CURRENT, "user-a", "main_abc", 100000);
     cJSON *j = cJSON_Parse(w);
     is_str(cJSON_GetObjectItem(j, "type")->valuestring, "connection_established", "welcome type");
     cJSON *d = cJSON_GetObjectItem(j, "data");
@@ -235,7 +235,7 @@ static void test_server_messages(void) {
     cJSON_Delete(j);
     free(w);
 
-    w = sim_ws_welcome(SIM_PROFILE_LEGACY, "user-a", "ws_abc", 100.0);
+    w = sim_ws_welcome(SIM_PROFILE_LEGACY, "user-a", "ws_abc", 100000);
     j = cJSON_Parse(w);
     is_str(cJSON_GetObjectItem(j, "type")->valuestring, "system_message", "legacy welcome");
     d = cJSON_GetObjectItem(j, "data");
@@ -245,7 +245,7 @@ static void test_server_messages(void) {
     cJSON_Delete(j);
     free(w);
 
-    w = sim_ws_error("AUTH_FAILED", "Authentication failed", 5.0);
+    w = sim_ws_error("AUTH_FAILED", "Authentication failed", 5000);
     j = cJSON_Parse(w);
     is_str(cJSON_GetObjectItem(j, "type")->valuestring, "error_message", "error type");
     is_str(cJSON_GetObjectItem(j, "error_code")->valuestring, "AUTH_FAILED", "error_code");
@@ -274,7 +274,7 @@ static void test_fault_messages(void) {
     sim_ws_parse("[1]", 3, &m);
     is_str(sim_ws_msg_name(&m), "bad_format", "no type has a name");
 
-    char *r = sim_ws_replacement("agent_error", NULL, "boom", "run_1", "u1", "supervisor", 100.0);
+    char *r = sim_ws_replacement("agent_error", NULL, "boom", "run_1", "u1", "supervisor", 100000);
     cJSON *j = cJSON_Parse(r);
     is_str(cJSON_GetObjectItem(j, "type")->valuestring, "agent_error", "agent_error type");
     is_str(cJSON_GetObjectItem(j, "run_id")->valuestring, "run_1", "agent_error run_id");
@@ -285,7 +285,7 @@ static void test_fault_messages(void) {
            "agent_error text");
     cJSON_Delete(j);
     free(r);
-    r = sim_ws_replacement("agent_death", NULL, "oom", NULL, NULL, "supervisor", 100.0);
+    r = sim_ws_replacement("agent_death", NULL, "oom", NULL, NULL, "supervisor", 100000);
     j = cJSON_Parse(r);
     ok(cJSON_IsNull(cJSON_GetObjectItem(j, "run_id")), "no run: run_id null");
     cJSON *d = cJSON_GetObjectItem(j, "data");
@@ -294,7 +294,7 @@ static void test_fault_messages(void) {
            "recovery action");
     cJSON_Delete(j);
     free(r);
-    r = sim_ws_replacement("error_message", NULL, "no handler", NULL, "u1", "a", 100.0);
+    r = sim_ws_replacement("error_message", NULL, "no handler", NULL, "u1", "a", 100000);
     j = cJSON_Parse(r);
     is_str(cJSON_GetObjectItem(j, "error_code")->valuestring, "AGENT_ERROR", "default code");
     is_str(cJSON_GetObjectItem(j, "error_message")->valuestring, "no handler", "error text");

@@ -11,13 +11,13 @@
 #include "tap.h"
 #include "util.h"
 
-static int add(sim_faults *f, const char *json, double now, char *err, size_t errlen) {
+static int add(sim_faults *f, const char *json, int64_t now_ms, char *err, size_t errlen) {
     cJSON *j = cJSON_Parse(json);
     if (!j) {
         snprintf(err, errlen, "test JSON does not parse");
         return -1;
     }
-    int rc = sim_faults_add(f, j, "faults[0]", 1, now, err, errlen);
+    int rc = sim_faults_add(f, j, "faults[0]", 1, now_ms, err, errlen);
     cJSON_Delete(j);
     return rc;
 }
@@ -147,22 +147,22 @@ static void test_match_and_counts(void) {
 }
 
 static void test_first_after_window(void) {
-    sim_faults *f = sim_faults_new(1, NULL, 100.0);
+    sim_faults *f = sim_faults_new(1, NULL, 100000);
     char err[256];
-    add(f, "{\"id\":\"f\",\"on\":\"ws.message\",\"first\":2,\"action\":{\"kind\":\"drop\"}}", 100, err, sizeof(err));
+    add(f, "{\"id\":\"f\",\"on\":\"ws.message\",\"first\":2,\"action\":{\"kind\":\"drop\"}}", 100000, err, sizeof(err));
     add(f, "{\"id\":\"a\",\"on\":\"ws.send\",\"after\":3,\"after_ms\":1000,\"until_ms\":2000,"
-           "\"action\":{\"kind\":\"drop\"}}", 100, err, sizeof(err));
+           "\"action\":{\"kind\":\"drop\"}}", 100000, err, sizeof(err));
     sim_action a;
     int pattern = 0;
     for (int i = 1; i <= 4; i++) {
         sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_REQUEST, .proto = "ws",
                       .name = "user_message", .conn = 1, .msg = (uint64_t)i};
-        sim_faults_cross(f, &w, 100, &a);
+        sim_faults_cross(f, &w, 100000, &a);
         pattern = pattern * 10 + (a.kind == SIM_ACT_DROP);
     }
     is_int(pattern, 1100, "first 2 messages dropped");
     pattern = 0;
-    double times[] = {100.5, 101.0, 101.2, 101.5, 101.9, 102.0};
+    int64_t times[] = {100500, 101000, 101200, 101500, 101900, 102000};
     for (int i = 0; i < 6; i++) {
         sim_wire w = ws_send(1, (uint64_t)i + 1, "agent_started");
         sim_faults_cross(f, &w, times[i], &a);
@@ -253,27 +253,27 @@ static void test_binomial(void) {
 }
 
 static void test_ttl_journal_metrics(void) {
-    sim_faults *f = sim_faults_new(1, NULL, 10.0);
+    sim_faults *f = sim_faults_new(1, NULL, 10000);
     char err[256];
     is_int(add(f, "{\"id\":\"t\",\"on\":\"ws.accept\",\"ttl_ms\":500,\"action\":{\"kind\":\"close\",\"code\":1013,"
-                  "\"reason\":\"Try again later\"}}", 10.0, err, sizeof(err)), 0, "ttl rule");
+                  "\"reason\":\"Try again later\"}}", 10000, err, sizeof(err)), 0, "ttl rule");
     sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_ACCEPT, .proto = "ws", .name = "/ws",
                   .conn = 1, .user_id = "user-bob"};
     sim_action a;
-    sim_faults_cross(f, &w, 10.2, &a);
+    sim_faults_cross(f, &w, 10200, &a);
     is_int(a.kind, SIM_ACT_CLOSE, "fires inside its ttl");
     w.conn = 2;
-    sim_faults_cross(f, &w, 10.6, &a);
+    sim_faults_cross(f, &w, 10600, &a);
     is_int(a.kind, SIM_ACT_PASS, "reverts by itself after ttl_ms");
     is_int(sim_faults_count(f), 0, "expired rule removed");
 
     /* A rule whose place sees no traffic expires too, once asked. */
     is_int(add(f, "{\"id\":\"quiet\",\"on\":\"redis.accept\",\"ttl_ms\":100,\"action\":{\"kind\":\"hang\"}}",
-               10.6, err, sizeof(err)), 0, "ttl rule on a quiet place");
-    sim_faults_expire(f, 10.8);
+               10600, err, sizeof(err)), 0, "ttl rule on a quiet place");
+    sim_faults_expire(f, 10800);
     is_int(sim_faults_count(f), 0, "expired without traffic");
     is_int(add(f, "{\"id\":\"quiet\",\"on\":\"redis.accept\",\"action\":{\"kind\":\"hang\"}}",
-               10.8, err, sizeof(err)), 0, "its id can be used again");
+               10800, err, sizeof(err)), 0, "its id can be used again");
     is_int(sim_faults_remove(f, "quiet"), 0, "removed");
 
     sim_buf b = {0};
@@ -288,7 +288,7 @@ static void test_ttl_journal_metrics(void) {
 
     /* Redis commands are counted but not journaled unless a rule fires. */
     sim_wire r = {.service = SIM_SVC_REDIS, .point = SIM_WIRE_REQUEST, .proto = "resp", .name = "get", .conn = 1};
-    sim_faults_cross(f, &r, 11, &a);
+    sim_faults_cross(f, &r, 11000, &a);
     is_int(sim_faults_journal_count(f), 2, "redis command not journaled");
     sim_faults_metrics(f, &b);
     ok(strstr(b.data, "stagesim_crossings_total{service=\"redis\",point=\"request\"} 1\n") != NULL, "metrics count redis");

@@ -22,8 +22,8 @@ static void test_builtin(void) {
     is_int(sc->access_ttl_s, 1800, "access tokens live 30 min");
     is_int(sc->no_token, SIM_NO_TOKEN_DEMO, "no token: demo user");
     is_str(sc->demo_user_id, "demo-user-001", "demo user id");
-    is_int(sc->heartbeat_s, 35, "heartbeat after 35 s of silence");
-    is_int(sc->heartbeat_timeout_s, 90, "given up after 90 s");
+    is_int(sc->heartbeat_ms, 35000, "heartbeat after 35 s of silence");
+    is_int(sc->heartbeat_timeout_ms, 90000, "given up after 90 s");
     ok(sc->redis_host == NULL, "own Redis by default");
     sim_scenario_free(sc);
 }

@@ -1,0 +1,22 @@
+/* clock.c -- simulated milliseconds from the loop's real time. */
+#include "clock.h"
+
+#include <math.h>
+
+void sim_clock_init(sim_clock *c, double real_now, double scale) {
+    c->real_start = real_now;
+    c->start_ms = (int64_t)floor(real_now * 1000.0);
+    c->scale = scale > 0 ? scale : 1.0;
+}
+
+int64_t sim_clock_now_ms(const sim_clock *c, double real_now) {
+    return c->start_ms + (int64_t)floor((real_now - c->real_start) * 1000.0 * c->scale);
+}
+
+double sim_clock_wait_s(const sim_clock *c, int64_t ms) {
+    return ms > 0 ? (double)ms / 1000.0 / c->scale : 0.0;
+}
+
+int64_t sim_clock_elapsed_ms(const sim_clock *c, int64_t now_ms) {
+    return now_ms - c->start_ms;
+}
