@@ -142,6 +142,7 @@ struct sim_faults {
     uint64_t fired_total;
     sim_fault_listener listener;
     void *listener_ctx;
+    sim_network net;
     sim_buf line;            /* scratch for one journal line */
 };
 
@@ -200,6 +201,7 @@ static void journal_crossing(sim_faults *f, const sim_wire *w, int64_t now_ms, c
         if (a->delay_ms) sim_buf_printf(b, ",\"delay_ms\":%u", a->delay_ms);
         if (a->kind == SIM_ACT_CLOSE) sim_buf_printf(b, ",\"code\":%d", a->code);
     }
+    if (a->latency_ms) sim_buf_printf(b, ",\"latency_ms\":%u", a->latency_ms);
     sim_buf_append(b, "}", 1);
     sim_journal_add(f->journal, b->data, b->len);
 }
@@ -337,6 +339,36 @@ static void consider(sim_faults *f, size_t i, const sim_wire *w, int64_t now_ms,
     }
 }
 
+/* ---- the network ------------------------------------------------------ */
+
+void sim_faults_set_network(sim_faults *f, const sim_network *net) {
+    f->net = *net;
+}
+
+/* The band an HTTP request crosses, or NULL. */
+static const sim_latency_band *network_band(const sim_faults *f, const sim_wire *w) {
+    if (w->point != SIM_WIRE_REQUEST || !w->proto || strcmp(w->proto, "http") != 0) return NULL;
+    const sim_latency_band *band = w->service == SIM_SVC_AUTH      ? &f->net.auth
+                                   : w->service != SIM_SVC_BACKEND ? NULL
+                                   : w->upgrade                    ? &f->net.ws_connect
+                                                                   : &f->net.http;
+    return band && band->max_ms ? band : NULL;
+}
+
+/* Adds the request's latency to what the rules decided (fault.h). */
+static void add_latency(const sim_faults *f, const sim_wire *w, sim_action *out) {
+    const sim_latency_band *band = network_band(f, w);
+    if (!band || (out->kind != SIM_ACT_PASS && out->kind != SIM_ACT_DELAY &&
+                  out->kind != SIM_ACT_REPLY))
+        return;
+    double u = sim_unit(sim_mix(f->seed ^ 0x1a7e9c1ULL, sim_service_name(w->service), w->conn,
+                                w->msg));
+    uint32_t span = band->max_ms - band->min_ms;
+    out->latency_ms = band->min_ms + (uint32_t)floor(u * (span + 1));
+    if (out->kind == SIM_ACT_PASS) out->kind = SIM_ACT_DELAY;
+    out->delay_ms += out->latency_ms;
+}
+
 void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_action *out) {
     memset(out, 0, sizeof(*out));
     if (!f) return;
@@ -357,6 +389,8 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_acti
     int generic = pi->ngeneric && (pi->any_first || (pi->first[c0 >> 3] & (1u << (c0 & 7))));
     if (!b && !generic) {
         /* No rule can match: the common case on hot paths. */
+        if (f->net.http.max_ms | f->net.ws_connect.max_ms | f->net.auth.max_ms)
+            add_latency(f, w, out);
         if (journaled) journal_crossing(f, w, now_ms, out);
         return;
     }
@@ -379,6 +413,7 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_acti
             w->point == SIM_WIRE_SEND)
             f->ws_dropped++;
     }
+    add_latency(f, w, out);
     if (journaled || winner) journal_crossing(f, w, now_ms, out);
     if (winner && f->listener) f->listener(f->listener_ctx, winner->rule->id, winner->fired);
     if (expired) expire_rules(f, now_ms);

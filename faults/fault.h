@@ -60,6 +60,28 @@ void *sim_faults_get(const sim_faults *f, const char *id, int64_t now_ms);
 uint64_t sim_faults_fired(const sim_faults *f, const char *id);
 size_t sim_faults_count(const sim_faults *f);
 
+/* ---- the network --------------------------------------------------------
+ * What lies between the clients and the services (staging: Google's front
+ * end): a latency band per kind of request. Each HTTP request's latency is
+ * drawn from the seed and the request's own ordinals (service, connection,
+ * request), never from arrival order, and added at the decision point to
+ * what the rules decided: a request that passes is delayed by it, a delay
+ * or a status reply waits it on top. Other actions (a reset, a hang) are
+ * not slowed down. */
+
+typedef struct sim_latency_band {
+    uint32_t min_ms, max_ms;   /* max_ms 0: no latency */
+} sim_latency_band;
+
+typedef struct sim_network {
+    sim_latency_band http;        /* backend HTTP requests */
+    sim_latency_band ws_connect;  /* backend WebSocket upgrades */
+    sim_latency_band auth;        /* auth service requests */
+} sim_network;
+
+/* Copies the profile in; a zeroed one turns the network off. */
+void sim_faults_set_network(sim_faults *f, const sim_network *net);
+
 /* Called after every firing (the control API's /journal/wait). */
 typedef void (*sim_fault_listener)(void *ctx, const char *rule_id, uint64_t fired);
 void sim_faults_set_listener(sim_faults *f, sim_fault_listener fn, void *ctx);

@@ -35,6 +35,7 @@ typedef struct sim_wire {
     uint64_t run;         /* run ordinal within the connection, 0 when none */
     int status;           /* HTTP status or WS close code, when known */
     uint64_t user_run;    /* run ordinal among all runs of user_id, 0 when none */
+    int upgrade;          /* an HTTP request asking for a WebSocket */
 } sim_wire;
 
 typedef enum {
@@ -73,6 +74,7 @@ typedef struct sim_action {
     const char *field;    /* MALFORM: field; REPLACE: message type; MISROUTE: user id */
     int mode;             /* MALFORM: SIM_MALFORM_*; CLOSE: SIM_CLOSE_* */
     const char *error_code; /* REPLACE: error_code (AGENT_ERROR, ...), may be NULL */
+    uint32_t latency_ms;  /* the network's part of delay_ms (fault.h), 0 when none */
 } sim_action;
 
 /* The names rules and the journal use: "close", "drop", ...; "backend",

@@ -32,6 +32,14 @@ static const char usage[] =
     "  --scenario FILE    scenario JSON (default: the built-in golden path)\n"
     "  --seed N           overrides the scenario's seed\n"
     "  --journal FILE     write the journal (JSON lines) to FILE\n"
+    "  --tls              serve https/wss (backend) and https (auth) instead of plain text\n"
+    "                     (also the scenario's network.tls); Redis stays plain\n"
+    "  --tls-cert FILE    PEM certificate to serve (with --tls-key; implies --tls); without\n"
+    "                     it a key and a self-signed certificate for localhost, 127.0.0.1\n"
+    "                     and ::1 are made at start, and READY names it as \"cert\"\n"
+    "  --tls-key FILE     PEM private key of --tls-cert\n"
+    "  --tls-dir DIR      where the made certificate and key go (default: a fresh private\n"
+    "                     directory, removed at exit)\n"
     "  --verbose          log debug messages\n"
     "\n"
     "validate: load FILE as `up` would; exit 0 if it is valid, 2 with the reason if not.\n"
@@ -78,7 +86,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 
 static int cmd_up(int argc, char **argv) {
     enum { O_BACKEND = 1, O_AUTH, O_REDIS, O_CONTROL, O_TOKEN, O_BIND, O_SCENARIO, O_SEED, O_JOURNAL,
-           O_VERBOSE, O_HELP };
+           O_TLS, O_TLS_CERT, O_TLS_KEY, O_TLS_DIR, O_VERBOSE, O_HELP };
     static const struct option longopts[] = {
         {"backend-port", required_argument, NULL, O_BACKEND},
         {"auth-port", required_argument, NULL, O_AUTH},
@@ -89,6 +97,10 @@ static int cmd_up(int argc, char **argv) {
         {"scenario", required_argument, NULL, O_SCENARIO},
         {"seed", required_argument, NULL, O_SEED},
         {"journal", required_argument, NULL, O_JOURNAL},
+        {"tls", no_argument, NULL, O_TLS},
+        {"tls-cert", required_argument, NULL, O_TLS_CERT},
+        {"tls-key", required_argument, NULL, O_TLS_KEY},
+        {"tls-dir", required_argument, NULL, O_TLS_DIR},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -112,6 +124,10 @@ static int cmd_up(int argc, char **argv) {
         case O_SCENARIO: opt.scenario_path = optarg; break;
         case O_SEED: bad = parse_u64(optarg, &opt.seed); opt.seed_set = 1; break;
         case O_JOURNAL: opt.journal_path = optarg; break;
+        case O_TLS: opt.tls = 1; break;
+        case O_TLS_CERT: opt.tls_cert = optarg; opt.tls = 1; bad = !*optarg; break;
+        case O_TLS_KEY: opt.tls_key = optarg; opt.tls = 1; bad = !*optarg; break;
+        case O_TLS_DIR: opt.tls_dir = optarg; bad = !*optarg; break;
         case O_VERBOSE: sim_log_set_level(SIM_LOG_DEBUG); break;
         case O_HELP: fputs(usage, stdout); return 0;
         default:
@@ -125,6 +141,14 @@ static int cmd_up(int argc, char **argv) {
     }
     if (optind < argc) {
         fprintf(stderr, "stagesim up: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!opt.tls_cert != !opt.tls_key) {
+        fprintf(stderr, "stagesim up: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (opt.tls_cert && opt.tls_dir) {
+        fprintf(stderr, "stagesim up: --tls-dir is for a made certificate, not with --tls-cert\n");
         return 2;
     }
 

@@ -3,6 +3,7 @@
  * order that leaves no callback pointing at freed state. */
 #include "sim.h"
 
+#include <cjson/cJSON.h>
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,12 @@
 #include "history.h"
 #include "redis_server.h"
 #include "scenario.h"
+#include "tls_cert.h"
+#include "tls_front.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 2000
+#define TLS_CERT_DAYS 3
 
 struct sim {
     struct ev_loop *loop;
@@ -30,6 +34,9 @@ struct sim {
     sim_redis_server *redis;
     sim_history *history;
     sim_backend *backend;
+    int tls;
+    sim_tls_cert cert;
+    sim_tls_front *tls_front;    /* the backend's public port when serving TLS */
     sim_control *control;
     int stopping;
     void (*done)(void *ctx);
@@ -56,6 +63,11 @@ static void teardown(sim *s) {
     if (s->history) sim_history_free(s->history);
     s->history = NULL;
     if (s->backend) sim_backend_free(s->backend);
+    /* After the backend: its last frames (1001) went out through the front. */
+    sim_tls_front_free(s->tls_front);
+    s->tls_front = NULL;
+    if (s->tls) sim_tls_cert_free(&s->cert);
+    s->tls = 0;
     if (s->redis) sim_redis_server_stop(s->redis);
     if (s->auth_svc) sim_auth_service_stop(s->auth_svc);
     if (s->auth) sim_auth_store_free(s->auth);
@@ -103,6 +115,14 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         *exit_code = 2; /* validated at load: only a bug gets here */
         goto fail;
     }
+    sim_faults_set_network(s->faults, &sc->network);
+    if (opt->tls || sc->tls) {
+        int rc = opt->tls_cert ? sim_tls_cert_load(&s->cert, opt->tls_cert, opt->tls_key, err, errlen)
+                               : sim_tls_cert_generate(&s->cert, opt->tls_dir, now_ms, TLS_CERT_DAYS,
+                                                       err, errlen);
+        if (rc) goto fail;
+        s->tls = 1;
+    }
     s->auth = sim_auth_store_new(sc, sc->seed);
     sim_auth_store_set_faults(s->auth, s->faults);
 
@@ -111,7 +131,7 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     s->redis = sim_redis_server_start(loop, &rc, err, errlen);
     if (!s->redis) goto fail;
     sim_auth_config ac = {.bind = s->bind, .port = opt->auth_port, .store = s->auth,
-                          .faults = s->faults, .clock = &s->clock};
+                          .faults = s->faults, .clock = &s->clock, .tls = s->tls ? &s->cert : NULL};
     s->auth_svc = sim_auth_service_start(loop, &ac, err, errlen);
     if (!s->auth_svc) goto fail;
 
@@ -123,9 +143,11 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     s->history = sim_history_new(loop, &s->clock, rhost, rport, sc->redis_connect_timeout_ms,
                                  sc->redis_command_timeout_ms);
 
+    /* With TLS the backend listens on a loopback port of its own, and the
+     * front takes the public one (tls_front.h). */
     sim_backend_config bc = {
-        .bind = s->bind,
-        .port = opt->backend_port,
+        .bind = s->tls ? "127.0.0.1" : s->bind,
+        .port = s->tls ? 0 : opt->backend_port,
         .auth_port = sim_auth_service_port(s->auth_svc),
         .sc = sc,
         .auth = s->auth,
@@ -136,12 +158,18 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     };
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;
+    if (s->tls) {
+        sim_tls_front_config fc = {.bind = s->bind, .port = opt->backend_port,
+                                   .inner_port = sim_backend_port(s->backend), .cert = &s->cert};
+        s->tls_front = sim_tls_front_start(loop, &fc, err, errlen);
+        if (!s->tls_front) goto fail;
+    }
 
     sim_control_config cc = {
         .bind = s->bind, .port = opt->control_port, .token = opt->control_token,
         .faults = s->faults, .sc = sc, .clock = &s->clock,
         .redis_info = history_info, .redis_info_ctx = s,
-        .ports = {sim_backend_port(s->backend), sim_auth_service_port(s->auth_svc),
+        .ports = {sim_port(s, "backend"), sim_auth_service_port(s->auth_svc),
                   sim_redis_server_port(s->redis)},
     };
     s->control = sim_control_start(loop, &cc, err, errlen);
@@ -158,7 +186,9 @@ fail:
 }
 
 int sim_port(const sim *s, const char *service) {
-    if (strcmp(service, "backend") == 0) return s->backend ? sim_backend_port(s->backend) : -1;
+    if (strcmp(service, "backend") == 0)
+        return s->tls_front ? sim_tls_front_port(s->tls_front)
+               : s->backend ? sim_backend_port(s->backend) : -1;
     if (strcmp(service, "auth") == 0) return s->auth_svc ? sim_auth_service_port(s->auth_svc) : -1;
     if (strcmp(service, "redis") == 0) return s->redis ? sim_redis_server_port(s->redis) : -1;
     if (strcmp(service, "control") == 0) return s->control ? sim_control_port(s->control) : -1;
@@ -166,8 +196,14 @@ int sim_port(const sim *s, const char *service) {
 }
 
 void sim_ready_json(const sim *s, char *out, size_t outlen) {
-    snprintf(out, outlen, "{\"backend\":%d,\"auth\":%d,\"redis\":%d,\"control\":%d}",
-             sim_port(s, "backend"), sim_port(s, "auth"), sim_port(s, "redis"), sim_port(s, "control"));
+    cJSON *j = cJSON_CreateObject();
+    static const char *const names[] = {"backend", "auth", "redis", "control"};
+    for (size_t i = 0; i < 4; i++) cJSON_AddNumberToObject(j, names[i], sim_port(s, names[i]));
+    if (s->tls) cJSON_AddStringToObject(j, "cert", s->cert.cert_path);
+    char *text = cJSON_PrintUnformatted(j);
+    snprintf(out, outlen, "%s", text ? text : "{}");
+    free(text);
+    cJSON_Delete(j);
 }
 
 static void backend_closed(void *ctx) {
@@ -177,6 +213,7 @@ static void backend_closed(void *ctx) {
 }
 
 void sim_stop(sim *s, void (*done)(void *ctx), void *ctx) {
+    sim_tls_front_stop_listening(s->tls_front);
     if (s->stopping) {
         /* A second request: skip the grace period. */
         if (s->backend) sim_backend_shutdown(s->backend, 0, backend_closed, s);

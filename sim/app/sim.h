@@ -20,6 +20,11 @@ typedef struct sim_options {
     int seed_set;               /* --seed given: overrides the scenario's */
     uint64_t seed;
     const char *journal_path;   /* NULL: no journal file */
+    int tls;                    /* https/wss and https on the backend and auth ports; the
+                                   scenario's network.tls turns it on too */
+    const char *tls_cert;       /* PEM pair to serve; NULL: generate one */
+    const char *tls_key;
+    const char *tls_dir;        /* where a generated pair goes; NULL: a fresh private directory */
 } sim_options;
 
 void sim_options_default(sim_options *opt);
@@ -33,7 +38,8 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
                int *exit_code);
 
 /* Writes the READY line's JSON object:
- * {"backend":P,"auth":P,"redis":P,"control":P}. */
+ * {"backend":P,"auth":P,"redis":P,"control":P}, with "cert":"/path" when
+ * serving TLS. */
 void sim_ready_json(const sim *s, char *out, size_t outlen);
 int sim_port(const sim *s, const char *service);
 

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "http.h"
 #include "scenario.h"
+#include "tls_cert.h"
 
 struct ev_loop;
 typedef struct sim_faults sim_faults;
@@ -57,6 +58,7 @@ typedef struct sim_auth_config {
     sim_auth_store *store;      /* borrowed, outlives the service */
     sim_faults *faults;         /* borrowed */
     const sim_clock *clock;     /* borrowed */
+    const sim_tls_cert *tls;    /* borrowed: serve https; NULL for http */
 } sim_auth_config;
 sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_config *cfg,
                                          char *err, size_t errlen);

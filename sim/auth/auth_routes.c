@@ -584,7 +584,7 @@ sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_co
                                          char *err, size_t errlen) {
     sim_mhd_config mc = {.bind = cfg->bind, .port = cfg->port, .max_body = AUTH_MAX_BODY,
                          .handler = service_handler, .ctx = cfg->store, .faults = cfg->faults,
-                         .service = SIM_SVC_AUTH, .clock = cfg->clock};
+                         .service = SIM_SVC_AUTH, .clock = cfg->clock, .tls = cfg->tls};
     sim_mhd *m = sim_mhd_start(loop, &mc, err, errlen);
     if (!m)
         return NULL;

@@ -575,15 +575,28 @@ sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *er
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem ops[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, m},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, m},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, m},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, 10000, NULL},
+        {MHD_OPTION_END, 0, NULL},   /* the TLS pair goes here */
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (cfg->tls) {
+        /* GnuTLS, in libmicrohttpd itself: PEM texts in memory. */
+        flags |= MHD_USE_TLS;
+        size_t n = sizeof(ops) / sizeof(ops[0]) - 3;
+        ops[n] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, cfg->tls->key_pem};
+        ops[n + 1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->tls->cert_pem};
+    }
     /* EXTERNAL_LOGGER must come first, or earlier options log to stderr. */
     m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, m,
                             MHD_OPTION_EXTERNAL_LOGGER, on_log, m,
-                            MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
-                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, m,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)10000,
+                            MHD_OPTION_ARRAY, ops,
                             MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!m->d) {

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "fault.h"
 #include "http.h"
+#include "tls_cert.h"
 
 struct ev_loop;
 typedef struct sim_mhd sim_mhd;
@@ -22,6 +23,7 @@ typedef struct sim_mhd_config {
     sim_faults *faults;         /* borrowed: every request and reply crosses it */
     sim_service service;        /* as which service they cross */
     const sim_clock *clock;     /* borrowed */
+    const sim_tls_cert *tls;    /* borrowed: serve https with it; NULL for http */
 } sim_mhd_config;
 
 /* Starts a server on bind:port. Returns NULL with err filled on failure. */

@@ -191,6 +191,56 @@ static int load_startup(loader *ld, sim_scenario *sc, const cJSON *obj) {
     return 0;
 }
 
+/* A latency band {"min": ms, "max": ms}. */
+static int load_band(loader *ld, const cJSON *obj, const char *key, sim_latency_band *band) {
+    static const char *const keys[] = {"min", "max", NULL};
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return 0;
+    char path[64];
+    snprintf(path, sizeof(path), "network.%s", key);
+    double lo = 0, hi = 0;
+    if (sim_jcheck_object(ld, v, path) || sim_jcheck_keys(ld, v, path, keys) ||
+        get_int(ld, v, path, "min", 0, 600000, &lo) || get_int(ld, v, path, "max", 1, 600000, &hi))
+        return -1;
+    if (!cJSON_GetObjectItemCaseSensitive(v, "max")) {
+        char mpath[80];
+        snprintf(mpath, sizeof(mpath), "%s.max", path);
+        return sim_jcheck_fail(ld, mpath, "is required");
+    }
+    if (lo > hi) {
+        char mpath[80];
+        snprintf(mpath, sizeof(mpath), "%s.min", path);
+        return sim_jcheck_fail(ld, mpath, "must not be greater than max");
+    }
+    band->min_ms = (uint32_t)lo;
+    band->max_ms = (uint32_t)hi;
+    return 0;
+}
+
+static int load_network(loader *ld, sim_scenario *sc, const cJSON *obj) {
+    static const char *const keys[] = {"tls", "http_latency_ms", "ws_connect_ms", "auth_latency_ms",
+                                       "front_end", NULL};
+    if (sim_jcheck_object(ld, obj, "network") || sim_jcheck_keys(ld, obj, "network", keys))
+        return -1;
+    const cJSON *tls = cJSON_GetObjectItemCaseSensitive(obj, "tls");
+    if (tls && !cJSON_IsBool(tls))
+        return sim_jcheck_fail(ld, "network.tls", "must be true or false, not %s", sim_jcheck_type(tls));
+    sc->tls = cJSON_IsTrue(tls);
+    if (load_band(ld, obj, "http_latency_ms", &sc->network.http) ||
+        load_band(ld, obj, "ws_connect_ms", &sc->network.ws_connect) ||
+        load_band(ld, obj, "auth_latency_ms", &sc->network.auth))
+        return -1;
+    char *fe = NULL;
+    if (sim_jcheck_string(ld, obj, "network", "front_end", &fe, 0)) return -1;
+    int rc = 0;
+    if (fe && strcmp(fe, "google") == 0)
+        sc->front_end = SIM_FRONT_END_GOOGLE;
+    else if (fe && strcmp(fe, "none") != 0)
+        rc = sim_jcheck_fail(ld, "network.front_end", "must be \"google\" or \"none\", not \"%s\"", fe);
+    free(fe);
+    return rc;
+}
+
 static void set_defaults(sim_scenario *sc) {
     sc->name = sim_xstrdup("unnamed");
     sc->description = sim_xstrdup("");
@@ -236,7 +286,8 @@ static void fill_agent_defaults(sim_scenario *sc) {
 
 sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err, size_t errlen) {
     static const char *const keys[] = {"name", "description", "profile", "seed", "auth", "websocket",
-                                       "users", "agent", "redis", "startup", "faults", NULL};
+                                       "users", "agent", "redis", "startup", "network", "faults",
+                                       NULL};
     loader ld = {.origin = origin, .err = err, .errlen = errlen};
     const char *parse_end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &parse_end, 1);
@@ -280,6 +331,7 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "agent")) && load_agent(&ld, sc, v)) goto bad;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "redis")) && load_redis(&ld, sc, v)) goto bad;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "startup")) && load_startup(&ld, sc, v)) goto bad;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "network")) && load_network(&ld, sc, v)) goto bad;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "faults"))) {
         if (!cJSON_IsArray(v)) {
             sim_jcheck_fail(&ld, "faults", "must be an array, not %s", sim_jcheck_type(v));

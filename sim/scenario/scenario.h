@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fault.h"
+
 typedef enum { SIM_PROFILE_CURRENT, SIM_PROFILE_LEGACY } sim_profile;
 /* What the backend does with a WebSocket that carries no token. */
 typedef enum { SIM_NO_TOKEN_DEMO, SIM_NO_TOKEN_REJECT } sim_no_token;
@@ -28,6 +30,10 @@ typedef struct sim_agent_script {
     char *answer_template;     /* "{prompt}", "{tool}", "{agent}", "{digest}" substituted */
     uint32_t gap_ms;           /* between consecutive events of a run */
 } sim_agent_script;
+
+/* What the responses look like they came through (staging: Google's front
+ * end adds Server, Via and X-Cloud-Trace-Context). */
+typedef enum { SIM_FRONT_END_NONE, SIM_FRONT_END_GOOGLE } sim_front_end;
 
 typedef struct sim_scenario {
     char *path;                /* file it came from, or "<built-in>" */
@@ -54,6 +60,9 @@ typedef struct sim_scenario {
     uint32_t redis_connect_timeout_ms;
     uint32_t redis_command_timeout_ms; /* a reply later than this: failure, reconnect (2000) */
     void *faults;              /* cJSON array of fault rules (owned), may be NULL */
+    int tls;                   /* network.tls: https and wss on the backend and auth ports */
+    sim_network network;       /* network latency bands (fault.h) */
+    sim_front_end front_end;
 } sim_scenario;
 
 /* Loads and validates a scenario. path NULL means the built-in default.

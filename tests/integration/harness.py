@@ -44,6 +44,7 @@ class Sim:
         self.auth = self.ports["auth"]
         self.redis = self.ports["redis"]
         self.control = self.ports["control"]
+        self.cert = self.ports.get("cert")   # with --tls: the certificate to trust
         self.exit_code = None
 
     @staticmethod
@@ -66,11 +67,11 @@ class Sim:
 
     @property
     def backend_url(self):
-        return "http://127.0.0.1:%d" % self.backend
+        return "%s://127.0.0.1:%d" % ("https" if self.cert else "http", self.backend)
 
     @property
     def ws_url(self):
-        return "ws://127.0.0.1:%d/ws" % self.backend
+        return "%s://127.0.0.1:%d/ws" % ("wss" if self.cert else "ws", self.backend)
 
     @property
     def control_url(self):
@@ -78,7 +79,7 @@ class Sim:
 
     @property
     def auth_url(self):
-        return "http://127.0.0.1:%d" % self.auth
+        return "%s://127.0.0.1:%d" % ("https" if self.cert else "http", self.auth)
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
         """Stops the process; returns (exit code, stdout rest, stderr)."""
