@@ -131,7 +131,8 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     s->redis = sim_redis_server_start(loop, &rc, err, errlen);
     if (!s->redis) goto fail;
     sim_auth_config ac = {.bind = s->bind, .port = opt->auth_port, .store = s->auth,
-                          .faults = s->faults, .clock = &s->clock, .tls = s->tls ? &s->cert : NULL};
+                          .faults = s->faults, .clock = &s->clock, .tls = s->tls ? &s->cert : NULL,
+                          .front_end = sc->front_end == SIM_FRONT_END_GOOGLE, .seed = sc->seed};
     s->auth_svc = sim_auth_service_start(loop, &ac, err, errlen);
     if (!s->auth_svc) goto fail;
 

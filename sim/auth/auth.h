@@ -27,7 +27,12 @@ typedef enum {
     SIM_AUTH_INVALID = -1,   /* malformed, bad signature, bad alg, missing claim, wrong iss/type */
     SIM_AUTH_EXPIRED = -2,
     SIM_AUTH_REVOKED = -3,
+    SIM_AUTH_NOT_YET_VALID = -4, /* iat or nbf in the future (PyJWT's ImmatureSignatureError) */
 } sim_auth_status;
+
+/* "Token has expired", "Token has been revoked", "Token is not yet valid",
+ * "Invalid token". */
+const char *sim_auth_status_text(sim_auth_status st);
 
 /* Creates the store from the scenario (borrowed, must outlive the store).
  * The secret is chosen here: JWT_SECRET_STAGING, else JWT_SECRET_KEY, else the
@@ -39,7 +44,8 @@ void sim_auth_store_free(sim_auth_store *st);
  * a valid token fail). f is borrowed; NULL turns it off. */
 void sim_auth_store_set_faults(sim_auth_store *st, sim_faults *f);
 
-/* Checks an access token as the backend does, at now_ms (clock.h). */
+/* Checks an access token as the backend does, at now_ms (clock.h): with
+ * the backend's own secret and clock skew when the scenario gives it one. */
 sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, int64_t now_ms,
                                       sim_principal *out);
 
@@ -59,6 +65,8 @@ typedef struct sim_auth_config {
     sim_faults *faults;         /* borrowed */
     const sim_clock *clock;     /* borrowed */
     const sim_tls_cert *tls;    /* borrowed: serve https; NULL for http */
+    int front_end;              /* replies carry Google's front-end headers */
+    uint64_t seed;
 } sim_auth_config;
 sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_config *cfg,
                                          char *err, size_t errlen);

@@ -423,6 +423,8 @@ static void r_validate(void *ctx, const sim_http_request *req, sim_http_response
         validate_false(resp, "token_expired", "Token has expired");
     } else if (rc == SIM_AUTH_REVOKED) {
         validate_false(resp, "token_revoked", "Token has been revoked");
+    } else if (rc == SIM_AUTH_NOT_YET_VALID) {
+        validate_false(resp, "token_not_yet_valid", "The token is not yet valid");
     } else if (rc != SIM_AUTH_OK) {
         validate_false(resp, "invalid_token", "Invalid token");
     } else {
@@ -430,7 +432,7 @@ static void r_validate(void *ctx, const sim_http_request *req, sim_http_response
         const cJSON *em = cJSON_GetObjectItemCaseSensitive(c, "email");
         const cJSON *pm = cJSON_GetObjectItemCaseSensitive(c, "permissions");
         char exp[SIM_ISO_LEN];
-        sim_iso_time(exp, (int64_t)(cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble * 1000.0));
+        sim_iso_time(exp, sim_epoch_s_to_ms(cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble));
         cJSON *o = cJSON_CreateObject();
         cJSON_AddBoolToObject(o, "valid", 1);
         cJSON_AddStringToObject(o, "user_id",
@@ -454,9 +456,8 @@ static void r_me(void *ctx, const sim_http_request *req, sim_http_response *resp
     void *v = NULL;
     sim_auth_status rc = sim_auth_store_check(st, tok, "access", req->now_ms, &v);
     if (rc != SIM_AUTH_OK) {
-        reply_401(resp, rc == SIM_AUTH_EXPIRED ? "Token has expired"
-                        : rc == SIM_AUTH_REVOKED ? "Token has been revoked"
-                        : "Invalid or expired token");
+        reply_401(resp, rc == SIM_AUTH_INVALID ? "Invalid or expired token"
+                                               : sim_auth_status_text(rc));
         return;
     }
     cJSON *c = v;
@@ -584,7 +585,8 @@ sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_co
                                          char *err, size_t errlen) {
     sim_mhd_config mc = {.bind = cfg->bind, .port = cfg->port, .max_body = AUTH_MAX_BODY,
                          .handler = service_handler, .ctx = cfg->store, .faults = cfg->faults,
-                         .service = SIM_SVC_AUTH, .clock = cfg->clock, .tls = cfg->tls};
+                         .service = SIM_SVC_AUTH, .clock = cfg->clock, .tls = cfg->tls,
+                         .front_end = cfg->front_end, .seed = cfg->seed};
     sim_mhd *m = sim_mhd_start(loop, &mc, err, errlen);
     if (!m)
         return NULL;

@@ -119,10 +119,22 @@ static void smap_free(smap *m) {
 
 /* ---- the store ----------------------------------------------------------- */
 
+/* How one side checks tokens: the auth service itself, or the backend,
+ * which in a scenario may hold another secret (the services disagreeing)
+ * or another clock (skew). */
+typedef struct view {
+    const char *secret;         /* borrowed from the store */
+    size_t secret_len;
+    int64_t skew_ms;            /* its clock minus the issuer's */
+    int64_t leeway_ms;          /* PyJWT's leeway for exp, nbf and iat */
+} view;
+
 struct sim_auth_store {
     uint64_t seed;
     char *secret;
     size_t secret_len;
+    char *backend_secret;       /* NULL: the backend uses `secret` */
+    view issuer, backend;
     char *e2e_key;              /* NULL: not configured */
     unsigned access_ttl;
     unsigned refresh_ttl;
@@ -200,6 +212,16 @@ sim_auth_store *sim_auth_store_new(const sim_scenario *sc, uint64_t seed) {
                  "scenario); generated from the seed: %s", st->secret);
     }
     st->secret_len = strlen(st->secret);
+    int64_t leeway_ms = sc ? (int64_t)sc->auth_leeway_s * 1000 : 0;
+    st->issuer = (view){st->secret, st->secret_len, 0, leeway_ms};
+    st->backend = st->issuer;
+    if (sc && sc->backend_jwt_secret) {
+        st->backend_secret = sim_xstrdup(sc->backend_jwt_secret);
+        st->backend.secret = st->backend_secret;
+        st->backend.secret_len = strlen(st->backend_secret);
+        sim_info("auth: the backend checks tokens with a secret of its own (scenario)");
+    }
+    if (sc) st->backend.skew_ms = sc->backend_clock_skew_ms;
 
     const char *key = env_nonempty("E2E_OAUTH_SIMULATION_KEY");
     if (!key && sc && sc->e2e_key && *sc->e2e_key)
@@ -235,6 +257,7 @@ void sim_auth_store_free(sim_auth_store *st) {
     smap_free(&st->revoked);
     smap_free(&st->issued);
     free(st->secret);
+    free(st->backend_secret);
     free(st->e2e_key);
     free(st);
 }
@@ -317,6 +340,19 @@ static const char *str_claim(const cJSON *c, const char *name) {
     return v->valuestring;
 }
 
+/* aud, when the token has one, must name the platform (a string, or an
+ * array holding it), as PyJWT checks it given the backend's audience. */
+static int audience_ok(const cJSON *c) {
+    const cJSON *aud = cJSON_GetObjectItemCaseSensitive(c, "aud");
+    if (!aud) return 1;
+    if (cJSON_IsString(aud)) return strcmp(aud->valuestring, AUDIENCE) == 0;
+    const cJSON *it;
+    if (!cJSON_IsArray(aud)) return 0;
+    cJSON_ArrayForEach(it, aud)
+        if (cJSON_IsString(it) && strcmp(it->valuestring, AUDIENCE) == 0) return 1;
+    return 0;
+}
+
 static int num_claim(const cJSON *c, const char *name, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, name);
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
@@ -325,31 +361,38 @@ static int num_claim(const cJSON *c, const char *name, double *out) {
     return 0;
 }
 
-sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, const char *type,
-                                     int64_t now_ms, void **claims_out) {
+/* The claims checks as PyJWT 2 applies them, then our own: signature and
+ * alg, the required claims, iat and nbf not in the future and exp not
+ * reached (each with the leeway, against the checker's clock at whole
+ * seconds, as PyJWT's now = int(time)), aud when the token has one, iss,
+ * token_type, revocation; then the auth.token crossing. */
+static sim_auth_status check(sim_auth_store *st, const view *v, const char *token,
+                             const char *type, int64_t now_ms, void **claims_out) {
     if (claims_out)
         *claims_out = NULL;
-    void *v = NULL;
-    if (sim_jwt_verify(token, st->secret, st->secret_len, &v) != SIM_JWT_OK)
+    void *parsed = NULL;
+    if (sim_jwt_verify(token, v->secret, v->secret_len, &parsed) != SIM_JWT_OK)
         return SIM_AUTH_INVALID;
-    cJSON *c = v;
+    cJSON *c = parsed;
     double iat, exp;
     const char *iss = str_claim(c, "iss"), *tt = str_claim(c, "token_type");
     const char *jti = str_claim(c, "jti");
-    if (!str_claim(c, "sub") || !jti || num_claim(c, "iat", &iat) || num_claim(c, "exp", &exp)
-        || !iss || strcmp(iss, ISSUER) != 0 || !tt || strcmp(tt, type) != 0) {
-        cJSON_Delete(c);
-        return SIM_AUTH_INVALID;
-    }
-    if (exp * 1000.0 <= (double)now_ms) {   /* PyJWT's rule: expired once now reaches exp */
-        cJSON_Delete(c);
-        return SIM_AUTH_EXPIRED;
-    }
-    if (smap_find(&st->revoked, jti)) {
-        cJSON_Delete(c);
-        return SIM_AUTH_REVOKED;
-    }
-    if (st->faults) {
+    sim_auth_status rc = SIM_AUTH_OK;
+    int64_t now = now_ms + v->skew_ms;
+    now -= ((now % 1000) + 1000) % 1000;   /* whole seconds */
+    const cJSON *nbf = cJSON_GetObjectItemCaseSensitive(c, "nbf");
+    if (!str_claim(c, "sub") || !jti || num_claim(c, "iat", &iat) || num_claim(c, "exp", &exp) ||
+        (nbf && !cJSON_IsNumber(nbf)) || !audience_ok(c) || !iss || strcmp(iss, ISSUER) != 0 ||
+        !tt || strcmp(tt, type) != 0)
+        rc = SIM_AUTH_INVALID;
+    else if (sim_epoch_s_to_ms(iat) > now + v->leeway_ms ||
+             (nbf && sim_epoch_s_to_ms(nbf->valuedouble) > now + v->leeway_ms))
+        rc = SIM_AUTH_NOT_YET_VALID;
+    else if (sim_epoch_s_to_ms(exp) <= now - v->leeway_ms)
+        rc = SIM_AUTH_EXPIRED;   /* PyJWT's rule: expired once now reaches exp */
+    else if (smap_find(&st->revoked, jti))
+        rc = SIM_AUTH_REVOKED;
+    if (rc == SIM_AUTH_OK && st->faults) {
         /* Every token check of every service comes through here: the one
          * place a rule can make a good token fail (services that disagree
          * on the secret, a revocation list out of sync). */
@@ -357,29 +400,42 @@ sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, cons
                       .name = type, .user_id = str_claim(c, "sub")};
         sim_action a;
         sim_faults_cross(st->faults, &w, now_ms, &a);
-        if (a.kind == SIM_ACT_REPLY) {
-            cJSON_Delete(c);
-            return SIM_AUTH_INVALID;
-        }
+        if (a.kind == SIM_ACT_REPLY)
+            rc = SIM_AUTH_INVALID;
     }
-    if (claims_out)
+    if (rc == SIM_AUTH_OK && claims_out)
         *claims_out = c;
     else
         cJSON_Delete(c);
-    return SIM_AUTH_OK;
+    return rc;
+}
+
+sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, const char *type,
+                                     int64_t now_ms, void **claims_out) {
+    return check(st, &st->issuer, token, type, now_ms, claims_out);
 }
 
 void sim_auth_store_revoke(sim_auth_store *st, const char *jti, double exp, int64_t now_ms) {
-    int64_t exp_ms = (int64_t)(exp * 1000.0);
+    int64_t exp_ms = sim_epoch_s_to_ms(exp);
     if (!jti || !*jti || exp_ms <= now_ms || smap_find(&st->revoked, jti))
         return;
     smap_put(&st->revoked, jti, 0, exp_ms, 1, now_ms);
 }
 
+const char *sim_auth_status_text(sim_auth_status st) {
+    switch (st) {
+    case SIM_AUTH_EXPIRED: return "Token has expired";
+    case SIM_AUTH_REVOKED: return "Token has been revoked";
+    case SIM_AUTH_NOT_YET_VALID: return "Token is not yet valid";
+    case SIM_AUTH_OK: return "ok";
+    default: return "Invalid token";
+    }
+}
+
 sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, int64_t now_ms,
                                       sim_principal *out) {
     void *v = NULL;
-    sim_auth_status rc = sim_auth_store_check(st, token, "access", now_ms, &v);
+    sim_auth_status rc = check(st, &st->backend, token, "access", now_ms, &v);
     if (rc != SIM_AUTH_OK)
         return rc;
     cJSON *c = v;

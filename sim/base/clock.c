@@ -20,3 +20,11 @@ double sim_clock_wait_s(const sim_clock *c, int64_t ms) {
 int64_t sim_clock_elapsed_ms(const sim_clock *c, int64_t now_ms) {
     return now_ms - c->start_ms;
 }
+
+int64_t sim_epoch_s_to_ms(double seconds) {
+    static const double max_s = 253402300799.0;   /* 9999-12-31T23:59:59Z */
+    if (!(seconds == seconds)) return 0;
+    if (seconds > max_s) return (int64_t)(max_s * 1000.0);
+    if (seconds < -62167219200.0) return -62167219200000LL;   /* 0000-01-01 */
+    return (int64_t)(seconds * 1000.0);
+}

@@ -27,4 +27,9 @@ double sim_clock_wait_s(const sim_clock *c, int64_t ms);
 /* Milliseconds since the clock started. */
 int64_t sim_clock_elapsed_ms(const sim_clock *c, int64_t now_ms);
 
+/* Epoch seconds from outside (a JWT claim) as epoch ms, clamped to the
+ * years 0000..9999 so that no value, however crafted, overflows later
+ * arithmetic or a calendar conversion; NaN is 0. */
+int64_t sim_epoch_s_to_ms(double seconds);
+
 #endif

@@ -157,3 +157,16 @@ int sim_route_param(const sim_route *r, const char *path, char *out, size_t outl
     out[n] = '\0';
     return 0;
 }
+
+/* ---- Google's front end ------------------------------------------------- */
+
+void sim_http_front_end_headers(sim_http_response *r, uint64_t seed, uint64_t conn,
+                                uint64_t msg) {
+    char trace[33];
+    sim_hex(trace, 32, sim_mix(seed, "trace", conn, msg));
+    uint64_t span = sim_mix(seed, "span", conn, msg) >> 1;
+    size_t used = strlen(r->extra_headers);
+    snprintf(r->extra_headers + used, sizeof(r->extra_headers) - used,
+             "Server: Google Frontend\r\nVia: 1.1 google\r\nX-Cloud-Trace-Context: %s/%llu;o=1\r\n",
+             trace, (unsigned long long)span);
+}

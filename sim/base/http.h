@@ -57,6 +57,12 @@ int sim_http_query_param(const char *query, const char *name, char *out, size_t 
 /* Reason phrase for a status code ("Not Found"). */
 const char *sim_http_reason(int status);
 
+/* Adds the headers Google's front end put on every staging response
+ * (Server: Google Frontend, Via: 1.1 google, an X-Cloud-Trace-Context made
+ * from the seed and the request's ordinals) to r->extra_headers. */
+void sim_http_front_end_headers(sim_http_response *r, uint64_t seed, uint64_t conn,
+                                uint64_t msg);
+
 /* ---- route tables ------------------------------------------------------
  * Every HTTP service answers from a static table of {method, path, handler}
  * ended by a row with a NULL path. A handler gets the service's own context

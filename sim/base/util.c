@@ -166,6 +166,9 @@ void sim_hex(char *out, size_t hexchars, uint64_t h) {
 /* ---- time and strings ------------------------------------------------- */
 
 void sim_iso_time(char *out, int64_t epoch_ms) {
+    /* Inside the years gmtime_r and the format can hold: never garbage. */
+    if (epoch_ms < -62167219200000LL) epoch_ms = -62167219200000LL;
+    if (epoch_ms > 253402300799999LL) epoch_ms = 253402300799999LL;
     int64_t ms = epoch_ms % 1000;
     if (ms < 0) ms += 1000;
     time_t secs = (time_t)((epoch_ms - ms) / 1000);

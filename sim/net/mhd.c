@@ -235,6 +235,8 @@ static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max) {
 
 /* Queues r->resp (kept in r: SLOW and PARTIAL read it later). */
 static enum MHD_Result queue(req *r) {
+    if (r->m->cfg.front_end)
+        sim_http_front_end_headers(&r->resp, r->m->cfg.seed, r->k ? r->k->ordinal : 0, r->msg);
     const sim_http_response *resp = &r->resp;
     const char *data = resp->body.data ? resp->body.data : "";
     struct MHD_Response *mr;

@@ -24,6 +24,8 @@ typedef struct sim_mhd_config {
     sim_service service;        /* as which service they cross */
     const sim_clock *clock;     /* borrowed */
     const sim_tls_cert *tls;    /* borrowed: serve https with it; NULL for http */
+    int front_end;              /* add Google's front-end headers (http.h) to every reply */
+    uint64_t seed;              /* for their trace ids */
 } sim_mhd_config;
 
 /* Starts a server on bind:port. Returns NULL with err filled on failure. */

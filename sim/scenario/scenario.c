@@ -78,17 +78,26 @@ static int load_agent(loader *ld, sim_scenario *sc, const cJSON *obj) {
 }
 
 static int load_auth(loader *ld, sim_scenario *sc, const cJSON *obj) {
-    static const char *const keys[] = {"jwt_secret", "e2e_key", "access_ttl_s", "refresh_ttl_s", NULL};
-    double access = sc->access_ttl_s, refresh = sc->refresh_ttl_s;
+    static const char *const keys[] = {"jwt_secret", "e2e_key", "access_ttl_s", "refresh_ttl_s",
+                                       "leeway_s", "backend_jwt_secret", "backend_clock_skew_ms",
+                                       NULL};
+    double access = sc->access_ttl_s, refresh = sc->refresh_ttl_s, leeway = 0, skew = 0;
     if (sim_jcheck_object(ld, obj, "auth") || sim_jcheck_keys(ld, obj, "auth", keys) ||
         sim_jcheck_string(ld, obj, "auth", "jwt_secret", &sc->jwt_secret, 0) ||
         sim_jcheck_string(ld, obj, "auth", "e2e_key", &sc->e2e_key, 0) ||
+        sim_jcheck_string(ld, obj, "auth", "backend_jwt_secret", &sc->backend_jwt_secret, 0) ||
         get_int(ld, obj, "auth", "access_ttl_s", 1, 365 * 86400.0, &access) ||
-        get_int(ld, obj, "auth", "refresh_ttl_s", 1, 365 * 86400.0, &refresh))
+        get_int(ld, obj, "auth", "refresh_ttl_s", 1, 365 * 86400.0, &refresh) ||
+        get_int(ld, obj, "auth", "leeway_s", 0, 86400, &leeway) ||
+        get_int(ld, obj, "auth", "backend_clock_skew_ms", -86400000.0, 86400000.0, &skew))
         return -1;
     if (sc->jwt_secret && !*sc->jwt_secret) return sim_jcheck_fail(ld, "auth.jwt_secret", "must not be empty");
+    if (sc->backend_jwt_secret && !*sc->backend_jwt_secret)
+        return sim_jcheck_fail(ld, "auth.backend_jwt_secret", "must not be empty");
     sc->access_ttl_s = (uint32_t)access;
     sc->refresh_ttl_s = (uint32_t)refresh;
+    sc->auth_leeway_s = (uint32_t)leeway;
+    sc->backend_clock_skew_ms = (int64_t)skew;
     return 0;
 }
 
@@ -399,6 +408,7 @@ void sim_scenario_free(sim_scenario *sc) {
     free(sc->description);
     free(sc->jwt_secret);
     free(sc->e2e_key);
+    free(sc->backend_jwt_secret);
     free(sc->demo_user_id);
     for (size_t i = 0; i < sc->nusers; i++) {
         free(sc->users[i].id);

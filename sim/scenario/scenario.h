@@ -45,6 +45,9 @@ typedef struct sim_scenario {
     char *e2e_key;             /* NULL: E2E_OAUTH_SIMULATION_KEY, else not configured */
     uint32_t access_ttl_s;     /* 1800 in staging */
     uint32_t refresh_ttl_s;    /* 14 days */
+    uint32_t auth_leeway_s;    /* PyJWT's leeway for exp, nbf and iat (0) */
+    char *backend_jwt_secret;  /* NULL: the backend checks with the auth service's secret */
+    int64_t backend_clock_skew_ms; /* the backend's clock minus the auth service's (0) */
     sim_no_token no_token;
     char *demo_user_id;        /* "demo-user-001" */
     uint32_t heartbeat_ms;     /* idle WebSocket gets {"type":"heartbeat"} (35 s; 0 = never) */

@@ -203,8 +203,46 @@ static void test_routes(void) {
     sim_auth_store_free(st);
 }
 
+/* Claims a client crafted (validly signed): an exp beyond the calendar is
+ * a date, not garbage; iat in the future is "not yet valid". */
+static void test_validate_edges(void) {
+    clear_env();
+    sim_auth_store *st = sim_auth_store_new(make_scenario(SECRET, NULL), 3);
+    int status;
+    static const char head[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    char *far = forge(head, "{\"sub\":\"u\",\"iss\":\"netra-auth-service\",\"jti\":\"j\","
+                            "\"token_type\":\"access\",\"iat\":1700000000,\"exp\":1e300}");
+    sim_buf body = {0};
+    sim_buf_printf(&body, "{\"token\":\"%s\"}", far);
+    cJSON *j = call(st, "POST", "/auth/validate", body.data, NULL, NOW, &status);
+    ok(cJSON_IsTrue(cJSON_GetObjectItem(j, "valid")), "exp beyond the calendar: valid");
+    is_str(jstr(j, "expires_at"), "9999-12-31T23:59:59.000000+00:00", "expires_at clamped, not garbage");
+    cJSON_Delete(j);
+    char *ahead = forge(head, "{\"sub\":\"u\",\"iss\":\"netra-auth-service\",\"jti\":\"j\","
+                              "\"token_type\":\"access\",\"iat\":1700000100,\"exp\":1800000000}");
+    body.len = 0;
+    sim_buf_printf(&body, "{\"token\":\"%s\"}", ahead);
+    j = call(st, "POST", "/auth/validate", body.data, NULL, NOW, &status);
+    ok(cJSON_IsFalse(cJSON_GetObjectItem(j, "valid")), "iat ahead: not valid");
+    is_str(jstr(j, "error"), "token_not_yet_valid", "iat ahead: its own error");
+    cJSON_Delete(j);
+    sim_buf bearer = {0};
+    sim_buf_printf(&bearer, "Bearer %s", ahead);
+    const char *const h2[] = {"Authorization", bearer.data, NULL};
+    j = call(st, "GET", "/auth/me", NULL, h2, NOW, &status);
+    is_int(status, 401, "me with iat ahead");
+    is_str(jstr(j, "detail"), "Token is not yet valid", "me says why");
+    cJSON_Delete(j);
+    sim_buf_free(&bearer);
+    sim_buf_free(&body);
+    free(far);
+    free(ahead);
+    sim_auth_store_free(st);
+}
+
 int main(void) {
     sim_log_set_level(SIM_LOG_ERROR);
     test_routes();
+    test_validate_edges();
     return tap_done();
 }

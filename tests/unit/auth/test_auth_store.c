@@ -171,10 +171,97 @@ static void test_revocation_pruning(void) {
     sim_auth_store_free(st);
 }
 
+/* Claims as PyJWT 2 checks them: iat and nbf not in the future, aud when
+ * present, each with the leeway; whole seconds of the checker's clock. */
+static void test_pyjwt_claims(void) {
+    clear_env();
+    sim_scenario *sc = make_scenario(SECRET, NULL);
+    sim_auth_store *st = sim_auth_store_new(sc, 7);
+    static const char head[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+#define CLAIMS(extra) "{\"sub\":\"u\",\"iss\":\"netra-auth-service\",\"jti\":\"j\"," \
+                      "\"token_type\":\"access\",\"exp\":1800000000," extra "}"
+    static const struct { const char *claims; double at; sim_auth_status want; const char *what; } cases[] = {
+        {CLAIMS("\"iat\":1700000000"), NOW, SIM_AUTH_OK, "iat now"},
+        {CLAIMS("\"iat\":1700000001"), NOW, SIM_AUTH_NOT_YET_VALID, "iat a second ahead"},
+        {CLAIMS("\"iat\":1700000001"), NOW + 0.999, SIM_AUTH_NOT_YET_VALID, "whole seconds: still ahead at .999"},
+        {CLAIMS("\"iat\":1700000001"), NOW + 1, SIM_AUTH_OK, "iat reached"},
+        {CLAIMS("\"iat\":1700000000,\"nbf\":1700000060"), NOW, SIM_AUTH_NOT_YET_VALID, "nbf ahead"},
+        {CLAIMS("\"iat\":1700000000,\"nbf\":1700000060"), NOW + 60, SIM_AUTH_OK, "nbf reached"},
+        {CLAIMS("\"iat\":1700000000,\"nbf\":\"soon\""), NOW + 60, SIM_AUTH_INVALID, "nbf not a number"},
+        {CLAIMS("\"iat\":1700000000,\"aud\":\"netra-platform\""), NOW, SIM_AUTH_OK, "aud matches"},
+        {CLAIMS("\"iat\":1700000000,\"aud\":[\"x\",\"netra-platform\"]"), NOW, SIM_AUTH_OK, "aud list holds it"},
+        {CLAIMS("\"iat\":1700000000,\"aud\":\"other\""), NOW, SIM_AUTH_INVALID, "wrong aud"},
+        {CLAIMS("\"iat\":1700000000,\"aud\":[\"other\"]"), NOW, SIM_AUTH_INVALID, "aud list without it"},
+        {CLAIMS("\"iat\":1e300"), NOW, SIM_AUTH_NOT_YET_VALID, "iat beyond the calendar"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *f = forge(head, cases[i].claims);
+        is_int(sim_auth_check_access(st, f, AT(cases[i].at), NULL), cases[i].want, "%s", cases[i].what);
+        is_int(sim_auth_store_check(st, f, "access", AT(cases[i].at), NULL), cases[i].want,
+               "%s (the auth service's view)", cases[i].what);
+        free(f);
+    }
+    is_str(sim_auth_status_text(SIM_AUTH_NOT_YET_VALID), "Token is not yet valid", "status text");
+    sim_auth_store_free(st);
+
+    /* The leeway applies to iat, nbf and exp alike. */
+    sc = make_scenario(SECRET, NULL);
+    sc->auth_leeway_s = 10;
+    st = sim_auth_store_new(sc, 7);
+    char *ahead = forge(head, CLAIMS("\"iat\":1700000010"));
+    is_int(sim_auth_check_access(st, ahead, AT(NOW), NULL), SIM_AUTH_OK, "iat within the leeway");
+    free(ahead);
+    char *late = forge(head, "{\"sub\":\"u\",\"iss\":\"netra-auth-service\",\"jti\":\"j\","
+                             "\"token_type\":\"access\",\"iat\":1699990000,\"exp\":1699999995}");
+    is_int(sim_auth_check_access(st, late, AT(NOW), NULL), SIM_AUTH_OK, "exp within the leeway");
+    is_int(sim_auth_check_access(st, late, AT(NOW + 5), NULL), SIM_AUTH_EXPIRED, "exp past the leeway");
+    free(late);
+    sim_auth_store_free(st);
+#undef CLAIMS
+}
+
+/* The backend's own view: another secret (the services disagree), another
+ * clock (skew); the auth service's routes keep theirs. */
+static void test_backend_view(void) {
+    clear_env();
+    sim_scenario *sc = make_scenario(SECRET, NULL);
+    sc->backend_jwt_secret = "another-secret-0123456789abcdef0123456";
+    sim_auth_store *st = sim_auth_store_new(sc, 7);
+    char *tok = sim_auth_issue_access(st, "user-alice", "alice@example.com", AT(NOW));
+    is_int(sim_auth_check_access(st, tok, AT(NOW + 1), NULL), SIM_AUTH_INVALID,
+           "the backend rejects the auth service's token");
+    is_int(sim_auth_store_check(st, tok, "access", AT(NOW + 1), NULL), SIM_AUTH_OK,
+           "the auth service still accepts it");
+    free(tok);
+    sim_auth_store_free(st);
+
+    sc = make_scenario(SECRET, NULL);
+    sc->backend_clock_skew_ms = -1500;   /* the backend's clock is behind */
+    st = sim_auth_store_new(sc, 7);
+    tok = sim_auth_issue_access(st, "user-alice", "alice@example.com", AT(NOW));
+    is_int(sim_auth_check_access(st, tok, AT(NOW), NULL), SIM_AUTH_NOT_YET_VALID,
+           "a backend behind the issuer sees iat in the future");
+    is_int(sim_auth_check_access(st, tok, AT(NOW + 2), NULL), SIM_AUTH_OK, "until its clock gets there");
+    is_int(sim_auth_store_check(st, tok, "access", AT(NOW), NULL), SIM_AUTH_OK, "no skew for the issuer");
+    free(tok);
+    sim_auth_store_free(st);
+
+    sc = make_scenario(SECRET, NULL);
+    sc->backend_clock_skew_ms = 1800 * 1000;   /* ahead by the token's lifetime */
+    st = sim_auth_store_new(sc, 7);
+    tok = sim_auth_issue_access(st, "user-alice", "alice@example.com", AT(NOW));
+    is_int(sim_auth_check_access(st, tok, AT(NOW), NULL), SIM_AUTH_EXPIRED,
+           "a backend ahead sees a fresh token expired");
+    free(tok);
+    sim_auth_store_free(st);
+}
+
 int main(void) {
     sim_log_set_level(SIM_LOG_ERROR);
     test_claims();
     test_determinism_and_secrets();
     test_revocation_pruning();
+    test_pyjwt_claims();
+    test_backend_view();
     return tap_done();
 }
