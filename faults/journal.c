@@ -47,6 +47,7 @@ uint64_t sim_journal_oldest(const sim_journal *j) {
 }
 
 size_t sim_journal_since(const sim_journal *j, uint64_t since, size_t limit, sim_buf *out) {
+    if (since >= j->seq) return 0;   /* also: since + 1 below cannot wrap */
     uint64_t oldest = sim_journal_oldest(j);
     uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
     size_t n = 0;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 void sim_http_response_init(sim_http_response *r) {
     memset(r, 0, sizeof(*r));
     r->status = 200;
@@ -24,6 +26,7 @@ void sim_http_json(sim_http_response *r, int status, void *json) {
     r->content_type = "application/json";
     r->body.len = 0;
     sim_buf_puts(&r->body, text ? text : "null");
+    sim_utf8_fix_json(&r->body, 0);
     free(text);
     cJSON_Delete(j);
 }

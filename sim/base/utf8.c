@@ -40,3 +40,24 @@ void sim_json_member(sim_buf *b, const char *key, const char *s) {
     }
     sim_buf_append(b, "\"", 1);
 }
+
+void sim_utf8_fix_json(sim_buf *b, size_t from) {
+    size_t i = from;
+    while (i < b->len && (unsigned char)b->data[i] < 0x80) i++;
+    if (i == b->len) return;   /* ASCII: the common case */
+    sim_buf out = {0};
+    sim_buf_append(&out, b->data, i);
+    while (i < b->len) {
+        const unsigned char *p = (const unsigned char *)b->data + i;
+        size_t n = *p < 0x80 ? 1 : sim_utf8_len(p);
+        if (n && i + n <= b->len) {
+            sim_buf_append(&out, p, n);
+            i += n;
+        } else {
+            sim_buf_printf(&out, "\\u%04x", *p);
+            i++;
+        }
+    }
+    sim_buf_free(b);
+    *b = out;
+}

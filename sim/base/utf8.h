@@ -17,4 +17,12 @@ size_t sim_utf8_len(const unsigned char *p);
  * that is not part of valid UTF-8 becomes \u00XX. */
 void sim_json_member(sim_buf *b, const char *key, const char *s);
 
+/* Makes JSON text that may carry invalid UTF-8 inside its strings (cJSON
+ * prints string bytes as they are, and decodes \ud800 into bytes that are
+ * not UTF-8) valid: each byte from b->data + from on that is not part of a
+ * valid sequence becomes \u00XX. The text's structure is ASCII, so such a
+ * byte is always inside a string. The one rule for every JSON body and
+ * text frame stagesim sends. */
+void sim_utf8_fix_json(sim_buf *b, size_t from);
+
 #endif

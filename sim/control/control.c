@@ -5,6 +5,7 @@
 #include "control.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,9 @@ static int query_u64(const sim_http_request *req, const char *name, uint64_t dfl
         return 0;
     }
     char *end;
+    errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (!*v || *end || v[0] == '-') return -1;
+    if (!*v || *end || v[0] == '-' || errno == ERANGE) return -1;
     *out = n;
     return 0;
 }
@@ -124,6 +126,7 @@ static void route_journal(void *ctx, const sim_http_request *req, sim_http_respo
      * reader sees a gap, and which came last, so it can page on with
      * since=X-Journal-Last. */
     uint64_t total = sim_faults_journal_count(env->cfg.faults);
+    if (since > total) since = total;   /* nothing newer; and since + 1 cannot wrap */
     uint64_t oldest = sim_faults_journal_oldest(env->cfg.faults);
     uint64_t first = since + 1 > oldest ? since + 1 : oldest;
     size_t n = sim_faults_journal_since(env->cfg.faults, since, (size_t)limit, &resp->body);
@@ -285,7 +288,7 @@ static const sim_route routes[] = {
 void sim_control_handle(sim_control *env, const sim_http_request *req, sim_http_response *resp) {
     if (env->cfg.token) {
         const char *t = sim_http_bearer(req);
-        if (!t || strcmp(t, env->cfg.token) != 0) {
+        if (!t || !sim_secret_eq(t, env->cfg.token)) {
             sim_http_detail(resp, 401, "control API token required");
             return;
         }

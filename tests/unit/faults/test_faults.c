@@ -403,8 +403,73 @@ static void test_user_run(void) {
     sim_faults_free(f);
 }
 
+/* The index follows every add and remove: after thousands of random
+ * changes, each crossing gets the action of the earliest added rule that
+ * matches it, as a plain scan over the live rules says. Rules name one of a
+ * few event types, a glob, or nothing; each fires always, with its own
+ * delay as its signature. */
+static void test_index_follows_changes(void) {
+    sim_faults *f = sim_faults_new(1, NULL, 0);
+    enum { N = 3000, NAMES = 5 };
+    static const char *const names[NAMES] = {"agent_started", "agent_thinking", "tool_*", NULL,
+                                             "agent_*"};
+    static const char *const probe[] = {"agent_started", "agent_thinking", "tool_executing",
+                                        "agent_completed", "pong"};
+    int live[N] = {0}, kind[N];
+    uint64_t order[N], next = 0, x = 88172645463325252ULL;
+    char err[256], json[256], id[16];
+    int mismatches = 0, checks = 0;
+    for (int step = 0; step < 4 * N; step++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int i = (int)(x % N);
+        snprintf(id, sizeof(id), "r%d", i);
+        if (live[i]) {
+            live[i] = sim_faults_remove(f, id) != 0;
+        } else {
+            kind[i] = (int)((x >> 20) % NAMES);
+            if (names[kind[i]])
+                snprintf(json, sizeof(json), "{\"id\":\"%s\",\"on\":\"ws.send\",\"match\":{\"name\":\"%s\"},"
+                         "\"action\":{\"kind\":\"delay\",\"ms\":%d}}", id, names[kind[i]], i + 1);
+            else
+                snprintf(json, sizeof(json), "{\"id\":\"%s\",\"on\":\"ws.send\","
+                         "\"action\":{\"kind\":\"delay\",\"ms\":%d}}", id, i + 1);
+            live[i] = add(f, json, 0, err, sizeof(err)) == 0;
+            order[i] = ++next;
+        }
+        if (step % 97) continue;
+        for (size_t p = 0; p < sizeof(probe) / sizeof(probe[0]); p++) {
+            int want = -1;
+            for (int r = 0; r < N; r++) {
+                if (!live[r]) continue;
+                const char *pat = names[kind[r]];
+                int hit = !pat || strcmp(pat, probe[p]) == 0 ||
+                          (pat[strlen(pat) - 1] == '*' && strncmp(pat, probe[p], strlen(pat) - 1) == 0);
+                if (hit && (want < 0 || order[r] < order[want])) want = r;
+            }
+            sim_wire w = ws_send(1, 1, probe[p]);
+            sim_action a;
+            sim_faults_cross(f, &w, 0, &a);
+            checks++;
+            if (want < 0 ? a.kind != SIM_ACT_PASS : a.delay_ms != (uint32_t)want + 1) mismatches++;
+        }
+    }
+    ok(checks > 500, "%d checks", checks);
+    is_int(mismatches, 0, "every crossing gets the earliest live matching rule");
+    size_t n = 0;
+    for (int i = 0; i < N; i++) n += (size_t)live[i];
+    is_int(sim_faults_count(f), n, "count follows");
+    sim_faults_clear(f);
+    is_int(sim_faults_count(f), 0, "clear");
+    sim_wire w = ws_send(1, 1, "agent_started");
+    sim_action a;
+    sim_faults_cross(f, &w, 0, &a);
+    is_int(a.kind, SIM_ACT_PASS, "nothing fires after clear");
+    sim_faults_free(f);
+}
+
 int main(void) {
     test_user_run();
+    test_index_follows_changes();
     test_journal_utf8_and_forgetting();
     test_index_and_precedence();
     test_validation();
