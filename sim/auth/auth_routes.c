@@ -27,8 +27,8 @@
 #define ADVERTISED_EXPIRES_IN 900
 #define E2E_DEFAULT_EMAIL "e2e-test@staging.netrasystems.ai"
 #define E2E_DEFAULT_NAME "E2E Test User"
-#define MAX_EMAIL_LEN 254
-#define MAX_PASSWORD_LEN 1024
+#define MAX_EMAIL_LEN SIM_MAX_EMAIL
+#define MAX_PASSWORD_LEN SIM_MAX_PASSWORD
 
 /* ---- FastAPI-shaped validation errors ---------------------------------- */
 

@@ -22,7 +22,7 @@
 #define DEFAULT_ACCESS_TTL 1800u
 #define DEFAULT_REFRESH_TTL (14u * 86400u)
 /* Longest sub / jti we accept in a token: bounds what revocation stores. */
-#define MAX_CLAIM_LEN 127
+#define MAX_CLAIM_LEN SIM_MAX_USER_ID   /* every string claim, the user id among them */
 
 /* ---- a small string-keyed open-addressing table ------------------------ */
 

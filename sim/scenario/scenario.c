@@ -52,6 +52,17 @@ static int load_users(loader *ld, sim_scenario *sc, const cJSON *arr) {
             sim_jcheck_string(ld, u, p, "password", &user->password, 1) ||
             sim_jcheck_strings(ld, u, p, "permissions", &user->permissions, &user->npermissions, 0))
             return -1;
+        /* The limits the services hold them to at run time: a token's
+         * claims (auth store), the login body (auth routes). */
+        static const struct { const char *key; size_t max; } limits[] = {
+            {"id", SIM_MAX_USER_ID}, {"email", SIM_MAX_EMAIL}, {"password", SIM_MAX_PASSWORD}};
+        const char *values[] = {user->id, user->email, user->password};
+        for (size_t k = 0; k < 3; k++)
+            if (strlen(values[k]) > limits[k].max) {
+                char kp[80];
+                sim_jcheck_join(kp, sizeof(kp), p, limits[k].key);
+                return sim_jcheck_fail(ld, kp, "longer than %zu bytes", limits[k].max);
+            }
         for (size_t i = 0; i + 1 < sc->nusers; i++) {
             if (strcmp(sc->users[i].email, user->email) == 0)
                 return sim_jcheck_fail(ld, p, "duplicate email \"%s\"", user->email);
@@ -110,6 +121,8 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
     if (sim_jcheck_object(ld, obj, "websocket") || sim_jcheck_keys(ld, obj, "websocket", keys) ||
         sim_jcheck_string(ld, obj, "websocket", "no_token", &mode, 0) ||
         sim_jcheck_string(ld, obj, "websocket", "demo_user_id", &sc->demo_user_id, 0) ||
+        (sc->demo_user_id && strlen(sc->demo_user_id) > SIM_MAX_USER_ID &&
+         sim_jcheck_fail(ld, "websocket.demo_user_id", "longer than %d bytes", SIM_MAX_USER_ID)) ||
         get_int(ld, obj, "websocket", "heartbeat_s", 0, 86400, &hb) ||
         get_int(ld, obj, "websocket", "heartbeat_timeout_s", 0, 86400, &hb_timeout))
         rc = -1;

@@ -13,6 +13,12 @@ typedef enum { SIM_PROFILE_CURRENT, SIM_PROFILE_LEGACY } sim_profile;
 /* What the backend does with a WebSocket that carries no token. */
 typedef enum { SIM_NO_TOKEN_DEMO, SIM_NO_TOKEN_REJECT } sim_no_token;
 
+/* What the services accept at run time, and so what a scenario may hold:
+ * a JWT string claim (the user id), a login's email and password. */
+#define SIM_MAX_USER_ID 127
+#define SIM_MAX_EMAIL 254
+#define SIM_MAX_PASSWORD 1024
+
 typedef struct sim_user {
     char *id;
     char *email;
