@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fault_cli.h"
+#include "listener.h"
 #include "scenario.h"
 #include "sim.h"
 #include "util.h"
@@ -152,6 +153,10 @@ static int cmd_up(int argc, char **argv) {
         return 2;
     }
 
+    /* As redis-server: every descriptor the machine lets us have, so that
+     * maxclients means what it says (listener.h handles running out). */
+    long fds = sim_listener_raise_fd_limit();
+    sim_info("file descriptors: %ld", fds);
     struct ev_loop *loop = EV_DEFAULT;
     char err[512];
     int code;

@@ -583,7 +583,8 @@ static void service_handler(void *ctx, const sim_http_request *req, sim_http_res
 
 sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_config *cfg,
                                          char *err, size_t errlen) {
-    sim_mhd_config mc = {.bind = cfg->bind, .port = cfg->port, .max_body = AUTH_MAX_BODY,
+    sim_mhd_config mc = {.who = "auth", .bind = cfg->bind, .port = cfg->port,
+                         .max_body = AUTH_MAX_BODY,
                          .handler = service_handler, .ctx = cfg->store, .faults = cfg->faults,
                          .service = SIM_SVC_AUTH, .clock = cfg->clock, .tls = cfg->tls,
                          .front_end = cfg->front_end, .seed = cfg->seed};

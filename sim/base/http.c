@@ -173,3 +173,11 @@ void sim_http_front_end_headers(sim_http_response *r, uint64_t seed, uint64_t co
              "Server: Google Frontend\r\nVia: 1.1 google\r\nX-Cloud-Trace-Context: %s/%llu;o=1\r\n",
              trace, (unsigned long long)span);
 }
+
+size_t sim_http_raw(char *out, size_t outlen, int status, const char *ctype, const char *body) {
+    int n = snprintf(out, outlen,
+                     "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n"
+                     "connection: close\r\n\r\n%s",
+                     status, sim_http_reason(status), ctype, strlen(body), body);
+    return n < 0 ? 0 : ((size_t)n < outlen ? (size_t)n : outlen - 1);
+}

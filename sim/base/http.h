@@ -57,6 +57,11 @@ int sim_http_query_param(const char *query, const char *name, char *out, size_t 
 /* Reason phrase for a status code ("Not Found"). */
 const char *sim_http_reason(int status);
 
+/* A complete HTTP/1.1 response with `connection: close`, for the places that
+ * write to a socket no HTTP library owns (a refusal, an upgrade answered
+ * before lws). Returns its length (truncated to outlen - 1). */
+size_t sim_http_raw(char *out, size_t outlen, int status, const char *ctype, const char *body);
+
 /* Adds the headers Google's front end put on every staging response
  * (Server: Google Frontend, Via: 1.1 google, an X-Cloud-Trace-Context made
  * from the seed and the request's ordinals) to r->extra_headers. */

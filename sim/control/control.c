@@ -315,9 +315,10 @@ sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *c
     ctl->cfg.token = cfg->token ? sim_xstrdup(cfg->token) : NULL;
     /* The control API changes what every service does: loopback only,
      * unless a bearer token guards it. */
-    sim_mhd_config mc = {.bind = cfg->token ? cfg->bind : "127.0.0.1", .port = cfg->port,
-                         .max_body = CONTROL_MAX_BODY, .handler = service_handler, .ctx = ctl,
-                         .faults = cfg->faults, .service = SIM_SVC_CONTROL, .clock = cfg->clock};
+    sim_mhd_config mc = {.who = "control", .bind = cfg->token ? cfg->bind : "127.0.0.1",
+                         .port = cfg->port, .max_body = CONTROL_MAX_BODY,
+                         .handler = service_handler, .ctx = ctl, .faults = cfg->faults,
+                         .service = SIM_SVC_CONTROL, .clock = cfg->clock};
     ctl->mhd = sim_mhd_start(loop, &mc, err, errlen);
     if (!ctl->mhd) {
         free((char *)ctl->cfg.token);

@@ -10,19 +10,23 @@
  * which the ITC in the epoll set (or our zero timer) provides. */
 #include "mhd.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <microhttpd.h>
 
+#include "listener.h"
+#include "sock.h"
 #include "util.h"
+
+/* Clients one server holds at once; one more gets a 503. */
+#define MHD_CONNECTIONS_MAX 10000
 
 typedef struct conn {
     uint64_t ordinal;     /* within the service, from 1 */
@@ -68,9 +72,11 @@ struct sim_mhd {
     struct MHD_Daemon *d;
     ev_io io;
     ev_timer tick;
+    sim_listener *listener;
     int port;
     int started;              /* MHD_start_daemon returned */
     uint64_t nconn;
+    size_t open;              /* connections MHD holds now */
     req *suspended;           /* list head */
     char lastlog[256];        /* last MHD message, for start-up errors */
 };
@@ -511,6 +517,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn *k = sim_xcalloc(1, sizeof *k);
         k->ordinal = ++m->nconn;
+        m->open++;
         *socket_context = k;
         w.point = SIM_WIRE_ACCEPT;
         w.conn = k->ordinal;
@@ -524,6 +531,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         conn *k = *socket_context;
         if (!k)
             return;
+        m->open--;
         w.point = SIM_WIRE_CLOSE;
         w.conn = k->ordinal;
         w.msg = k->nreq;
@@ -550,40 +558,52 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 
 /* ---- start / stop -------------------------------------------------------- */
 
-sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *err, size_t errlen) {
-    const char *bind = cfg->bind;
-    int port = cfg->port;
-    struct addrinfo hints, *ai = NULL;
-    char portstr[16];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(portstr, sizeof portstr, "%d", port);
-    if (port < 0 || port > 65535) {
-        snprintf(err, errlen, "invalid port %d", port);
-        return NULL;
-    }
-    int gai = getaddrinfo(bind && *bind ? bind : "127.0.0.1", portstr, &hints, &ai);
-    if (gai != 0) {
-        snprintf(err, errlen, "cannot resolve bind address %s: %s", bind, gai_strerror(gai));
-        return NULL;
-    }
+/* A client over the connection cap, or one taken while descriptors ran
+ * out: the service's 503 with a JSON body, as far as the socket takes it. */
+static void refuse(void *ctx, int fd) {
+    (void)ctx;
+    char buf[512];
+    size_t n = sim_http_raw(buf, sizeof buf, 503, "application/json",
+                            "{\"detail\":\"Too many connections\"}");
+    (void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
 
+/* Our listener accepted a client: MHD takes it over (MHD_add_connection
+ * closes it itself when it cannot). */
+static void on_client(void *ctx, int fd) {
+    sim_mhd *m = ctx;
+    if (m->open >= MHD_CONNECTIONS_MAX) {
+        refuse(m, fd);
+        close(fd);
+        return;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        close(fd);
+        return;
+    }
+    sim_sock_nodelay(fd);
+    MHD_add_connection(m->d, fd, (struct sockaddr *)&ss, sl);
+    run(m);
+}
+
+sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *err, size_t errlen) {
     sim_mhd *m = sim_xcalloc(1, sizeof *m);
     m->loop = loop;
     m->cfg = *cfg;
     m->cfg.bind = NULL;   /* borrowed: not kept */
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+    /* We accept, through the shared listener (listener.h), and hand each
+     * client to MHD: running out of descriptors is then handled as for
+     * every other service, and MHD never stops accepting for good. */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_NO_LISTEN_SOCKET;
     struct MHD_OptionItem ops[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, m},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, m},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, m},
         {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, 10000, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, MHD_CONNECTIONS_MAX + 16, NULL},
         {MHD_OPTION_END, 0, NULL},   /* the TLS pair goes here */
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
@@ -596,26 +616,28 @@ sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *er
         ops[n + 1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->tls->cert_pem};
     }
     /* EXTERNAL_LOGGER must come first, or earlier options log to stderr. */
-    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, m,
+    m->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, m,
                             MHD_OPTION_EXTERNAL_LOGGER, on_log, m,
                             MHD_OPTION_ARRAY, ops,
                             MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!m->d) {
-        snprintf(err, errlen, "cannot listen on %s:%d%s%s", bind, port,
+    const union MHD_DaemonInfo *ei = m->d ? MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD)
+                                          : NULL;
+    if (!ei) {
+        snprintf(err, errlen, "%s: libmicrohttpd did not start%s%s", cfg->who,
                  m->lastlog[0] ? ": " : "", m->lastlog);
+        if (m->d) MHD_stop_daemon(m->d);
         free(m);
         return NULL;
     }
-    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
-    const union MHD_DaemonInfo *ei = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD);
-    if (!pi || !ei) {
-        snprintf(err, errlen, "libmicrohttpd gave no port or epoll fd");
+    sim_listener_config lc = {.who = cfg->who, .bind = cfg->bind, .port = cfg->port,
+                              .on_accept = on_client, .on_refuse = refuse, .ctx = m};
+    m->listener = sim_listener_start(loop, &lc, err, errlen);
+    if (!m->listener) {
         MHD_stop_daemon(m->d);
         free(m);
         return NULL;
     }
-    m->port = pi->port;
+    m->port = sim_listener_port(m->listener);
     m->started = 1;
     ev_io_init(&m->io, on_io, ei->epoll_fd, EV_READ);
     m->io.data = m;
@@ -645,6 +667,7 @@ void sim_mhd_stop(sim_mhd *m) {
     }
     if (resumed)
         MHD_run(m->d);
+    sim_listener_free(m->listener);
     ev_io_stop(m->loop, &m->io);
     ev_timer_stop(m->loop, &m->tick);
     MHD_stop_daemon(m->d);

@@ -15,6 +15,7 @@ typedef struct sim_mhd sim_mhd;
 typedef void (*sim_mhd_handler)(void *ctx, const sim_http_request *req, sim_http_response *resp);
 
 typedef struct sim_mhd_config {
+    const char *who;            /* "auth", "control": in messages */
     const char *bind;           /* borrowed, for the start only */
     int port;                   /* 0 picks a free port */
     size_t max_body;            /* larger bodies get 413 with a JSON detail */

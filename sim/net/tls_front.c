@@ -25,6 +25,7 @@
 #include <ev.h>
 #include <libwebsockets.h>
 
+#include "listener.h"
 #include "sock.h"
 #include "util.h"
 
@@ -51,8 +52,7 @@ struct sim_tls_front {
     void *foreign_loops[1];
     struct lws_context *ctx;
     struct lws_vhost *vh;
-    int lfd, port;
-    ev_io lio;
+    sim_listener *listener;
     ev_timer kick;
     relay *relays;
 };
@@ -223,17 +223,12 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents) {
-    (void)loop, (void)revents;
-    sim_tls_front *f = w->data;
-    for (int i = 0; i < 64; i++) {
-        int fd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;   /* EAGAIN, or a failure the next event retries */
-        lws_sock_file_fd_type sock = {.sockfd = fd};
-        /* lws closes fd itself when adoption fails. */
-        lws_adopt_descriptor_vhost(f->vh, LWS_ADOPT_SOCKET | LWS_ADOPT_ALLOW_SSL, sock,
-                                   protocols[0].name, NULL);
-    }
+static void on_client(void *ctx, int fd) {
+    sim_tls_front *f = ctx;
+    lws_sock_file_fd_type sock = {.sockfd = fd};
+    /* lws closes fd itself when adoption fails. */
+    lws_adopt_descriptor_vhost(f->vh, LWS_ADOPT_SOCKET | LWS_ADOPT_ALLOW_SSL, sock,
+                               protocols[0].name, NULL);
 }
 
 static void on_kick(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -248,11 +243,6 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
     f->loop = loop;
     f->cfg = *cfg;
     f->cfg.bind = NULL;   /* borrowed for the start only */
-    f->lfd = sim_sock_listen("backend (tls)", cfg->bind, cfg->port, 1024, &f->port, err, errlen);
-    if (f->lfd < 0) {
-        free(f);
-        return NULL;
-    }
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     f->foreign_loops[0] = loop;
@@ -273,13 +263,19 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
         snprintf(err, errlen, "backend (tls): lws TLS context creation failed for %s",
                  cfg->cert->cert_path);
         if (f->ctx) lws_context_destroy(f->ctx);
-        close(f->lfd);
         free(f);
         return NULL;
     }
-    ev_io_init(&f->lio, on_accept, f->lfd, EV_READ);
-    f->lio.data = f;
-    ev_io_start(loop, &f->lio);
+    /* Without a TLS handshake there is nobody to refuse in words: a client
+     * taken while descriptors ran out is closed. */
+    sim_listener_config lc = {.who = "backend (tls)", .bind = cfg->bind, .port = cfg->port,
+                              .backlog = 1024, .on_accept = on_client, .ctx = f};
+    f->listener = sim_listener_start(loop, &lc, err, errlen);
+    if (!f->listener) {
+        lws_context_destroy(f->ctx);
+        free(f);
+        return NULL;
+    }
     ev_timer_init(&f->kick, on_kick, KICK_S, KICK_S);
     f->kick.data = f;
     ev_timer_start(loop, &f->kick);
@@ -287,19 +283,16 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
 }
 
 int sim_tls_front_port(const sim_tls_front *f) {
-    return f->port;
+    return sim_listener_port(f->listener);
 }
 
 void sim_tls_front_stop_listening(sim_tls_front *f) {
-    if (!f || f->lfd < 0) return;
-    ev_io_stop(f->loop, &f->lio);
-    close(f->lfd);
-    f->lfd = -1;
+    if (f) sim_listener_close(f->listener);
 }
 
 void sim_tls_front_free(sim_tls_front *f) {
     if (!f) return;
-    sim_tls_front_stop_listening(f);
+    sim_listener_free(f->listener);
     ev_timer_stop(f->loop, &f->kick);
     /* Destroys every wsi; RAW_CLOSE frees their relays. */
     lws_context_destroy(f->ctx);
