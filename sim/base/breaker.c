@@ -38,28 +38,37 @@ typedef enum { K_PERCENT, K_INT, K_MS, K_BOOL, K_WINDOW } key_kind;
 static const char *const bool_names[] = {"false", "true"};
 static const char *const window_names[] = {"COUNT_BASED", "TIME_BASED"};
 
-#define FIELD(f) offsetof(stagesim_breaker_config, f)
 static const struct key {
     const char *name;
     key_kind kind;
     size_t off;
-    int64_t min, max;  /* K_INT, K_MS */
+    int64_t min, max;           /* K_INT, K_MS */
+    const char *const *names;   /* K_BOOL, K_WINDOW: value i is written names[i] */
 } keys[] = {
-    {"failureRateThreshold", K_PERCENT, FIELD(failure_rate_threshold), 0, 0},
-    {"slowCallRateThreshold", K_PERCENT, FIELD(slow_call_rate_threshold), 0, 0},
-    {"slowCallDurationThreshold", K_MS, FIELD(slow_call_duration_threshold_ms), 1, MAX_MS},
-    {"slidingWindowType", K_WINDOW, FIELD(sliding_window_type), 0, 0},
-    {"slidingWindowSize", K_INT, FIELD(sliding_window_size), 1, MAX_WINDOW},
-    {"minimumNumberOfCalls", K_INT, FIELD(minimum_number_of_calls), 1, INT32_MAX},
-    {"waitDurationInOpenState", K_MS, FIELD(wait_duration_in_open_state_ms), 1, MAX_MS},
-    {"permittedNumberOfCallsInHalfOpenState", K_INT,
-     FIELD(permitted_number_of_calls_in_half_open_state), 1, INT32_MAX},
-    {"maxWaitDurationInHalfOpenState", K_MS, FIELD(max_wait_duration_in_half_open_state_ms),
-     0, MAX_MS},
-    {"automaticTransitionFromOpenToHalfOpenEnabled", K_BOOL,
-     FIELD(automatic_transition_from_open_to_half_open_enabled), 0, 0},
-    {"consecutiveFailures", K_INT, FIELD(consecutive_failures), 0, INT32_MAX},
-    {"successThreshold", K_INT, FIELD(success_threshold), 1, INT32_MAX},
+#define FIELD(f) offsetof(stagesim_breaker_config, f)
+#define PERCENT(key, f) {key, K_PERCENT, FIELD(f), 0, 0, NULL}
+#define INT(key, f, min, max) {key, K_INT, FIELD(f), min, max, NULL}
+#define MS(key, f, min) {key, K_MS, FIELD(f), min, MAX_MS, NULL}
+#define CHOICE(key, kind, f, names) {key, kind, FIELD(f), 0, 0, names}
+    PERCENT("failureRateThreshold", failure_rate_threshold),
+    PERCENT("slowCallRateThreshold", slow_call_rate_threshold),
+    MS("slowCallDurationThreshold", slow_call_duration_threshold_ms, 1),
+    CHOICE("slidingWindowType", K_WINDOW, sliding_window_type, window_names),
+    INT("slidingWindowSize", sliding_window_size, 1, MAX_WINDOW),
+    INT("minimumNumberOfCalls", minimum_number_of_calls, 1, INT32_MAX),
+    MS("waitDurationInOpenState", wait_duration_in_open_state_ms, 1),
+    INT("permittedNumberOfCallsInHalfOpenState", permitted_number_of_calls_in_half_open_state,
+        1, INT32_MAX),
+    MS("maxWaitDurationInHalfOpenState", max_wait_duration_in_half_open_state_ms, 0),
+    CHOICE("automaticTransitionFromOpenToHalfOpenEnabled", K_BOOL,
+           automatic_transition_from_open_to_half_open_enabled, bool_names),
+    INT("consecutiveFailures", consecutive_failures, 0, INT32_MAX),
+    INT("successThreshold", success_threshold, 1, INT32_MAX),
+#undef FIELD
+#undef PERCENT
+#undef INT
+#undef MS
+#undef CHOICE
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -87,7 +96,7 @@ static value load(const struct key *k, const stagesim_breaker_config *c) {
     case K_INT:
     case K_BOOL: break;
     }
-    return (value){.i = *(const int *)p};
+    return (value){.i = *(const int *)p};  /* the int fields */
 }
 
 static void store(const struct key *k, stagesim_breaker_config *c, value v) {
@@ -110,12 +119,10 @@ static int check(const struct key *k, value v, char *err, size_t errlen) {
             return fail(err, errlen, "%s: must be > 0 and <= 100", k->name);
         return 0;
     case K_BOOL:
-    case K_WINDOW: {
-        const char *const *names = k->kind == K_BOOL ? bool_names : window_names;
+    case K_WINDOW:
         if (v.i != 0 && v.i != 1)
-            return fail(err, errlen, "%s: must be %s or %s", k->name, names[0], names[1]);
+            return fail(err, errlen, "%s: must be %s or %s", k->name, k->names[0], k->names[1]);
         return 0;
-    }
     case K_INT:
     case K_MS: break;
     }
@@ -167,8 +174,7 @@ static int read_value(const struct key *k, const char *text, value *v, char *err
     case K_BOOL:
     case K_WINDOW: break;
     }
-    const char *const *names = k->kind == K_BOOL ? bool_names : window_names;
-    v->i = strcmp(text, names[0]) == 0 ? 0 : strcmp(text, names[1]) == 0 ? 1 : -1;
+    v->i = strcmp(text, k->names[0]) == 0 ? 0 : strcmp(text, k->names[1]) == 0 ? 1 : -1;
     return 0;  /* -1 is for check() to name the choices */
 }
 
