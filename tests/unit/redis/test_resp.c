@@ -1,12 +1,11 @@
 /* test_resp.c -- unit tests (no sockets) for the RESP parsing shim, the
- * reply builder, the keyspace, command dispatch and the Redis fault set. */
+ * reply builder, the keyspace, command dispatch and the drop_message hook. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "redis_cmd.h"
-#include "redis_faults.h"
 #include "resp.h"
 #include "tap.h"
 
@@ -431,35 +430,46 @@ static void test_rand_per_client(void) {
     ok(strcmp(drawn[0][0], drawn[0][1]) != 0, "the two clients draw differently");
 }
 
-static void test_faults(void) {
-    sim_redis_fault_set *s = sim_redis_fault_set_new();
-    sim_action act;
-    sim_redis_fault_set_decide(s, "get", &act);
-    is_int(act.kind, SIM_ACT_PASS, "empty set passes");
-    sim_redis_fault_rule r = {.command = "get", .kind = SIM_RF_ERROR,
-                              .error = "LOADING Redis is loading the dataset in memory", .count = 2};
-    is_int(sim_redis_fault_set_add(s, &r), 0, "add error rule");
-    sim_redis_fault_rule bad = {.kind = SIM_RF_ERROR, .error = "x\r\ny", .count = 1};
-    is_int(sim_redis_fault_set_add(s, &bad), -1, "error with CRLF refused");
-    sim_redis_fault_rule d = {.kind = SIM_RF_DELAY, .delay_ms = 50, .count = -1};
-    sim_redis_fault_set_add(s, &d);
-    sim_redis_fault_set_decide(s, "set", &act);
-    is_int(act.kind, SIM_ACT_DELAY, "other command: the catch-all delay");
-    is_int(act.delay_ms, 50, "delay ms");
-    sim_redis_fault_set_decide(s, "get", &act);
-    is_int(act.kind, SIM_ACT_REPLY, "get: error");
-    is_str(act.text, "LOADING Redis is loading the dataset in memory", "error text");
-    sim_redis_fault_set_decide(s, "get", &act);
-    is_int(act.kind, SIM_ACT_REPLY, "second firing");
-    sim_redis_fault_set_decide(s, "get", &act);
-    is_int(act.kind, SIM_ACT_DELAY, "count exhausted: falls to the next rule");
-    sim_redis_fault_set_drop_messages(s, "news.*", 1);
-    is_int(sim_redis_fault_set_drop_message(s, "other"), 0, "non-matching channel kept");
-    is_int(sim_redis_fault_set_drop_message(s, "news.a"), 1, "matching dropped");
-    is_int(sim_redis_fault_set_drop_message(s, "news.b"), 0, "count spent");
-    sim_redis_fault_set_clear(s);
-    ok(!sim_redis_fault_set_active(s), "cleared");
-    sim_redis_fault_set_free(s);
+/* The path every redis.message fault rule takes: deliver asks the glue's
+ * drop_message hook (which crosses the faults engine) per subscriber and
+ * message; a drop means no output and no wake for that subscriber. The
+ * hook here stands for a rule {match key "news.*", first 1, drop}. */
+static int drops_left;
+static char dropped_for[64];
+
+static int drop_news_once(sim_redis_client *c, const char *channel, void *ud) {
+    (void)ud;
+    if (drops_left == 0 || strncmp(channel, "news.", 5) != 0)
+        return 0;
+    drops_left--;
+    snprintf(dropped_for, sizeof(dropped_for), "client %llu %s", (unsigned long long)c->id,
+             channel);
+    return 1;
+}
+
+static void test_drop_message_hook(void) {
+    sim_redis_hooks hooks = {wake, NULL, drop_news_once, NULL};
+    sim_redis_core *k = sim_redis_core_new(1, &hooks, now);
+    sim_redis_client pub, sub;
+    sim_redis_client_init(k, &pub, now);
+    sim_redis_client_init(k, &sub, now);
+    run(&sub, "SUBSCRIBE other news.a news.b");
+    drops_left = 1;
+    wakes = 0;
+    is_str(run(&pub, "PUBLISH other x"), ":1\r\n", "non-matching channel: published");
+    is_str(run(&sub, "PING"), "*3\r\n$7\r\nmessage\r\n$5\r\nother\r\n$1\r\nx\r\n"
+           "*2\r\n$4\r\npong\r\n$0\r\n\r\n", "non-matching channel kept");
+    is_int(wakes, 1, "its subscriber woken");
+    is_str(run(&pub, "PUBLISH news.a y"), ":1\r\n", "a dropped message still counts a receiver");
+    is_str(run(&sub, "PING"), "*2\r\n$4\r\npong\r\n$0\r\n\r\n", "matching dropped");
+    is_int(wakes, 1, "no wake for a dropped message");
+    is_str(dropped_for, "client 2 news.a", "the hook is asked per subscriber and channel");
+    run(&pub, "PUBLISH news.b z");
+    is_str(run(&sub, "PING"), "*3\r\n$7\r\nmessage\r\n$6\r\nnews.b\r\n$1\r\nz\r\n"
+           "*2\r\n$4\r\npong\r\n$0\r\n\r\n", "count spent: the next one arrives");
+    sim_redis_client_fini(&pub);
+    sim_redis_client_fini(&sub);
+    sim_redis_core_free(k);
 }
 
 static void test_glob(void) {
@@ -476,7 +486,7 @@ int main(void) {
     test_builder();
     test_dispatch();
     test_rand_per_client();
-    test_faults();
+    test_drop_message_hook();
     test_glob();
     return tap_done();
 }
