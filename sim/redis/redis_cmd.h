@@ -129,11 +129,8 @@ const sim_redis_command *sim_redis_lookup(sim_redis_core *core, const char *name
 void sim_redis_dispatch_cmd(sim_redis_client *c, const sim_redis_command *cmd, int argc,
                             char **argv, size_t *argvlen, int64_t now_ms);
 
-/* Info for faults: canonical lowercase command name and first key (or NULL),
- * without running anything. Returns NULL for unknown commands. */
-const char *sim_redis_command_name(sim_redis_core *core, int argc, char **argv, size_t *argvlen,
-                                   const char **key);
-/* The same for a looked-up command (NULL gives NULL). */
+/* Info for faults: canonical lowercase name and first key (or NULL) of a
+ * looked-up command, without running anything. NULL for NULL (unknown). */
 const char *sim_redis_command_info(const sim_redis_command *cmd, int argc, char **argv,
                                    const char **key);
 

@@ -186,11 +186,6 @@ const char *sim_redis_command_info(const sim_redis_command *cmd, int argc, char 
     return cmd->name;
 }
 
-const char *sim_redis_command_name(sim_redis_core *core, int argc, char **argv, size_t *argvlen,
-                                   const char **key) {
-    return sim_redis_command_info(redis_command_lookup(core, argv[0], argvlen[0]), argc, argv, key);
-}
-
 /* ---- COMMAND ---- */
 
 static void command_info(sim_buf *o, const redis_command *cmd) {
