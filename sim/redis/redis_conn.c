@@ -58,7 +58,7 @@ void redis_cmd_auth(redis_ctx *x) {
     int pi = x->argc - 1;
     if (check_auth(x, user, x->argv[pi], x->argvlen[pi])) {
         x->c->authed = 1;
-        R_OK(x);
+        redis_ok(x);
     } else {
         redis_err(x, "WRONGPASS invalid username-password pair or user is disabled.");
     }
@@ -165,7 +165,7 @@ void redis_cmd_client(redis_ctx *x) {
         }
         free(c->name);
         c->name = x->argvlen[2] ? sim_xstrndup(x->argv[2], x->argvlen[2]) : NULL;
-        R_OK(x);
+        redis_ok(x);
     } else if (sim_strcaseeq(sub, "getname") && x->argc == 2) {
         if (c->name)
             sim_resp_bulk_str(x->out, c->name);
@@ -190,7 +190,7 @@ void redis_cmd_client(redis_ctx *x) {
         }
         free(*slot);
         *slot = x->argvlen[3] ? sim_xstrndup(x->argv[3], x->argvlen[3]) : NULL;
-        R_OK(x);
+        redis_ok(x);
     } else if ((sim_strcaseeq(sub, "list") && (x->argc == 2 || x->argc == 4)) ||
                (sim_strcaseeq(sub, "info") && x->argc == 2)) {
         sim_buf b = {0};
@@ -237,14 +237,14 @@ void redis_cmd_client(redis_ctx *x) {
         }
         if (old) {
             if (killed)
-                R_OK(x);
+                redis_ok(x);
             else
                 redis_err(x, "ERR No such client");
         } else {
             sim_resp_int(x->out, killed);
         }
     } else if (sim_strcaseeq(sub, "no-evict") || sim_strcaseeq(sub, "no-touch")) {
-        R_OK(x);
+        redis_ok(x);
     } else {
         sim_resp_errorf(x->out, "ERR unknown subcommand or wrong number of arguments for '%.128s'. "
                                 "Try CLIENT HELP.", sub);
@@ -255,7 +255,7 @@ void redis_cmd_client(redis_ctx *x) {
 
 void redis_cmd_quit(redis_ctx *x) {
     x->c->flags |= SIM_RC_CLOSE_AFTER_REPLY;
-    R_OK(x);
+    redis_ok(x);
 }
 
 void redis_cmd_time(redis_ctx *x) {
@@ -496,11 +496,11 @@ void redis_cmd_config(redis_ctx *x) {
                 return;
             }
         }
-        R_OK(x);
+        redis_ok(x);
     } else if (sim_strcaseeq(sub, "resetstat") && x->argc == 2) {
         x->core->stats.commands_processed = 0;
         x->ks->hits = x->ks->misses = 0;
-        R_OK(x);
+        redis_ok(x);
     } else if (sim_strcaseeq(sub, "rewrite") && x->argc == 2) {
         redis_err(x, "ERR The server is running without a config file");
     } else if (sim_strcaseeq(sub, "get") || sim_strcaseeq(sub, "set")) {

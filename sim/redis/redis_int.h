@@ -1,7 +1,4 @@
-/* redis_int.h -- internals shared by the command files (redis_table.c: the
- * table; redis_cmd.c: dispatch; redis_keys.c, redis_strings.c, redis_conn.c,
- * redis_types.c (lists, hashes), redis_sets.c (sets, sorted sets),
- * redis_pubsub.c: pub/sub, transactions, blocking pops). Not a public
+/* redis_int.h -- internals shared by the command files. Not a public
  * interface. */
 #ifndef SIM_REDIS_INT_H
 #define SIM_REDIS_INT_H
@@ -9,115 +6,10 @@
 #error "redis_int.h is private to sim/redis/"
 #endif
 
-#include "redis_cmd.h"
-#include "resp.h"
+#include "redis_core.h"
 
-enum {
-    CMD_WRITE = 1 << 0,
-    CMD_PUBSUB_OK = 1 << 1,     /* allowed in subscribed mode */
-    CMD_NOAUTH_OK = 1 << 2,     /* allowed before AUTH */
-    CMD_NO_MULTI = 1 << 3,      /* runs at once even inside MULTI */
-    CMD_BLOCKING = 1 << 4,
-};
-
-typedef struct redis_ctx {
-    sim_redis_client *c;
-    sim_redis_core *core;
-    sim_keyspace *ks;
-    int argc;
-    char **argv;
-    size_t *argvlen;
-    int64_t now;
-    sim_buf *out;
-    int in_exec;
-} redis_ctx;
-
-typedef void (*redis_handler)(redis_ctx *x);
-
-typedef struct redis_command {
-    const char *name;           /* lowercase */
-    redis_handler fn;
-    int arity;                  /* >0 exact, <0 at least -arity */
-    int flags;
-    int firstkey, lastkey, step;
-} redis_command;
-
-struct sim_redis_core {
-    sim_keyspace ks;
-    sim_redis_hooks hooks;
-    sim_redis_config cfg;
-    sim_redis_stats stats;
-    uint64_t seed;
-    uint64_t next_id;
-    sim_redis_client *clients;
-    size_t nclients;
-    /* command lookup: open addressing over the static table */
-    const redis_command **cmdtab;
-    size_t cmdmask;
-    /* pub/sub: channel -> subscribers */
-    sim_dict channels;          /* of struct subs */
-    sim_rhash *patterns;        /* pattern -> (ignored) ; subscribers found by scanning clients */
-    size_t npattern_clients;
-    /* WATCH: "db\0key" -> watchers */
-    sim_dict watched;
-    /* blocked clients, FIFO */
-    sim_redis_client *blocked_head, *blocked_tail;
-    size_t nblocked;
-    /* keys made ready for blocked clients by the running command or EXEC */
-    struct redis_ready {
-        int db;
-        char *k;
-        size_t n;
-    } *ready;
-    int nready, capready;
-    uint64_t lazy_expired_before;
-};
-
-/* reply helpers */
-#define R_OK(x) sim_resp_ok((x)->out)
-#define ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
-#define ERR_NOTINT "ERR value is not an integer or out of range"
-#define ERR_NOTFLOAT "ERR value is not a valid float"
-#define ERR_SYNTAX "ERR syntax error"
-void redis_err(redis_ctx *x, const char *msg);
-int redis_ll(redis_ctx *x, int i, long long *v);           /* replies ERR_NOTINT on failure */
-int redis_ll_msg(redis_ctx *x, int i, long long *v, const char *msg);
-/* The optional count of LPOP/RPOP/SPOP at argv[i]: leaves *count at -1
- * when absent; 0 (error replied) when it is not a non-negative integer. */
-int redis_pop_count(redis_ctx *x, int i, long long *count);
-int redis_double(redis_ctx *x, int i, double *v, const char *msg);
-int redis_parse_ll(const char *s, size_t n, long long *v);
-int redis_parse_double(const char *s, size_t n, double *v);
-int redis_arg_is(redis_ctx *x, int i, const char *word);
-uint64_t redis_rand(redis_ctx *x);   /* SPOP, SRANDMEMBER, RANDOMKEY */
-
-/* keyspace access for the current db */
-sim_rkey *redis_lookup(redis_ctx *x, int i);
-/* Looks key argv[i] up expecting type; NULL with *wrong set (and the error
- * replied) when it holds another type. */
-sim_rkey *redis_lookup_type(redis_ctx *x, int i, int type, int *wrong);
-sim_rkey *redis_add(redis_ctx *x, int i, int type, void *val);
-/* The value of the key at argv[i] when it holds `type`: NULL when absent,
- * NULL with *wrong set (WRONGTYPE replied) when it holds another type.
- * With create, an absent key is added holding an empty value of `type`.
- * *ep (may be NULL) gets the key. */
-static inline void *redis_value(redis_ctx *x, int i, int type, int *wrong, sim_rkey **ep,
-                                int create) {
-    sim_rkey *e = redis_lookup_type(x, i, type, wrong);
-    if (!e && !*wrong && create) {
-        void *val = type == SIM_RT_LIST   ? (void *)sim_rlist_new()
-                    : type == SIM_RT_ZSET ? (void *)sim_rzset_new()
-                                          : (void *)sim_rhash_new();   /* hash or set */
-        e = redis_add(x, i, type, val);
-    }
-    if (ep)
-        *ep = e;
-    return e ? e->val : NULL;
-}
-void redis_delete(redis_ctx *x, sim_rkey *e);
 void redis_touch(sim_redis_core *core, int db, const char *k, size_t n);
 void redis_touch_all(sim_redis_core *core, int db);   /* db -1: every db */
-void redis_arity_error(redis_ctx *x, const char *name);
 
 /* blocking pops: a push (or RENAME) made list key k exist; the waiting
  * clients are served by redis_handle_ready once the command (or EXEC) ends */
@@ -129,23 +21,9 @@ void redis_handle_ready(sim_redis_core *core, int64_t now);
 void redis_ready_done(redis_ctx *x);
 void redis_unblock(sim_redis_client *c);
 
-/* the table (redis_table.c) */
-void redis_table_build(sim_redis_core *core);
-const redis_command *redis_command_lookup(sim_redis_core *core, const char *name, size_t n);
-
 /* shared by the command files */
-int redis_scan_opts(redis_ctx *x, int first, int allow_type, const char **pat, size_t *plen,
-                    long long *count, int *type);
-int redis_scan_cursor(redis_ctx *x, int i, uint64_t *cur);
-int redis_ld2str(char *buf, size_t len, long double v);
 void redis_exec_queued(redis_ctx *x);
 void redis_pubsub_core_init(sim_redis_core *core);
-/* Normalises a LRANGE/ZRANGE-style [start, end] against len; 0 when empty. */
-int redis_norm_range(long long *start, long long *end, long long len);
-/* HSCAN / SSCAN on argv[1] holding `type`. */
-void redis_coll_scan(redis_ctx *x, int type);
-/* HDEL / SREM on argv[1] holding `type` (both are sim_rhash). */
-void redis_coll_del(redis_ctx *x, int type);
 
 /* command handlers, one per table entry: redis_keys.c, redis_strings.c,
  * redis_conn.c, redis_types.c, redis_sets.c, redis_pubsub.c, redis_table.c */

@@ -121,12 +121,12 @@ void redis_cmd_watch(redis_ctx *x) {
         }
         c->watched[c->nwatched++] = l;
     }
-    R_OK(x);
+    redis_ok(x);
 }
 
 void redis_cmd_unwatch(redis_ctx *x) {
     redis_unwatch_all(x->c);
-    R_OK(x);
+    redis_ok(x);
 }
 
 /* ---- MULTI / EXEC ---- */
@@ -150,7 +150,7 @@ void redis_cmd_multi(redis_ctx *x) {
         return;
     }
     x->c->flags |= SIM_RC_MULTI;
-    R_OK(x);
+    redis_ok(x);
 }
 
 void redis_cmd_discard(redis_ctx *x) {
@@ -160,7 +160,7 @@ void redis_cmd_discard(redis_ctx *x) {
     }
     redis_multi_discard(x->c);
     redis_unwatch_all(x->c);
-    R_OK(x);
+    redis_ok(x);
 }
 
 void redis_cmd_exec(redis_ctx *x) {

@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 #include "fault.h"
-#include "redis_cmd.h"
+#include "redis_core.h"
+#include "redis_table.h"
 #include "resp.h"
 #include "util.h"
 

@@ -1,6 +1,8 @@
 /* redis_table.c -- the one command table (name, handler, arity, flags, key
- * positions), its lookup (open addressing, case-insensitive, built once per
- * core) and COMMAND, which reports it. */
+ * positions), the only file that names the handlers, and so the one that
+ * creates a core serving them; and COMMAND, which reports it. */
+#include "redis_table.h"
+
 #include "redis_int.h"
 
 #include <stdio.h>
@@ -124,66 +126,8 @@ static const redis_command redis_commands[] = {
 };
 #define NCOMMANDS (sizeof(redis_commands) / sizeof(redis_commands[0]))
 
-
-static uint32_t name_hash(const char *s, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint32_t)(s[i] | 0x20)) * 16777619u;
-    return h;
-}
-
-void redis_table_build(sim_redis_core *core) {
-    size_t total = NCOMMANDS;
-    size_t cap = 64;
-    while (cap < total * 4)
-        cap *= 2;
-    core->cmdtab = sim_xcalloc(cap, sizeof(*core->cmdtab));
-    core->cmdmask = cap - 1;
-    for (const redis_command *c = redis_commands; c < redis_commands + NCOMMANDS; c++) {
-        size_t i = name_hash(c->name, strlen(c->name)) & core->cmdmask;
-        while (core->cmdtab[i])
-            i = (i + 1) & core->cmdmask;
-        core->cmdtab[i] = c;
-    }
-}
-
-/* lower: a table name (lowercase, NUL-terminated); s[0..n) any case and
- * binary (a NUL in s must not walk past the end of lower). */
-static int name_eq(const char *lower, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (!lower[i])
-            return 0;
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + 32);
-        if (lower[i] != c)
-            return 0;
-    }
-    return lower[n] == '\0';
-}
-
-const redis_command *redis_command_lookup(sim_redis_core *core, const char *name, size_t n) {
-    if (n > 32)
-        return NULL;
-    size_t i = name_hash(name, n) & core->cmdmask;
-    for (const redis_command *c; (c = core->cmdtab[i]) != NULL; i = (i + 1) & core->cmdmask)
-        if (name_eq(c->name, name, n))
-            return c;
-    return NULL;
-}
-
-const sim_redis_command *sim_redis_lookup(sim_redis_core *core, const char *name, size_t n) {
-    return redis_command_lookup(core, name, n);
-}
-
-const char *sim_redis_command_info(const sim_redis_command *cmd, int argc, char **argv,
-                                   const char **key) {
-    *key = NULL;
-    if (!cmd)
-        return NULL;
-    if (cmd->firstkey > 0 && cmd->firstkey < argc)
-        *key = argv[cmd->firstkey];
-    return cmd->name;
+sim_redis_core *sim_redis_core_new(uint64_t seed, const sim_redis_hooks *hooks, int64_t now_ms) {
+    return redis_core_create(seed, hooks, now_ms, redis_commands, NCOMMANDS);
 }
 
 /* ---- COMMAND ---- */

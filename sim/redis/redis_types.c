@@ -87,17 +87,6 @@ void redis_cmd_llen(redis_ctx *x) {
         sim_resp_int(x->out, l ? (long long)l->len : 0);
 }
 
-/* Normalises [start, end] against len; returns 0 when the range is empty. */
-int redis_norm_range(long long *start, long long *end, long long len) {
-    if (*start < 0) *start += len;
-    if (*end < 0) *end += len;
-    if (*start < 0) *start = 0;
-    if (*start > *end || *start >= len)
-        return 0;
-    if (*end >= len) *end = len - 1;
-    return 1;
-}
-
 void redis_cmd_lrange(redis_ctx *x) {
     long long start, end;
     if (!redis_ll(x, 2, &start) || !redis_ll(x, 3, &end))
@@ -158,7 +147,7 @@ void redis_cmd_lset(redis_ctx *x) {
     }
     free(sim_rlist_at(l, (size_t)i));
     sim_rlist_set(l, (size_t)i, sim_rstr_new(x->argv[3], x->argvlen[3]));
-    R_OK(x);
+    redis_ok(x);
 }
 
 void redis_cmd_lrem(redis_ctx *x) {
@@ -218,20 +207,20 @@ void redis_cmd_ltrim(redis_ctx *x) {
     if (wrong)
         return;
     if (!l) {
-        R_OK(x);
+        redis_ok(x);
         return;
     }
     long long len = (long long)l->len;
     if (!redis_norm_range(&start, &end, len)) {
         redis_delete(x, e);
-        R_OK(x);
+        redis_ok(x);
         return;
     }
     for (long long i = 0; i < start; i++)
         free(sim_rlist_pop(l, 1));
     for (long long i = end + 1; i < len; i++)
         free(sim_rlist_pop(l, 0));
-    R_OK(x);
+    redis_ok(x);
 }
 
 /* ---- hashes ---- */
@@ -255,7 +244,7 @@ static void hset_generic(redis_ctx *x, int hmset) {
         added += sim_rhash_set(h, x->argv[i], x->argvlen[i],
                                sim_rstr_new(x->argv[i + 1], x->argvlen[i + 1]));
     if (hmset)
-        R_OK(x);
+        redis_ok(x);
     else
         sim_resp_int(x->out, added);
 }
@@ -333,22 +322,6 @@ void redis_cmd_hgetall(redis_ctx *x) { hgetall_generic(x, H_KEYS | H_VALS); }
 void redis_cmd_hkeys(redis_ctx *x) { hgetall_generic(x, H_KEYS); }
 void redis_cmd_hvals(redis_ctx *x) { hgetall_generic(x, H_VALS); }
 
-/* HDEL / SREM: removes argv[2..] from the hash or set at argv[1] (type),
- * deletes the key once empty, replies how many were there. */
-void redis_coll_del(redis_ctx *x, int type) {
-    int wrong;
-    sim_rkey *e = redis_lookup_type(x, 1, type, &wrong);
-    if (wrong)
-        return;
-    sim_rhash *h = e ? e->val : NULL;
-    long long n = 0;
-    for (int i = 2; h && i < x->argc; i++)
-        n += sim_rhash_del(h, x->argv[i], x->argvlen[i]);
-    if (h && h->d.count == 0)
-        redis_delete(x, e);
-    sim_resp_int(x->out, n);
-}
-
 void redis_cmd_hdel(redis_ctx *x) { redis_coll_del(x, SIM_RT_HASH); }
 
 void redis_cmd_hexists(redis_ctx *x) {
@@ -424,60 +397,6 @@ void redis_cmd_hincrbyfloat(redis_ctx *x) {
     int n = redis_ld2str(buf, sizeof(buf), v);
     sim_rhash_set(h, x->argv[2], x->argvlen[2], sim_rstr_new(buf, (size_t)n));
     sim_resp_bulk(x->out, buf, (size_t)n);
-}
-
-/* HSCAN/SSCAN: small collections answer everything at cursor 0, as Redis
- * does for its compact encodings; larger ones page through the dict. */
-struct coll_scan {
-    const char *pat;
-    size_t plen;
-    int with_vals;
-    sim_buf items;
-    long long n;
-};
-
-static void coll_scan_one(sim_dent *d, void *ctx) {
-    struct coll_scan *s = ctx;
-    sim_hent *f = (sim_hent *)d;
-    if (s->pat && !sim_glob_match(s->pat, s->plen, f->key, f->h.klen, 0))
-        return;
-    sim_resp_bulk(&s->items, f->key, f->h.klen);
-    s->n++;
-    if (s->with_vals) {
-        sim_resp_bulk(&s->items, f->val->data, f->val->len);
-        s->n++;
-    }
-}
-
-void redis_coll_scan(redis_ctx *x, int type) {
-    uint64_t cur;
-    if (!redis_scan_cursor(x, 2, &cur))
-        return;
-    struct coll_scan s = {.with_vals = type == SIM_RT_HASH};
-    long long count;
-    int t;
-    if (!redis_scan_opts(x, 3, 0, &s.pat, &s.plen, &count, &t))
-        return;
-    int wrong;
-    sim_rkey *e = redis_lookup_type(x, 1, type, &wrong);
-    if (wrong)
-        return;
-    uint64_t next = 0;
-    if (e) {
-        sim_rhash *h = e->val;
-        if (h->d.count <= 128) {
-            for (sim_hent *f = h->first; f; f = f->next)
-                coll_scan_one(&f->h, &s);
-        } else {
-            next = sim_dict_scan(&h->d, cur, (size_t)count, coll_scan_one, &s);
-        }
-    }
-    sim_resp_array(x->out, 2);
-    sim_resp_bulk_ll(x->out, (long long)next);
-    sim_resp_array(x->out, s.n);
-    if (s.items.len)
-        sim_buf_append(x->out, s.items.data, s.items.len);
-    sim_buf_free(&s.items);
 }
 
 void redis_cmd_hscan(redis_ctx *x) { redis_coll_scan(x, SIM_RT_HASH); }

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "redis_cmd.h"
+#include "redis_core.h"
+#include "redis_table.h"
 #include "resp.h"
 #include "tap.h"
 

@@ -1,6 +1,8 @@
-/* redis_cmd.c -- dispatch (arity, auth, pub/sub context, MULTI queueing:
- * all checked here, once, against the table of redis_table.c), helpers
- * shared by the command files, and the core's and clients' lifecycle. */
+/* redis_core.c -- dispatch (arity, auth, pub/sub context, MULTI queueing:
+ * all checked here, once, against the table the core was created with),
+ * the command lookup, helpers shared by the command files, and the core's
+ * and clients' lifecycle. */
+#include "redis_core.h"
 #include "redis_int.h"
 
 #include <ctype.h>
@@ -116,6 +118,225 @@ void redis_arity_error(redis_ctx *x, const char *name) {
     sim_resp_errorf(x->out, "ERR wrong number of arguments for '%s' command", name);
 }
 
+/* ---- helpers shared by several command families ---- */
+
+/* TYPE's names, by SIM_RT_* value. */
+static const char *const type_names[] = {"string", "list", "hash", "set", "zset"};
+#define NTYPES ((int)(sizeof(type_names) / sizeof(type_names[0])))
+
+const char *redis_type_name(int type) { return type_names[type]; }
+
+/* Parses "MATCH p COUNT n [TYPE t]" from argv[first]; replies on error. */
+int redis_scan_opts(redis_ctx *x, int first, int allow_type, const char **pat, size_t *plen,
+                    long long *count, int *type) {
+    *pat = NULL;
+    *count = 10;
+    *type = -1;
+    for (int i = first; i < x->argc; i++) {
+        if (redis_arg_is(x, i, "match") && i + 1 < x->argc) {
+            *pat = x->argv[i + 1];
+            *plen = x->argvlen[i + 1];
+            i++;
+        } else if (redis_arg_is(x, i, "count") && i + 1 < x->argc) {
+            if (!redis_ll(x, i + 1, count))
+                return 0;
+            if (*count < 1) {
+                redis_err(x, ERR_SYNTAX);
+                return 0;
+            }
+            i++;
+        } else if (allow_type && redis_arg_is(x, i, "type") && i + 1 < x->argc) {
+            *type = 100;   /* unknown type: matches no key */
+            for (int t = 0; t < NTYPES; t++)
+                if (sim_strcaseeq(x->argv[i + 1], type_names[t]))
+                    *type = t;
+            i++;
+        } else {
+            redis_err(x, ERR_SYNTAX);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int redis_scan_cursor(redis_ctx *x, int i, uint64_t *cur) {
+    char *end;
+    errno = 0;
+    if (x->argvlen[i] == 0 || !isdigit((unsigned char)x->argv[i][0])) {
+        redis_err(x, "ERR invalid cursor");
+        return 0;
+    }
+    *cur = strtoull(x->argv[i], &end, 10);
+    if (errno || *end) {
+        redis_err(x, "ERR invalid cursor");
+        return 0;
+    }
+    return 1;
+}
+
+/* Formats a long double as Redis's INCRBYFLOAT does (%.17Lf, trailing
+ * zeros trimmed). */
+int redis_ld2str(char *buf, size_t len, long double v) {
+    int n = snprintf(buf, len, "%.17Lf", v);
+    if (strchr(buf, '.')) {
+        while (n > 0 && buf[n - 1] == '0')
+            n--;
+        if (n > 0 && buf[n - 1] == '.')
+            n--;
+        buf[n] = '\0';
+    }
+    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+        buf[0] = '0';
+        buf[1] = '\0';
+        n = 1;
+    }
+    return n;
+}
+
+/* Normalises [start, end] against len; returns 0 when the range is empty. */
+int redis_norm_range(long long *start, long long *end, long long len) {
+    if (*start < 0) *start += len;
+    if (*end < 0) *end += len;
+    if (*start < 0) *start = 0;
+    if (*start > *end || *start >= len)
+        return 0;
+    if (*end >= len) *end = len - 1;
+    return 1;
+}
+
+/* HDEL / SREM: removes argv[2..] from the hash or set at argv[1] (type),
+ * deletes the key once empty, replies how many were there. */
+void redis_coll_del(redis_ctx *x, int type) {
+    int wrong;
+    sim_rkey *e = redis_lookup_type(x, 1, type, &wrong);
+    if (wrong)
+        return;
+    sim_rhash *h = e ? e->val : NULL;
+    long long n = 0;
+    for (int i = 2; h && i < x->argc; i++)
+        n += sim_rhash_del(h, x->argv[i], x->argvlen[i]);
+    if (h && h->d.count == 0)
+        redis_delete(x, e);
+    sim_resp_int(x->out, n);
+}
+
+/* HSCAN/SSCAN: small collections answer everything at cursor 0, as Redis
+ * does for its compact encodings; larger ones page through the dict. */
+struct coll_scan {
+    const char *pat;
+    size_t plen;
+    int with_vals;
+    sim_buf items;
+    long long n;
+};
+
+static void coll_scan_one(sim_dent *d, void *ctx) {
+    struct coll_scan *s = ctx;
+    sim_hent *f = (sim_hent *)d;
+    if (s->pat && !sim_glob_match(s->pat, s->plen, f->key, f->h.klen, 0))
+        return;
+    sim_resp_bulk(&s->items, f->key, f->h.klen);
+    s->n++;
+    if (s->with_vals) {
+        sim_resp_bulk(&s->items, f->val->data, f->val->len);
+        s->n++;
+    }
+}
+
+void redis_coll_scan(redis_ctx *x, int type) {
+    uint64_t cur;
+    if (!redis_scan_cursor(x, 2, &cur))
+        return;
+    struct coll_scan s = {.with_vals = type == SIM_RT_HASH};
+    long long count;
+    int t;
+    if (!redis_scan_opts(x, 3, 0, &s.pat, &s.plen, &count, &t))
+        return;
+    int wrong;
+    sim_rkey *e = redis_lookup_type(x, 1, type, &wrong);
+    if (wrong)
+        return;
+    uint64_t next = 0;
+    if (e) {
+        sim_rhash *h = e->val;
+        if (h->d.count <= 128) {
+            for (sim_hent *f = h->first; f; f = f->next)
+                coll_scan_one(&f->h, &s);
+        } else {
+            next = sim_dict_scan(&h->d, cur, (size_t)count, coll_scan_one, &s);
+        }
+    }
+    sim_resp_array(x->out, 2);
+    sim_resp_bulk_ll(x->out, (long long)next);
+    sim_resp_array(x->out, s.n);
+    if (s.items.len)
+        sim_buf_append(x->out, s.items.data, s.items.len);
+    sim_buf_free(&s.items);
+}
+
+/* ---- command lookup ---- */
+
+static uint32_t name_hash(const char *s, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint32_t)(s[i] | 0x20)) * 16777619u;
+    return h;
+}
+
+/* The lookup index over the table: open addressing, at most 1/4 full. */
+static void build_index(sim_redis_core *core) {
+    size_t cap = 64;
+    while (cap < core->ncommands * 4)
+        cap *= 2;
+    core->cmdtab = sim_xcalloc(cap, sizeof(*core->cmdtab));
+    core->cmdmask = cap - 1;
+    for (const redis_command *c = core->commands; c < core->commands + core->ncommands; c++) {
+        size_t i = name_hash(c->name, strlen(c->name)) & core->cmdmask;
+        while (core->cmdtab[i])
+            i = (i + 1) & core->cmdmask;
+        core->cmdtab[i] = c;
+    }
+}
+
+/* lower: a table name (lowercase, NUL-terminated); s[0..n) any case and
+ * binary (a NUL in s must not walk past the end of lower). */
+static int name_eq(const char *lower, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!lower[i])
+            return 0;
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        if (lower[i] != c)
+            return 0;
+    }
+    return lower[n] == '\0';
+}
+
+const redis_command *redis_command_lookup(sim_redis_core *core, const char *name, size_t n) {
+    if (n > 32)
+        return NULL;
+    size_t i = name_hash(name, n) & core->cmdmask;
+    for (const redis_command *c; (c = core->cmdtab[i]) != NULL; i = (i + 1) & core->cmdmask)
+        if (name_eq(c->name, name, n))
+            return c;
+    return NULL;
+}
+
+const sim_redis_command *sim_redis_lookup(sim_redis_core *core, const char *name, size_t n) {
+    return redis_command_lookup(core, name, n);
+}
+
+const char *sim_redis_command_info(const sim_redis_command *cmd, int argc, char **argv,
+                                   const char **key) {
+    *key = NULL;
+    if (!cmd)
+        return NULL;
+    if (cmd->firstkey > 0 && cmd->firstkey < argc)
+        *key = argv[cmd->firstkey];
+    return cmd->name;
+}
+
 /* ---- dispatch ---- */
 
 static void unknown_command(redis_ctx *x) {
@@ -156,8 +377,6 @@ static void touch_keys(redis_ctx *x, const redis_command *cmd) {
         redis_touch(x->core, x->c->db, x->argv[i], x->argvlen[i]);
 }
 
-/* Runs a looked-up command whose arity was checked. */
-void redis_call(redis_ctx *x, const redis_command *cmd);
 void redis_call(redis_ctx *x, const redis_command *cmd) {
     x->c->last_cmd = cmd->name;
     cmd->fn(x);
@@ -168,7 +387,8 @@ void redis_call(redis_ctx *x, const redis_command *cmd) {
 
 void sim_redis_dispatch(sim_redis_client *c, int argc, char **argv, size_t *argvlen,
                         int64_t now_ms) {
-    sim_redis_dispatch_cmd(c, redis_command_lookup(c->core, argv[0], argvlen[0]), argc, argv, argvlen, now_ms);
+    sim_redis_dispatch_cmd(c, redis_command_lookup(c->core, argv[0], argvlen[0]), argc, argv,
+                           argvlen, now_ms);
 }
 
 void sim_redis_dispatch_cmd(sim_redis_client *c, const sim_redis_command *cmd, int argc,
@@ -227,7 +447,8 @@ void redis_exec_queued(redis_ctx *x) {
 
 /* ---- core lifecycle ---- */
 
-sim_redis_core *sim_redis_core_new(uint64_t seed, const sim_redis_hooks *hooks, int64_t now_ms) {
+sim_redis_core *redis_core_create(uint64_t seed, const sim_redis_hooks *hooks, int64_t now_ms,
+                                  const redis_command *commands, size_t n) {
     sim_redis_core *core = sim_xcalloc(1, sizeof(*core));
     sim_keyspace_init(&core->ks);
     if (hooks)
@@ -240,8 +461,10 @@ sim_redis_core *sim_redis_core_new(uint64_t seed, const sim_redis_hooks *hooks, 
     core->cfg.client_query_buffer_limit = 1LL << 30;
     core->cfg.out_limit_normal = 0;
     core->cfg.out_limit_pubsub = 32LL * 1024 * 1024;
+    core->commands = commands;
+    core->ncommands = n;
+    build_index(core);
     redis_pubsub_core_init(core);
-    redis_table_build(core);
     return core;
 }
 
