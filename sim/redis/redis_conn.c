@@ -266,9 +266,7 @@ void redis_cmd_time(redis_ctx *x) {
 
 void redis_cmd_reset(redis_ctx *x) {
     sim_redis_client *c = x->c;
-    redis_multi_discard(c);
-    redis_unwatch_all(c);
-    redis_pubsub_client_fini(c);
+    redis_client_reset(c);
     c->db = 0;
     free(c->name);
     c->name = NULL;

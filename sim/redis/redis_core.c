@@ -3,7 +3,6 @@
  * the command lookup, helpers shared by the command files, and the core's
  * and clients' lifecycle. */
 #include "redis_core.h"
-#include "redis_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -274,6 +273,42 @@ void redis_coll_scan(redis_ctx *x, int type) {
     sim_buf_free(&s.items);
 }
 
+/* ---- client lists (pub/sub channels, WATCHed keys) ---- */
+
+redis_clist *redis_clist_get(sim_dict *d, const char *k, size_t n, int create) {
+    redis_clist *l = (redis_clist *)sim_dict_find(d, k, n);
+    if (l || !create)
+        return l;
+    l = sim_xcalloc(1, sizeof(*l) + n + 1);
+    l->h.hash = sim_dict_hash(k, n);
+    l->h.klen = (uint32_t)n;
+    memcpy(l->key, k, n);
+    sim_dict_add(d, &l->h);
+    return l;
+}
+
+void redis_clist_add(redis_clist *l, sim_redis_client *c) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->v = sim_xrealloc(l->v, (size_t)l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = c;
+}
+
+void redis_clist_remove(sim_dict *d, redis_clist *l, sim_redis_client *c) {
+    for (int i = 0; i < l->n; i++)
+        if (l->v[i] == c) {
+            memmove(&l->v[i], &l->v[i + 1], (size_t)(l->n - i - 1) * sizeof(*l->v));
+            l->n--;
+            break;
+        }
+    if (l->n == 0) {
+        sim_dict_unlink(d, &l->h);
+        free(l->v);
+        free(l);
+    }
+}
+
 /* ---- command lookup ---- */
 
 static uint32_t name_hash(const char *s, size_t n) {
@@ -352,29 +387,13 @@ static int arity_ok(const redis_command *cmd, int argc) {
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
-static void queue_command(sim_redis_client *c, int argc, char **argv, size_t *argvlen) {
-    if (c->mq_n == c->mq_cap) {
-        c->mq_cap = c->mq_cap ? c->mq_cap * 2 : 8;
-        c->mq = sim_xrealloc(c->mq, (size_t)c->mq_cap * sizeof(*c->mq));
-    }
-    sim_redis_queued *q = &c->mq[c->mq_n++];
-    q->argc = argc;
-    q->argv = sim_xmalloc((size_t)argc * sizeof(char *));
-    q->argvlen = sim_xmalloc((size_t)argc * sizeof(size_t));
-    for (int i = 0; i < argc; i++) {
-        q->argv[i] = sim_xmalloc(argvlen[i] + 1);
-        memcpy(q->argv[i], argv[i], argvlen[i] + 1);
-        q->argvlen[i] = argvlen[i];
-    }
-}
-
 /* Touches the keys a write command names, for WATCH. */
 static void touch_keys(redis_ctx *x, const redis_command *cmd) {
     if (!x->core->watched.count || cmd->firstkey <= 0)
         return;
     int last = cmd->lastkey < 0 ? x->argc + cmd->lastkey : cmd->lastkey;
     for (int i = cmd->firstkey; i <= last && i < x->argc; i += cmd->step)
-        redis_touch(x->core, x->c->db, x->argv[i], x->argvlen[i]);
+        x->core->fam.touch(x->core, x->c->db, x->argv[i], x->argvlen[i]);
 }
 
 void redis_call(redis_ctx *x, const redis_command *cmd) {
@@ -422,27 +441,16 @@ void sim_redis_dispatch_cmd(sim_redis_client *c, const sim_redis_command *cmd, i
         return;
     }
     if ((c->flags & SIM_RC_MULTI) && !(cmd->flags & CMD_NO_MULTI)) {
-        queue_command(c, argc, argv, argvlen);
+        core->fam.queue(c, argc, argv, argvlen);
         sim_buf_append(&c->out, "+QUEUED\r\n", 9);
         return;
     }
     redis_call(&x, cmd);
-}
-
-/* EXEC's inner loop: runs the queued commands (checked when queued). */
-void redis_exec_queued(redis_ctx *x) {
-    sim_redis_client *c = x->c;
-    sim_resp_array(x->out, c->mq_n);
-    for (int i = 0; i < c->mq_n; i++) {
-        sim_redis_queued *q = &c->mq[i];
-        const redis_command *cmd = redis_command_lookup(x->core, q->argv[0], q->argvlen[0]);
-        redis_ctx y = *x;
-        y.argc = q->argc;
-        y.argv = q->argv;
-        y.argvlen = q->argvlen;
-        y.in_exec = 1;
-        redis_call(&y, cmd);
-    }
+    /* Here, not inside EXEC's redis_call: clients blocked on lists that the
+     * command (or the whole EXEC) made ready see the state it left, as in
+     * Redis (MULTI; RPUSH k x; DEL k; EXEC serves no one from k). */
+    if (core->nready)
+        core->fam.serve_ready(core, now_ms);
 }
 
 /* ---- core lifecycle ---- */
@@ -464,7 +472,8 @@ sim_redis_core *redis_core_create(uint64_t seed, const sim_redis_hooks *hooks, i
     core->commands = commands;
     core->ncommands = n;
     build_index(core);
-    redis_pubsub_core_init(core);
+    sim_dict_init(&core->channels, offsetof(redis_clist, key));
+    sim_dict_init(&core->watched, offsetof(redis_clist, key));
     return core;
 }
 
@@ -504,12 +513,16 @@ void sim_redis_client_init(sim_redis_core *core, sim_redis_client *c, int64_t no
     core->nclients++;
 }
 
+void redis_client_reset(sim_redis_client *c) {
+    sim_redis_core *core = c->core;
+    core->fam.unblock(c);
+    core->fam.multi_reset(c);
+    core->fam.pubsub_reset(c);
+}
+
 void sim_redis_client_fini(sim_redis_client *c) {
     sim_redis_core *core = c->core;
-    redis_unblock(c);
-    redis_multi_discard(c);
-    redis_unwatch_all(c);
-    redis_pubsub_client_fini(c);
+    redis_client_reset(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -525,16 +538,6 @@ void sim_redis_client_fini(sim_redis_client *c) {
 
 void sim_redis_core_cron(sim_redis_core *core, int64_t now_ms) {
     sim_db_active_expire(&core->ks, now_ms, 200);
-    /* Blocked-pop timeouts. */
-    sim_redis_client *c = core->blocked_head;
-    while (c) {
-        sim_redis_client *next = c->bnext;
-        if (c->block_deadline && c->block_deadline <= now_ms) {
-            redis_unblock(c);
-            sim_resp_null_array(&c->out);
-            if (core->hooks.wake)
-                core->hooks.wake(c, core->hooks.ud);
-        }
-        c = next;
-    }
+    if (core->nblocked)
+        core->fam.timeouts(core, now_ms);
 }

@@ -144,11 +144,38 @@ typedef struct redis_command {
 /* A command of the table, opaque to the glue. */
 typedef struct redis_command sim_redis_command;
 
+/* What the core needs from the families that keep state across commands:
+ * transactions (redis_multi.c), pub/sub (redis_pubsub.c) and blocking pops
+ * (redis_blocking.c). Each sets its own in its init, which
+ * sim_redis_core_new calls; the core and the other families reach them
+ * only through here, so every family depends on the core alone and the
+ * core on none. All are set in every core. */
+typedef struct redis_family_hooks {
+    /* transactions: queues a command sent inside MULTI (argv copied) */
+    void (*queue)(sim_redis_client *c, int argc, char **argv, size_t *argvlen);
+    /* transactions: a write named key k of db: its WATCHers' EXEC fails */
+    void (*touch)(sim_redis_core *core, int db, const char *k, size_t n);
+    /* transactions: the same for every watched key of db (-1: every db) */
+    void (*touch_db)(sim_redis_core *core, int db);
+    /* blocking pops: list k of db now exists; waiting clients get served
+     * by serve_ready */
+    void (*list_ready)(sim_redis_core *core, int db, const char *k, size_t n);
+    /* blocking pops: serves the clients waiting on the lists made ready */
+    void (*serve_ready)(sim_redis_core *core, int64_t now_ms);
+    /* blocking pops: answers the waits whose timeout has passed */
+    void (*timeouts)(sim_redis_core *core, int64_t now_ms);
+    /* each family forgets what c holds in it (RESET, disconnect) */
+    void (*unblock)(sim_redis_client *c);
+    void (*multi_reset)(sim_redis_client *c);
+    void (*pubsub_reset)(sim_redis_client *c);
+} redis_family_hooks;
+
 struct sim_redis_core {
     sim_keyspace ks;
     sim_redis_hooks hooks;
     sim_redis_config cfg;
     sim_redis_stats stats;
+    redis_family_hooks fam;
     uint64_t seed;
     uint64_t next_id;
     sim_redis_client *clients;
@@ -160,11 +187,11 @@ struct sim_redis_core {
     const redis_command **cmdtab;
     size_t cmdmask;
     /* pub/sub: channel -> subscribers */
-    sim_dict channels;          /* of struct subs */
+    sim_dict channels;          /* of redis_clist */
     sim_rhash *patterns;        /* pattern -> (ignored) ; subscribers found by scanning clients */
     size_t npattern_clients;
     /* WATCH: "db\0key" -> watchers */
-    sim_dict watched;
+    sim_dict watched;           /* of redis_clist */
     /* blocked clients, FIFO */
     sim_redis_client *blocked_head, *blocked_tail;
     size_t nblocked;
@@ -225,6 +252,43 @@ sim_redis_core *redis_core_create(uint64_t seed, const sim_redis_hooks *hooks, i
 void redis_call(redis_ctx *x, const redis_command *cmd);
 /* The table's row for name (any case), NULL when unknown. */
 const redis_command *redis_command_lookup(sim_redis_core *core, const char *name, size_t n);
+/* Forgets c's transaction, subscriptions and wait (RESET, disconnect). */
+void redis_client_reset(sim_redis_client *c);
+
+/* Signals: one family's change that another watches, passed on through
+ * the hooks (Redis's signalModifiedKey, signalFlushedDb, signalKeyAsReady).
+ * Cheap when nobody watches or waits. */
+static inline void redis_signal_modified_key(sim_redis_core *core, int db, const char *k,
+                                             size_t n) {
+    if (core->watched.count)
+        core->fam.touch(core, db, k, n);
+}
+static inline void redis_signal_flushed_db(sim_redis_core *core, int db) {
+    if (core->watched.count)
+        core->fam.touch_db(core, db);
+}
+/* A push or RENAME made list k of db exist: clients blocked on it are
+ * served once the command, or the whole EXEC, is over (dispatch). */
+static inline void redis_signal_list_ready(sim_redis_core *core, int db, const char *k,
+                                           size_t n) {
+    if (core->nblocked)
+        core->fam.list_ready(core, db, k, n);
+}
+
+/* Clients under a name: a channel's subscribers (pub/sub), a key's
+ * WATCHers (transactions). An entry of a core dict, created on first use,
+ * freed when its last client leaves. */
+typedef struct redis_clist {
+    sim_dent h;
+    sim_redis_client **v;
+    int n, cap;
+    char key[];
+} redis_clist;
+/* The list named k in d; with create, an empty one added when absent. */
+redis_clist *redis_clist_get(sim_dict *d, const char *k, size_t n, int create);
+void redis_clist_add(redis_clist *l, sim_redis_client *c);
+/* Removes c (order kept); unlinks and frees l when it gets empty. */
+void redis_clist_remove(sim_dict *d, redis_clist *l, sim_redis_client *c);
 
 /* replies and argument parsing */
 #define ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"

@@ -8,25 +8,8 @@
 
 #include "redis_core.h"
 
-void redis_touch(sim_redis_core *core, int db, const char *k, size_t n);
-void redis_touch_all(sim_redis_core *core, int db);   /* db -1: every db */
-
-/* blocking pops: a push (or RENAME) made list key k exist; the waiting
- * clients are served by redis_handle_ready once the command (or EXEC) ends */
-void redis_signal_ready(sim_redis_core *core, int db, const char *k, size_t n);
-void redis_handle_ready(sim_redis_core *core, int64_t now);
-/* The last step of a handler that signalled: serves now outside EXEC (the
- * command is over), else leaves it to EXEC's end. Keeps dispatch free of
- * a per-command check. */
-void redis_ready_done(redis_ctx *x);
-void redis_unblock(sim_redis_client *c);
-
-/* shared by the command files */
-void redis_exec_queued(redis_ctx *x);
-void redis_pubsub_core_init(sim_redis_core *core);
-
 /* command handlers, one per table entry: redis_keys.c, redis_strings.c,
- * redis_conn.c, redis_types.c, redis_sets.c, redis_pubsub.c, redis_table.c */
+ * redis_conn.c, redis_types.c, redis_sets.c, redis_table.c */
 void redis_cmd_get(redis_ctx *x);
 void redis_cmd_set(redis_ctx *x);
 void redis_cmd_setex(redis_ctx *x);
@@ -124,24 +107,5 @@ void redis_cmd_zcount(redis_ctx *x);
 void redis_cmd_zrange(redis_ctx *x);
 void redis_cmd_zrangebyscore(redis_ctx *x);
 void redis_cmd_zremrangebyscore(redis_ctx *x);
-void redis_cmd_multi(redis_ctx *x);
-void redis_cmd_exec(redis_ctx *x);
-void redis_cmd_discard(redis_ctx *x);
-void redis_cmd_watch(redis_ctx *x);
-void redis_cmd_unwatch(redis_ctx *x);
-void redis_cmd_subscribe(redis_ctx *x);
-void redis_cmd_unsubscribe(redis_ctx *x);
-void redis_cmd_psubscribe(redis_ctx *x);
-void redis_cmd_punsubscribe(redis_ctx *x);
-void redis_cmd_publish(redis_ctx *x);
-void redis_cmd_pubsub(redis_ctx *x);
-void redis_cmd_blpop(redis_ctx *x);
-void redis_cmd_brpop(redis_ctx *x);
-
-/* pub/sub and transactions */
-void redis_pubsub_client_fini(sim_redis_client *c);
-void redis_unwatch_all(sim_redis_client *c);
-void redis_multi_discard(sim_redis_client *c);
-int redis_pubsub_count(sim_redis_client *c);
 
 #endif

@@ -165,10 +165,8 @@ static void rename_generic(redis_ctx *x, int nx) {
         sim_resp_int(x->out, 1);
     else
         redis_ok(x);
-    if (list && x->core->nblocked) {
-        redis_signal_ready(x->core, x->c->db, x->argv[2], x->argvlen[2]);
-        redis_ready_done(x);
-    }
+    if (list)
+        redis_signal_list_ready(x->core, x->c->db, x->argv[2], x->argvlen[2]);
 }
 
 void redis_cmd_rename(redis_ctx *x) { rename_generic(x, 0); }
@@ -278,7 +276,7 @@ void redis_cmd_flushdb(redis_ctx *x) {
     if (!flush_opts(x))
         return;
     sim_keyspace_flushdb(x->ks, x->c->db);
-    redis_touch_all(x->core, x->c->db);
+    redis_signal_flushed_db(x->core, x->c->db);
     redis_ok(x);
 }
 
@@ -287,7 +285,7 @@ void redis_cmd_flushall(redis_ctx *x) {
         return;
     for (int i = 0; i < SIM_REDIS_DBS; i++)
         sim_keyspace_flushdb(x->ks, i);
-    redis_touch_all(x->core, -1);
+    redis_signal_flushed_db(x->core, -1);
     redis_ok(x);
 }
 

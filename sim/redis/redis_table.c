@@ -3,7 +3,10 @@
  * creates a core serving them; and COMMAND, which reports it. */
 #include "redis_table.h"
 
+#include "redis_blocking.h"
 #include "redis_int.h"
+#include "redis_multi.h"
+#include "redis_pubsub.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +130,11 @@ static const redis_command redis_commands[] = {
 #define NCOMMANDS (sizeof(redis_commands) / sizeof(redis_commands[0]))
 
 sim_redis_core *sim_redis_core_new(uint64_t seed, const sim_redis_hooks *hooks, int64_t now_ms) {
-    return redis_core_create(seed, hooks, now_ms, redis_commands, NCOMMANDS);
+    sim_redis_core *core = redis_core_create(seed, hooks, now_ms, redis_commands, NCOMMANDS);
+    redis_multi_init(core);
+    redis_pubsub_init(core);
+    redis_blocking_init(core);
+    return core;
 }
 
 /* ---- COMMAND ---- */

@@ -27,10 +27,7 @@ static void push_generic(redis_ctx *x, int left, int onlyexisting) {
     for (int i = 2; i < x->argc; i++)
         sim_rlist_push(l, sim_rstr_new(x->argv[i], x->argvlen[i]), left);
     sim_resp_int(x->out, (long long)l->len);
-    if (x->core->nblocked) {
-        redis_signal_ready(x->core, x->c->db, x->argv[1], x->argvlen[1]);
-        redis_ready_done(x);
-    }
+    redis_signal_list_ready(x->core, x->c->db, x->argv[1], x->argvlen[1]);
 }
 
 void redis_cmd_lpush(redis_ctx *x) { push_generic(x, 1, 0); }
