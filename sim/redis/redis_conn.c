@@ -1,11 +1,10 @@
 /* redis_conn.c -- connection and server commands: PING, ECHO, AUTH, HELLO,
- * CLIENT, QUIT, TIME, RESET, INFO, CONFIG. Error texts are Redis 7.0's. */
-#include "redis_int.h"
+ * CLIENT, QUIT, TIME, RESET, INFO, COMMAND, CONFIG. Error texts are Redis
+ * 7.0's. */
+#include "redis_conn.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +345,59 @@ void redis_cmd_info(redis_ctx *x) {
     sim_resp_bulk(x->out, b.data ? b.data : "", b.len);
     sim_buf_free(&b);
 }
+
+/* ---- COMMAND ---- */
+
+static void command_info(sim_buf *o, const redis_command *cmd) {
+    sim_resp_array(o, 10);
+    sim_resp_bulk_str(o, cmd->name);
+    sim_resp_int(o, cmd->arity);
+    int nf = 0;
+    const char *fl[3];
+    if (cmd->flags & CMD_WRITE) fl[nf++] = "write";
+    else fl[nf++] = "readonly";
+    if (cmd->flags & CMD_PUBSUB_OK) fl[nf++] = "pubsub";
+    if (cmd->flags & CMD_NOAUTH_OK) fl[nf++] = "no_auth";
+    sim_resp_array(o, nf);
+    for (int i = 0; i < nf; i++)
+        sim_resp_status(o, fl[i]);
+    sim_resp_int(o, cmd->firstkey);
+    sim_resp_int(o, cmd->lastkey);
+    sim_resp_int(o, cmd->step);
+    sim_resp_array(o, 0);
+    sim_resp_array(o, 0);
+    sim_resp_array(o, 0);
+    sim_resp_array(o, 0);
+}
+
+void redis_cmd_command(redis_ctx *x) {
+    const redis_command *table = x->core->commands;
+    size_t total = x->core->ncommands;
+    if (x->argc == 1) {
+        sim_resp_array(x->out, (long long)total);
+        for (const redis_command *c = table; c < table + total; c++)
+            command_info(x->out, c);
+    } else if (redis_arg_is(x, 1, "count") && x->argc == 2) {
+        sim_resp_int(x->out, (long long)total);
+    } else if (redis_arg_is(x, 1, "info")) {
+        sim_resp_array(x->out, x->argc - 2);
+        for (int i = 2; i < x->argc; i++) {
+            const redis_command *c = redis_command_lookup(x->core, x->argv[i], x->argvlen[i]);
+            if (c)
+                command_info(x->out, c);
+            else
+                sim_resp_null_array(x->out);
+        }
+    } else if (redis_arg_is(x, 1, "docs")) {
+        /* Minimal: no documentation (redis-cli then shows no hints). */
+        sim_resp_array(x->out, 0);
+    } else {
+        sim_resp_errorf(x->out, "ERR unknown subcommand or wrong number of arguments for '%.128s'. "
+                                "Try COMMAND HELP.", x->argv[1]);
+    }
+}
+
+/* ---- CONFIG ---- */
 
 /* CONFIG parameters clients probe; values rendered on demand. */
 static const char *config_names[] = {

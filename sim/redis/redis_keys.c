@@ -1,15 +1,11 @@
 /* redis_keys.c -- key-space commands: DEL, EXISTS, EXPIRE family, TTL, TYPE,
  * RENAME, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB/ALL, SELECT (Redis 7.0
  * semantics and error texts). */
-#include "redis_int.h"
+#include "redis_keys.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 void redis_cmd_del(redis_ctx *x) {
     long long n = 0;

@@ -6,7 +6,6 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 static int pubsub_count(const sim_redis_client *c) {
     return (c->channels ? (int)c->channels->d.count : 0) +

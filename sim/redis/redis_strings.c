@@ -1,9 +1,8 @@
 /* redis_strings.c -- string commands: GET/SET and their variants, MGET/MSET,
  * APPEND, STRLEN, INCR family, INCRBYFLOAT, GETRANGE, SETRANGE. */
-#include "redis_int.h"
+#include "redis_strings.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>

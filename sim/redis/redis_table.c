@@ -1,16 +1,19 @@
 /* redis_table.c -- the one command table (name, handler, arity, flags, key
- * positions), the only file that names the handlers, and so the one that
- * creates a core serving them; and COMMAND, which reports it. */
+ * positions). The only file that names the handlers and the families, so
+ * creating a core -- handing it the table, letting the stateful families
+ * set their hooks -- happens here. */
 #include "redis_table.h"
 
 #include "redis_blocking.h"
-#include "redis_int.h"
+#include "redis_conn.h"
+#include "redis_hashes.h"
+#include "redis_keys.h"
+#include "redis_lists.h"
 #include "redis_multi.h"
 #include "redis_pubsub.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "redis_sets.h"
+#include "redis_strings.h"
+#include "redis_zsets.h"
 
 /* Order is COMMAND's reply order. */
 static const redis_command redis_commands[] = {
@@ -135,54 +138,4 @@ sim_redis_core *sim_redis_core_new(uint64_t seed, const sim_redis_hooks *hooks, 
     redis_pubsub_init(core);
     redis_blocking_init(core);
     return core;
-}
-
-/* ---- COMMAND ---- */
-
-static void command_info(sim_buf *o, const redis_command *cmd) {
-    sim_resp_array(o, 10);
-    sim_resp_bulk_str(o, cmd->name);
-    sim_resp_int(o, cmd->arity);
-    int nf = 0;
-    const char *fl[3];
-    if (cmd->flags & CMD_WRITE) fl[nf++] = "write";
-    else fl[nf++] = "readonly";
-    if (cmd->flags & CMD_PUBSUB_OK) fl[nf++] = "pubsub";
-    if (cmd->flags & CMD_NOAUTH_OK) fl[nf++] = "no_auth";
-    sim_resp_array(o, nf);
-    for (int i = 0; i < nf; i++)
-        sim_resp_status(o, fl[i]);
-    sim_resp_int(o, cmd->firstkey);
-    sim_resp_int(o, cmd->lastkey);
-    sim_resp_int(o, cmd->step);
-    sim_resp_array(o, 0);
-    sim_resp_array(o, 0);
-    sim_resp_array(o, 0);
-    sim_resp_array(o, 0);
-}
-
-void redis_cmd_command(redis_ctx *x) {
-    size_t total = NCOMMANDS;
-    if (x->argc == 1) {
-        sim_resp_array(x->out, (long long)total);
-        for (const redis_command *c = redis_commands; c < redis_commands + NCOMMANDS; c++)
-            command_info(x->out, c);
-    } else if (redis_arg_is(x, 1, "count") && x->argc == 2) {
-        sim_resp_int(x->out, (long long)total);
-    } else if (redis_arg_is(x, 1, "info")) {
-        sim_resp_array(x->out, x->argc - 2);
-        for (int i = 2; i < x->argc; i++) {
-            const redis_command *c = redis_command_lookup(x->core, x->argv[i], x->argvlen[i]);
-            if (c)
-                command_info(x->out, c);
-            else
-                sim_resp_null_array(x->out);
-        }
-    } else if (redis_arg_is(x, 1, "docs")) {
-        /* Minimal: no documentation (redis-cli then shows no hints). */
-        sim_resp_array(x->out, 0);
-    } else {
-        sim_resp_errorf(x->out, "ERR unknown subcommand or wrong number of arguments for '%.128s'. "
-                                "Try COMMAND HELP.", x->argv[1]);
-    }
 }
