@@ -55,24 +55,23 @@ struct sim_redis_client {
     const char *last_cmd;
     uint64_t rng_n;                     /* random choices made for this client */
     sim_buf out;                        /* replies not yet written */
-    /* MULTI */
+    /* MULTI (redis_multi.c) */
     sim_redis_queued *mq;
     int mq_n, mq_cap;
-    /* WATCH: keys as "db:key" entries of the core's watch dict */
+    /* WATCH (redis_multi.c): the core's watch-dict entries c is on */
     void **watched;
     int nwatched, capwatched;
-    /* pub/sub */
+    /* pub/sub (redis_pubsub.c) */
     sim_rhash *channels;                /* set of channel names, NULL when none */
     sim_rhash *patterns;                /* set of patterns, NULL when none */
-    /* blocking pops */
+    /* blocking pops (redis_blocking.c) */
     int64_t block_deadline;             /* ms, 0 = forever */
     int block_left;                     /* BLPOP (1) or BRPOP (0) */
     char **bkeys;
     size_t *bklen;
     int nbkeys;
-    sim_redis_client *prev, *next;      /* all clients */
     sim_redis_client *bnext;            /* blocked list */
-    void *glue;
+    sim_redis_client *prev, *next;      /* all clients */
 };
 
 typedef struct sim_redis_hooks {
@@ -186,23 +185,26 @@ struct sim_redis_core {
     size_t ncommands;
     const redis_command **cmdtab;
     size_t cmdmask;
-    /* pub/sub: channel -> subscribers */
+    /* The families' state. The core creates and frees the containers; what
+     * is in them belongs to the family named. */
+    /* pub/sub (redis_pubsub.c): channel -> subscribers */
     sim_dict channels;          /* of redis_clist */
-    sim_rhash *patterns;        /* pattern -> (ignored) ; subscribers found by scanning clients */
+    /* pattern -> how many clients hold it; a pattern's subscribers are
+     * found by scanning the clients */
+    sim_rhash *patterns;
     size_t npattern_clients;
-    /* WATCH: "db\0key" -> watchers */
+    /* transactions (redis_multi.c): "db\0key" -> watchers */
     sim_dict watched;           /* of redis_clist */
-    /* blocked clients, FIFO */
+    /* blocking pops (redis_blocking.c): blocked clients, FIFO */
     sim_redis_client *blocked_head, *blocked_tail;
     size_t nblocked;
-    /* keys made ready for blocked clients by the running command or EXEC */
+    /* lists made ready for blocked clients by the running command or EXEC */
     struct redis_ready {
         int db;
         char *k;
         size_t n;
     } *ready;
     int nready, capready;
-    uint64_t lazy_expired_before;
 };
 
 /* ---- for the glue ---- */

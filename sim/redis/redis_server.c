@@ -416,7 +416,6 @@ static void accept_one(sim_redis_server *srv, int fd, struct sockaddr_in *sa) {
     c->ordinal = ++srv->next_ordinal;
     sim_redis_client_init(srv->core, &c->rc, now_ms(srv));
     c->rc.fd = fd;
-    c->rc.glue = c;
     snprintf(c->rc.addr, sizeof(c->rc.addr), "%s:%d", inet_ntoa(sa->sin_addr), ntohs(sa->sin_port));
     snprintf(c->rc.laddr, sizeof(c->rc.laddr), "%s:%d", srv->bind, srv->port);
     sim_resp_limits lim;
