@@ -1,11 +1,10 @@
 /* redis_conn.c -- connection and server commands: PING, ECHO, AUTH, HELLO,
- * CLIENT, QUIT, TIME, RESET, INFO, CONFIG. Error texts are Redis 7.0's. */
-#include "redis_int.h"
+ * CLIENT, QUIT, TIME, RESET, INFO, COMMAND, CONFIG. Error texts are Redis
+ * 7.0's. */
+#include "redis_conn.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +57,7 @@ void redis_cmd_auth(redis_ctx *x) {
     int pi = x->argc - 1;
     if (check_auth(x, user, x->argv[pi], x->argvlen[pi])) {
         x->c->authed = 1;
-        R_OK(x);
+        redis_ok(x);
     } else {
         redis_err(x, "WRONGPASS invalid username-password pair or user is disabled.");
     }
@@ -165,7 +164,7 @@ void redis_cmd_client(redis_ctx *x) {
         }
         free(c->name);
         c->name = x->argvlen[2] ? sim_xstrndup(x->argv[2], x->argvlen[2]) : NULL;
-        R_OK(x);
+        redis_ok(x);
     } else if (sim_strcaseeq(sub, "getname") && x->argc == 2) {
         if (c->name)
             sim_resp_bulk_str(x->out, c->name);
@@ -190,7 +189,7 @@ void redis_cmd_client(redis_ctx *x) {
         }
         free(*slot);
         *slot = x->argvlen[3] ? sim_xstrndup(x->argv[3], x->argvlen[3]) : NULL;
-        R_OK(x);
+        redis_ok(x);
     } else if ((sim_strcaseeq(sub, "list") && (x->argc == 2 || x->argc == 4)) ||
                (sim_strcaseeq(sub, "info") && x->argc == 2)) {
         sim_buf b = {0};
@@ -237,14 +236,14 @@ void redis_cmd_client(redis_ctx *x) {
         }
         if (old) {
             if (killed)
-                R_OK(x);
+                redis_ok(x);
             else
                 redis_err(x, "ERR No such client");
         } else {
             sim_resp_int(x->out, killed);
         }
     } else if (sim_strcaseeq(sub, "no-evict") || sim_strcaseeq(sub, "no-touch")) {
-        R_OK(x);
+        redis_ok(x);
     } else {
         sim_resp_errorf(x->out, "ERR unknown subcommand or wrong number of arguments for '%.128s'. "
                                 "Try CLIENT HELP.", sub);
@@ -255,7 +254,7 @@ void redis_cmd_client(redis_ctx *x) {
 
 void redis_cmd_quit(redis_ctx *x) {
     x->c->flags |= SIM_RC_CLOSE_AFTER_REPLY;
-    R_OK(x);
+    redis_ok(x);
 }
 
 void redis_cmd_time(redis_ctx *x) {
@@ -266,9 +265,7 @@ void redis_cmd_time(redis_ctx *x) {
 
 void redis_cmd_reset(redis_ctx *x) {
     sim_redis_client *c = x->c;
-    redis_multi_discard(c);
-    redis_unwatch_all(c);
-    redis_pubsub_client_fini(c);
+    redis_client_reset(c);
     c->db = 0;
     free(c->name);
     c->name = NULL;
@@ -348,6 +345,59 @@ void redis_cmd_info(redis_ctx *x) {
     sim_resp_bulk(x->out, b.data ? b.data : "", b.len);
     sim_buf_free(&b);
 }
+
+/* ---- COMMAND ---- */
+
+static void command_info(sim_buf *o, const redis_command *cmd) {
+    sim_resp_array(o, 10);
+    sim_resp_bulk_str(o, cmd->name);
+    sim_resp_int(o, cmd->arity);
+    int nf = 0;
+    const char *fl[3];
+    if (cmd->flags & CMD_WRITE) fl[nf++] = "write";
+    else fl[nf++] = "readonly";
+    if (cmd->flags & CMD_PUBSUB_OK) fl[nf++] = "pubsub";
+    if (cmd->flags & CMD_NOAUTH_OK) fl[nf++] = "no_auth";
+    sim_resp_array(o, nf);
+    for (int i = 0; i < nf; i++)
+        sim_resp_status(o, fl[i]);
+    sim_resp_int(o, cmd->firstkey);
+    sim_resp_int(o, cmd->lastkey);
+    sim_resp_int(o, cmd->step);
+    sim_resp_array(o, 0);
+    sim_resp_array(o, 0);
+    sim_resp_array(o, 0);
+    sim_resp_array(o, 0);
+}
+
+void redis_cmd_command(redis_ctx *x) {
+    const redis_command *table = x->core->commands;
+    size_t total = x->core->ncommands;
+    if (x->argc == 1) {
+        sim_resp_array(x->out, (long long)total);
+        for (const redis_command *c = table; c < table + total; c++)
+            command_info(x->out, c);
+    } else if (redis_arg_is(x, 1, "count") && x->argc == 2) {
+        sim_resp_int(x->out, (long long)total);
+    } else if (redis_arg_is(x, 1, "info")) {
+        sim_resp_array(x->out, x->argc - 2);
+        for (int i = 2; i < x->argc; i++) {
+            const redis_command *c = redis_command_lookup(x->core, x->argv[i], x->argvlen[i]);
+            if (c)
+                command_info(x->out, c);
+            else
+                sim_resp_null_array(x->out);
+        }
+    } else if (redis_arg_is(x, 1, "docs")) {
+        /* Minimal: no documentation (redis-cli then shows no hints). */
+        sim_resp_array(x->out, 0);
+    } else {
+        sim_resp_errorf(x->out, "ERR unknown subcommand or wrong number of arguments for '%.128s'. "
+                                "Try COMMAND HELP.", x->argv[1]);
+    }
+}
+
+/* ---- CONFIG ---- */
 
 /* CONFIG parameters clients probe; values rendered on demand. */
 static const char *config_names[] = {
@@ -496,11 +546,11 @@ void redis_cmd_config(redis_ctx *x) {
                 return;
             }
         }
-        R_OK(x);
+        redis_ok(x);
     } else if (sim_strcaseeq(sub, "resetstat") && x->argc == 2) {
         x->core->stats.commands_processed = 0;
         x->ks->hits = x->ks->misses = 0;
-        R_OK(x);
+        redis_ok(x);
     } else if (sim_strcaseeq(sub, "rewrite") && x->argc == 2) {
         redis_err(x, "ERR The server is running without a config file");
     } else if (sim_strcaseeq(sub, "get") || sim_strcaseeq(sub, "set")) {

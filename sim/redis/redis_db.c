@@ -96,14 +96,6 @@ void sim_dict_unlink(sim_dict *d, sim_dent *e) {
     }
 }
 
-void sim_dict_replace(sim_dict *d, sim_dent *old, sim_dent *e) {
-    sim_dent **pp = &d->tab[old->hash & d->mask];
-    while (*pp != old)
-        pp = &(*pp)->next;
-    e->next = old->next;
-    *pp = e;
-}
-
 static uint64_t rev64(uint64_t v) {
     v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
     v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
@@ -221,14 +213,6 @@ sim_rstr *sim_rlist_pop(sim_rlist *l, int left) {
     } else {
         s = sim_rlist_at(l, l->len - 1);
     }
-    l->len--;
-    return s;
-}
-
-sim_rstr *sim_rlist_remove(sim_rlist *l, size_t i) {
-    sim_rstr *s = sim_rlist_at(l, i);
-    for (size_t j = i; j + 1 < l->len; j++)
-        sim_rlist_set(l, j, sim_rlist_at(l, j + 1));
     l->len--;
     return s;
 }

@@ -34,8 +34,6 @@ sim_dent *sim_dict_find(const sim_dict *d, const char *k, size_t n);
 void sim_dict_add(sim_dict *d, sim_dent *e);
 /* Unlinks e (which must be in d). */
 void sim_dict_unlink(sim_dict *d, sim_dent *e);
-/* Replaces old (in d) by e with the same key, in place. */
-void sim_dict_replace(sim_dict *d, sim_dent *old, sim_dent *e);
 /* Redis's reverse-binary cursor scan: calls fn on every entry of the next
  * bucket(s) until about `count` entries were seen; returns the next cursor
  * (0 when done). fn may not modify d. */
@@ -136,8 +134,6 @@ sim_rstr *sim_rlist_pop(sim_rlist *l, int left);   /* caller owns the result */
 static inline sim_rstr *sim_rlist_at(const sim_rlist *l, size_t i) {
     return l->items[(l->head + i) & (l->cap - 1)];
 }
-/* Removes index i (shifting), returns the element (caller owns). */
-sim_rstr *sim_rlist_remove(sim_rlist *l, size_t i);
 static inline void sim_rlist_set(sim_rlist *l, size_t i, sim_rstr *s) {
     l->items[(l->head + i) & (l->cap - 1)] = s;
 }

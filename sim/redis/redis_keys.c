@@ -1,15 +1,11 @@
 /* redis_keys.c -- key-space commands: DEL, EXISTS, EXPIRE family, TTL, TYPE,
  * RENAME, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB/ALL, SELECT (Redis 7.0
  * semantics and error texts). */
-#include "redis_int.h"
+#include "redis_keys.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 void redis_cmd_del(redis_ctx *x) {
     long long n = 0;
@@ -133,11 +129,9 @@ void redis_cmd_persist(redis_ctx *x) {
     sim_resp_int(x->out, 1);
 }
 
-static const char *type_names[] = {"string", "list", "hash", "set", "zset"};
-
 void redis_cmd_type(redis_ctx *x) {
     sim_rkey *e = redis_lookup(x, 1);
-    sim_resp_status(x->out, e ? type_names[e->type] : "none");
+    sim_resp_status(x->out, e ? redis_type_name(e->type) : "none");
 }
 
 static void rename_generic(redis_ctx *x, int nx) {
@@ -151,7 +145,7 @@ static void rename_generic(redis_ctx *x, int nx) {
         if (nx)
             sim_resp_int(x->out, 0);
         else
-            R_OK(x);
+            redis_ok(x);
         return;
     }
     if (d) {
@@ -166,11 +160,9 @@ static void rename_generic(redis_ctx *x, int nx) {
     if (nx)
         sim_resp_int(x->out, 1);
     else
-        R_OK(x);
-    if (list && x->core->nblocked) {
-        redis_signal_ready(x->core, x->c->db, x->argv[2], x->argvlen[2]);
-        redis_ready_done(x);
-    }
+        redis_ok(x);
+    if (list)
+        redis_signal_list_ready(x->core, x->c->db, x->argv[2], x->argvlen[2]);
 }
 
 void redis_cmd_rename(redis_ctx *x) { rename_generic(x, 0); }
@@ -232,54 +224,6 @@ void redis_cmd_keys(redis_ctx *x) {
     keys_emit(&k);
 }
 
-/* Parses "MATCH p COUNT n [TYPE t]" from argv[first]; replies on error. */
-int redis_scan_opts(redis_ctx *x, int first, int allow_type, const char **pat, size_t *plen,
-                    long long *count, int *type) {
-    *pat = NULL;
-    *count = 10;
-    *type = -1;
-    for (int i = first; i < x->argc; i++) {
-        if (redis_arg_is(x, i, "match") && i + 1 < x->argc) {
-            *pat = x->argv[i + 1];
-            *plen = x->argvlen[i + 1];
-            i++;
-        } else if (redis_arg_is(x, i, "count") && i + 1 < x->argc) {
-            if (!redis_ll(x, i + 1, count))
-                return 0;
-            if (*count < 1) {
-                redis_err(x, ERR_SYNTAX);
-                return 0;
-            }
-            i++;
-        } else if (allow_type && redis_arg_is(x, i, "type") && i + 1 < x->argc) {
-            *type = 100;
-            for (int t = 0; t < 5; t++)
-                if (sim_strcaseeq(x->argv[i + 1], type_names[t]))
-                    *type = t;
-            i++;
-        } else {
-            redis_err(x, ERR_SYNTAX);
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int redis_scan_cursor(redis_ctx *x, int i, uint64_t *cur) {
-    char *end;
-    errno = 0;
-    if (x->argvlen[i] == 0 || !isdigit((unsigned char)x->argv[i][0])) {
-        redis_err(x, "ERR invalid cursor");
-        return 0;
-    }
-    *cur = strtoull(x->argv[i], &end, 10);
-    if (errno || *end) {
-        redis_err(x, "ERR invalid cursor");
-        return 0;
-    }
-    return 1;
-}
-
 void redis_cmd_scan(redis_ctx *x) {
     uint64_t cur;
     if (!redis_scan_cursor(x, 1, &cur))
@@ -328,8 +272,8 @@ void redis_cmd_flushdb(redis_ctx *x) {
     if (!flush_opts(x))
         return;
     sim_keyspace_flushdb(x->ks, x->c->db);
-    redis_touch_all(x->core, x->c->db);
-    R_OK(x);
+    redis_signal_flushed_db(x->core, x->c->db);
+    redis_ok(x);
 }
 
 void redis_cmd_flushall(redis_ctx *x) {
@@ -337,8 +281,8 @@ void redis_cmd_flushall(redis_ctx *x) {
         return;
     for (int i = 0; i < SIM_REDIS_DBS; i++)
         sim_keyspace_flushdb(x->ks, i);
-    redis_touch_all(x->core, -1);
-    R_OK(x);
+    redis_signal_flushed_db(x->core, -1);
+    redis_ok(x);
 }
 
 void redis_cmd_select(redis_ctx *x) {
@@ -350,6 +294,6 @@ void redis_cmd_select(redis_ctx *x) {
         return;
     }
     x->c->db = (int)db;
-    R_OK(x);
+    redis_ok(x);
 }
 

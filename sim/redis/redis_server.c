@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "fault.h"
-#include "redis_cmd.h"
-#include "redis_faults.h"
+#include "redis_core.h"
+#include "redis_table.h"
 #include "resp.h"
 #include "util.h"
 
@@ -57,7 +57,6 @@ struct sim_redis_server {
     sim_faults *faults;
     const sim_clock *clock;
     sim_redis_core *core;
-    sim_redis_fault_set *fset;
     char bind[48];
     int lfd, port;
     ev_io lio;
@@ -67,7 +66,6 @@ struct sim_redis_server {
     ev_timer cron, resume;
     conn *pending, *dead;
     uint64_t next_ordinal;
-    int accept_hang;
 };
 
 static int64_t now_ms(sim_redis_server *srv) {
@@ -160,8 +158,6 @@ static void process_input(conn *c) {
         const char *name = sim_redis_command_info(rcmd, cmd.argc, cmd.argv, &key);
         sim_action act;
         cross(srv, c, SIM_WIRE_REQUEST, name ? name : "unknown", key, &act);
-        if (act.kind == SIM_ACT_PASS && sim_redis_fault_set_active(srv->fset))
-            sim_redis_fault_set_decide(srv->fset, name, &act);
         size_t mark = c->rc.out.len;
         switch (act.kind) {
         case SIM_ACT_REPLY:
@@ -394,10 +390,11 @@ static int hook_drop(sim_redis_client *rc, const char *channel, void *ud) {
     sim_action act;
     c->nmsg++;
     cross(srv, c, SIM_WIRE_SEND, "message", channel, &act);
-    if (act.kind == SIM_ACT_DROP)
-        return 1;
-    return sim_redis_fault_set_drop_message(srv->fset, channel);
+    return act.kind == SIM_ACT_DROP;
 }
+
+/* REFUSE closes the listener: defined below, beside listen_on. */
+static void pause_listening(sim_redis_server *srv, uint32_t ms);
 
 static void accept_one(sim_redis_server *srv, int fd, struct sockaddr_in *sa) {
     sim_redis_stats *st = sim_redis_core_stats(srv->core);
@@ -419,7 +416,6 @@ static void accept_one(sim_redis_server *srv, int fd, struct sockaddr_in *sa) {
     c->ordinal = ++srv->next_ordinal;
     sim_redis_client_init(srv->core, &c->rc, now_ms(srv));
     c->rc.fd = fd;
-    c->rc.glue = c;
     snprintf(c->rc.addr, sizeof(c->rc.addr), "%s:%d", inet_ntoa(sa->sin_addr), ntohs(sa->sin_port));
     snprintf(c->rc.laddr, sizeof(c->rc.laddr), "%s:%d", srv->bind, srv->port);
     sim_resp_limits lim;
@@ -439,10 +435,10 @@ static void accept_one(sim_redis_server *srv, int fd, struct sockaddr_in *sa) {
     }
     if (act.kind == SIM_ACT_REFUSE) {
         conn_close(c);
-        sim_redis_server_pause_listening(srv, act.delay_ms ? act.delay_ms : 1000);
+        pause_listening(srv, act.delay_ms ? act.delay_ms : 1000);
         return;
     }
-    if (act.kind == SIM_ACT_HANG || srv->accept_hang)
+    if (act.kind == SIM_ACT_HANG)
         c->hang = 1;
     set_reading(c, 1);
 }
@@ -500,6 +496,30 @@ static int listen_on(sim_redis_server *srv, int port, char *err, size_t errlen) 
     return 0;
 }
 
+/* ---- REFUSE at accept: the listener closes, clients get connection
+ * refused, and it listens again on the same port after the rule's delay ---- */
+
+static void on_resume(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop;
+    (void)revents;
+    sim_redis_server *srv = w->data;
+    char err[128];
+    if (srv->lfd < 0 && listen_on(srv, srv->port, err, sizeof(err)) < 0)
+        sim_warn("%s", err);
+}
+
+/* Existing connections stay. */
+static void pause_listening(sim_redis_server *srv, uint32_t ms) {
+    if (srv->lfd < 0)
+        return;
+    ev_io_stop(srv->loop, &srv->lio);
+    close(srv->lfd);
+    srv->lfd = -1;
+    ev_timer_init(&srv->resume, on_resume, sim_clock_wait_s(srv->clock, ms), 0);
+    srv->resume.data = srv;
+    ev_timer_start(srv->loop, &srv->resume);
+}
+
 sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const sim_redis_server_config *cfg,
                                          char *err, size_t errlen) {
     sim_redis_server *srv = sim_xcalloc(1, sizeof(*srv));
@@ -515,7 +535,6 @@ sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const sim_redis_s
     sim_redis_hooks hooks = {hook_wake, hook_kill, hook_drop, srv};
     srv->core = sim_redis_core_new(0x5eed, &hooks, now_ms(srv));
     sim_redis_core_config(srv->core)->port = srv->port;
-    srv->fset = sim_redis_fault_set_new();
     ev_prepare_init(&srv->prep, on_prepare);
     srv->prep.data = srv;
     ev_prepare_start(loop, &srv->prep);
@@ -551,41 +570,5 @@ void sim_redis_server_stop(sim_redis_server *srv) {
         conn_free(c);
     }
     sim_redis_core_free(srv->core);
-    sim_redis_fault_set_free(srv->fset);
     free(srv);
 }
-
-/* ---- fault hooks on the server (redis_faults.h) ---- */
-
-sim_redis_fault_set *sim_redis_server_faults(sim_redis_server *srv) { return srv->fset; }
-
-static void on_resume(struct ev_loop *loop, ev_timer *w, int revents) {
-    (void)loop;
-    (void)revents;
-    char err[128];
-    if (sim_redis_server_resume_listening(w->data, err, sizeof(err)) < 0)
-        sim_warn("%s", err);
-}
-
-int sim_redis_server_pause_listening(sim_redis_server *srv, uint32_t ms) {
-    if (srv->lfd < 0)
-        return 0;
-    ev_io_stop(srv->loop, &srv->lio);
-    close(srv->lfd);
-    srv->lfd = -1;
-    if (ms) {
-        ev_timer_init(&srv->resume, on_resume, sim_clock_wait_s(srv->clock, ms), 0);
-        srv->resume.data = srv;
-        ev_timer_start(srv->loop, &srv->resume);
-    }
-    return 0;
-}
-
-int sim_redis_server_resume_listening(sim_redis_server *srv, char *err, size_t errlen) {
-    ev_timer_stop(srv->loop, &srv->resume);
-    if (srv->lfd >= 0)
-        return 0;
-    return listen_on(srv, srv->port, err, errlen);
-}
-
-void sim_redis_server_set_accept_hang(sim_redis_server *srv, int on) { srv->accept_hang = on; }

@@ -1,9 +1,8 @@
 /* redis_strings.c -- string commands: GET/SET and their variants, MGET/MSET,
  * APPEND, STRLEN, INCR family, INCRBYFLOAT, GETRANGE, SETRANGE. */
-#include "redis_int.h"
+#include "redis_strings.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -123,7 +122,7 @@ void redis_cmd_set(redis_ctx *x) {
     if (when >= 0)
         sim_db_set_expire(x->ks, x->c->db, e, when);
     if (!(flags & SET_GET))
-        R_OK(x);
+        redis_ok(x);
 }
 
 static void setex_generic(redis_ctx *x, int unit) {
@@ -139,7 +138,7 @@ static void setex_generic(redis_ctx *x, int unit) {
     sim_rkey *e = redis_lookup(x, 1);
     e = set_string(x, 1, e, x->argv[3], x->argvlen[3], 0);
     sim_db_set_expire(x->ks, x->c->db, e, x->now + v * unit);
-    R_OK(x);
+    redis_ok(x);
 }
 
 void redis_cmd_setex(redis_ctx *x) { setex_generic(x, 1000); }
@@ -253,7 +252,7 @@ static void mset_generic(redis_ctx *x, int nx) {
     if (nx)
         sim_resp_int(x->out, 1);
     else
-        R_OK(x);
+        redis_ok(x);
 }
 
 void redis_cmd_mset(redis_ctx *x) { mset_generic(x, 0); }
@@ -338,25 +337,6 @@ void redis_cmd_decrby(redis_ctx *x) {
         return;
     }
     incr_generic(x, -by);
-}
-
-/* Formats a long double as Redis's INCRBYFLOAT does (%.17Lf, trailing
- * zeros trimmed). */
-int redis_ld2str(char *buf, size_t len, long double v) {
-    int n = snprintf(buf, len, "%.17Lf", v);
-    if (strchr(buf, '.')) {
-        while (n > 0 && buf[n - 1] == '0')
-            n--;
-        if (n > 0 && buf[n - 1] == '.')
-            n--;
-        buf[n] = '\0';
-    }
-    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-        buf[0] = '0';
-        buf[1] = '\0';
-        n = 1;
-    }
-    return n;
 }
 
 void redis_cmd_incrbyfloat(redis_ctx *x) {

@@ -1,11 +1,19 @@
 /* redis_table.c -- the one command table (name, handler, arity, flags, key
- * positions), its lookup (open addressing, case-insensitive, built once per
- * core) and COMMAND, which reports it. */
-#include "redis_int.h"
+ * positions). The only file that names the handlers and the families, so
+ * creating a core -- handing it the table, letting the stateful families
+ * set their hooks -- happens here. */
+#include "redis_table.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "redis_blocking.h"
+#include "redis_conn.h"
+#include "redis_hashes.h"
+#include "redis_keys.h"
+#include "redis_lists.h"
+#include "redis_multi.h"
+#include "redis_pubsub.h"
+#include "redis_sets.h"
+#include "redis_strings.h"
+#include "redis_zsets.h"
 
 /* Order is COMMAND's reply order. */
 static const redis_command redis_commands[] = {
@@ -124,119 +132,10 @@ static const redis_command redis_commands[] = {
 };
 #define NCOMMANDS (sizeof(redis_commands) / sizeof(redis_commands[0]))
 
-
-static uint32_t name_hash(const char *s, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint32_t)(s[i] | 0x20)) * 16777619u;
-    return h;
-}
-
-void redis_table_build(sim_redis_core *core) {
-    size_t total = NCOMMANDS;
-    size_t cap = 64;
-    while (cap < total * 4)
-        cap *= 2;
-    core->cmdtab = sim_xcalloc(cap, sizeof(*core->cmdtab));
-    core->cmdmask = cap - 1;
-    for (const redis_command *c = redis_commands; c < redis_commands + NCOMMANDS; c++) {
-        size_t i = name_hash(c->name, strlen(c->name)) & core->cmdmask;
-        while (core->cmdtab[i])
-            i = (i + 1) & core->cmdmask;
-        core->cmdtab[i] = c;
-    }
-}
-
-/* lower: a table name (lowercase, NUL-terminated); s[0..n) any case and
- * binary (a NUL in s must not walk past the end of lower). */
-static int name_eq(const char *lower, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (!lower[i])
-            return 0;
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + 32);
-        if (lower[i] != c)
-            return 0;
-    }
-    return lower[n] == '\0';
-}
-
-const redis_command *redis_command_lookup(sim_redis_core *core, const char *name, size_t n) {
-    if (n > 32)
-        return NULL;
-    size_t i = name_hash(name, n) & core->cmdmask;
-    for (const redis_command *c; (c = core->cmdtab[i]) != NULL; i = (i + 1) & core->cmdmask)
-        if (name_eq(c->name, name, n))
-            return c;
-    return NULL;
-}
-
-const sim_redis_command *sim_redis_lookup(sim_redis_core *core, const char *name, size_t n) {
-    return redis_command_lookup(core, name, n);
-}
-
-const char *sim_redis_command_info(const sim_redis_command *cmd, int argc, char **argv,
-                                   const char **key) {
-    *key = NULL;
-    if (!cmd)
-        return NULL;
-    if (cmd->firstkey > 0 && cmd->firstkey < argc)
-        *key = argv[cmd->firstkey];
-    return cmd->name;
-}
-
-const char *sim_redis_command_name(sim_redis_core *core, int argc, char **argv, size_t *argvlen,
-                                   const char **key) {
-    return sim_redis_command_info(redis_command_lookup(core, argv[0], argvlen[0]), argc, argv, key);
-}
-
-/* ---- COMMAND ---- */
-
-static void command_info(sim_buf *o, const redis_command *cmd) {
-    sim_resp_array(o, 10);
-    sim_resp_bulk_str(o, cmd->name);
-    sim_resp_int(o, cmd->arity);
-    int nf = 0;
-    const char *fl[3];
-    if (cmd->flags & CMD_WRITE) fl[nf++] = "write";
-    else fl[nf++] = "readonly";
-    if (cmd->flags & CMD_PUBSUB_OK) fl[nf++] = "pubsub";
-    if (cmd->flags & CMD_NOAUTH_OK) fl[nf++] = "no_auth";
-    sim_resp_array(o, nf);
-    for (int i = 0; i < nf; i++)
-        sim_resp_status(o, fl[i]);
-    sim_resp_int(o, cmd->firstkey);
-    sim_resp_int(o, cmd->lastkey);
-    sim_resp_int(o, cmd->step);
-    sim_resp_array(o, 0);
-    sim_resp_array(o, 0);
-    sim_resp_array(o, 0);
-    sim_resp_array(o, 0);
-}
-
-void redis_cmd_command(redis_ctx *x) {
-    size_t total = NCOMMANDS;
-    if (x->argc == 1) {
-        sim_resp_array(x->out, (long long)total);
-        for (const redis_command *c = redis_commands; c < redis_commands + NCOMMANDS; c++)
-            command_info(x->out, c);
-    } else if (redis_arg_is(x, 1, "count") && x->argc == 2) {
-        sim_resp_int(x->out, (long long)total);
-    } else if (redis_arg_is(x, 1, "info")) {
-        sim_resp_array(x->out, x->argc - 2);
-        for (int i = 2; i < x->argc; i++) {
-            const redis_command *c = redis_command_lookup(x->core, x->argv[i], x->argvlen[i]);
-            if (c)
-                command_info(x->out, c);
-            else
-                sim_resp_null_array(x->out);
-        }
-    } else if (redis_arg_is(x, 1, "docs")) {
-        /* Minimal: no documentation (redis-cli then shows no hints). */
-        sim_resp_array(x->out, 0);
-    } else {
-        sim_resp_errorf(x->out, "ERR unknown subcommand or wrong number of arguments for '%.128s'. "
-                                "Try COMMAND HELP.", x->argv[1]);
-    }
+sim_redis_core *sim_redis_core_new(uint64_t seed, const sim_redis_hooks *hooks, int64_t now_ms) {
+    sim_redis_core *core = redis_core_create(seed, hooks, now_ms, redis_commands, NCOMMANDS);
+    redis_multi_init(core);
+    redis_pubsub_init(core);
+    redis_blocking_init(core);
+    return core;
 }

@@ -71,10 +71,6 @@ sim_resp_parser *sim_resp_parser_new(const sim_resp_limits *lim) {
     return p;
 }
 
-void sim_resp_parser_set_limits(sim_resp_parser *p, const sim_resp_limits *lim) {
-    p->lim = *lim;
-}
-
 void sim_resp_parser_free(sim_resp_parser *p) {
     if (!p)
         return;

@@ -44,7 +44,6 @@ enum {
 /* lim is copied; NULL means the defaults. Free with sim_resp_parser_free. */
 sim_resp_parser *sim_resp_parser_new(const sim_resp_limits *lim);
 void sim_resp_parser_free(sim_resp_parser *p);
-void sim_resp_parser_set_limits(sim_resp_parser *p, const sim_resp_limits *lim);
 
 /* Appends bytes (copied). Returns SIM_RESP_OVERFLOW when the pending input
  * exceeds max_query, else 0. */

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis_cmd.h"
+#include "redis_core.h"
+#include "redis_table.h"
 #include "resp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
