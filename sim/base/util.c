@@ -192,13 +192,13 @@ int sim_strncaseeq(const char *a, const char *b, size_t n) {
     return 1;
 }
 
-int sim_secret_eq(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
+int sim_secret_eq(const void *av, size_t la, const void *bv, size_t lb) {
+    const unsigned char *a = av, *b = bv;
     size_t n = la > lb ? la : lb;
     volatile unsigned char diff = la != lb;
     /* Every byte of the longer one is compared (against the other's bytes
      * again from its start), so the loop never ends at the first mismatch. */
     for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(la ? a[i % la] : 0) ^ (unsigned char)(lb ? b[i % lb] : 0);
+        diff |= (unsigned char)((la ? a[i % la] : 0) ^ (lb ? b[i % lb] : 0));
     return diff == 0;
 }

@@ -62,9 +62,9 @@ void sim_hex(char *out, size_t hexchars, uint64_t h);
 #define SIM_ISO_LEN 40
 void sim_iso_time(char *out, int64_t epoch_ms);
 
-/* 1 when the two secrets (tokens, keys, passwords) are equal, in a time
- * that depends on their lengths only, never on where they differ. */
-int sim_secret_eq(const char *a, const char *b);
+/* 1 when the two secrets (tokens, keys, passwords; binary-safe) are equal,
+ * in a time that depends on their lengths only, never on where they differ. */
+int sim_secret_eq(const void *a, size_t alen, const void *b, size_t blen);
 
 /* Case-insensitive ASCII compare helpers. */
 int sim_strcaseeq(const char *a, const char *b);

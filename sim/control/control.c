@@ -288,7 +288,7 @@ static const sim_route routes[] = {
 void sim_control_handle(sim_control *env, const sim_http_request *req, sim_http_response *resp) {
     if (env->cfg.token) {
         const char *t = sim_http_bearer(req);
-        if (!t || !sim_secret_eq(t, env->cfg.token)) {
+        if (!t || !sim_secret_eq(t, strlen(t), env->cfg.token, strlen(env->cfg.token))) {
             sim_http_detail(resp, 401, "control API token required");
             return;
         }

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static int check_auth(redis_ctx *x, const char *user, const char *pass, size_t p
         return 0;
     if (!rp)
         return user != NULL;  /* "default" user with nopass accepts anything */
-    return strlen(rp) == plen && memcmp(rp, pass, plen) == 0;
+    return sim_secret_eq(rp, strlen(rp), pass, plen);
 }
 
 void redis_cmd_auth(redis_ctx *x) {
@@ -283,9 +284,10 @@ void redis_cmd_info(redis_ctx *x) {
     sim_redis_core *core = x->core;
     sim_buf b = {0};
     int64_t up = (x->now - core->stats.start_ms) / 1000;
-    size_t mem = 0;
-    for (int i = 0; i < SIM_REDIS_DBS; i++)
-        mem += x->ks->db[i].keys.count * 96;
+    /* What the heap really holds, as Redis reports its allocator's count. */
+    struct mallinfo2 mi = mallinfo2();
+    size_t mem = mi.uordblks + mi.hblkhd;
+    if (mem > core->stats.peak_memory) core->stats.peak_memory = mem;
     if (info_section(want, "server"))
         sim_buf_printf(&b, "# Server\r\nredis_version:%s\r\nredis_git_sha1:00000000\r\n"
             "redis_git_dirty:0\r\nredis_mode:standalone\r\nos:stagesim\r\narch_bits:64\r\n"
@@ -302,8 +304,8 @@ void redis_cmd_info(redis_ctx *x) {
     if (info_section(want, "memory"))
         sim_buf_printf(&b, "# Memory\r\nused_memory:%zu\r\nused_memory_human:%.2fM\r\n"
             "used_memory_peak:%zu\r\nmaxmemory:%lld\r\nmaxmemory_policy:noeviction\r\n"
-            "mem_allocator:libc\r\n\r\n", mem + 1000000, (double)(mem + 1000000) / 1048576.0,
-            mem + 1000000, core->cfg.maxmemory);
+            "mem_allocator:libc\r\n\r\n", mem, (double)mem / 1048576.0,
+            core->stats.peak_memory, core->cfg.maxmemory);
     if (info_section(want, "persistence"))
         sim_buf_printf(&b, "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\n"
             "rdb_bgsave_in_progress:0\r\naof_enabled:0\r\n\r\n");

@@ -535,8 +535,21 @@ void sim_redis_client_fini(sim_redis_client *c) {
     sim_buf_free(&c->out);
 }
 
+/* CONFIG SET timeout N: a client silent for more than N seconds is closed,
+ * as Redis's clientsCronHandleTimeout does; blocked clients (their own
+ * timeout applies) and subscribers are spared. */
+static void reap_idle(sim_redis_core *core, int64_t now_ms) {
+    int64_t limit_ms = core->cfg.timeout * 1000;
+    for (sim_redis_client *c = core->clients; c; c = c->next)
+        if (!(c->flags & (SIM_RC_BLOCKED | SIM_RC_PUBSUB)) && now_ms - c->last_ms > limit_ms &&
+            core->hooks.kill)
+            core->hooks.kill(c, core->hooks.ud);
+}
+
 void sim_redis_core_cron(sim_redis_core *core, int64_t now_ms) {
     sim_db_active_expire(&core->ks, now_ms, 200);
     if (core->nblocked)
         core->fam.timeouts(core, now_ms);
+    if (core->cfg.timeout > 0)
+        reap_idle(core, now_ms);
 }

@@ -104,6 +104,7 @@ typedef struct sim_redis_stats {
     uint64_t rejected_connections;
     uint64_t net_input_bytes, net_output_bytes;
     int64_t start_ms;
+    size_t peak_memory;         /* the most INFO has seen the heap hold */
 } sim_redis_stats;
 
 /* ---- commands ---- */

@@ -23,6 +23,8 @@
 #include "redis_core.h"
 #include "redis_table.h"
 #include "resp.h"
+#include "listener.h"
+#include "sock.h"
 #include "util.h"
 
 #define PAUSE_READ_BYTES (4 * 1024 * 1024)   /* unsent output that stops reading */
@@ -57,9 +59,9 @@ struct sim_redis_server {
     sim_faults *faults;
     const sim_clock *clock;
     sim_redis_core *core;
-    char bind[48];
-    int lfd, port;
-    ev_io lio;
+    char bind[64];
+    sim_listener *listener;
+    int port;
     ev_prepare prep;
     ev_idle spin;                 /* keeps the poll non-blocking just after traffic */
     ev_tstamp last_rx;            /* loop time of the last read that brought bytes */
@@ -393,31 +395,59 @@ static int hook_drop(sim_redis_client *rc, const char *channel, void *ud) {
     return act.kind == SIM_ACT_DROP;
 }
 
-/* REFUSE closes the listener: defined below, beside listen_on. */
+/* REFUSE closes the listener for a while: defined below. */
 static void pause_listening(sim_redis_server *srv, uint32_t ms);
 
-static void accept_one(sim_redis_server *srv, int fd, struct sockaddr_in *sa) {
+/* Redis's answer to a client it cannot take (over maxclients, or no
+ * descriptor left). */
+static void refuse(void *ctx, int fd) {
+    sim_redis_server *srv = ctx;
+    static const char msg[] = "-ERR max number of clients reached\r\n";
+    (void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    sim_redis_core_stats(srv->core)->rejected_connections++;
+}
+
+/* "host:port" of a socket address, IPv4 or IPv6. */
+static void addr_text(const struct sockaddr_storage *ss, char *out, size_t outlen) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+    } else if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+    }
+    snprintf(out, outlen, "%s:%d", host, port);
+}
+
+static void accept_one(void *ctx, int fd) {
+    sim_redis_server *srv = ctx;
     sim_redis_stats *st = sim_redis_core_stats(srv->core);
     sim_redis_config *cfg = sim_redis_core_config(srv->core);
     st->connections_received++;
     if ((long long)sim_redis_client_count(srv->core) >= cfg->maxclients) {
-        static const char msg[] = "-ERR max number of clients reached\r\n";
-        ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
-        (void)w;
+        refuse(srv, fd);
         close(fd);
-        st->rejected_connections++;
         return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sim_sock_nodelay(fd);
     conn *c = sim_xcalloc(1, sizeof(*c));
     c->srv = srv;
     c->fd = fd;
     c->ordinal = ++srv->next_ordinal;
     sim_redis_client_init(srv->core, &c->rc, now_ms(srv));
     c->rc.fd = fd;
-    snprintf(c->rc.addr, sizeof(c->rc.addr), "%s:%d", inet_ntoa(sa->sin_addr), ntohs(sa->sin_port));
-    snprintf(c->rc.laddr, sizeof(c->rc.laddr), "%s:%d", srv->bind, srv->port);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    getpeername(fd, (struct sockaddr *)&ss, &sl);
+    addr_text(&ss, c->rc.addr, sizeof(c->rc.addr));
+    sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    addr_text(&ss, c->rc.laddr, sizeof(c->rc.laddr));
     sim_resp_limits lim;
     sim_resp_limits_default(&lim);
     lim.max_bulk = cfg->proto_max_bulk_len;
@@ -443,57 +473,11 @@ static void accept_one(sim_redis_server *srv, int fd, struct sockaddr_in *sa) {
     set_reading(c, 1);
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents) {
-    (void)loop;
-    (void)revents;
-    sim_redis_server *srv = w->data;
-    for (int i = 0; i < 64; i++) {
-        struct sockaddr_in sa;
-        socklen_t len = sizeof(sa);
-        int fd = accept4(srv->lfd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                sim_warn("redis: accept: %s", strerror(errno));
-            return;
-        }
-        accept_one(srv, fd, &sa);
-    }
-}
-
 static void on_cron(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop;
     (void)revents;
     sim_redis_server *srv = w->data;
     sim_redis_core_cron(srv->core, now_ms(srv));
-}
-
-static int listen_on(sim_redis_server *srv, int port, char *err, size_t errlen) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "redis: socket: %s", strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, srv->bind, &sa.sin_addr) != 1) {
-        snprintf(err, errlen, "redis: bad bind address '%s'", srv->bind);
-        close(fd);
-        return -1;
-    }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 511) < 0) {
-        snprintf(err, errlen, "redis: cannot listen on %s:%d: %s", srv->bind, port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    socklen_t len = sizeof(sa);
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    srv->lfd = fd;
-    srv->port = ntohs(sa.sin_port);
-    ev_io_init(&srv->lio, on_accept, fd, EV_READ);
-    srv->lio.data = srv;
-    ev_io_start(srv->loop, &srv->lio);
-    return 0;
 }
 
 /* ---- REFUSE at accept: the listener closes, clients get connection
@@ -504,17 +488,15 @@ static void on_resume(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)revents;
     sim_redis_server *srv = w->data;
     char err[128];
-    if (srv->lfd < 0 && listen_on(srv, srv->port, err, sizeof(err)) < 0)
+    if (sim_listener_reopen(srv->listener, err, sizeof(err)) < 0)
         sim_warn("%s", err);
 }
 
 /* Existing connections stay. */
 static void pause_listening(sim_redis_server *srv, uint32_t ms) {
-    if (srv->lfd < 0)
+    if (ev_is_active(&srv->resume))
         return;
-    ev_io_stop(srv->loop, &srv->lio);
-    close(srv->lfd);
-    srv->lfd = -1;
+    sim_listener_close(srv->listener);
     ev_timer_init(&srv->resume, on_resume, sim_clock_wait_s(srv->clock, ms), 0);
     srv->resume.data = srv;
     ev_timer_start(srv->loop, &srv->resume);
@@ -526,15 +508,19 @@ sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const sim_redis_s
     srv->loop = loop;
     srv->faults = cfg->faults;
     srv->clock = cfg->clock;
-    srv->lfd = -1;
     snprintf(srv->bind, sizeof(srv->bind), "%s", cfg->bind ? cfg->bind : "127.0.0.1");
-    if (listen_on(srv, cfg->port, err, errlen) < 0) {
+    sim_listener_config lc = {.who = "redis", .bind = srv->bind, .port = cfg->port, .backlog = 511,
+                              .on_accept = accept_one, .on_refuse = refuse, .ctx = srv};
+    srv->listener = sim_listener_start(loop, &lc, err, errlen);
+    if (!srv->listener) {
         free(srv);
         return NULL;
     }
+    srv->port = sim_listener_port(srv->listener);
     sim_redis_hooks hooks = {hook_wake, hook_kill, hook_drop, srv};
     srv->core = sim_redis_core_new(0x5eed, &hooks, now_ms(srv));
     sim_redis_core_config(srv->core)->port = srv->port;
+    if (cfg->maxclients) sim_redis_core_config(srv->core)->maxclients = cfg->maxclients;
     ev_prepare_init(&srv->prep, on_prepare);
     srv->prep.data = srv;
     ev_prepare_start(loop, &srv->prep);
@@ -552,10 +538,7 @@ void sim_redis_server_stop(sim_redis_server *srv) {
     if (!srv)
         return;
     struct ev_loop *loop = srv->loop;
-    if (srv->lfd >= 0) {
-        ev_io_stop(loop, &srv->lio);
-        close(srv->lfd);
-    }
+    sim_listener_free(srv->listener);
     ev_prepare_stop(loop, &srv->prep);
     ev_idle_stop(loop, &srv->spin);
     ev_timer_stop(loop, &srv->cron);

@@ -202,5 +202,84 @@ class RedisTest(unittest.TestCase):
         self.assertIn("unknown command", cli("bogus"))
 
 
+def closed_within(sock, seconds):
+    """True once the server closes sock (recv gives b""), False if it is
+    still open after `seconds`; the only wait is on the socket itself."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1) == b""
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+class IdleTimeoutAndMemory(unittest.TestCase):
+    """CONFIG SET timeout reaps idle clients as Redis does (subscribers and
+    blocked clients spared); INFO used_memory follows what is stored; Redis
+    listens on IPv6 and names too."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.sim.stop()
+        assert code == 0, "stagesim exit code %r" % code
+
+    def test_timeout_reaps_idle_clients_only(self):
+        admin = redis.Redis(host="127.0.0.1", port=self.sim.redis, socket_timeout=10)
+        idle = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
+        sub = redis.Redis(host="127.0.0.1", port=self.sim.redis).pubsub()
+        sub.subscribe("news")
+        self.assertEqual(sub.get_message(timeout=5)["type"], "subscribe")
+        blocked = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
+        blocked.sendall(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nnever\r\n$1\r\n0\r\n")
+        try:
+            self.assertTrue(admin.config_set("timeout", 1))
+            self.assertTrue(closed_within(idle, 10), "an idle client is closed after the timeout")
+            # The idle one went (admin too, as silent meanwhile: a new one);
+            # the subscriber and the blocked client were just as silent for
+            # as long, and are still there.
+            admin.close()
+            admin = redis.Redis(host="127.0.0.1", port=self.sim.redis, socket_timeout=10)
+            self.assertEqual(admin.publish("news", "still here"), 1)
+            self.assertEqual(sub.get_message(timeout=5)["data"], b"still here")
+            admin.rpush("never", "x")
+            blocked.settimeout(5)
+            self.assertTrue(blocked.recv(64).startswith(b"*2\r\n$5\r\nnever"))
+        finally:
+            admin.config_set("timeout", 0)
+            for s in (idle, blocked):
+                s.close()
+            sub.close()
+            admin.close()
+
+    def test_used_memory_follows_the_data(self):
+        r = redis.Redis(host="127.0.0.1", port=self.sim.redis, socket_timeout=10)
+        try:
+            before = r.info("memory")["used_memory"]
+            with r.pipeline(transaction=False) as p:
+                for i in range(2000):
+                    p.set("mem:%d" % i, "x" * 1000)
+                p.execute()
+            grown = r.info("memory")["used_memory"]
+            self.assertGreater(grown - before, 1500 * 1000, "2 MB stored shows in used_memory")
+            self.assertGreaterEqual(r.info("memory")["used_memory_peak"], grown)
+        finally:
+            r.flushall()
+            r.close()
+
+    def test_listens_on_ipv6_and_names(self):
+        for bind, host in (("::1", "::1"), ("localhost", "localhost")):
+            with Sim("--bind", bind) as sim:
+                r = redis.Redis(host=host, port=sim.redis, socket_timeout=5)
+                try:
+                    self.assertTrue(r.ping(), bind)
+                finally:
+                    r.close()
+
+
 if __name__ == "__main__":
     unittest.main()

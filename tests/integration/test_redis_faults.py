@@ -204,6 +204,12 @@ class FaultRulesTest(unittest.TestCase):
     def setUp(self):
         self.sim = Sim()
         self.addCleanup(stop_clean, self, self.sim)
+        # The backend's own Redis client connects at start-up, in its own
+        # time: a rule on "the next accept" must not catch it instead of the
+        # test's client, so wait until it is in.
+        ok = poll(lambda: control(self.sim, "GET", "/status")[1]["redis"] == "connected",
+                  timeout=10.0, step=0.02)
+        self.assertTrue(ok, "the backend's Redis client never connected")
 
     def refused(self):
         try:
