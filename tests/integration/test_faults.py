@@ -465,16 +465,20 @@ class ControlApi(unittest.TestCase):
             self.assertEqual(httpx.delete(c + "/faults/ack-drop", timeout=10).status_code, 200)
             self.assertEqual(httpx.delete(c + "/faults/ack-drop", timeout=10).status_code, 404)
 
-            # ttl_ms: the rule reverts by itself.
-            add_rule(s, {"id": "brief", "on": "http.request", "match": {"name": "/health"}, "ttl_ms": 300,
+            # ttl_ms: the rule reverts by itself. The ttl is long enough that
+            # the request right after the add falls inside it on a loaded
+            # machine too, and the check after it leaves the server 0.5 s.
+            t_add = time.monotonic()
+            add_rule(s, {"id": "brief", "on": "http.request", "match": {"name": "/health"}, "ttl_ms": 1000,
                          "action": {"kind": "status", "status": 503}})
             self.assertEqual(httpx.get(s.backend_url + "/health", timeout=10).status_code, 503)
-            time.sleep(0.4)  # the ttl itself is what is under test
+            time.sleep(max(0.0, t_add + 1.5 - time.monotonic()))  # the ttl itself is under test
             self.assertEqual(httpx.get(s.backend_url + "/health", timeout=10).status_code, 200)
             self.assertEqual(httpx.get(c + "/faults", timeout=10).json()["faults"], [])
             # A ttl rule on a place nobody uses is gone everywhere too.
+            t_add = time.monotonic()
             add_rule(s, {"id": "quiet", "on": "redis.accept", "ttl_ms": 200, "action": {"kind": "hang"}})
-            time.sleep(0.3)  # the ttl itself is what is under test
+            time.sleep(max(0.0, t_add + 0.7 - time.monotonic()))  # the ttl itself is under test
             self.assertEqual(httpx.get(c + "/status", timeout=10).json()["rules"], 0)
             self.assertNotIn('rule="quiet"', httpx.get(c + "/metrics", timeout=10).text)
             self.assertEqual(httpx.delete(c + "/faults/quiet", timeout=10).status_code, 404)
