@@ -156,7 +156,6 @@ static int cmd_up(int argc, char **argv) {
     /* As redis-server: every descriptor the machine lets us have, so that
      * maxclients means what it says (listener.h handles running out). */
     long fds = sim_listener_raise_fd_limit();
-    sim_info("file descriptors: %ld", fds);
     struct ev_loop *loop = EV_DEFAULT;
     char err[512];
     int code;
@@ -173,7 +172,8 @@ static int cmd_up(int argc, char **argv) {
     ev_signal_start(loop, &st.sigint);
     ev_signal_start(loop, &st.sigterm);
 
-    char ready[256];
+    sim_info("file descriptors: %ld", fds);
+    char ready[8192];   /* the ports, and the certificate's path */
     sim_ready_json(st.s, ready, sizeof(ready));
     printf("READY %s\n", ready);
     fflush(stdout);
