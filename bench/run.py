@@ -765,7 +765,7 @@ def raise_nofile():
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(description=__doc__.rsplit("\n\nusage:", 1)[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     for m in MEASURES:
         ap.add_argument("--" + m, action="store_true", help="run the %s measurement" % m)
