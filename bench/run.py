@@ -298,8 +298,8 @@ def scenario(name, gap_ms):
 def ws_load(port, name, *args, timeout=60):
     """One ws_load run; returns its RESULT fields plus `lines` (every key=value line it printed)
     and `rc`."""
-    rc, out, err = run_cmd([CFG.bin("ws_load"), "--port", str(port), "--quiet"] + list(map(str, args)),
-                           name, timeout)
+    cmd = [CFG.bin("ws_load"), "--port", str(port), "--quiet"] + [str(x) for x in args]
+    rc, out, err = run_cmd(cmd, name, timeout)
     res = fields(first_line(out, "RESULT "))
     res["rc"] = rc
     res["lines"] = {l.split()[0]: fields(l) for l in out.splitlines() if l[:1].isupper()}
@@ -401,7 +401,8 @@ def measure_c10k(res):
                     "--timeout", int(4 * gap / 1000 + 60)]
             if CFG.c10k_hold:  # at least 2 s: the readings below are taken 1 s after INFLIGHT
                 args += ["--inflight-hold", max(CFG.c10k_hold, 2.0)]
-            cmd = [CFG.bin("ws_load"), "--port", str(ports["backend"]), "--quiet"] + list(map(str, args))
+            cmd = [CFG.bin("ws_load"), "--port", str(ports["backend"]), "--quiet"]
+            cmd += [str(x) for x in args]
             load = spawn(cmd, name)
             timeout = int(4 * gap / 1000 + 120)
             try:
@@ -445,8 +446,9 @@ def measure_c10k(res):
                row.get("fd_inflight"), row["fd_after"]), file=sys.stderr)
     rows = [[i + 1, n, fmt(x["connected"].get("ok")), fmt(x["failed"]),
              "yes" if x["zero_gaps"] else "NO", fmt(x["rss_idle"]), fmt(x.get("rss_inflight")),
-             fmt(x["kib_per_conn"], 2), fmt(x["rss_peak"]), fmt(x["rss_after"]), fmt(x["fd_idle"]), fmt(x.get("fd_inflight")),
-             fmt(x["fd_after"]), "yes" if x["fd_after"] <= x["fd_idle"] else "NO",
+             fmt(x["kib_per_conn"], 2), fmt(x["rss_peak"]), fmt(x["rss_after"]),
+             fmt(x["fd_idle"]), fmt(x.get("fd_inflight")), fmt(x["fd_after"]),
+             "yes" if x["fd_after"] <= x["fd_idle"] else "NO",
              fmt(x["connected"].get("seconds"), 2)] for i, x in enumerate(rounds)]
     kib = med(x["kib_per_conn"] for x in rounds)
     rows.append(["median", n, "", fmt(med(x["failed"] for x in rounds)), "", "", "",
