@@ -46,7 +46,9 @@ typedef struct {
     size_t msg_len, msg_cap;
     int in_msg, msg_op, writing;
     int runs_done, ev_in_run, run_bad, sent_close;
+    int abandoned; /* closed with its run in flight (--inflight-hold): late events are not errors */
     double run_t0;
+    double ev_t_prev; /* --timing: arrival of the run's previous event */
     char accept[32]; /* expected Sec-WebSocket-Accept */
 } conn;
 
@@ -58,7 +60,9 @@ static struct {
     int port, conns, runs, batch;
     double duration, hold, timeout;
     int quiet, quickack;
-} opt = {"127.0.0.1", "/ws", NULL, 0, 100, 10, 200, 0, 0, 60, 0, 0};
+    int timing, inflight;        /* --target-delay/--target-gap given; --inflight(-hold) given */
+    double target_delay, target_gap, stagger, inflight_hold; /* ms, ms, ms, s */
+} opt = {"127.0.0.1", "/ws", NULL, 0, 100, 10, 200, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0};
 
 static struct {
     long runs, runs_ok, events, errors, seq_errors, event_errors, unexpected_close, conn_failed;
@@ -70,6 +74,14 @@ static struct {
     double t_start, t_last;
     char first_error[256];
 } st;
+
+/* --timing: each event's error against its target, in seconds (see record_timing) */
+typedef struct {
+    double *v;
+    size_t n, cap;
+} samples;
+static samples err_first, err_gap, err_abs;
+static double t_read; /* --timing: when the bytes being parsed were read */
 
 static int ep;
 static conn *cs;
@@ -99,6 +111,27 @@ static void *xrealloc(void *p, size_t n) {
         exit(3);
     }
     return q;
+}
+
+static void sample_add(samples *s, double v) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4096;
+        s->v = xrealloc(s->v, s->cap * sizeof(double));
+    }
+    s->v[s->n++] = v;
+}
+
+/* --timing: event i of a run arrived at t_read. Its target is target_delay + i * target_gap after
+ * the user_message was sent (stagesim's schedule: the first event at once, each later one a gap
+ * after the one before, a ws.send delay on top of each). Records the error against that absolute
+ * target, and the error of the gap since the previous event (i >= 1) or of the first event's
+ * delay after the message (i == 0). Positive: late. */
+static void record_timing(conn *c, int i) {
+    double t = t_read;
+    sample_add(&err_abs, t - c->run_t0 - (opt.target_delay + i * opt.target_gap) / 1000.0);
+    if (i == 0) sample_add(&err_first, t - c->run_t0 - opt.target_delay / 1000.0);
+    else sample_add(&err_gap, t - c->ev_t_prev - opt.target_gap / 1000.0);
+    c->ev_t_prev = t;
 }
 
 static void note_error(conn *c, const char *fmt, ...) {
@@ -386,6 +419,7 @@ static void on_message(conn *c, const char *m, size_t len) {
         if (strcmp(type, golden[i])) continue;
         st.events++;
         if (c->st != ST_RUN) {
+            if (c->abandoned) return; /* we closed in mid-run: the rest of the run may still come */
             st.seq_errors++;
             note_error(c, "event %s outside a run", type);
             return;
@@ -394,6 +428,8 @@ static void on_message(conn *c, const char *m, size_t len) {
             st.seq_errors++;
             c->run_bad = 1;
             note_error(c, "event %s at position %d", type, c->ev_in_run);
+        } else if (opt.timing) {
+            record_timing(c, i);
         }
         c->ev_in_run++;
         if (i == 4) run_finished(c, !c->run_bad && c->ev_in_run == 5);
@@ -556,6 +592,7 @@ static void on_readable(conn *c) {
             return;
         }
         c->in_len += (size_t)n;
+        if (opt.timing) t_read = now_s();
         if (opt.quickack) { /* diagnosis: ACK at once, so a server's Nagle wait cannot stall */
             int one = 1;
             setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
@@ -602,16 +639,40 @@ static double pct(double q) {
     return st.lat[i] * 1000.0;
 }
 
+/* --timing: " NAME_n=.. NAME_p50_ms=.. NAME_p99_ms=.. NAME_max_ms=.. NAME_early_ms=..": percentiles
+ * of the absolute error, and the earliest (most negative) signed one. */
+static void print_errors(const char *name, samples *s) {
+    double early = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i] < early) early = s->v[i];
+        if (s->v[i] < 0) s->v[i] = -s->v[i];
+    }
+    qsort(s->v, s->n, sizeof(double), cmp_d);
+#define PCT(q) (s->n ? s->v[(size_t)((q) * (double)(s->n - 1) + 0.5)] * 1000.0 : 0.0)
+    printf(" %s_n=%zu %s_p50_ms=%.3f %s_p99_ms=%.3f %s_max_ms=%.3f %s_early_ms=%.3f", name, s->n,
+           name, PCT(0.5), name, PCT(0.99), name, PCT(1.0), name, early * 1000.0);
+#undef PCT
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ws_load --port P [--host 127.0.0.1] [--path /ws] [--token T]\n"
             "               [--conns N] [--runs M | --duration S] [--hold S] [--batch B]\n"
-            "               [--timeout S] [--quiet] [--quickack]\n"
+            "               [--timeout S] [--quiet] [--quickack] [--stagger MS]\n"
+            "               [--target-delay MS] [--target-gap MS] [--inflight] [--inflight-hold S]\n"
             "Opens N WebSocket connections, waits until all are welcomed (prints a line\n"
             "`CONNECTED ok=.. failed=..` on stdout), holds them idle for --hold seconds, then\n"
             "each sends user_message and reads the five events, M times (or for S seconds).\n"
             "Prints one `RESULT key=value ...` line on stdout; details on stderr.\n"
             "--quickack sets TCP_QUICKACK after every read (diagnoses Nagle/delayed-ACK stalls).\n"
+            "--stagger MS spreads the first runs over MS ms instead of starting them all at once.\n"
+            "--target-delay MS / --target-gap MS: timestamp every event; its target is\n"
+            "  DELAY + i * GAP after its run's user_message (i = 0..4). Prints a line `DELAY ...`\n"
+            "  with the error percentiles (ms, absolute) of the first event's delay (first_*),\n"
+            "  of each later gap (gap_*) and of every event against its target (abs_*).\n"
+            "--inflight prints `INFLIGHT ok=.. seconds=..` once every first run has its first\n"
+            "  event; --inflight-hold S then closes every connection S s later, runs in flight\n"
+            "  (printed as `INFLIGHT_CLOSED abandoned=..`; they are not errors).\n"
             "Exit 0 if no error, 1 if errors were seen, 2 on bad usage.\n");
 }
 
@@ -621,6 +682,8 @@ int main(int argc, char **argv) {
         {"token", 1, NULL, 't'},   {"conns", 1, NULL, 'c'},   {"runs", 1, NULL, 'r'},
         {"duration", 1, NULL, 'd'}, {"hold", 1, NULL, 'h'},   {"batch", 1, NULL, 'b'},
         {"timeout", 1, NULL, 'T'}, {"quiet", 0, NULL, 'q'},   {"help", 0, NULL, 'u'}, {"quickack", 0, NULL, 'k'},
+        {"stagger", 1, NULL, 's'}, {"target-delay", 1, NULL, 'D'}, {"target-gap", 1, NULL, 'G'},
+        {"inflight", 0, NULL, 'i'}, {"inflight-hold", 1, NULL, 'I'},
         {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -637,6 +700,11 @@ int main(int argc, char **argv) {
         case 'T': opt.timeout = atof(optarg); break;
         case 'q': opt.quiet = 1; break;
         case 'k': opt.quickack = 1; break;
+        case 's': opt.stagger = atof(optarg); break;
+        case 'D': opt.target_delay = atof(optarg), opt.timing = 1; break;
+        case 'G': opt.target_gap = atof(optarg), opt.timing = 1; break;
+        case 'i': opt.inflight = 1; break;
+        case 'I': opt.inflight_hold = atof(optarg), opt.inflight = 1; break;
         case 'u': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -653,8 +721,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < opt.conns; i++) cs[i].fd = -1, cs[i].idx = i;
 
     double t0 = now_s(), hard_deadline = t0 + opt.timeout, hold_until = 0;
-    int connected_reported = 0;
-    double close_grace = 0;
+    int connected_reported = 0, inflight_reported = 0, next_to_start = 0;
+    double close_grace = 0, inflight_close_at = 0;
     struct epoll_event evs[512];
     for (;;) {
         /* Phase 1: open connections, at most `batch` in handshake at once. */
@@ -679,14 +747,41 @@ int main(int argc, char **argv) {
             running_phase = 1;
             st.t_start = st.t_last = now_s();
             run_deadline = st.t_start + opt.duration;
-            for (int i = 0; i < opt.conns; i++)
-                if (cs[i].st == ST_READY) start_run(&cs[i]);
+            t = st.t_start;
+        }
+        /* With --stagger, connection i starts its first run i * stagger / N ms into the phase. */
+        while (running_phase && next_to_start < opt.conns &&
+               t >= st.t_start + opt.stagger / 1000.0 * next_to_start / opt.conns) {
+            if (cs[next_to_start].st == ST_READY) start_run(&cs[next_to_start]);
+            next_to_start++;
         }
         if (running_phase) {
-            int closing = 0;
+            int closing = 0, waiting_first = 0, in_run = 0;
             for (int i = 0; i < opt.conns; i++) {
                 active += cs[i].st != ST_DONE && cs[i].st != ST_FAILED;
                 closing += cs[i].st == ST_CLOSING;
+                in_run += cs[i].st == ST_RUN;
+                waiting_first += cs[i].st == ST_READY ||
+                                 (cs[i].st == ST_RUN && !cs[i].runs_done && !cs[i].ev_in_run);
+            }
+            if (opt.inflight && !inflight_reported && !waiting_first) {
+                printf("INFLIGHT ok=%d seconds=%.3f\n", in_run, t - st.t_start);
+                fflush(stdout);
+                inflight_reported = 1;
+                if (opt.inflight_hold > 0) inflight_close_at = t + opt.inflight_hold;
+            }
+            if (inflight_close_at && t >= inflight_close_at) {
+                int abandoned = 0;
+                for (int i = 0; i < opt.conns; i++) {
+                    if (cs[i].st != ST_RUN && cs[i].st != ST_READY) continue;
+                    abandoned += cs[i].st == ST_RUN;
+                    cs[i].abandoned = 1;
+                    finish_conn(&cs[i]);
+                }
+                printf("INFLIGHT_CLOSED abandoned=%d\n", abandoned);
+                fflush(stdout);
+                inflight_close_at = 0;
+                continue;
             }
             if (!active) break;
             /* Only close handshakes left: give the server a short grace, not the full timeout. */
@@ -696,7 +791,9 @@ int main(int argc, char **argv) {
             }
         }
         if (t >= hard_deadline) break;
-        int n = epoll_wait(ep, evs, 512, 50);
+        int wait_ms = 50;
+        if (running_phase && next_to_start < opt.conns) wait_ms = 1; /* staggered starts due */
+        int n = epoll_wait(ep, evs, 512, wait_ms);
         if (n < 0 && errno != EINTR) {
             perror("epoll_wait");
             return 3;
@@ -715,6 +812,13 @@ int main(int argc, char **argv) {
     double elapsed = st.t_last - st.t_start;
     if (elapsed <= 0) elapsed = 1e-9;
     qsort(st.lat, st.n_lat, sizeof(double), cmp_d);
+    if (opt.timing) {
+        printf("DELAY target_delay_ms=%g target_gap_ms=%g", opt.target_delay, opt.target_gap);
+        print_errors("first", &err_first);
+        print_errors("gap", &err_gap);
+        print_errors("abs", &err_abs);
+        printf("\n");
+    }
     printf("RESULT conns=%d connected=%d runs=%ld runs_ok=%ld events=%ld seconds=%.3f "
            "runs_per_s=%.1f events_per_s=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
            "errors=%ld conn_failed=%ld seq_errors=%ld event_errors=%ld unexpected_close=%ld "
@@ -738,6 +842,9 @@ int main(int argc, char **argv) {
     }
     free(cs);
     free(st.lat);
+    free(err_first.v);
+    free(err_gap.v);
+    free(err_abs.v);
     close(ep);
     return st.errors ? 1 : 0;
 }
