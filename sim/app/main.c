@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "fault_cli.h"
 #include "listener.h"
 #include "scenario.h"
@@ -15,7 +16,8 @@
 
 static const char usage[] =
     "usage: stagesim up [options]\n"
-    "       stagesim validate FILE\n"
+    "       stagesim validate FILE|NAME\n"
+    "       stagesim scenarios [NAME]       list the scenarios that come with stagesim\n"
     "       stagesim fault add RULE | ls | rm ID | reset   (see stagesim fault --help)\n"
     "       stagesim --help | --version\n"
     "\n"
@@ -30,7 +32,8 @@ static const char usage[] =
     "  --control-token T  require `Authorization: Bearer T` on the control API and let it\n"
     "                     listen on --bind (also from STAGESIM_CONTROL_TOKEN)\n"
     "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
-    "  --scenario FILE    scenario JSON (default: the built-in golden path)\n"
+    "  --scenario FILE    scenario JSON, or the NAME of one that comes with stagesim\n"
+    "                     (stagesim scenarios; default: the built-in golden path)\n"
     "  --seed N           overrides the scenario's seed\n"
     "  --journal FILE     write the journal (JSON lines) to FILE\n"
     "  --tls              serve https/wss (backend) and https (auth) instead of plain text\n"
@@ -108,6 +111,7 @@ static int cmd_up(int argc, char **argv) {
     };
     sim_options opt;
     sim_options_default(&opt);
+    char scenario[2048], err[512];
     const char *env_token = getenv("STAGESIM_CONTROL_TOKEN");
     if (env_token && *env_token) opt.control_token = env_token;
     int c;
@@ -122,7 +126,13 @@ static int cmd_up(int argc, char **argv) {
         case O_CONTROL: bad = parse_port(optarg, &opt.control_port); break;
         case O_TOKEN: opt.control_token = optarg; bad = !*optarg; break;
         case O_BIND: opt.bind = optarg; break;
-        case O_SCENARIO: opt.scenario_path = optarg; break;
+        case O_SCENARIO:
+            if (sim_catalog_resolve(optarg, scenario, sizeof(scenario), err, sizeof(err))) {
+                fprintf(stderr, "stagesim: %s\n", err);
+                return 2;
+            }
+            opt.scenario_path = scenario;
+            break;
         case O_SEED: bad = parse_u64(optarg, &opt.seed); opt.seed_set = 1; break;
         case O_JOURNAL: opt.journal_path = optarg; break;
         case O_TLS: opt.tls = 1; break;
@@ -157,7 +167,6 @@ static int cmd_up(int argc, char **argv) {
      * maxclients means what it says (listener.h handles running out). */
     long fds = sim_listener_raise_fd_limit();
     struct ev_loop *loop = EV_DEFAULT;
-    char err[512];
     int code;
     run_state st = {.loop = loop};
     st.s = sim_start(loop, &opt, err, sizeof(err), &code);
@@ -190,8 +199,12 @@ static int cmd_validate(int argc, char **argv) {
         fprintf(stderr, "usage: stagesim validate FILE\n");
         return 2;
     }
-    char err[512];
-    sim_scenario *sc = sim_scenario_load(argv[1], err, sizeof(err));
+    char path[2048], err[512];
+    if (sim_catalog_resolve(argv[1], path, sizeof(path), err, sizeof(err))) {
+        fprintf(stderr, "stagesim: %s\n", err);
+        return 2;
+    }
+    sim_scenario *sc = sim_scenario_load(path, err, sizeof(err));
     if (!sc) {
         fprintf(stderr, "stagesim: %s\n", err);
         return 2;
@@ -218,6 +231,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "up") == 0) return cmd_up(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "fault") == 0) return sim_fault_cli(argc - 1, argv + 1);
+    if (strcmp(cmd, "scenarios") == 0) return sim_catalog_main(argc - 1, argv + 1);
     fprintf(stderr, "stagesim: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }

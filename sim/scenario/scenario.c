@@ -213,6 +213,20 @@ static int load_startup(loader *ld, sim_scenario *sc, const cJSON *obj) {
     return 0;
 }
 
+/* Symptom ids are those of docs/contract.md §6: S1, S2, ... */
+static int check_symptoms(loader *ld, const sim_scenario *sc) {
+    for (size_t i = 0; i < sc->nsymptoms; i++) {
+        const char *s = sc->symptoms[i];
+        size_t n = strlen(s);
+        if (n < 2 || n > 4 || s[0] != 'S' || strspn(s + 1, "0123456789") != n - 1) {
+            char p[40];
+            snprintf(p, sizeof(p), "symptoms[%zu]", i);
+            return sim_jcheck_fail(ld, p, "must be a symptom id like \"S3\", not \"%s\"", s);
+        }
+    }
+    return 0;
+}
+
 /* A latency band {"min": ms, "max": ms}. */
 static int load_band(loader *ld, const cJSON *obj, const char *key, sim_latency_band *band) {
     static const char *const keys[] = {"min", "max", NULL};
@@ -307,9 +321,9 @@ static void fill_agent_defaults(sim_scenario *sc) {
 }
 
 sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err, size_t errlen) {
-    static const char *const keys[] = {"name", "description", "profile", "seed", "auth", "websocket",
-                                       "users", "agent", "redis", "startup", "network", "faults",
-                                       NULL};
+    static const char *const keys[] = {"name", "description", "summary", "symptoms", "sources",
+                                       "profile", "seed", "auth", "websocket", "users", "agent",
+                                       "redis", "startup", "network", "faults", NULL};
     loader ld = {.origin = origin, .err = err, .errlen = errlen};
     const char *parse_end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &parse_end, 1);
@@ -333,6 +347,10 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
     if (sim_jcheck_object(&ld, root, "") || sim_jcheck_keys(&ld, root, "", keys) ||
         sim_jcheck_string(&ld, root, "", "name", &sc->name, 0) ||
         sim_jcheck_string(&ld, root, "", "description", &sc->description, 0) ||
+        sim_jcheck_string(&ld, root, "", "summary", &sc->summary, 0) ||
+        sim_jcheck_strings(&ld, root, "", "symptoms", &sc->symptoms, &sc->nsymptoms, 0) ||
+        sim_jcheck_strings(&ld, root, "", "sources", &sc->sources, &sc->nsources, 0) ||
+        check_symptoms(&ld, sc) ||
         sim_jcheck_string(&ld, root, "", "profile", &profile, 0) ||
         get_int(&ld, root, "", "seed", 0, 9007199254740991.0, &seed))
         goto bad;
@@ -419,6 +437,11 @@ void sim_scenario_free(sim_scenario *sc) {
     free(sc->path);
     free(sc->name);
     free(sc->description);
+    free(sc->summary);
+    for (size_t i = 0; i < sc->nsymptoms; i++) free(sc->symptoms[i]);
+    free(sc->symptoms);
+    for (size_t i = 0; i < sc->nsources; i++) free(sc->sources[i]);
+    free(sc->sources);
     free(sc->jwt_secret);
     free(sc->e2e_key);
     free(sc->backend_jwt_secret);

@@ -45,6 +45,11 @@ typedef struct sim_scenario {
     char *path;                /* file it came from, or "<built-in>" */
     char *name;
     char *description;
+    char *summary;             /* one line for `stagesim scenarios` */
+    char **symptoms;           /* "S3", ... (docs/contract.md §6) */
+    size_t nsymptoms;
+    char **sources;            /* the incident reports it comes from */
+    size_t nsources;
     sim_profile profile;
     uint64_t seed;
     char *jwt_secret;          /* NULL: environment, else generated */

@@ -82,6 +82,38 @@ class Cli(unittest.TestCase):
             r = run("validate", os.path.join(root, name))
             self.assertEqual(r.returncode, 0, "%s: %s" % (name, r.stderr))
 
+    def test_scenarios_by_name(self):
+        root = os.path.join(SOURCE_ROOT, "scenarios")
+        names = sorted(n[:-5] for n in os.listdir(root) if n.endswith(".json"))
+        r = run("scenarios")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listed = [line.split()[0] for line in r.stdout.splitlines()]
+        self.assertEqual(listed, names, "one line per shipped scenario, sorted")
+        r = run("scenarios", "upgrade-503")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("upgrade-503 ("), r.stdout)
+        self.assertIn("HTTP 503", r.stdout)
+        self.assertEqual(run("validate", "golden-path").returncode, 0)
+        with Sim("--scenario", "ws-1011-mid-run") as sim:
+            self.assertTrue(sim.backend)
+        r = run("up", "--scenario", "no-such-scenario")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('no scenario named "no-such-scenario" (looked in ', r.stderr)
+        r = run("scenarios", "a", "b")
+        self.assertEqual(r.returncode, 2)
+
+    def test_scenario_path_comes_first(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "golden-path.json"), "w") as f:
+                f.write('{"name": "mine", "summary": "a local copy"}')
+            env = dict(os.environ, STAGESIM_SCENARIO_PATH=d)
+            r = subprocess.run([STAGESIM, "scenarios", "golden-path"], capture_output=True, text=True,
+                               timeout=20, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.startswith("mine (%s/golden-path.json)" % d), r.stdout)
+            r = subprocess.run([STAGESIM, "scenarios"], capture_output=True, text=True, timeout=20, env=env)
+            self.assertEqual(r.stdout.split(), ["golden-path", "a", "local", "copy"])
+
     def test_ready_line_and_sigterm(self):
         s = Sim("--scenario", scenario_path("golden-path.json"), "--seed", "7")
         self.assertEqual(set(s.ports), {"backend", "auth", "redis", "control"})
