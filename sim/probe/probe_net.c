@@ -1,0 +1,175 @@
+/* probe_net.c -- the lws client context of a probe run (see probe_net.h):
+ * one protocol whose callback hands each connection's events to its link. */
+#include "probe_net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "util.h"
+
+#define KICK_S 1.0
+
+struct probe_net {
+    struct ev_loop *loop;
+    void *foreign_loops[1];
+    struct lws_context *ctx;
+    ev_timer kick;
+    int open;
+    ev_timer *idle;   /* fed when open drops to 0 */
+};
+
+static void idle_check(probe_net *n) {
+    if (n->open || !n->idle) return;
+    /* Fed, not called: the waiter may free the context, which must not
+     * happen inside an lws callback. */
+    ev_feed_event(n->loop, n->idle, EV_TIMER);
+    n->idle = NULL;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len) {
+    /* Context-wide callbacks come on wsis no link owns. */
+    probe_link *l = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    if (!l) return 0;
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION) {
+        /* user is OpenSSL's X509_STORE_CTX, len its verdict; returning 0
+         * keeps that verdict. */
+        if (!len && user)
+            snprintf(l->tls_error, sizeof(l->tls_error), "TLS: %s",
+                     X509_verify_cert_error_string(X509_STORE_CTX_get_error(user)));
+        return 0;
+    }
+    if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && l->tls_error[0]) {
+        in = l->tls_error;
+        len = strlen(l->tls_error);
+    }
+    int rc = l->on_event(l, wsi, reason, in, len);
+    if (reason == LWS_CALLBACK_WSI_DESTROY) {
+        probe_net *n = lws_context_user(lws_get_context(wsi));
+        lws_set_opaque_user_data(wsi, NULL);
+        l->wsi = NULL;
+        l->held = 0;
+        n->open--;
+        if (l->released) l->free_fn(l);
+        idle_check(n);
+    }
+    return rc;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"stagesim-probe", callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* What lws reports as errors and warnings on a client (a refused upgrade,
+ * a certificate it does not trust) is an attempt's verdict here, reported
+ * with the attempt: its own lines only with --verbose. */
+static void log_emit(int level, const char *line) {
+    (void)level;
+    sim_debug("lws: %.*s", (int)strcspn(line, "\r\n"), line);
+}
+
+static void on_kick(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop, (void)revents;
+    probe_net *n = t->data;
+    lws_cancel_service(n->ctx);
+}
+
+probe_net *probe_net_new(struct ev_loop *loop, const char *cacert, char *err, size_t errlen) {
+    probe_net *n = sim_xcalloc(1, sizeof(*n));
+    n->loop = loop;
+    n->foreign_loops[0] = loop;
+    lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.foreign_loops = n->foreign_loops;
+    info.user = n;
+    info.client_ssl_ca_filepath = cacert;
+    info.max_http_header_data = 16384;
+    n->ctx = lws_create_context(&info);
+    if (!n->ctx) {
+        snprintf(err, errlen, "lws client context creation failed (is libwebsockets-evlib-ev "
+                              "installed? is %s a PEM certificate?)",
+                 cacert ? cacert : "the system store");
+        free(n);
+        return NULL;
+    }
+    ev_timer_init(&n->kick, on_kick, KICK_S, KICK_S);
+    n->kick.data = n;
+    ev_timer_start(loop, &n->kick);
+    return n;
+}
+
+void probe_net_free(probe_net *n) {
+    if (!n) return;
+    ev_timer_stop(n->loop, &n->kick);
+    lws_context_destroy(n->ctx);
+    sim_assert(n->open == 0);
+    free(n);
+}
+
+int probe_net_open(const probe_net *n) {
+    return n->open;
+}
+
+void probe_net_when_idle(probe_net *n, ev_timer *w) {
+    n->idle = w;
+    idle_check(n);
+}
+
+int probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link) {
+    char host[300];
+    const sim_probe_url *u = c->url;
+    int v6 = strchr(u->host, ':') != NULL;
+    snprintf(host, sizeof(host), "%s%s%s:%d", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = n->ctx;
+    ci.address = u->host;
+    ci.port = u->port;
+    ci.path = c->path;
+    ci.host = host;
+    ci.origin = host;
+    ci.ssl_connection = u->tls ? LCCSCF_USE_SSL : 0;
+    ci.method = c->method;
+    ci.protocol = c->subprotocol;
+    ci.local_protocol_name = protocols[0].name;
+    ci.alpn = "http/1.1";
+    ci.opaque_user_data = link;
+    /* Held and counted before the call: a connection that fails at once
+     * may be destroyed (WSI_DESTROY) inside it. */
+    n->open++;
+    link->held = 1;
+    link->wsi = NULL;
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    if (!wsi && link->held) {
+        /* Refused without a destroy callback: nothing of it remains. */
+        link->held = 0;
+        n->open--;
+        idle_check(n);
+    }
+    link->wsi = link->held ? wsi : NULL;
+    return link->wsi ? 0 : -1;
+}
+
+void probe_link_release_now(probe_link *link) {
+    link->released = 1;
+    if (!link->wsi) {
+        link->free_fn(link);
+        return;
+    }
+    /* LWS_TO_KILL_SYNC closes and destroys the wsi before returning: the
+     * WSI_DESTROY callback frees the link. */
+    lws_set_timeout(link->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+void probe_link_release_later(probe_link *link) {
+    link->released = 1;
+    if (!link->wsi) link->free_fn(link);
+}
