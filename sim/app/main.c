@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "fault_cli.h"
 #include "listener.h"
+#include "probe.h"
 #include "scenario.h"
 #include "sim.h"
 #include "util.h"
@@ -19,6 +20,7 @@ static const char usage[] =
     "       stagesim validate FILE|NAME\n"
     "       stagesim scenarios [NAME]       list the scenarios that come with stagesim\n"
     "       stagesim fault add RULE | ls | rm ID | reset   (see stagesim fault --help)\n"
+    "       stagesim probe health|golden-path|auth|redis ...  (see stagesim probe --help)\n"
     "       stagesim --help | --version\n"
     "\n"
     "up: impersonate the staging backend (HTTP + WebSocket), auth service and Redis\n"
@@ -232,6 +234,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "fault") == 0) return sim_fault_cli(argc - 1, argv + 1);
     if (strcmp(cmd, "scenarios") == 0) return sim_catalog_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "probe") == 0) return sim_probe_main(argc - 1, argv + 1);
     fprintf(stderr, "stagesim: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }
