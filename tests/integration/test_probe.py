@@ -1,0 +1,303 @@
+"""`stagesim probe` against a running stagesim: the golden path 1000 of 1000
+times (100 at once), with each token source, the E2E bypass and the legacy
+build; the same failure point on every attempt against ws-1011-mid-run; a
+refused upgrade and a timeout; over wss with the READY line's certificate;
+health passing and failing; auth; redis passing, and failing against a
+closed port; usage errors. Results are read from --json (docs/probes.md)."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import STAGESIM, Sim, scenario_path
+
+E2E_KEY = "probe-e2e-key-0123456789abcdef"
+
+
+def probe(*args, timeout=120):
+    """Runs `stagesim probe ARGS --json`; returns (exit code, attempt objects,
+    the summary object, stderr)."""
+    r = subprocess.run([STAGESIM, "probe", *args, "--json"], capture_output=True, text=True,
+                       timeout=timeout)
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    attempts = [o for o in lines if o["type"] == "attempt"]
+    summary = [o for o in lines if o["type"] == "summary"]
+    return r.returncode, attempts, summary[0] if summary else None, r.stderr
+
+
+def golden(sim, *args, **kw):
+    return probe("golden-path", "--backend", sim.backend_url, "--auth", sim.auth_url, *args, **kw)
+
+
+def closed_port():
+    """A port nothing listens on: bound, then released."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stopping:
+    """Stops the class's simulator and checks its clean exit."""
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.sim.stop()
+        assert code == 0, "stagesim exited %r: %s" % (code, cls.sim.stderr[-3000:])
+
+
+class AgainstDefaultScenario(Stopping, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim(env={"E2E_OAUTH_SIMULATION_KEY": E2E_KEY})
+
+    def assert_all_passed(self, code, attempts, summary, err, n):
+        failed = [a for a in attempts if not a["ok"]]
+        self.assertEqual(failed, [], err[-2000:])
+        self.assertEqual(code, 0)
+        self.assertEqual(len(attempts), n)
+        self.assertEqual(sorted(a["attempt"] for a in attempts), list(range(1, n + 1)))
+        self.assertEqual((summary["attempts"], summary["passed"], summary["failed"]), (n, n, 0))
+
+    def test_golden_path_1000_attempts_100_at_once(self):
+        t0 = time.monotonic()
+        res = golden(self.sim, "--count", "1000", "--concurrency", "100")
+        took = time.monotonic() - t0
+        self.assert_all_passed(*res, 1000)
+        summary = res[2]
+        self.assertLessEqual(summary["latency_ms"]["p50"], summary["latency_ms"]["p95"])
+        self.assertLessEqual(summary["latency_ms"]["p95"], summary["latency_ms"]["max"])
+        # 10 rounds of a ~0.2 s run; generous for a shared 2-core machine.
+        self.assertLess(took, 60, "1000 runs at concurrency 100 took %.1f s" % took)
+
+    def test_golden_path_one_at_a_time(self):
+        # The scenario spaces its events 50 ms apart, so a run takes ~0.2 s
+        # and 1000 in a row take over 3 minutes; STAGESIM_PROBE_LONG=1 runs
+        # those, the default a tenth of them.
+        n = 1000 if os.environ.get("STAGESIM_PROBE_LONG") == "1" else 100
+        self.assert_all_passed(*golden(self.sim, "--count", str(n), timeout=600), n)
+
+    def test_each_token_source_and_the_e2e_bypass(self):
+        for source in ("query", "header", "subprotocol"):
+            with self.subTest(source=source):
+                self.assert_all_passed(*golden(self.sim, "--token-source", source, "--count", "3"), 3)
+        self.assert_all_passed(*golden(self.sim, "--e2e-key", E2E_KEY, "--count", "3"), 3)
+        self.assert_all_passed(*golden(self.sim, "--email", "bob@example.com", "--password",
+                                       "bob-password", "--interval", "20", "--count", "3"), 3)
+
+    def test_login_refused(self):
+        code, attempts, _, _ = golden(self.sim, "--password", "wrong")
+        self.assertEqual(code, 1)
+        a = attempts[0]
+        self.assertEqual((a["stage"], a["failure"], a["http_status"]), ("login", "status", 401))
+        self.assertIn("Invalid credentials", a["detail"])
+        code, attempts, _, _ = golden(self.sim, "--e2e-key", "not-the-key")
+        self.assertEqual((code, attempts[0]["stage"], attempts[0]["http_status"]), (1, "login", 401))
+
+    def test_health_passes(self):
+        code, attempts, summary, _ = probe("health", "--url", self.sim.backend_url + "/health",
+                                           "--field", "status=ok", "--max-latency-ms", "5000",
+                                           "--count", "5")
+        self.assertEqual(code, 0)
+        self.assertTrue(all(a["ok"] and a["http_status"] == 200 for a in attempts), attempts)
+        self.assertEqual(summary["passed"], 5)
+        auth = probe("health", "--url", self.sim.auth_url + "/health", "--field",
+                     "service=auth-service", "--field", "database_status=connected")
+        self.assertEqual(auth[0], 0, auth)
+
+    def test_health_fails_on_status_and_on_a_missing_field(self):
+        code, attempts, _, _ = probe("health", "--url", self.sim.backend_url + "/health",
+                                     "--status", "503")
+        self.assertEqual(code, 1)
+        a = attempts[0]
+        self.assertEqual((a["stage"], a["expected"], a["got"], a["http_status"]),
+                         ("status", "503", "200", 200))
+        code, attempts, _, _ = probe("health", "--url", self.sim.backend_url + "/health",
+                                     "--field", "checks.redis.status=healthy")
+        self.assertEqual(code, 1)
+        a = attempts[0]
+        self.assertEqual((a["stage"], a["field"], a["expected"], a["got"]),
+                         ("field", "checks.redis.status", "healthy", None))
+        code, attempts, _, _ = probe("health", "--url", self.sim.backend_url + "/no-such-route")
+        self.assertEqual((code, attempts[0]["http_status"]), (1, 404))
+
+    def test_auth_probe(self):
+        code, attempts, _, err = probe("auth", "--auth", self.sim.auth_url, "--count", "3")
+        self.assertEqual(code, 0, (attempts, err))
+        code, attempts, _, err = probe("auth", "--auth", self.sim.auth_url, "--e2e-key", E2E_KEY)
+        self.assertEqual(code, 0, (attempts, err))
+        code, attempts, _, err = probe("auth", "--auth", self.sim.auth_url, "--email",
+                                       "bob@example.com", "--password", "bob-password",
+                                       "--e2e-key", E2E_KEY)
+        self.assertEqual(code, 0, (attempts, err))
+        code, attempts, _, _ = probe("auth", "--auth", self.sim.auth_url, "--password", "nope")
+        self.assertEqual((code, attempts[0]["stage"], attempts[0]["http_status"]), (1, "login", 401))
+
+    def test_redis_probe(self):
+        code, attempts, _, err = probe("redis", "--redis", "127.0.0.1:%d" % self.sim.redis,
+                                       "--count", "20", "--concurrency", "5")
+        self.assertEqual(code, 0, (attempts, err))
+        self.assertEqual(len(attempts), 20)
+
+    def test_redis_probe_against_a_closed_port(self):
+        port = closed_port()
+        code, attempts, _, _ = probe("redis", "--redis", "127.0.0.1:%d" % port, timeout=30)
+        self.assertEqual(code, 1)
+        a = attempts[0]
+        self.assertEqual((a["stage"], a["failure"]), ("connect", "connect"))
+        self.assertIn("127.0.0.1:%d" % port, a["detail"])
+        self.assertIn("refused", a["detail"])
+
+
+class AgainstWs1011MidRun(Stopping, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim("--scenario", scenario_path("ws-1011-mid-run.json"))
+
+    def test_same_failure_point_every_attempt(self):
+        # The scenario closes after agent_thinking on each connection's first run.
+        code, attempts, summary, _ = golden(self.sim, "--count", "40", "--concurrency", "8")
+        self.assertEqual(code, 1)
+        self.assertEqual((summary["attempts"], summary["failed"]), (40, 40))
+        points = {(a["stage"], a["failure"], a["event_ordinal"], a["close_code"],
+                   a["close_reason"], a["expected"]) for a in attempts}
+        self.assertEqual(points, {("close", "closed", 3, 1011, "Internal error", "tool_executing")})
+
+    def test_human_line(self):
+        r = subprocess.run([STAGESIM, "probe", "golden-path", "--backend", self.sim.backend_url,
+                            "--auth", self.sim.auth_url], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('attempt 1: FAIL at event 3: close 1011 "Internal error" (expected tool_executing)',
+                      r.stdout)
+        self.assertIn("golden-path: 0 passed, 1 failed of 1", r.stdout)
+
+
+class AgainstUpgrade503(Stopping, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim("--scenario", scenario_path("upgrade-503.json"))
+
+    def test_refused_upgrade_names_its_status(self):
+        code, attempts, _, _ = golden(self.sim, "--count", "2", "--concurrency", "2")
+        self.assertEqual(code, 1)
+        for a in attempts:
+            self.assertEqual((a["stage"], a["failure"], a["http_status"], a["expected"], a["got"]),
+                             ("upgrade", "status", 503, "101", "503"))
+
+    def test_timeout_names_what_was_awaited(self):
+        # The 503 comes after 2.2-2.8 s: a 1 s attempt times out waiting for it.
+        code, attempts, _, _ = golden(self.sim, "--timeout-ms", "1000")
+        self.assertEqual(code, 1)
+        a = attempts[0]
+        self.assertEqual((a["stage"], a["failure"], a["expected"]), ("timeout", "timeout", "upgrade"))
+        self.assertGreaterEqual(a["latency_ms"], 1000)
+
+
+class AgainstDroppedEvents(Stopping, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim("--scenario", scenario_path("dropped-events.json"))
+
+    def test_lost_tool_completed_is_a_tool_count(self):
+        code, attempts, _, _ = golden(self.sim, "--count", "20")
+        self.assertEqual(code, 1)
+        failed = [a for a in attempts if not a["ok"]]
+        self.assertTrue(failed, "p = 0.5 over 20 runs")
+        for a in failed:
+            self.assertEqual((a["failure"], a["event_ordinal"], a["expected"], a["got"]),
+                             ("tool_count", 4, "tool_completed", "agent_completed"))
+
+
+class AgainstLegacyBuild(Stopping, unittest.TestCase):
+    """The legacy profile: system_message welcome, events with "payload"."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(scenario_path("golden-path.json")) as f:
+            sc = json.load(f)
+        sc["name"], sc["profile"] = "golden-path-legacy", "legacy"
+        cls.tmp = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump(sc, cls.tmp)
+        cls.tmp.close()
+        cls.sim = Sim("--scenario", cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        os.unlink(cls.tmp.name)
+
+    def test_legacy_golden_path_passes(self):
+        code, attempts, _, err = golden(self.sim, "--count", "3")
+        self.assertEqual(code, 0, (attempts, err))
+
+
+class OverTls(Stopping, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim("--tls")
+
+    def test_golden_path_over_wss_with_the_ready_cert(self):
+        code, attempts, _, err = probe("golden-path", "--backend", "wss://127.0.0.1:%d" % self.sim.backend,
+                                       "--auth", self.sim.auth_url, "--cacert", self.sim.cert,
+                                       "--count", "20", "--concurrency", "5")
+        self.assertEqual(code, 0, (attempts, err))
+        self.assertEqual(len(attempts), 20)
+
+    def test_health_and_auth_over_https(self):
+        self.assertEqual(probe("health", "--url", self.sim.backend_url + "/health", "--cacert",
+                               self.sim.cert)[0], 0)
+        self.assertEqual(probe("auth", "--auth", self.sim.auth_url, "--cacert", self.sim.cert)[0], 0)
+
+    def test_untrusted_certificate_fails_with_the_reason(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".pem") as empty_store:
+            # A CA file that trusts nothing stagesim made.
+            with open("/etc/ssl/certs/ca-certificates.crt") as system:
+                empty_store.write(system.read())
+            empty_store.flush()
+            code, attempts, _, _ = golden(self.sim, "--cacert", empty_store.name)
+        self.assertEqual(code, 1)
+        a = attempts[0]
+        self.assertEqual((a["stage"], a["failure"]), ("login", "connect"))
+        self.assertIn("self-signed certificate", a["detail"])
+
+
+class UsageErrors(unittest.TestCase):
+    def check(self, args, needle):
+        r = subprocess.run([STAGESIM, "probe", *args], capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
+        self.assertIn(needle, r.stderr)
+
+    def test_usage_errors_exit_2_naming_the_flag(self):
+        self.check([], "usage: stagesim probe")
+        self.check(["frobnicate"], "unknown probe 'frobnicate'")
+        self.check(["golden-path", "--auth", "http://127.0.0.1:1"], "--backend is required")
+        self.check(["golden-path", "--backend", "ftp://h", "--auth", "http://h"],
+                   "--backend: unsupported scheme 'ftp'")
+        self.check(["golden-path", "--backend", "http://h", "--auth", "http://h",
+                    "--token-source", "cookie"], "--token-source: 'cookie'")
+        self.check(["golden-path", "--backend", "http://h", "--auth", "http://h",
+                    "--password", "p", "--e2e-key", "k"], "--password and --e2e-key")
+        self.check(["health", "--url", "http://h", "--count", "0"], "--count: invalid value '0'")
+        self.check(["health", "--url", "http://h", "--concurrency", "x"], "--concurrency: invalid value")
+        self.check(["health", "--url", "http://h", "--field", "status"], "--field: invalid value 'status'")
+        self.check(["health", "--url", "http://h", "--cacert", "/no/such/ca.pem"],
+                   "--cacert: cannot read /no/such/ca.pem")
+        self.check(["health"], "--url is required")
+        self.check(["redis", "--url", "http://h"], "--url does not apply to redis")
+        self.check(["redis", "--redis", "localhost"], "--redis: 'localhost' has no port")
+        self.check(["auth", "--auth", "http://h", "--bogus"], "unknown or incomplete option '--bogus'")
+        self.check(["auth", "--auth", "http://h", "extra"], "unexpected argument 'extra'")
+
+    def test_help(self):
+        r = subprocess.run([STAGESIM, "probe", "--help"], capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 0)
+        for word in ("health", "golden-path", "auth", "redis", "--concurrency", "--cacert", "--json"):
+            self.assertIn(word, r.stdout)
+        r = subprocess.run([STAGESIM, "--help"], capture_output=True, text=True, timeout=20)
+        self.assertIn("stagesim probe", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
