@@ -317,39 +317,34 @@ sim_golden_step sim_golden_check_frame(sim_golden_check *c, const char *text, si
     return step;
 }
 
-void sim_golden_check_closed(sim_golden_check *c, int code, const char *reason,
-                             sim_probe_result *r) {
+/* The stream ended before agent_completed, as `how` says ("close 1011
+ * \"Internal error\"", "timeout after 10000 ms"): an event skipped before
+ * is missing; else the failure is the end itself, at the frame that was due. */
+static void cut_short(sim_golden_check *c, const char *stage, const char *failure,
+                      const char *how, sim_probe_result *r) {
     c->finished = 1;
-    r->close_code = code;
-    SIM_PROBE_SET(r->close_reason, reason);
     if (c->gap_ordinal) {
         report_gap(c, r);
-        sim_probe_fail(r, "event", "missing", "%s missing, then close %d \"%s\"",
-                       event_names[c->gap_expected], code, r->close_reason);
+        sim_probe_fail(r, "event", "missing", "%s missing, then %s", event_names[c->gap_expected],
+                       how);
         return;
     }
-    sim_probe_fail(r, "close", "closed", "close %d \"%s\"", code, r->close_reason);
-    if (!c->welcomed) {
-        SIM_PROBE_SET(r->expected, WELCOME);
-        return;
-    }
-    r->event_ordinal = c->ordinal + 1;
-    SIM_PROBE_SET(r->expected, expected_next(c));
+    sim_probe_fail(r, stage, failure, "%s", how);
+    r->event_ordinal = c->welcomed ? c->ordinal + 1 : 0;
+    SIM_PROBE_SET(r->expected, c->welcomed ? expected_next(c) : WELCOME);
+}
+
+void sim_golden_check_closed(sim_golden_check *c, int code, const char *reason,
+                             sim_probe_result *r) {
+    r->close_code = code;
+    SIM_PROBE_SET(r->close_reason, reason);
+    char how[160];
+    snprintf(how, sizeof(how), "close %d \"%s\"", code, r->close_reason);
+    cut_short(c, "close", "closed", how, r);
 }
 
 void sim_golden_check_timeout(sim_golden_check *c, int64_t timeout_ms, sim_probe_result *r) {
-    c->finished = 1;
-    if (c->gap_ordinal) {
-        report_gap(c, r);
-        sim_probe_fail(r, "event", "missing", "%s missing, then nothing until the timeout (%lld ms)",
-                       event_names[c->gap_expected], (long long)timeout_ms);
-        return;
-    }
-    sim_probe_fail(r, "timeout", "timeout", "timeout after %lld ms", (long long)timeout_ms);
-    if (!c->welcomed) {
-        SIM_PROBE_SET(r->expected, WELCOME);
-        return;
-    }
-    r->event_ordinal = c->ordinal + 1;
-    SIM_PROBE_SET(r->expected, expected_next(c));
+    char how[64];
+    snprintf(how, sizeof(how), "timeout after %lld ms", (long long)timeout_ms);
+    cut_short(c, "timeout", "timeout", how, r);
 }

@@ -32,16 +32,7 @@ typedef struct auth_step {
 } auth_step;
 
 static int prepare(const sim_probe_options *o, probe_target *t, char *err, size_t errlen) {
-    char why[200];
-    if (!o->auth) {
-        snprintf(err, errlen, "--auth is required");
-        return -1;
-    }
-    if (sim_probe_url_parse(o->auth, &t->auth, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "--auth: %s", why);
-        return -1;
-    }
-    return 0;
+    return sim_probe_url_option("--auth", o->auth, &t->auth, err, errlen);
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -137,42 +128,37 @@ static int login_check(auth_state *st, const char *stage, const probe_http_reply
 /* A new pair: its access token is the one validated and shown to /me. */
 static int refresh_check(auth_state *st, const char *stage, const probe_http_reply *reply,
                          sim_probe_result *res) {
-    probe_tokens t;
     cJSON *j = answer_json(reply, stage, res);
     if (!j) return -1;
-    const cJSON *access = cJSON_GetObjectItemCaseSensitive(j, "access_token");
-    int rc = cJSON_IsString(access) && *access->valuestring &&
-                     strlen(access->valuestring) < sizeof(t.access)
-                 ? 0
-                 : -1;
-    if (rc == 0) {
-        snprintf(st->tokens.access, sizeof(st->tokens.access), "%s", access->valuestring);
-    } else {
-        sim_probe_fail(res, stage, "field", "no access_token in the answer");
-        SIM_PROBE_SET(res->field, "access_token");
-        SIM_PROBE_SET(res->expected, "a non-empty string");
-    }
+    int rc = probe_token_member(j, "access_token", st->tokens.access, sizeof(st->tokens.access));
+    cJSON_Delete(j);
+    if (rc == 0) return 0;
+    sim_probe_fail(res, stage, "field", "no access_token in the answer");
+    SIM_PROBE_SET(res->field, "access_token");
+    SIM_PROBE_SET(res->expected, "a non-empty string");
+    return -1;
+}
+
+/* 200, a JSON object whose user_id is the logged-in user's, and whose
+ * valid is true when want_valid. */
+static int user_check(auth_state *st, const char *stage, const probe_http_reply *reply,
+                      sim_probe_result *res, int want_valid) {
+    cJSON *j = answer_json(reply, stage, res);
+    if (!j) return -1;
+    int rc = want_valid ? expect_field(j, "valid", "true", stage, res) : 0;
+    if (rc == 0) rc = expect_field(j, "user_id", st->tokens.user_id, stage, res);
     cJSON_Delete(j);
     return rc;
 }
 
 static int validate_check(auth_state *st, const char *stage, const probe_http_reply *reply,
                           sim_probe_result *res) {
-    cJSON *j = answer_json(reply, stage, res);
-    if (!j) return -1;
-    int rc = expect_field(j, "valid", "true", stage, res);
-    if (rc == 0) rc = expect_field(j, "user_id", st->tokens.user_id, stage, res);
-    cJSON_Delete(j);
-    return rc;
+    return user_check(st, stage, reply, res, 1);
 }
 
 static int me_check(auth_state *st, const char *stage, const probe_http_reply *reply,
                     sim_probe_result *res) {
-    cJSON *j = answer_json(reply, stage, res);
-    if (!j) return -1;
-    int rc = expect_field(j, "user_id", st->tokens.user_id, stage, res);
-    cJSON_Delete(j);
-    return rc;
+    return user_check(st, stage, reply, res, 0);
 }
 
 static const auth_step steps[] = {
@@ -206,7 +192,7 @@ static void next_step(auth_state *st) {
         probe_http_request rq;
         memset(&rq, 0, sizeof(rq));
         if (steps[st->step].request(st, &rq)) continue;
-        st->http = probe_http_start(st->a->run->net, st->a->run->loop, &rq, on_reply, st);
+        st->http = probe_http_start(st->a->run->net, &rq, on_reply, st);
         return;
     }
     st->a->res.ok = 1;

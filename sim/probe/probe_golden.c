@@ -35,19 +35,9 @@ static int source_of(const char *name) {
 }
 
 static int prepare(const sim_probe_options *o, probe_target *t, char *err, size_t errlen) {
-    char why[200];
-    if (!o->backend || !o->auth) {
-        snprintf(err, errlen, "%s is required", o->backend ? "--auth" : "--backend");
+    if (sim_probe_url_option("--backend", o->backend, &t->backend, err, errlen) < 0 ||
+        sim_probe_url_option("--auth", o->auth, &t->auth, err, errlen) < 0)
         return -1;
-    }
-    if (sim_probe_url_parse(o->backend, &t->backend, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "--backend: %s", why);
-        return -1;
-    }
-    if (sim_probe_url_parse(o->auth, &t->auth, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "--auth: %s", why);
-        return -1;
-    }
     if (o->password && o->e2e_key) {
         snprintf(err, errlen, "--password and --e2e-key: one way to log in, not both");
         return -1;
@@ -133,7 +123,7 @@ static void open_ws(golden_state *st) {
         rq.subprotocol = subprotocol;
     }
     st->phase = PHASE_UPGRADE;
-    st->ws = probe_ws_start(run->net, run->loop, &rq, &ws_events, st);
+    st->ws = probe_ws_start(run->net, &rq, &ws_events, st);
 }
 
 static void on_login(void *ctx, const probe_http_reply *reply) {
@@ -153,7 +143,7 @@ static void *start(probe_attempt *a) {
     probe_http_request rq;
     probe_login_request(a->run, a->run->opt.e2e_key != NULL, &rq, st->path, sizeof(st->path),
                         st->body, sizeof(st->body));
-    st->http = probe_http_start(a->run->net, a->run->loop, &rq, on_login, st);
+    st->http = probe_http_start(a->run->net, &rq, on_login, st);
     return st;
 }
 

@@ -14,16 +14,7 @@ typedef struct health_state {
 } health_state;
 
 static int prepare(const sim_probe_options *o, probe_target *t, char *err, size_t errlen) {
-    char why[200];
-    if (!o->url) {
-        snprintf(err, errlen, "--url is required");
-        return -1;
-    }
-    if (sim_probe_url_parse(o->url, &t->url, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "--url: %s", why);
-        return -1;
-    }
-    return 0;
+    return sim_probe_url_option("--url", o->url, &t->url, err, errlen);
 }
 
 static void on_reply(void *ctx, const probe_http_reply *reply) {
@@ -47,7 +38,7 @@ static void *start(probe_attempt *a) {
     const probe_target *t = &a->run->target;
     probe_http_request rq = {.url = &t->url, .path = t->url.path[0] ? t->url.path : "/",
                              .method = "GET"};
-    st->http = probe_http_start(a->run->net, a->run->loop, &rq, on_reply, st);
+    st->http = probe_http_start(a->run->net, &rq, on_reply, st);
     return st;
 }
 

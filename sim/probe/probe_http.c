@@ -15,28 +15,17 @@
 
 struct probe_http {
     probe_link link;            /* first: the net's view of this request */
-    struct ev_loop *loop;
     probe_http_done_fn done;    /* NULL once delivered or cancelled */
     void *ctx;
-    char *method, *path, *body, *bearer, *header_name, *header_value;
+    char *body, *header_name, *header_value;
     int status;
     sim_buf answer;
-    char error[300];
-    int starting;               /* inside probe_http_start: deliver later */
-    int failed;                 /* the connection ended without a whole answer */
-    ev_timer defer;             /* delivers what happened while starting */
+    const char *error;          /* set when the connection ended without an answer */
 };
-
-static char *dup_or_null(const char *s) {
-    return s ? sim_xstrdup(s) : NULL;
-}
 
 static void http_free(probe_link *l) {
     probe_http *h = (probe_http *)l;
-    free(h->method);
-    free(h->path);
     free(h->body);
-    free(h->bearer);
     free(h->header_name);
     free(h->header_value);
     sim_buf_free(&h->answer);
@@ -47,41 +36,19 @@ static void http_free(probe_link *l) {
  * after this (the callback returns -1, or the wsi is already going). */
 static void deliver(probe_http *h) {
     if (!h->done) return;
-    if (h->starting) return;   /* probe_http_start schedules the delivery */
     probe_http_done_fn done = h->done;
     h->done = NULL;
     probe_http_reply reply = {
-        .status = h->failed && !h->status ? 0 : h->status,
+        .status = h->status,
         .body = h->answer.data ? h->answer.data : "",
         .body_len = h->answer.len,
-        .error = h->failed && !h->status ? h->error : NULL,
+        .error = h->status ? NULL : h->error,
     };
     done(h->ctx, &reply);
     probe_link_release_later(&h->link);
 }
 
-/* why: len bytes, not NUL-terminated (lws's error text); NULL for none. */
-static void fail(probe_http *h, const char *why, size_t len) {
-    if (!h->failed && why && len) snprintf(h->error, sizeof(h->error), "%.*s", (int)len, why);
-    else if (!h->failed) snprintf(h->error, sizeof(h->error), "connection failed");
-    h->failed = 1;
-    deliver(h);
-}
-
-static void on_defer(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop, (void)revents;
-    deliver(t->data);
-}
-
 static int add_headers(probe_http *h, struct lws *wsi, unsigned char **p, unsigned char *end) {
-    if (h->bearer) {
-        char v[4096];
-        int n = snprintf(v, sizeof(v), "Bearer %s", h->bearer);
-        if (n >= (int)sizeof(v) ||
-            lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (unsigned char *)v, n,
-                                         p, end))
-            return -1;
-    }
     if (h->header_name) {
         char name[64];
         snprintf(name, sizeof(name), "%s:", h->header_name);
@@ -113,8 +80,6 @@ static int write_body(probe_http *h, struct lws *wsi) {
     return w < (int)n ? -1 : 0;
 }
 
-static const char closed_early[] = "connection closed before a response";
-
 static int on_event(probe_link *l, struct lws *wsi, enum lws_callback_reasons reason, void *in,
                     size_t len) {
     probe_http *h = (probe_http *)l;
@@ -139,49 +104,37 @@ static int on_event(probe_link *l, struct lws *wsi, enum lws_callback_reasons re
         deliver(h);
         return -1;   /* one request per connection: close it */
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        fail(h, in, in ? len : 0);
+        h->error = in;   /* the link's text, valid while the link is */
+        deliver(h);
         return 0;
     case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
     case LWS_CALLBACK_WSI_DESTROY:
         /* A close before the answer was whole (a reset, a close-delimited
          * body): what came counts when a status line did. */
-        fail(h, closed_early, sizeof(closed_early) - 1);
+        h->error = "connection closed before a response";
+        deliver(h);
         return 0;
     default:
         return 0;
     }
 }
 
-probe_http *probe_http_start(probe_net *n, struct ev_loop *loop, const probe_http_request *rq,
-                             probe_http_done_fn done, void *ctx) {
-    probe_http *h = sim_xcalloc(1, sizeof(*h));
-    h->link.on_event = on_event;
-    h->link.free_fn = http_free;
-    h->loop = loop;
-    h->done = done;
-    h->ctx = ctx;
-    h->method = sim_xstrdup(rq->method);
-    h->path = sim_xstrdup(rq->path);
-    h->body = dup_or_null(rq->body);
-    h->bearer = dup_or_null(rq->bearer);
-    h->header_name = dup_or_null(rq->header_name);
-    h->header_value = rq->header_name ? sim_xstrdup(rq->header_value ? rq->header_value : "") : NULL;
-    ev_timer_init(&h->defer, on_defer, 0.0, 0.0);
-    h->defer.data = h;
-    probe_connect c = {.url = rq->url, .path = h->path, .method = h->method};
-    h->starting = 1;
-    if (probe_net_connect(n, &c, &h->link) < 0 && !h->failed) {
-        h->failed = 1;
-        snprintf(h->error, sizeof(h->error), "cannot connect to %s:%d", rq->url->host,
-                 rq->url->port);
+probe_http *probe_http_start(probe_net *n, const probe_http_request *rq, probe_http_done_fn done,
+                             void *ctx) {
+    probe_http *h = sim_xmalloc(sizeof(*h));
+    *h = (probe_http){.link = {.on_event = on_event, .free_fn = http_free}, .done = done, .ctx = ctx};
+    h->body = rq->body ? sim_xstrdup(rq->body) : NULL;
+    if (rq->header_name) {
+        h->header_name = sim_xstrdup(rq->header_name);
+        h->header_value = sim_xstrdup(rq->header_value ? rq->header_value : "");
     }
-    h->starting = 0;
-    if (h->failed) ev_timer_start(loop, &h->defer);
+    probe_connect c = {.url = rq->url, .path = rq->path, .method = rq->method,
+                       .bearer = rq->bearer};
+    probe_net_connect(n, &c, &h->link);
     return h;
 }
 
 void probe_http_cancel(probe_http *h) {
     h->done = NULL;
-    ev_timer_stop(h->loop, &h->defer);
     probe_link_release_now(&h->link);
 }

@@ -34,8 +34,8 @@ typedef struct probe_http_request {
 /* Sends rq (its strings are copied). done runs exactly once, always from
  * the loop and never before this returns, unless the request is cancelled
  * first; the request is gone after done returns. */
-probe_http *probe_http_start(probe_net *n, struct ev_loop *loop, const probe_http_request *rq,
-                             probe_http_done_fn done, void *ctx);
+probe_http *probe_http_start(probe_net *n, const probe_http_request *rq, probe_http_done_fn done,
+                             void *ctx);
 /* No done callback after this; the connection is cut and the request
  * freed. Not from inside an lws callback. */
 void probe_http_cancel(probe_http *h);

@@ -63,7 +63,7 @@ static int jwt_sub(const char *token, char *out, size_t outlen) {
     return rc;
 }
 
-static int token_member(const cJSON *j, const char *key, char *out, size_t outlen) {
+int probe_token_member(const void *j, const char *key, char *out, size_t outlen) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) >= outlen) return -1;
     snprintf(out, outlen, "%s", v->valuestring);
@@ -79,14 +79,14 @@ int probe_login_parse(const probe_http_reply *reply, const char *stage, probe_to
     if (!cJSON_IsObject(j)) {
         sim_probe_fail(r, stage, "body", "the answer is not a JSON object");
         SIM_PROBE_SET(r->expected, "a JSON object");
-    } else if (token_member(j, "access_token", t->access, sizeof(t->access)) < 0) {
+    } else if (probe_token_member(j, "access_token", t->access, sizeof(t->access)) < 0) {
         sim_probe_fail(r, stage, "field", "no access_token in the answer");
         SIM_PROBE_SET(r->field, "access_token");
         SIM_PROBE_SET(r->expected, "a non-empty string");
     } else {
-        token_member(j, "refresh_token", t->refresh, sizeof(t->refresh));
+        probe_token_member(j, "refresh_token", t->refresh, sizeof(t->refresh));
         const cJSON *user = cJSON_GetObjectItemCaseSensitive(j, "user");
-        if (token_member(user, "id", t->user_id, sizeof(t->user_id)) == 0 ||
+        if (probe_token_member(user, "id", t->user_id, sizeof(t->user_id)) == 0 ||
             jwt_sub(t->access, t->user_id, sizeof(t->user_id)) == 0) {
             rc = 0;
         } else {

@@ -5,6 +5,10 @@
 #define SIM_PROBE_LOGIN_H
 #ifndef SIM_IN_PROBE
 #error "probe_login.h is private to sim/probe/"
+/* Copies the non-empty string member key of j (a cJSON object) that fits
+ * in outlen into out; 0, or -1 when there is none. */
+int probe_token_member(const void *j, const char *key, char *out, size_t outlen);
+
 #endif
 
 #include "probe_http.h"
@@ -32,5 +36,9 @@ int probe_reply_check(const probe_http_reply *reply, int want, const char *stage
  * is taken when there is one. */
 int probe_login_parse(const probe_http_reply *reply, const char *stage, probe_tokens *t,
                       sim_probe_result *r);
+
+/* Copies the non-empty string member key of j (a cJSON object) that fits
+ * in outlen into out; 0, or -1 when there is none. */
+int probe_token_member(const void *j, const char *key, char *out, size_t outlen);
 
 #endif

@@ -17,8 +17,8 @@ struct probe_net {
     void *foreign_loops[1];
     struct lws_context *ctx;
     ev_timer kick;
-    int open;
-    ev_timer *idle;   /* fed when open drops to 0 */
+    int open;                 /* connections lws holds */
+    ev_timer *idle;           /* fed when open drops to 0 */
 };
 
 static void idle_check(probe_net *n) {
@@ -29,34 +29,69 @@ static void idle_check(probe_net *n) {
     n->idle = NULL;
 }
 
+static void link_free(probe_link *l) {
+    free(l->path);
+    free(l->subprotocol);
+    free(l->bearer);
+    l->free_fn(l);
+}
+
+/* lws no longer holds the link's connection. */
+static void let_go(probe_link *l) {
+    l->held = 0;
+    l->wsi = NULL;
+    l->net->open--;
+    probe_net *n = l->net;
+    if (l->released) link_free(l);
+    idle_check(n);
+}
+
+static int add_bearer(probe_link *l, struct lws *wsi, unsigned char **p, unsigned char *end) {
+    char v[4200];
+    int n = snprintf(v, sizeof(v), "Bearer %s", l->bearer);
+    if (n >= (int)sizeof(v)) return -1;
+    return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (unsigned char *)v, n,
+                                        p, end);
+}
+
+static void note_error(probe_link *l, const char *text, size_t len) {
+    if (l->error[0]) return;   /* a certificate's reason says more than lws's text */
+    if (text && len) snprintf(l->error, sizeof(l->error), "%.*s", (int)len, text);
+    else snprintf(l->error, sizeof(l->error), "connection failed");
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
     /* Context-wide callbacks come on wsis no link owns. */
     probe_link *l = wsi ? lws_get_opaque_user_data(wsi) : NULL;
     if (!l) return 0;
-    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION) {
+    switch (reason) {
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
         /* user is OpenSSL's X509_STORE_CTX, len its verdict; returning 0
          * keeps that verdict. */
         if (!len && user)
-            snprintf(l->tls_error, sizeof(l->tls_error), "TLS: %s",
+            snprintf(l->error, sizeof(l->error), "TLS: %s",
                      X509_verify_cert_error_string(X509_STORE_CTX_get_error(user)));
         return 0;
-    }
-    if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && l->tls_error[0]) {
-        in = l->tls_error;
-        len = strlen(l->tls_error);
-    }
-    int rc = l->on_event(l, wsi, reason, in, len);
-    if (reason == LWS_CALLBACK_WSI_DESTROY) {
-        probe_net *n = lws_context_user(lws_get_context(wsi));
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        note_error(l, in, in ? len : 0);
+        if (l->starting) {
+            l->failed_early = 1;
+            return 0;
+        }
+        return l->on_event(l, wsi, reason, l->error, strlen(l->error));
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        if (l->bearer && add_bearer(l, wsi, in, *(unsigned char **)in + len)) return -1;
+        return l->on_event(l, wsi, reason, in, len);
+    case LWS_CALLBACK_WSI_DESTROY: {
+        int rc = l->starting ? 0 : l->on_event(l, wsi, reason, in, len);
         lws_set_opaque_user_data(wsi, NULL);
-        l->wsi = NULL;
-        l->held = 0;
-        n->open--;
-        if (l->released) l->free_fn(l);
-        idle_check(n);
+        let_go(l);
+        return rc;
     }
-    return rc;
+    default:
+        return l->on_event(l, wsi, reason, in, len);
+    }
 }
 
 static const struct lws_protocols protocols[] = {
@@ -114,18 +149,30 @@ void probe_net_free(probe_net *n) {
     free(n);
 }
 
-int probe_net_open(const probe_net *n) {
-    return n->open;
-}
-
 void probe_net_when_idle(probe_net *n, ev_timer *w) {
     n->idle = w;
     idle_check(n);
 }
 
-int probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link) {
-    char host[300];
+static void on_defer(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop, (void)revents;
+    probe_link *l = t->data;
+    l->on_event(l, NULL, LWS_CALLBACK_CLIENT_CONNECTION_ERROR, l->error, strlen(l->error));
+}
+
+static char *dup_or_null(const char *s) {
+    return s ? sim_xstrdup(s) : NULL;
+}
+
+void probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link) {
     const sim_probe_url *u = c->url;
+    link->net = n;
+    link->path = sim_xstrdup(c->path);
+    link->subprotocol = dup_or_null(c->subprotocol);
+    link->bearer = dup_or_null(c->bearer);
+    ev_timer_init(&link->defer, on_defer, 0.0, 0.0);
+    link->defer.data = link;
+    char host[280];
     int v6 = strchr(u->host, ':') != NULL;
     snprintf(host, sizeof(host), "%s%s%s:%d", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
     struct lws_client_connect_info ci;
@@ -133,12 +180,12 @@ int probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link) {
     ci.context = n->ctx;
     ci.address = u->host;
     ci.port = u->port;
-    ci.path = c->path;
+    ci.path = link->path;
     ci.host = host;
     ci.origin = host;
     ci.ssl_connection = u->tls ? LCCSCF_USE_SSL : 0;
     ci.method = c->method;
-    ci.protocol = c->subprotocol;
+    ci.protocol = link->subprotocol;
     ci.local_protocol_name = protocols[0].name;
     ci.alpn = "http/1.1";
     ci.opaque_user_data = link;
@@ -146,22 +193,28 @@ int probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link) {
      * may be destroyed (WSI_DESTROY) inside it. */
     n->open++;
     link->held = 1;
-    link->wsi = NULL;
+    link->starting = 1;
     struct lws *wsi = lws_client_connect_via_info(&ci);
-    if (!wsi && link->held) {
-        /* Refused without a destroy callback: nothing of it remains. */
-        link->held = 0;
-        n->open--;
-        idle_check(n);
-    }
+    link->starting = 0;
+    if (!wsi && link->held) let_go(link);   /* refused without a destroy callback */
     link->wsi = link->held ? wsi : NULL;
-    return link->wsi ? 0 : -1;
+    if (!link->wsi) {
+        link->failed_early = 1;
+        if (!link->error[0])
+            snprintf(link->error, sizeof(link->error), "cannot connect to %s", host);
+    }
+    if (link->failed_early) ev_timer_start(n->loop, &link->defer);
+}
+
+static void stop_defer(probe_link *link) {
+    ev_timer_stop(link->net->loop, &link->defer);
 }
 
 void probe_link_release_now(probe_link *link) {
+    stop_defer(link);
     link->released = 1;
-    if (!link->wsi) {
-        link->free_fn(link);
+    if (!link->held) {
+        link_free(link);
         return;
     }
     /* LWS_TO_KILL_SYNC closes and destroys the wsi before returning: the
@@ -170,6 +223,7 @@ void probe_link_release_now(probe_link *link) {
 }
 
 void probe_link_release_later(probe_link *link) {
+    stop_defer(link);
     link->released = 1;
-    if (!link->wsi) link->free_fn(link);
+    if (!link->held) link_free(link);
 }

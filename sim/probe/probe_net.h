@@ -24,33 +24,40 @@ typedef struct probe_net probe_net;
 typedef struct probe_link probe_link;
 
 /* What a connection module puts first in its own struct. The net forwards
- * every lws callback of the connection's wsi to on_event (whose return value
+ * the lws callbacks of the connection's wsi to on_event (its return value
  * goes back to lws), and frees the struct with free_fn once both sides are
  * done with it: lws (the wsi is destroyed) and the owner (released is set).
  * Whichever comes second frees, so a module never frees from inside a
- * callback lws is still running on the wsi. */
+ * callback lws is still running on the wsi.
+ *
+ * A connection that fails inside probe_net_connect is reported to on_event
+ * afterwards, from the loop, as LWS_CALLBACK_CLIENT_CONNECTION_ERROR with a
+ * NULL wsi, so that no module hears of it before its start returns. Every
+ * connection error comes with a text: lws's, OpenSSL's reason for refusing
+ * a certificate (lws itself says only "SSL err 1"), or "cannot connect". */
 struct probe_link {
     int (*on_event)(probe_link *l, struct lws *wsi, enum lws_callback_reasons reason, void *in,
                     size_t len);
     void (*free_fn)(probe_link *l);
-    struct lws *wsi;   /* NULL once lws has destroyed it (or never made it) */
-    int held;          /* lws holds the connection (set by the net) */
-    int released;      /* the owner is done with the connection */
-    /* Why the server's certificate was refused; the net hands it to
-     * on_event as the text of the connection error, which from lws reads
-     * only "SSL err 1". */
-    char tls_error[128];
+    /* The rest is the net's. */
+    probe_net *net;
+    struct lws *wsi;           /* NULL once lws has destroyed it (or never made it) */
+    int held;                  /* lws holds the connection */
+    int released;              /* the owner is done with it */
+    int starting;              /* inside probe_net_connect */
+    int failed_early;          /* a connection error came while starting */
+    char *path, *subprotocol, *bearer;
+    char error[300];
+    ev_timer defer;            /* delivers the early failure */
 };
 
 /* NULL with the reason in err when lws cannot make a client context (the
- * evlib plugin missing, an unreadable CA file). cacert NULL: the system
+ * evlib plugin missing, a CA file that is not PEM). cacert NULL: the system
  * store. */
 probe_net *probe_net_new(struct ev_loop *loop, const char *cacert, char *err, size_t errlen);
 /* Destroys the context: lws closes what is still open, and the links of
  * released connections are freed. Every connection must be released. */
 void probe_net_free(probe_net *n);
-/* How many connections lws still holds (closing ones too). */
-int probe_net_open(const probe_net *n);
 /* Feeds an EV_TIMER event to w (initialised, need not be started) once no
  * connection is left, or at once when none is; once per call. */
 void probe_net_when_idle(probe_net *n, ev_timer *w);
@@ -60,13 +67,12 @@ typedef struct probe_connect {
     const char *path;          /* request path, with the query */
     const char *method;        /* "GET", "POST"; NULL opens a WebSocket */
     const char *subprotocol;   /* WebSocket only; NULL: none offered */
+    const char *bearer;        /* sent as Authorization: Bearer; NULL: none */
 } probe_connect;
 
-/* Starts a connection for link. Returns 0, or -1 when lws refused it at
- * once; either way lws may already have called on_event (a connection
- * error), so modules must be ready for callbacks before this returns.
- * link->wsi is set while lws holds the connection. */
-int probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link);
+/* Starts a connection for link (on_event and free_fn set, the rest zero);
+ * c's strings are copied. On failure on_event hears of it later (above). */
+void probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link);
 
 /* The owner is done with link: frees it now when lws is done too; else
  * closes the connection at once (no close frame) and frees it when lws

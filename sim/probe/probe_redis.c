@@ -35,17 +35,8 @@ typedef struct redis_state {
 } redis_state;
 
 static int prepare(const sim_probe_options *o, probe_target *t, char *err, size_t errlen) {
-    char why[200];
-    if (!o->redis) {
-        snprintf(err, errlen, "--redis is required");
-        return -1;
-    }
-    if (sim_probe_hostport_parse(o->redis, t->redis_host, sizeof(t->redis_host), &t->redis_port,
-                                 why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "--redis: %s", why);
-        return -1;
-    }
-    return 0;
+    return sim_probe_hostport_option("--redis", o->redis, t->redis_host, sizeof(t->redis_host),
+                                     &t->redis_port, err, errlen);
 }
 
 static const char *where(const redis_state *st, char *buf, size_t len) {

@@ -63,10 +63,16 @@ static void print_json(cJSON *j, sim_buf *out) {
     cJSON_Delete(j);
 }
 
-void sim_probe_result_json(const sim_probe_result *r, const char *probe, sim_buf *out) {
+/* {"type": type, "probe": probe}, to add to. */
+static cJSON *new_object(const char *type, const char *probe) {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "type", "attempt");
+    cJSON_AddStringToObject(j, "type", type);
     cJSON_AddStringToObject(j, "probe", probe);
+    return j;
+}
+
+void sim_probe_result_json(const sim_probe_result *r, const char *probe, sim_buf *out) {
+    cJSON *j = new_object("attempt", probe);
     cJSON_AddNumberToObject(j, "attempt", r->attempt);
     cJSON_AddBoolToObject(j, "ok", r->ok);
     add_text(j, "stage", r->stage);
@@ -123,9 +129,7 @@ void sim_probe_summary_line(const sim_probe_summary *s, const char *probe, sim_b
 }
 
 void sim_probe_summary_json(const sim_probe_summary *s, const char *probe, sim_buf *out) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "type", "summary");
-    cJSON_AddStringToObject(j, "probe", probe);
+    cJSON *j = new_object("summary", probe);
     cJSON_AddNumberToObject(j, "attempts", s->attempts);
     cJSON_AddNumberToObject(j, "passed", s->passed);
     cJSON_AddNumberToObject(j, "failed", s->failed);

@@ -180,21 +180,15 @@ sim_probe_run *sim_probe_start(struct ev_loop *loop, const sim_probe_options *o,
     probe_net *net = NULL;
     if (kind->uses_lws && !(net = probe_net_new(loop, o->cacert, err, errlen))) return NULL;
 
-    sim_probe_run *run = sim_xcalloc(1, sizeof(*run));
-    run->loop = loop;
+    sim_probe_run *run = sim_xmalloc(sizeof(*run));
     /* Making the lws context takes tens of milliseconds (its plugin, TLS):
      * the first attempt's clock must not start before that. */
     ev_now_update(loop);
-    run->opt = *o;
+    *run = (sim_probe_run){.loop = loop, .opt = *o, .kind = kind, .target = target, .net = net,
+                           .on_result = on_result, .done = done, .ctx = ctx};
     if (run->opt.concurrency > run->opt.count) run->opt.concurrency = run->opt.count;
     sim_clock_init(&run->own_clock, ev_now(loop), 1.0);
     run->clock = o->clock ? o->clock : &run->own_clock;
-    run->kind = kind;
-    run->target = target;
-    run->net = net;
-    run->on_result = on_result;
-    run->done = done;
-    run->ctx = ctx;
     run->results = sim_xcalloc((size_t)run->opt.count, sizeof(*run->results));
     run->slots = sim_xcalloc((size_t)run->opt.concurrency, sizeof(*run->slots));
     ev_init(&run->drain, on_drained);

@@ -111,3 +111,27 @@ int sim_probe_hostport_parse(const char *text, char *host, size_t hostlen, int *
     }
     return 0;
 }
+
+/* The usage error of a required option: absent, or refused by its parser
+ * (parsed < 0) for the reason why. */
+static int option_result(const char *flag, const char *text, int parsed, const char *why,
+                         char *err, size_t errlen) {
+    if (!text) snprintf(err, errlen, "%s is required", flag);
+    else if (parsed < 0) snprintf(err, errlen, "%s: %s", flag, why);
+    else return 0;
+    return -1;
+}
+
+int sim_probe_url_option(const char *flag, const char *text, sim_probe_url *u, char *err,
+                         size_t errlen) {
+    char why[200] = "";
+    int parsed = text ? sim_probe_url_parse(text, u, why, sizeof(why)) : 0;
+    return option_result(flag, text, parsed, why, err, errlen);
+}
+
+int sim_probe_hostport_option(const char *flag, const char *text, char *host, size_t hostlen,
+                              int *port, char *err, size_t errlen) {
+    char why[200] = "";
+    int parsed = text ? sim_probe_hostport_parse(text, host, hostlen, port, why, sizeof(why)) : 0;
+    return option_result(flag, text, parsed, why, err, errlen);
+}

@@ -23,4 +23,11 @@ void sim_probe_url_join(const sim_probe_url *u, const char *rel, char *out, size
 int sim_probe_hostport_parse(const char *text, char *host, size_t hostlen, int *port, char *err,
                              size_t errlen);
 
+/* The two above for a required command-line option: 0, or -1 with
+ * "FLAG is required" or "FLAG: reason" in err. */
+int sim_probe_url_option(const char *flag, const char *text, sim_probe_url *u, char *err,
+                         size_t errlen);
+int sim_probe_hostport_option(const char *flag, const char *text, char *host, size_t hostlen,
+                              int *port, char *err, size_t errlen);
+
 #endif

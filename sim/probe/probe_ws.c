@@ -22,19 +22,13 @@ typedef enum { WS_CONNECTING, WS_OPEN, WS_CLOSING, WS_ENDED } ws_state;
 
 struct probe_ws {
     probe_link link;               /* first: the net's view of this connection */
-    struct ev_loop *loop;
     const probe_ws_events *ev;     /* NULL once released */
     void *ctx;
     ws_state state;
-    char *path, *subprotocol, *bearer;
     out_msg *out_head, *out_tail;
     sim_buf in;                    /* the message being collected */
     int close_code;                /* from the server's close frame; 0 none */
     char close_reason[124];
-    int starting;                  /* inside probe_ws_start: deliver later */
-    int refused_status;            /* a refusal that came while starting */
-    char refused_error[300];
-    ev_timer defer;
 };
 
 static void ws_free(probe_link *l) {
@@ -44,38 +38,21 @@ static void ws_free(probe_link *l) {
         w->out_head = m->next;
         free(m);
     }
-    free(w->path);
-    free(w->subprotocol);
-    free(w->bearer);
     sim_buf_free(&w->in);
     free(w);
 }
 
-static void refuse(probe_ws *w) {
-    w->state = WS_ENDED;
-    if (w->starting) return;   /* probe_ws_start schedules the delivery */
-    if (w->ev) w->ev->refused(w->ctx, w->refused_status, w->refused_error);
-}
-
-static void on_defer(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop, (void)revents;
-    refuse(t->data);
-}
-
 /* The connection is over: one refused or closed, depending on whether it
- * ever opened. */
-static void ended(probe_ws *w, struct lws *wsi, const char *why, size_t len) {
-    if (w->state == WS_ENDED) return;
-    if (w->state == WS_CONNECTING) {
-        w->refused_status = wsi ? (int)lws_http_client_http_response(wsi) : 0;
-        if (why && len) snprintf(w->refused_error, sizeof(w->refused_error), "%.*s", (int)len, why);
-        else snprintf(w->refused_error, sizeof(w->refused_error), "connection failed");
-        refuse(w);
-        return;
-    }
-    int released = !w->ev || w->state == WS_CLOSING;
+ * ever opened. wsi is NULL for a failure from the start. */
+static void ended(probe_ws *w, struct lws *wsi, const char *why) {
+    ws_state was = w->state;
     w->state = WS_ENDED;
-    if (!released) w->ev->closed(w->ctx, w->close_code ? w->close_code : 1006, w->close_reason);
+    if (!w->ev || was == WS_ENDED) return;   /* released (closing) or reported */
+    if (was == WS_CONNECTING)
+        w->ev->refused(w->ctx, wsi ? (int)lws_http_client_http_response(wsi) : 0,
+                       why ? why : "connection closed during the upgrade");
+    else
+        w->ev->closed(w->ctx, w->close_code ? w->close_code : 1006, w->close_reason);
 }
 
 static void peer_close(probe_ws *w, const unsigned char *in, size_t len) {
@@ -111,23 +88,10 @@ static int writeable(probe_ws *w, struct lws *wsi) {
     return 0;
 }
 
-static int add_bearer(probe_ws *w, struct lws *wsi, unsigned char **p, unsigned char *end) {
-    if (!w->bearer) return 0;
-    char v[4096];
-    int n = snprintf(v, sizeof(v), "Bearer %s", w->bearer);
-    if (n >= (int)sizeof(v)) return -1;
-    return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (unsigned char *)v, n,
-                                        p, end)
-               ? -1
-               : 0;
-}
-
 static int on_event(probe_link *l, struct lws *wsi, enum lws_callback_reasons reason, void *in,
                     size_t len) {
     probe_ws *w = (probe_ws *)l;
     switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        return add_bearer(w, wsi, in, *(unsigned char **)in + len);
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (w->state != WS_CONNECTING) return 0;
         w->state = WS_OPEN;
@@ -143,39 +107,24 @@ static int on_event(probe_link *l, struct lws *wsi, enum lws_callback_reasons re
         peer_close(w, in, len);
         return 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        ended(w, wsi, in, in ? len : 0);
+        ended(w, wsi, in);   /* the link's text */
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
     case LWS_CALLBACK_WSI_DESTROY:
-        ended(w, wsi, NULL, 0);
+        ended(w, wsi, NULL);
         return 0;
     default:
         return 0;
     }
 }
 
-probe_ws *probe_ws_start(probe_net *n, struct ev_loop *loop, const probe_ws_request *rq,
-                         const probe_ws_events *ev, void *ctx) {
-    probe_ws *w = sim_xcalloc(1, sizeof(*w));
-    w->link.on_event = on_event;
-    w->link.free_fn = ws_free;
-    w->loop = loop;
-    w->ev = ev;
-    w->ctx = ctx;
-    w->path = sim_xstrdup(rq->path);
-    w->subprotocol = rq->subprotocol ? sim_xstrdup(rq->subprotocol) : NULL;
-    w->bearer = rq->bearer ? sim_xstrdup(rq->bearer) : NULL;
-    ev_timer_init(&w->defer, on_defer, 0.0, 0.0);
-    w->defer.data = w;
-    probe_connect c = {.url = rq->url, .path = w->path, .subprotocol = w->subprotocol};
-    w->starting = 1;
-    if (probe_net_connect(n, &c, &w->link) < 0 && w->state == WS_CONNECTING) {
-        w->state = WS_ENDED;
-        snprintf(w->refused_error, sizeof(w->refused_error), "cannot connect to %s:%d",
-                 rq->url->host, rq->url->port);
-    }
-    w->starting = 0;
-    if (w->state == WS_ENDED) ev_timer_start(loop, &w->defer);
+probe_ws *probe_ws_start(probe_net *n, const probe_ws_request *rq, const probe_ws_events *ev,
+                         void *ctx) {
+    probe_ws *w = sim_xmalloc(sizeof(*w));
+    *w = (probe_ws){.link = {.on_event = on_event, .free_fn = ws_free}, .ev = ev, .ctx = ctx};
+    probe_connect c = {.url = rq->url, .path = rq->path, .subprotocol = rq->subprotocol,
+                       .bearer = rq->bearer};
+    probe_net_connect(n, &c, &w->link);
     return w;
 }
 
@@ -193,7 +142,6 @@ void probe_ws_send(probe_ws *w, const char *text) {
 
 void probe_ws_release(probe_ws *w) {
     w->ev = NULL;
-    ev_timer_stop(w->loop, &w->defer);
     if (w->state == WS_OPEN && w->link.wsi) {
         /* A clean goodbye: the close frame goes out from the writeable
          * callback, and lws frees the wsi once the server answers it. */

@@ -36,8 +36,8 @@ typedef struct probe_ws_request {
 
 /* Opens the connection; rq's strings are copied, ev is borrowed for the
  * connection's life. */
-probe_ws *probe_ws_start(probe_net *n, struct ev_loop *loop, const probe_ws_request *rq,
-                         const probe_ws_events *ev, void *ctx);
+probe_ws *probe_ws_start(probe_net *n, const probe_ws_request *rq, const probe_ws_events *ev,
+                         void *ctx);
 /* Queues one text message; sent once the connection is open. */
 void probe_ws_send(probe_ws *w, const char *text);
 /* The owner is done: no more events. An open connection is closed with
