@@ -39,33 +39,51 @@ def closed_port():
         return s.getsockname()[1]
 
 
-class Stopping:
-    """Stops the class's simulator and checks its clean exit."""
+def fields(attempt, *keys):
+    return tuple(attempt[k] for k in keys)
+
+
+class SimTest(unittest.TestCase):
+    """A stagesim for the class, started with sim_args (and sim_env); its
+    clean exit is checked at the end."""
+    sim_args = ()
+    sim_env = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim(*cls.sim_args, env=cls.sim_env)
 
     @classmethod
     def tearDownClass(cls):
         code = cls.sim.stop()
         assert code == 0, "stagesim exited %r: %s" % (code, cls.sim.stderr[-3000:])
 
+    def failures(self, result):
+        """The attempts of a probe run that must have failed (exit 1)."""
+        code, attempts, _, err = result
+        self.assertEqual(code, 1, (attempts, err[-2000:]))
+        return attempts
 
-class AgainstDefaultScenario(Stopping, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = Sim(env={"E2E_OAUTH_SIMULATION_KEY": E2E_KEY})
+    def passes(self, result, n=1):
+        code, attempts, summary, err = result
+        self.assertEqual([a for a in attempts if not a["ok"]], [], err[-2000:])
+        self.assertEqual((code, len(attempts)), (0, n))
+        return attempts, summary
 
-    def assert_all_passed(self, code, attempts, summary, err, n):
-        failed = [a for a in attempts if not a["ok"]]
-        self.assertEqual(failed, [], err[-2000:])
-        self.assertEqual(code, 0)
-        self.assertEqual(len(attempts), n)
+
+class AgainstDefaultScenario(SimTest):
+    sim_env = {"E2E_OAUTH_SIMULATION_KEY": E2E_KEY}
+
+    def assert_all_passed(self, result, n):
+        attempts, summary = self.passes(result, n)
         self.assertEqual(sorted(a["attempt"] for a in attempts), list(range(1, n + 1)))
-        self.assertEqual((summary["attempts"], summary["passed"], summary["failed"]), (n, n, 0))
+        self.assertEqual(fields(summary, "attempts", "passed", "failed"), (n, n, 0))
 
     def test_golden_path_1000_attempts_100_at_once(self):
         t0 = time.monotonic()
         res = golden(self.sim, "--count", "1000", "--concurrency", "100")
         took = time.monotonic() - t0
-        self.assert_all_passed(*res, 1000)
+        self.assert_all_passed(res, 1000)
         summary = res[2]
         self.assertLessEqual(summary["latency_ms"]["p50"], summary["latency_ms"]["p95"])
         self.assertLessEqual(summary["latency_ms"]["p95"], summary["latency_ms"]["max"])
@@ -77,92 +95,74 @@ class AgainstDefaultScenario(Stopping, unittest.TestCase):
         # and 1000 in a row take over 3 minutes; STAGESIM_PROBE_LONG=1 runs
         # those, the default a tenth of them.
         n = 1000 if os.environ.get("STAGESIM_PROBE_LONG") == "1" else 100
-        self.assert_all_passed(*golden(self.sim, "--count", str(n), timeout=600), n)
+        self.assert_all_passed(golden(self.sim, "--count", str(n), timeout=600), n)
 
     def test_each_token_source_and_the_e2e_bypass(self):
         for source in ("query", "header", "subprotocol"):
             with self.subTest(source=source):
-                self.assert_all_passed(*golden(self.sim, "--token-source", source, "--count", "3"), 3)
-        self.assert_all_passed(*golden(self.sim, "--e2e-key", E2E_KEY, "--count", "3"), 3)
-        self.assert_all_passed(*golden(self.sim, "--email", "bob@example.com", "--password",
-                                       "bob-password", "--interval", "20", "--count", "3"), 3)
+                self.assert_all_passed(golden(self.sim, "--token-source", source, "--count", "3"), 3)
+        self.assert_all_passed(golden(self.sim, "--e2e-key", E2E_KEY, "--count", "3"), 3)
+        self.assert_all_passed(golden(self.sim, "--email", "bob@example.com", "--password",
+                                      "bob-password", "--interval", "20", "--count", "3"), 3)
 
     def test_login_refused(self):
-        code, attempts, _, _ = golden(self.sim, "--password", "wrong")
-        self.assertEqual(code, 1)
-        a = attempts[0]
-        self.assertEqual((a["stage"], a["failure"], a["http_status"]), ("login", "status", 401))
+        a = self.failures(golden(self.sim, "--password", "wrong"))[0]
+        self.assertEqual(fields(a, "stage", "failure", "http_status"), ("login", "status", 401))
         self.assertIn("Invalid credentials", a["detail"])
-        code, attempts, _, _ = golden(self.sim, "--e2e-key", "not-the-key")
-        self.assertEqual((code, attempts[0]["stage"], attempts[0]["http_status"]), (1, "login", 401))
+        a = self.failures(golden(self.sim, "--e2e-key", "not-the-key"))[0]
+        self.assertEqual(fields(a, "stage", "http_status"), ("login", 401))
 
     def test_health_passes(self):
-        code, attempts, summary, _ = probe("health", "--url", self.sim.backend_url + "/health",
-                                           "--field", "status=ok", "--max-latency-ms", "5000",
-                                           "--count", "5")
-        self.assertEqual(code, 0)
-        self.assertTrue(all(a["ok"] and a["http_status"] == 200 for a in attempts), attempts)
+        attempts, summary = self.passes(probe("health", "--url", self.sim.backend_url + "/health",
+                                              "--field", "status=ok", "--max-latency-ms", "5000",
+                                              "--count", "5"), 5)
+        self.assertEqual({a["http_status"] for a in attempts}, {200})
         self.assertEqual(summary["passed"], 5)
-        auth = probe("health", "--url", self.sim.auth_url + "/health", "--field",
-                     "service=auth-service", "--field", "database_status=connected")
-        self.assertEqual(auth[0], 0, auth)
+        self.passes(probe("health", "--url", self.sim.auth_url + "/health", "--field",
+                          "service=auth-service", "--field", "database_status=connected"))
 
     def test_health_fails_on_status_and_on_a_missing_field(self):
-        code, attempts, _, _ = probe("health", "--url", self.sim.backend_url + "/health",
-                                     "--status", "503")
-        self.assertEqual(code, 1)
-        a = attempts[0]
-        self.assertEqual((a["stage"], a["expected"], a["got"], a["http_status"]),
+        health = self.sim.backend_url + "/health"
+        a = self.failures(probe("health", "--url", health, "--status", "503"))[0]
+        self.assertEqual(fields(a, "stage", "expected", "got", "http_status"),
                          ("status", "503", "200", 200))
-        code, attempts, _, _ = probe("health", "--url", self.sim.backend_url + "/health",
-                                     "--field", "checks.redis.status=healthy")
-        self.assertEqual(code, 1)
-        a = attempts[0]
-        self.assertEqual((a["stage"], a["field"], a["expected"], a["got"]),
+        a = self.failures(probe("health", "--url", health, "--field", "checks.redis.status=healthy"))[0]
+        self.assertEqual(fields(a, "stage", "field", "expected", "got"),
                          ("field", "checks.redis.status", "healthy", None))
-        code, attempts, _, _ = probe("health", "--url", self.sim.backend_url + "/no-such-route")
-        self.assertEqual((code, attempts[0]["http_status"]), (1, 404))
+        a = self.failures(probe("health", "--url", self.sim.backend_url + "/no-such-route"))[0]
+        self.assertEqual(a["http_status"], 404)
 
     def test_auth_probe(self):
-        code, attempts, _, err = probe("auth", "--auth", self.sim.auth_url, "--count", "3")
-        self.assertEqual(code, 0, (attempts, err))
-        code, attempts, _, err = probe("auth", "--auth", self.sim.auth_url, "--e2e-key", E2E_KEY)
-        self.assertEqual(code, 0, (attempts, err))
-        code, attempts, _, err = probe("auth", "--auth", self.sim.auth_url, "--email",
-                                       "bob@example.com", "--password", "bob-password",
-                                       "--e2e-key", E2E_KEY)
-        self.assertEqual(code, 0, (attempts, err))
-        code, attempts, _, _ = probe("auth", "--auth", self.sim.auth_url, "--password", "nope")
-        self.assertEqual((code, attempts[0]["stage"], attempts[0]["http_status"]), (1, "login", 401))
+        auth = ("auth", "--auth", self.sim.auth_url)
+        self.passes(probe(*auth, "--count", "3"), 3)
+        self.passes(probe(*auth, "--e2e-key", E2E_KEY))
+        self.passes(probe(*auth, "--email", "bob@example.com", "--password", "bob-password",
+                          "--e2e-key", E2E_KEY))
+        a = self.failures(probe(*auth, "--password", "nope"))[0]
+        self.assertEqual(fields(a, "stage", "http_status"), ("login", 401))
 
     def test_redis_probe(self):
-        code, attempts, _, err = probe("redis", "--redis", "127.0.0.1:%d" % self.sim.redis,
-                                       "--count", "20", "--concurrency", "5")
-        self.assertEqual(code, 0, (attempts, err))
-        self.assertEqual(len(attempts), 20)
+        self.passes(probe("redis", "--redis", "127.0.0.1:%d" % self.sim.redis, "--count", "20",
+                          "--concurrency", "5"), 20)
 
     def test_redis_probe_against_a_closed_port(self):
         port = closed_port()
-        code, attempts, _, _ = probe("redis", "--redis", "127.0.0.1:%d" % port, timeout=30)
-        self.assertEqual(code, 1)
-        a = attempts[0]
-        self.assertEqual((a["stage"], a["failure"]), ("connect", "connect"))
+        a = self.failures(probe("redis", "--redis", "127.0.0.1:%d" % port, timeout=30))[0]
+        self.assertEqual(fields(a, "stage", "failure"), ("connect", "connect"))
         self.assertIn("127.0.0.1:%d" % port, a["detail"])
         self.assertIn("refused", a["detail"])
 
 
-class AgainstWs1011MidRun(Stopping, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = Sim("--scenario", scenario_path("ws-1011-mid-run.json"))
+class AgainstWs1011MidRun(SimTest):
+    sim_args = ("--scenario", scenario_path("ws-1011-mid-run.json"))
 
     def test_same_failure_point_every_attempt(self):
         # The scenario closes after agent_thinking on each connection's first run.
-        code, attempts, summary, _ = golden(self.sim, "--count", "40", "--concurrency", "8")
-        self.assertEqual(code, 1)
-        self.assertEqual((summary["attempts"], summary["failed"]), (40, 40))
-        points = {(a["stage"], a["failure"], a["event_ordinal"], a["close_code"],
-                   a["close_reason"], a["expected"]) for a in attempts}
+        result = golden(self.sim, "--count", "40", "--concurrency", "8")
+        attempts = self.failures(result)
+        self.assertEqual(fields(result[2], "attempts", "failed"), (40, 40))
+        points = {fields(a, "stage", "failure", "event_ordinal", "close_code", "close_reason",
+                         "expected") for a in attempts}
         self.assertEqual(points, {("close", "closed", 3, 1011, "Internal error", "tool_executing")})
 
     def test_human_line(self):
@@ -174,43 +174,33 @@ class AgainstWs1011MidRun(Stopping, unittest.TestCase):
         self.assertIn("golden-path: 0 passed, 1 failed of 1", r.stdout)
 
 
-class AgainstUpgrade503(Stopping, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = Sim("--scenario", scenario_path("upgrade-503.json"))
+class AgainstUpgrade503(SimTest):
+    sim_args = ("--scenario", scenario_path("upgrade-503.json"))
 
     def test_refused_upgrade_names_its_status(self):
-        code, attempts, _, _ = golden(self.sim, "--count", "2", "--concurrency", "2")
-        self.assertEqual(code, 1)
-        for a in attempts:
-            self.assertEqual((a["stage"], a["failure"], a["http_status"], a["expected"], a["got"]),
+        for a in self.failures(golden(self.sim, "--count", "2", "--concurrency", "2")):
+            self.assertEqual(fields(a, "stage", "failure", "http_status", "expected", "got"),
                              ("upgrade", "status", 503, "101", "503"))
 
     def test_timeout_names_what_was_awaited(self):
         # The 503 comes after 2.2-2.8 s: a 1 s attempt times out waiting for it.
-        code, attempts, _, _ = golden(self.sim, "--timeout-ms", "1000")
-        self.assertEqual(code, 1)
-        a = attempts[0]
-        self.assertEqual((a["stage"], a["failure"], a["expected"]), ("timeout", "timeout", "upgrade"))
+        a = self.failures(golden(self.sim, "--timeout-ms", "1000"))[0]
+        self.assertEqual(fields(a, "stage", "failure", "expected"), ("timeout", "timeout", "upgrade"))
         self.assertGreaterEqual(a["latency_ms"], 1000)
 
 
-class AgainstDroppedEvents(Stopping, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = Sim("--scenario", scenario_path("dropped-events.json"))
+class AgainstDroppedEvents(SimTest):
+    sim_args = ("--scenario", scenario_path("dropped-events.json"))
 
     def test_lost_tool_completed_is_a_tool_count(self):
-        code, attempts, _, _ = golden(self.sim, "--count", "20")
-        self.assertEqual(code, 1)
-        failed = [a for a in attempts if not a["ok"]]
+        failed = [a for a in self.failures(golden(self.sim, "--count", "20")) if not a["ok"]]
         self.assertTrue(failed, "p = 0.5 over 20 runs")
         for a in failed:
-            self.assertEqual((a["failure"], a["event_ordinal"], a["expected"], a["got"]),
+            self.assertEqual(fields(a, "failure", "event_ordinal", "expected", "got"),
                              ("tool_count", 4, "tool_completed", "agent_completed"))
 
 
-class AgainstLegacyBuild(Stopping, unittest.TestCase):
+class AgainstLegacyBuild(SimTest):
     """The legacy profile: system_message welcome, events with "payload"."""
 
     @classmethod
@@ -221,7 +211,8 @@ class AgainstLegacyBuild(Stopping, unittest.TestCase):
         cls.tmp = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump(sc, cls.tmp)
         cls.tmp.close()
-        cls.sim = Sim("--scenario", cls.tmp.name)
+        cls.sim_args = ("--scenario", cls.tmp.name)
+        super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
@@ -229,37 +220,26 @@ class AgainstLegacyBuild(Stopping, unittest.TestCase):
         os.unlink(cls.tmp.name)
 
     def test_legacy_golden_path_passes(self):
-        code, attempts, _, err = golden(self.sim, "--count", "3")
-        self.assertEqual(code, 0, (attempts, err))
+        self.passes(golden(self.sim, "--count", "3"), 3)
 
 
-class OverTls(Stopping, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = Sim("--tls")
+class OverTls(SimTest):
+    sim_args = ("--tls",)
 
     def test_golden_path_over_wss_with_the_ready_cert(self):
-        code, attempts, _, err = probe("golden-path", "--backend", "wss://127.0.0.1:%d" % self.sim.backend,
-                                       "--auth", self.sim.auth_url, "--cacert", self.sim.cert,
-                                       "--count", "20", "--concurrency", "5")
-        self.assertEqual(code, 0, (attempts, err))
-        self.assertEqual(len(attempts), 20)
+        self.passes(probe("golden-path", "--backend", "wss://127.0.0.1:%d" % self.sim.backend,
+                          "--auth", self.sim.auth_url, "--cacert", self.sim.cert, "--count", "20",
+                          "--concurrency", "5"), 20)
 
     def test_health_and_auth_over_https(self):
-        self.assertEqual(probe("health", "--url", self.sim.backend_url + "/health", "--cacert",
-                               self.sim.cert)[0], 0)
-        self.assertEqual(probe("auth", "--auth", self.sim.auth_url, "--cacert", self.sim.cert)[0], 0)
+        self.passes(probe("health", "--url", self.sim.backend_url + "/health", "--cacert",
+                          self.sim.cert))
+        self.passes(probe("auth", "--auth", self.sim.auth_url, "--cacert", self.sim.cert))
 
     def test_untrusted_certificate_fails_with_the_reason(self):
-        with tempfile.NamedTemporaryFile("w", suffix=".pem") as empty_store:
-            # A CA file that trusts nothing stagesim made.
-            with open("/etc/ssl/certs/ca-certificates.crt") as system:
-                empty_store.write(system.read())
-            empty_store.flush()
-            code, attempts, _, _ = golden(self.sim, "--cacert", empty_store.name)
-        self.assertEqual(code, 1)
-        a = attempts[0]
-        self.assertEqual((a["stage"], a["failure"]), ("login", "connect"))
+        # The system store trusts nothing stagesim made.
+        a = self.failures(golden(self.sim, "--cacert", "/etc/ssl/certs/ca-certificates.crt"))[0]
+        self.assertEqual(fields(a, "stage", "failure"), ("login", "connect"))
         self.assertIn("self-signed certificate", a["detail"])
 
 

@@ -1,9 +1,8 @@
-/* test_golden_check.c -- the golden path checker fed synthetic frames: the
- * healthy run (current and legacy shapes), each event missing, duplicated
- * and out of order, a wrong run id, malformed fields, unequal tool counts,
- * an event for another user, closes and timeouts mid-run, keep-alive frames
- * interleaved, error frames. */
-#include <stdio.h>
+/* test_golden_check.c -- the golden path checker fed synthetic frames, one
+ * table row per stream: the healthy run (current and legacy shapes), each
+ * event missing, duplicated and out of order, a wrong run id, malformed
+ * fields, unequal tool counts, an event for another user, closes and
+ * timeouts mid-run, keep-alive frames interleaved, error frames. */
 #include <string.h>
 
 #include "golden_check.h"
@@ -12,351 +11,262 @@
 #define USER "user-alice"
 #define RUN "run_1"
 #define TS "2025-09-17T11:54:56.500000+00:00"
+#define TOOL "\"tool_name\":\"search_knowledge_base\","
+#define OK_DATA "{\"status\":\"ok\"}"
+#define ANSWER "{\"status\":\"completed\",\"result\":{\"response\":\"the answer\"}}"
 
-static const char *const five[5] = {"agent_started", "agent_thinking", "tool_executing",
-                                    "tool_completed", "agent_completed"};
-static const char welcome[] =
-    "{\"type\":\"connection_established\",\"data\":{\"mode\":\"main\",\"user_id\":\"" USER "\"}}";
-static const char legacy_welcome[] =
-    "{\"type\":\"system_message\",\"data\":{\"event\":\"connection_established\",\"user_id\":\"" USER
-    "\",\"connection_ready\":true}}";
+/* An event of the current profile with every field chosen. */
+#define EVENT_AS(type, tool, run, user, ts, data)                                             \
+    "{\"type\":\"" type "\",\"run_id\":\"" run "\",\"user_id\":\"" user                         \
+    "\",\"agent_name\":\"supervisor\"," tool "\"timestamp\":\"" ts "\",\"data\":" data "}"
+#define STARTED EVENT_AS("agent_started", "", RUN, USER, TS, OK_DATA)
+#define THINKING EVENT_AS("agent_thinking", "", RUN, USER, TS, OK_DATA)
+#define EXECUTING EVENT_AS("tool_executing", TOOL, RUN, USER, TS, OK_DATA)
+#define TOOL_DONE EVENT_AS("tool_completed", TOOL, RUN, USER, TS, OK_DATA)
+#define COMPLETED EVENT_AS("agent_completed", "", RUN, USER, TS, ANSWER)
 
-/* A well-formed event of the current profile; a few rotating buffers so a
- * test can hold several at once. */
-static const char *event_as(const char *type, const char *run, const char *user, const char *ts) {
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    int tool = strncmp(type, "tool_", 5) == 0;
-    const char *data = strcmp(type, "agent_completed") == 0
-                           ? "{\"status\":\"completed\",\"result\":{\"response\":\"the answer\"}}"
-                           : "{\"status\":\"ok\"}";
-    snprintf(b, 1024,
-             "{\"type\":\"%s\",\"run_id\":\"%s\",\"user_id\":\"%s\",\"agent_name\":\"supervisor\",%s"
-             "\"timestamp\":\"%s\",\"data\":%s}",
-             type, run, user, tool ? "\"tool_name\":\"search_knowledge_base\"," : "", ts, data);
-    return b;
+/* The legacy profile: "payload" holds user_id and tool_name. */
+#define LEGACY(type, tool)                                                                    \
+    "{\"type\":\"" type "\",\"run_id\":\"" RUN "\",\"agent_name\":\"supervisor\",\"timestamp\":\"" \
+    TS "\",\"payload\":{\"user_id\":\"" USER "\"," tool                                        \
+    "\"status\":\"s\",\"result\":{\"response\":\"legacy answer\"}}}"
+
+#define WELCOME \
+    "{\"type\":\"connection_established\",\"data\":{\"mode\":\"main\",\"user_id\":\"" USER "\"}}"
+#define LEGACY_WELCOME                                                                       \
+    "{\"type\":\"system_message\",\"data\":{\"event\":\"connection_established\",\"user_id\":\"" \
+    USER "\",\"connection_ready\":true}}"
+#define HEARTBEAT "{\"type\":\"heartbeat\",\"timestamp\":1.5}"
+
+enum { END_NONE, END_CLOSE, END_TIMEOUT };
+#define MAX_FRAMES 12
+
+/* A stream and the verdict it must get. failure NULL: it passes. Text
+ * fields NULL are expected empty, except detail (NULL: not checked). */
+typedef struct golden_case {
+    const char *desc;
+    const char *frames[MAX_FRAMES];   /* the last one decides, unless the stream ends */
+    int end;                          /* after the frames: a close or the timeout */
+    int close_code;
+    const char *close_reason;
+    const char *stage, *failure, *expected, *got, *field;
+    int ordinal;
+    const char *detail;
+} golden_case;
+
+static const golden_case cases[] = {
+    /* ---- passing streams ---- */
+    {.desc = "the five in order",
+     .frames = {WELCOME, STARTED, THINKING, EXECUTING, TOOL_DONE, COMPLETED}},
+    {.desc = "the legacy welcome and events", .frames = {LEGACY_WELCOME,
+     LEGACY("agent_started", ""), LEGACY("agent_thinking", ""), LEGACY("tool_executing", TOOL),
+     LEGACY("tool_completed", TOOL), LEGACY("agent_completed", "")}},
+    {.desc = "keep-alive frames anywhere are skipped", .frames = {HEARTBEAT, WELCOME, HEARTBEAT,
+     STARTED, "{\"type\":\"ping\"}", THINKING, "{\"type\":\"pong\",\"data\":{}}", EXECUTING,
+     "{\"type\":\"heartbeat_ack\"}", TOOL_DONE, COMPLETED}},
+
+    /* ---- each event missing ---- */
+    {.desc = "agent_started missing",
+     .frames = {WELCOME, THINKING, EXECUTING, TOOL_DONE, COMPLETED}, .stage = "event",
+     .failure = "missing", .expected = "agent_started", .got = "agent_thinking", .ordinal = 1,
+     .detail = "agent_started missing"},
+    {.desc = "agent_thinking missing",
+     .frames = {WELCOME, STARTED, EXECUTING, TOOL_DONE, COMPLETED}, .stage = "event",
+     .failure = "missing", .expected = "agent_thinking", .got = "tool_executing", .ordinal = 2},
+    {.desc = "tool_executing missing", .frames = {WELCOME, STARTED, THINKING, TOOL_DONE, COMPLETED},
+     .stage = "event", .failure = "tool_count", .expected = "tool_executing",
+     .got = "tool_completed", .ordinal = 3,
+     .detail = "agent_completed after 0 tool_executing and 1 tool_completed"},
+    {.desc = "tool counts unequal (tool_completed dropped)",
+     .frames = {WELCOME, STARTED, THINKING, EXECUTING, COMPLETED}, .stage = "event",
+     .failure = "tool_count", .expected = "tool_completed", .got = "agent_completed", .ordinal = 4,
+     .detail = "agent_completed after 1 tool_executing and 0 tool_completed"},
+    {.desc = "agent_completed missing, then the timeout",
+     .frames = {WELCOME, STARTED, THINKING, EXECUTING, TOOL_DONE}, .end = END_TIMEOUT,
+     .stage = "timeout", .failure = "timeout", .expected = "agent_completed", .ordinal = 5,
+     .detail = "timeout after 10000 ms"},
+    {.desc = "agent_completed missing, then a normal close",
+     .frames = {WELCOME, STARTED, THINKING, EXECUTING, TOOL_DONE}, .end = END_CLOSE,
+     .close_code = 1000, .close_reason = "", .stage = "close", .failure = "closed",
+     .expected = "agent_completed", .ordinal = 5, .detail = "close 1000 \"\""},
+
+    /* ---- each event duplicated ---- */
+    {.desc = "agent_started twice", .frames = {WELCOME, STARTED, STARTED}, .stage = "event",
+     .failure = "duplicated", .expected = "agent_thinking", .got = "agent_started", .ordinal = 2,
+     .detail = "agent_started duplicated (first at event 1)"},
+    {.desc = "agent_thinking twice", .frames = {WELCOME, STARTED, THINKING, THINKING},
+     .stage = "event", .failure = "duplicated", .expected = "tool_executing",
+     .got = "agent_thinking", .ordinal = 3},
+    {.desc = "tool_executing twice", .frames = {WELCOME, STARTED, THINKING, EXECUTING, EXECUTING},
+     .stage = "event", .failure = "duplicated", .expected = "tool_completed",
+     .got = "tool_executing", .ordinal = 4},
+    {.desc = "tool_completed twice",
+     .frames = {WELCOME, STARTED, THINKING, EXECUTING, TOOL_DONE, TOOL_DONE}, .stage = "event",
+     .failure = "duplicated", .expected = "agent_completed", .got = "tool_completed", .ordinal = 5},
+
+    /* ---- out of order ---- */
+    {.desc = "agent_started and agent_thinking swapped", .frames = {WELCOME, THINKING, STARTED},
+     .stage = "event", .failure = "out_of_order", .expected = "agent_started",
+     .got = "agent_thinking", .ordinal = 1, .detail = "agent_started arrived late, at event 2"},
+    {.desc = "agent_thinking and tool_executing swapped",
+     .frames = {WELCOME, STARTED, EXECUTING, THINKING}, .stage = "event", .failure = "out_of_order",
+     .expected = "agent_thinking", .got = "tool_executing", .ordinal = 2},
+    {.desc = "tool_executing and tool_completed swapped",
+     .frames = {WELCOME, STARTED, THINKING, TOOL_DONE, EXECUTING}, .stage = "event",
+     .failure = "out_of_order", .expected = "tool_executing", .got = "tool_completed",
+     .ordinal = 3},
+    /* The run is over at agent_completed: a later tool_completed is not waited for. */
+    {.desc = "agent_completed before tool_completed",
+     .frames = {WELCOME, STARTED, THINKING, EXECUTING, COMPLETED}, .stage = "event",
+     .failure = "tool_count", .expected = "tool_completed", .got = "agent_completed", .ordinal = 4},
+    {.desc = "an earlier event again", .frames = {WELCOME, STARTED, THINKING, EXECUTING, STARTED},
+     .stage = "event", .failure = "out_of_order", .expected = "tool_completed",
+     .got = "agent_started", .ordinal = 4, .detail = "agent_started again (first at event 1)"},
+
+    /* ---- run id fields answer ---- */
+    {.desc = "another run id", .frames = {WELCOME, STARTED, THINKING,
+     EVENT_AS("tool_executing", TOOL, "run_2", USER, TS, OK_DATA)}, .stage = "event",
+     .failure = "run_id", .expected = RUN, .got = "run_2", .field = "run_id", .ordinal = 3},
+    {.desc = "a timestamp that is not ISO-8601",
+     .frames = {WELCOME, EVENT_AS("agent_started", "", RUN, USER, "yesterday", OK_DATA)},
+     .stage = "event", .failure = "malformed", .expected = "an ISO-8601 time", .got = "yesterday",
+     .field = "timestamp", .ordinal = 1,
+     .detail = "agent_started: timestamp is not an ISO-8601 time"},
+    {.desc = "no agent_name", .frames = {WELCOME,
+     "{\"type\":\"agent_started\",\"run_id\":\"" RUN "\",\"user_id\":\"" USER
+     "\",\"timestamp\":\"" TS "\",\"data\":{}}"},
+     .stage = "event", .failure = "malformed", .expected = "a non-empty string",
+     .field = "agent_name", .ordinal = 1},
+    {.desc = "an empty run_id",
+     .frames = {WELCOME, EVENT_AS("agent_started", "", "", USER, TS, OK_DATA)}, .stage = "event",
+     .failure = "malformed", .expected = "a non-empty string", .field = "run_id", .ordinal = 1},
+    {.desc = "data not an object",
+     .frames = {WELCOME, EVENT_AS("agent_started", "", RUN, USER, TS, "\"x\"")}, .stage = "event",
+     .failure = "malformed", .expected = "an object", .field = "data", .ordinal = 1},
+    {.desc = "no user_id", .frames = {WELCOME,
+     "{\"type\":\"agent_started\",\"run_id\":\"" RUN "\",\"agent_name\":\"a\","
+     "\"timestamp\":\"" TS "\",\"data\":{}}"},
+     .stage = "event", .failure = "malformed", .expected = "a non-empty string", .field = "user_id",
+     .ordinal = 1},
+    {.desc = "a tool event without tool_name", .frames = {WELCOME, STARTED, THINKING,
+     EVENT_AS("tool_executing", "", RUN, USER, TS, OK_DATA)}, .stage = "event",
+     .failure = "malformed", .expected = "a non-empty string", .field = "tool_name", .ordinal = 3},
+    {.desc = "a frame without a type", .frames = {WELCOME, "{\"run_id\":\"" RUN "\"}"},
+     .stage = "event", .failure = "malformed", .expected = "a non-empty string", .field = "type",
+     .ordinal = 1},
+    {.desc = "a frame that is not JSON", .frames = {WELCOME, "not json at all"}, .stage = "event",
+     .failure = "malformed", .expected = "a JSON object", .got = "not json at all", .ordinal = 1,
+     .detail = "frame is not a JSON object"},
+    {.desc = "an empty answer", .frames = {WELCOME, STARTED, THINKING, EXECUTING, TOOL_DONE,
+     EVENT_AS("agent_completed", "", RUN, USER, TS, "{\"result\":{\"response\":\"\"}}")},
+     .stage = "event", .failure = "no_answer", .expected = "a non-empty string",
+     .field = "data.result.response", .ordinal = 5},
+
+    /* ---- another user ---- */
+    {.desc = "an event for another user (isolation breach)", .frames = {WELCOME, STARTED, THINKING,
+     EVENT_AS("tool_executing", TOOL, RUN, "user-bob", TS, OK_DATA)}, .stage = "event",
+     .failure = "foreign_user", .expected = USER, .got = "user-bob", .field = "user_id",
+     .ordinal = 3, .detail = "tool_executing for another user"},
+    {.desc = "a welcome for another user (demo mode)",
+     .frames = {"{\"type\":\"connection_established\",\"data\":{\"user_id\":\"demo-user-001\"}}"},
+     .stage = "welcome", .failure = "foreign_user", .expected = USER, .got = "demo-user-001",
+     .field = "data.user_id"},
+
+    /* ---- closes ---- */
+    {.desc = "a close mid-run (ws-1011-mid-run)", .frames = {WELCOME, STARTED, THINKING},
+     .end = END_CLOSE, .close_code = 1011, .close_reason = "Internal error", .stage = "close",
+     .failure = "closed", .expected = "tool_executing", .ordinal = 3,
+     .detail = "close 1011 \"Internal error\""},
+    {.desc = "a close right after the welcome", .frames = {WELCOME}, .end = END_CLOSE,
+     .close_code = 1011, .close_reason = "Internal error", .stage = "close", .failure = "closed",
+     .expected = "agent_started", .ordinal = 1},
+    {.desc = "a close before the welcome", .frames = {NULL}, .end = END_CLOSE, .close_code = 1008,
+     .close_reason = "Authentication failed", .stage = "close", .failure = "closed",
+     .expected = "connection_established"},
+    {.desc = "a close after a skipped event", .frames = {WELCOME, STARTED, EXECUTING},
+     .end = END_CLOSE, .close_code = 1006, .close_reason = "", .stage = "event",
+     .failure = "missing", .expected = "agent_thinking", .got = "tool_executing", .ordinal = 2,
+     .detail = "agent_thinking missing, then close 1006 \"\""},
+    {.desc = "keep-alive frames are not counted in ordinals", .frames = {HEARTBEAT, WELCOME,
+     HEARTBEAT, STARTED, "{\"type\":\"ping\"}", THINKING, "{\"type\":\"pong\"}", EXECUTING,
+     "{\"type\":\"heartbeat_ack\"}", TOOL_DONE}, .end = END_CLOSE, .close_code = 1011,
+     .close_reason = "Internal error", .stage = "close", .failure = "closed",
+     .expected = "agent_completed", .ordinal = 5},
+
+    /* ---- error and other frames ---- */
+    {.desc = "an error instead of the welcome",
+     .frames = {"{\"type\":\"error_message\",\"error_code\":\"AUTH_FAILED\",\"error_message\":"
+                "\"Authentication failed: Invalid token\",\"details\":{}}"},
+     .stage = "welcome", .failure = "welcome", .expected = "connection_established",
+     .got = "error_message",
+     .detail = "first frame is error_message AUTH_FAILED: Authentication failed: Invalid token, "
+               "not the welcome"},
+    {.desc = "agent_error mid-run", .frames = {WELCOME, STARTED,
+     "{\"type\":\"agent_error\",\"data\":{\"error_message\":\"boom\"}}"}, .stage = "event",
+     .failure = "error_frame", .expected = "agent_thinking", .got = "agent_error", .ordinal = 2,
+     .detail = "agent_error: boom"},
+    {.desc = "a frame of another type mid-run",
+     .frames = {WELCOME, "{\"type\":\"system_message\",\"data\":{}}"}, .stage = "event",
+     .failure = "unexpected", .expected = "agent_started", .got = "system_message", .ordinal = 1},
+};
+
+static const char *or_empty(const char *s) {
+    return s ? s : "";
 }
 
-static const char *event(int i) {
-    return event_as(five[i], RUN, USER, TS);
-}
-
-/* Feeds frames after the welcome; returns the last step. Every frame but
- * the last must leave the checker reading. */
-static sim_golden_step feed(sim_golden_check *c, const char *const *frames, size_t n,
-                            sim_probe_result *r) {
+static void run_case(const golden_case *k) {
+    sim_golden_check c;
+    sim_probe_result r;
+    sim_golden_check_init(&c, USER);
+    sim_probe_result_init(&r, 1);
+    size_t n = 0;
+    while (n < MAX_FRAMES && k->frames[n]) n++;
     sim_golden_step step = SIM_GOLDEN_MORE;
-    for (size_t i = 0; i < n; i++) {
-        step = sim_golden_check_frame(c, frames[i], strlen(frames[i]), r);
-        if (step != SIM_GOLDEN_MORE && i + 1 < n) return step;
+    size_t fed = 0;
+    while (fed < n && (step == SIM_GOLDEN_MORE || step == SIM_GOLDEN_WELCOMED)) {
+        step = sim_golden_check_frame(&c, k->frames[fed], strlen(k->frames[fed]), &r);
+        fed++;
     }
-    return step;
+    is_int(fed, n, "%s: the verdict comes at the last frame", k->desc);
+    if (k->end != END_NONE) {
+        ok(step == SIM_GOLDEN_MORE || step == SIM_GOLDEN_WELCOMED, "%s: still reading", k->desc);
+        if (k->end == END_CLOSE) sim_golden_check_closed(&c, k->close_code, k->close_reason, &r);
+        else sim_golden_check_timeout(&c, 10000, &r);
+        step = SIM_GOLDEN_FAIL;
+    }
+    if (!k->failure) {
+        is_int(step, SIM_GOLDEN_PASS, "%s: passes", k->desc);
+        ok(!r.stage[0] && !r.event_ordinal, "%s: no stage, no ordinal", k->desc);
+        return;
+    }
+    is_int(step, SIM_GOLDEN_FAIL, "%s: fails", k->desc);
+    is_str(r.stage, k->stage, "%s: stage", k->desc);
+    is_str(r.failure, k->failure, "%s: failure", k->desc);
+    is_str(r.expected, or_empty(k->expected), "%s: expected", k->desc);
+    is_str(r.got, or_empty(k->got), "%s: got", k->desc);
+    is_str(r.field, or_empty(k->field), "%s: field", k->desc);
+    is_int(r.event_ordinal, k->ordinal, "%s: event ordinal", k->desc);
+    if (k->detail) is_str(r.detail, k->detail, "%s: detail", k->desc);
+    if (k->end == END_CLOSE) {
+        is_int(r.close_code, k->close_code, "%s: close code", k->desc);
+        is_str(r.close_reason, k->close_reason, "%s: close reason", k->desc);
+    }
 }
 
-/* A checker that has had the welcome, and a fresh result. */
-static void welcomed(sim_golden_check *c, sim_probe_result *r) {
-    sim_golden_check_init(c, USER);
-    sim_probe_result_init(r, 1);
-    sim_golden_step s = sim_golden_check_frame(c, welcome, strlen(welcome), r);
-    if (s != SIM_GOLDEN_WELCOMED) printf("# the welcome was not taken\n");
-}
-
-static void test_in_order(void) {
-    sim_golden_check c;
-    sim_probe_result r;
-    welcomed(&c, &r);
-    const char *frames[5] = {event(0), event(1), event(2), event(3), event(4)};
-    is_int(feed(&c, frames, 5, &r), SIM_GOLDEN_PASS, "the five in order pass");
-    is_int(r.event_ordinal, 0, "a pass carries no event ordinal");
-    is_str(r.stage, "", "a pass carries no stage");
-}
-
-static void test_legacy_shapes(void) {
+static void test_human_line(void) {
     sim_golden_check c;
     sim_probe_result r;
     sim_golden_check_init(&c, USER);
-    sim_probe_result_init(&r, 1);
-    is_int(sim_golden_check_frame(&c, legacy_welcome, strlen(legacy_welcome), &r),
-           SIM_GOLDEN_WELCOMED, "the legacy system_message welcome is a welcome");
-    char frames[5][512];
-    const char *ptrs[5];
-    for (int i = 0; i < 5; i++) {
-        int tool = i == 2 || i == 3;
-        snprintf(frames[i], sizeof(frames[i]),
-                 "{\"type\":\"%s\",\"run_id\":\"" RUN "\",\"agent_name\":\"supervisor\","
-                 "\"timestamp\":\"" TS "\",\"payload\":{\"user_id\":\"" USER "\",%s"
-                 "\"status\":\"s\",\"result\":{\"response\":\"legacy answer\"}}}",
-                 five[i], tool ? "\"tool_name\":\"analyze_data\"," : "");
-        ptrs[i] = frames[i];
-    }
-    is_int(feed(&c, ptrs, 5, &r), SIM_GOLDEN_PASS,
-           "legacy events (payload holding user_id and tool_name) pass");
-}
-
-/* The run with event `drop` left out, then agent_completed's verdict. */
-static void test_missing(void) {
-    static const struct {
-        const char *failure, *expected, *got;
-        int ordinal;
-    } want[4] = {
-        {"missing", "agent_started", "agent_thinking", 1},
-        {"missing", "agent_thinking", "tool_executing", 2},
-        {"tool_count", "tool_executing", "tool_completed", 3},
-        {"tool_count", "tool_completed", "agent_completed", 4},
-    };
-    for (int drop = 0; drop < 4; drop++) {
-        sim_golden_check c;
-        sim_probe_result r;
-        welcomed(&c, &r);
-        const char *frames[4];
-        for (int i = 0, n = 0; i < 5; i++)
-            if (i != drop) frames[n++] = event(i);
-        is_int(feed(&c, frames, 4, &r), SIM_GOLDEN_FAIL, "%s left out fails", five[drop]);
-        is_str(r.stage, "event", "%s missing: stage", five[drop]);
-        is_str(r.failure, want[drop].failure, "%s missing: failure", five[drop]);
-        is_str(r.expected, want[drop].expected, "%s missing: expected", five[drop]);
-        is_str(r.got, want[drop].got, "%s missing: got", five[drop]);
-        is_int(r.event_ordinal, want[drop].ordinal, "%s missing: where it was due", five[drop]);
-    }
-    /* agent_completed never comes: the run ends by a close or the timeout. */
-    sim_golden_check c;
-    sim_probe_result r;
-    welcomed(&c, &r);
-    const char *frames[4] = {event(0), event(1), event(2), event(3)};
-    is_int(feed(&c, frames, 4, &r), SIM_GOLDEN_MORE, "without agent_completed it keeps reading");
-    sim_golden_check_timeout(&c, 10000, &r);
-    is_str(r.stage, "timeout", "agent_completed missing: a timeout");
-    is_str(r.expected, "agent_completed", "the timeout names the awaited event");
-    is_int(r.event_ordinal, 5, "at ordinal 5");
-    is_str(r.detail, "timeout after 10000 ms", "timeout detail");
-}
-
-static void test_tool_counts_unequal(void) {
-    /* dropped-events: tool_completed lost, the run still completes. */
-    sim_golden_check c;
-    sim_probe_result r;
-    welcomed(&c, &r);
-    const char *frames[4] = {event(0), event(1), event(2), event(4)};
-    is_int(feed(&c, frames, 4, &r), SIM_GOLDEN_FAIL, "1 tool_executing, 0 tool_completed fails");
-    is_str(r.failure, "tool_count", "failure tool_count");
-    is_str(r.detail, "agent_completed after 1 tool_executing and 0 tool_completed",
-           "the counts are named");
-}
-
-static void test_duplicated(void) {
-    for (int dup = 0; dup < 4; dup++) {
-        const char *name = five[dup], *after = five[dup + 1];
-        sim_golden_check c;
-        sim_probe_result r;
-        welcomed(&c, &r);
-        const char *frames[6];
-        int n = 0;
-        for (int i = 0; i < 5; i++) {
-            frames[n++] = event(i);
-            if (i == dup) frames[n++] = event(i);
-        }
-        is_int(feed(&c, frames, (size_t)n, &r), SIM_GOLDEN_FAIL, "%s twice fails", name);
-        is_str(r.failure, "duplicated", "%s twice: duplicated", name);
-        is_str(r.got, name, "event %d twice: got it", dup + 1);
-        is_str(r.expected, after, "%s twice: expected the next one", name);
-        is_int(r.event_ordinal, dup + 2, "%s twice: at the copy", name);
-    }
-}
-
-static void test_out_of_order(void) {
-    /* Two neighbours swapped: known when the skipped one arrives. */
-    for (int first = 0; first < 3; first++) {
-        sim_golden_check c;
-        sim_probe_result r;
-        welcomed(&c, &r);
-        const char *frames[5];
-        for (int i = 0; i < 5; i++) frames[i] = event(i);
-        frames[first] = event(first + 1);
-        frames[first + 1] = event(first);
-        is_int(feed(&c, frames, 5, &r), SIM_GOLDEN_FAIL, "%s and %s swapped fail", five[first],
-               five[first + 1]);
-        is_str(r.failure, "out_of_order", "swapped: out_of_order");
-        is_str(r.expected, five[first], "swapped: expected the first");
-        is_str(r.got, five[first + 1], "swapped: got the second");
-        is_int(r.event_ordinal, first + 1, "swapped: where it began");
-    }
-    /* tool_completed after agent_completed: the run was over without it. */
-    sim_golden_check c;
-    sim_probe_result r;
-    welcomed(&c, &r);
-    const char *late[5] = {event(0), event(1), event(2), event(4), event(3)};
-    is_int(feed(&c, late, 5, &r), SIM_GOLDEN_FAIL, "agent_completed before tool_completed fails");
-    is_str(r.failure, "tool_count", "judged at agent_completed: the tool counts");
-    /* An earlier event again, not next to its first. */
-    welcomed(&c, &r);
-    const char *again[4] = {event(0), event(1), event(2), event(0)};
-    is_int(feed(&c, again, 4, &r), SIM_GOLDEN_FAIL, "agent_started again fails");
-    is_str(r.failure, "out_of_order", "an earlier event again: out_of_order");
-    is_str(r.detail, "agent_started again (first at event 1)", "names the first one");
-}
-
-static void test_run_id(void) {
-    sim_golden_check c;
-    sim_probe_result r;
-    welcomed(&c, &r);
-    const char *frames[3] = {event(0), event(1), event_as("tool_executing", "run_2", USER, TS)};
-    is_int(feed(&c, frames, 3, &r), SIM_GOLDEN_FAIL, "another run id fails");
-    is_str(r.failure, "run_id", "failure run_id");
-    is_str(r.field, "run_id", "field run_id");
-    is_str(r.expected, RUN, "expected the first event's run id");
-    is_str(r.got, "run_2", "got the other");
-    is_int(r.event_ordinal, 3, "at the third event");
-}
-
-static void test_malformed(void) {
-    static const struct {
-        const char *frame, *field, *desc;
-    } cases[] = {
-        {"{\"type\":\"agent_started\",\"run_id\":\"" RUN "\",\"user_id\":\"" USER
-         "\",\"agent_name\":\"a\",\"timestamp\":\"yesterday\",\"data\":{}}",
-         "timestamp", "a timestamp that is not ISO-8601"},
-        {"{\"type\":\"agent_started\",\"run_id\":\"" RUN "\",\"user_id\":\"" USER
-         "\",\"timestamp\":\"" TS "\",\"data\":{}}",
-         "agent_name", "no agent_name"},
-        {"{\"type\":\"agent_started\",\"run_id\":\"\",\"user_id\":\"" USER
-         "\",\"agent_name\":\"a\",\"timestamp\":\"" TS "\",\"data\":{}}",
-         "run_id", "an empty run_id"},
-        {"{\"type\":\"agent_started\",\"run_id\":\"" RUN "\",\"user_id\":\"" USER
-         "\",\"agent_name\":\"a\",\"timestamp\":\"" TS "\",\"data\":\"x\"}",
-         "data", "data not an object"},
-        {"{\"type\":\"agent_started\",\"run_id\":\"" RUN "\",\"agent_name\":\"a\",\"timestamp\":\"" TS
-         "\",\"data\":{}}",
-         "user_id", "no user_id"},
-        {"{\"type\":\"tool_executing\",\"run_id\":\"" RUN "\",\"user_id\":\"" USER
-         "\",\"agent_name\":\"a\",\"timestamp\":\"" TS "\",\"data\":{}}",
-         "tool_name", "a tool event without tool_name"},
-        {"{\"run_id\":\"" RUN "\"}", "type", "no type"},
-        {"not json at all", "", "a frame that is not JSON"},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-        sim_golden_check c;
-        sim_probe_result r;
-        welcomed(&c, &r);
-        is_int(sim_golden_check_frame(&c, cases[i].frame, strlen(cases[i].frame), &r),
-               SIM_GOLDEN_FAIL, "%s fails", cases[i].desc);
-        is_str(r.failure, "malformed", "%s: malformed", cases[i].desc);
-        is_str(r.field, cases[i].field, "%s: the field", cases[i].desc);
-        is_int(r.event_ordinal, 1, "%s: at event 1", cases[i].desc);
-    }
-    /* An agent_completed without an answer. */
-    sim_golden_check c;
-    sim_probe_result r;
-    welcomed(&c, &r);
-    const char *frames[5] = {event(0), event(1), event(2), event(3),
-                             "{\"type\":\"agent_completed\",\"run_id\":\"" RUN "\",\"user_id\":\"" USER
-                             "\",\"agent_name\":\"a\",\"timestamp\":\"" TS
-                             "\",\"data\":{\"result\":{\"response\":\"\"}}}"};
-    is_int(feed(&c, frames, 5, &r), SIM_GOLDEN_FAIL, "an empty answer fails");
-    is_str(r.failure, "no_answer", "failure no_answer");
-    is_str(r.field, "data.result.response", "the answer's field");
-}
-
-static void test_other_user(void) {
-    sim_golden_check c;
-    sim_probe_result r;
-    welcomed(&c, &r);
-    /* isolation-breach: another user's tool event, in its place in the run. */
-    const char *frames[3] = {event(0), event(1), event_as("tool_executing", RUN, "user-bob", TS)};
-    is_int(feed(&c, frames, 3, &r), SIM_GOLDEN_FAIL, "an event for another user fails");
-    is_str(r.failure, "foreign_user", "failure foreign_user");
-    is_str(r.expected, USER, "expected the logged-in user");
-    is_str(r.got, "user-bob", "got the other");
-    is_int(r.event_ordinal, 3, "at event 3");
-    /* Demo mode: the backend took no token and welcomed someone else. */
-    sim_golden_check_init(&c, USER);
-    sim_probe_result_init(&r, 1);
-    const char demo[] = "{\"type\":\"connection_established\",\"data\":{\"user_id\":\"demo-user-001\"}}";
-    is_int(sim_golden_check_frame(&c, demo, strlen(demo), &r), SIM_GOLDEN_FAIL,
-           "a welcome for another user fails");
-    is_str(r.stage, "welcome", "at the welcome");
-    is_str(r.got, "demo-user-001", "naming the user it was for");
-}
-
-static void test_close_mid_run(void) {
-    sim_golden_check c;
-    sim_probe_result r;
-    welcomed(&c, &r);
-    const char *frames[2] = {event(0), event(1)};
-    is_int(feed(&c, frames, 2, &r), SIM_GOLDEN_MORE, "two events, still reading");
+    sim_probe_result_init(&r, 3);
+    static const char *const frames[] = {WELCOME, STARTED, THINKING};
+    for (size_t i = 0; i < 3; i++) sim_golden_check_frame(&c, frames[i], strlen(frames[i]), &r);
     sim_golden_check_closed(&c, 1011, "Internal error", &r);
-    is_str(r.stage, "close", "stage close");
-    is_str(r.failure, "closed", "failure closed");
-    is_int(r.close_code, 1011, "close code");
-    is_str(r.close_reason, "Internal error", "close reason");
-    is_int(r.event_ordinal, 3, "at event 3, the one that did not come");
-    is_str(r.expected, "tool_executing", "expected tool_executing");
     sim_buf line = {0};
     sim_probe_result_line(&r, &line);
-    is_str(line.data, "attempt 1: FAIL at event 3: close 1011 \"Internal error\" (expected tool_executing)",
-           "the human line");
+    is_str(line.data,
+           "attempt 3: FAIL at event 3: close 1011 \"Internal error\" (expected tool_executing)",
+           "the human line of a close mid-run");
     sim_buf_free(&line);
-    /* Closed right after the welcome, and before it. */
-    welcomed(&c, &r);
-    sim_golden_check_closed(&c, 1011, "Internal error", &r);
-    is_int(r.event_ordinal, 1, "closed after the welcome: at event 1");
-    sim_golden_check_init(&c, USER);
-    sim_probe_result_init(&r, 1);
-    sim_golden_check_closed(&c, 1008, "Authentication failed", &r);
-    is_int(r.event_ordinal, 0, "closed before the welcome: no event ordinal");
-    is_str(r.expected, "connection_established", "expected the welcome");
-    /* A close after a skip reports the skip, with the close. */
-    welcomed(&c, &r);
-    const char *skipped[2] = {event(0), event(2)};
-    feed(&c, skipped, 2, &r);
-    sim_golden_check_closed(&c, 1006, "", &r);
-    is_str(r.failure, "missing", "close after a skipped event: missing");
-    is_int(r.event_ordinal, 2, "where the skip was");
-    is_int(r.close_code, 1006, "and the close code");
-}
-
-static void test_keepalive_frames(void) {
-    sim_golden_check c;
-    sim_probe_result r;
-    sim_golden_check_init(&c, USER);
-    sim_probe_result_init(&r, 1);
-    const char hb[] = "{\"type\":\"heartbeat\",\"timestamp\":1.5}";
-    const char pong[] = "{\"type\":\"pong\",\"data\":{}}";
-    is_int(sim_golden_check_frame(&c, hb, strlen(hb), &r), SIM_GOLDEN_MORE,
-           "a heartbeat before the welcome is skipped");
-    is_int(sim_golden_check_frame(&c, welcome, strlen(welcome), &r), SIM_GOLDEN_WELCOMED,
-           "then the welcome");
-    const char *frames[8] = {hb, event(0), "{\"type\":\"ping\"}", event(1), pong, event(2),
-                             "{\"type\":\"heartbeat_ack\"}", event(3)};
-    is_int(feed(&c, frames, 8, &r), SIM_GOLDEN_MORE, "keep-alive frames between events are skipped");
-    sim_golden_check_closed(&c, 1011, "Internal error", &r);
-    is_int(r.event_ordinal, 5, "skipped frames are not counted in ordinals");
-}
-
-static void test_error_frames(void) {
-    sim_golden_check c;
-    sim_probe_result r;
-    sim_golden_check_init(&c, USER);
-    sim_probe_result_init(&r, 1);
-    const char auth[] = "{\"type\":\"error_message\",\"error_code\":\"AUTH_FAILED\",\"error_message\":"
-                        "\"Authentication failed: Invalid token\",\"details\":{}}";
-    is_int(sim_golden_check_frame(&c, auth, strlen(auth), &r), SIM_GOLDEN_FAIL,
-           "an error instead of the welcome fails");
-    is_str(r.failure, "welcome", "failure welcome");
-    is_str(r.detail, "first frame is error_message AUTH_FAILED: Authentication failed: Invalid token, "
-                     "not the welcome", "the code and text are named");
-    welcomed(&c, &r);
-    const char agent_err[] = "{\"type\":\"agent_error\",\"data\":{\"error_message\":\"boom\"}}";
-    const char *frames[2] = {event(0), agent_err};
-    is_int(feed(&c, frames, 2, &r), SIM_GOLDEN_FAIL, "agent_error mid-run fails");
-    is_str(r.failure, "error_frame", "failure error_frame");
-    is_str(r.detail, "agent_error: boom", "with its reason");
-    welcomed(&c, &r);
-    const char other[] = "{\"type\":\"system_message\",\"data\":{}}";
-    is_int(sim_golden_check_frame(&c, other, strlen(other), &r), SIM_GOLDEN_FAIL,
-           "a frame of another type mid-run fails");
-    is_str(r.failure, "unexpected", "failure unexpected");
-    is_str(r.got, "system_message", "naming its type");
 }
 
 static void test_iso_time(void) {
@@ -371,18 +281,8 @@ static void test_iso_time(void) {
 }
 
 int main(void) {
-    test_in_order();
-    test_legacy_shapes();
-    test_missing();
-    test_tool_counts_unequal();
-    test_duplicated();
-    test_out_of_order();
-    test_run_id();
-    test_malformed();
-    test_other_user();
-    test_close_mid_run();
-    test_keepalive_frames();
-    test_error_frames();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) run_case(&cases[i]);
+    test_human_line();
     test_iso_time();
     return tap_done();
 }
