@@ -56,10 +56,11 @@ typedef void (*sim_probe_result_fn)(void *ctx, const sim_probe_result *r);
  * touches nothing after calling it, so done may free it. */
 typedef void (*sim_probe_done_fn)(void *ctx, const sim_probe_summary *s);
 
-/* Checks o and starts the run on loop. NULL with the reason in err when o
- * is invalid (*exit_code 2; the reason names the option: "--backend:
- * unsupported scheme 'ftp'") or the client context cannot be made
- * (*exit_code 1); no callback runs then. */
+/* Checks o and starts the run on loop; the attempts begin once the loop
+ * runs, and no callback comes before this returns. NULL with the reason in
+ * err when o is invalid (*exit_code 2; the reason names the option:
+ * "--backend: unsupported scheme 'ftp'") or the client context cannot be
+ * made (*exit_code 1). */
 sim_probe_run *sim_probe_start(struct ev_loop *loop, const sim_probe_options *o,
                                sim_probe_result_fn on_result, sim_probe_done_fn done, void *ctx,
                                char *err, size_t errlen, int *exit_code);

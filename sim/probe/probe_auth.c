@@ -177,6 +177,7 @@ static void next_step(auth_state *st);
 static void on_reply(void *ctx, const probe_http_reply *reply) {
     auth_state *st = ctx;
     st->http = NULL;
+    if (st->a->finished) return;   /* the timeout came first */
     const auth_step *s = &steps[st->step];
     if (s->check(st, s->stage, reply, &st->a->res) < 0) {
         probe_attempt_finish(st->a);

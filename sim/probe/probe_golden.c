@@ -86,6 +86,7 @@ static void on_frame(void *ctx, const char *text, size_t len) {
 static void on_refused(void *ctx, int http_status, const char *error) {
     golden_state *st = ctx;
     sim_probe_result *r = &st->a->res;
+    if (st->a->finished) return;   /* the timeout came first */
     if (http_status) {
         r->http_status = http_status;
         sim_probe_fail(r, "upgrade", "status", "HTTP %d", http_status);
@@ -129,6 +130,7 @@ static void open_ws(golden_state *st) {
 static void on_login(void *ctx, const probe_http_reply *reply) {
     golden_state *st = ctx;
     st->http = NULL;
+    if (st->a->finished) return;   /* the timeout came first */
     if (probe_login_parse(reply, "login", &st->tokens, &st->a->res) < 0) {
         probe_attempt_finish(st->a);
         return;

@@ -21,6 +21,7 @@ static void on_reply(void *ctx, const probe_http_reply *reply) {
     health_state *st = ctx;
     probe_attempt *a = st->a;
     st->http = NULL;
+    if (a->finished) return;   /* the timeout came first */
     if (reply->error) {
         sim_probe_fail(&a->res, "connect", "connect", "%s", reply->error);
     } else {

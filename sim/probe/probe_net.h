@@ -59,7 +59,8 @@ probe_net *probe_net_new(struct ev_loop *loop, const char *cacert, char *err, si
  * released connections are freed. Every connection must be released. */
 void probe_net_free(probe_net *n);
 /* Feeds an EV_TIMER event to w (initialised, need not be started) once no
- * connection is left, or at once when none is; once per call. */
+ * connection is left, or at once when none is; once per call. NULL forgets
+ * a w not fed yet. */
 void probe_net_when_idle(probe_net *n, ev_timer *w);
 
 typedef struct probe_connect {

@@ -52,6 +52,7 @@ static void on_drained(struct ev_loop *loop, ev_timer *t, int revents) {
     ev_timer_stop(loop, t);
     if (!run->draining) return;   /* both the grace and the idle feed came */
     run->draining = 0;
+    if (run->net) probe_net_when_idle(run->net, NULL);   /* the grace came first */
     sim_probe_summary s;
     sim_probe_summarize(run->results, (size_t)run->finished,
                         run->last_verdict_ms - run->first_start_ms, &s);
@@ -193,13 +194,15 @@ sim_probe_run *sim_probe_start(struct ev_loop *loop, const sim_probe_options *o,
     run->slots = sim_xcalloc((size_t)run->opt.concurrency, sizeof(*run->slots));
     ev_init(&run->drain, on_drained);
     run->drain.data = run;
+    /* Every slot starts from the loop, so that no callback runs before
+     * this returns. */
     for (int i = 0; i < run->opt.concurrency; i++) {
         probe_slot *slot = &run->slots[i];
         slot->run = run;
-        ev_init(&slot->wait, on_slot_due);
+        ev_timer_init(&slot->wait, on_slot_due, 0.0, 0.0);
         slot->wait.data = slot;
+        ev_timer_start(loop, &slot->wait);
     }
-    for (int i = 0; i < run->opt.concurrency; i++) attempt_start(&run->slots[i]);
     return run;
 }
 
