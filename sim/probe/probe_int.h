@@ -1,7 +1,7 @@
-/* probe_int.h -- what the probe runner (probe_run.c) and the four probe
- * kinds (probe_health.c, probe_golden.c, probe_auth.c, probe_redis.c)
- * share: the run, one attempt, and the table row a kind provides. Not a
- * public header. */
+/* probe_int.h -- what the probe runner (probe_run.c, probe_attempt.c) and
+ * the four probe kinds (probe_health.c, probe_golden.c, probe_auth.c,
+ * probe_redis.c) share: the run, one attempt, and the table row a kind
+ * provides. Not a public header. */
 #ifndef SIM_PROBE_INT_H
 #define SIM_PROBE_INT_H
 #ifndef SIM_IN_PROBE

@@ -3,9 +3,10 @@
  * reported as it comes, and the summary once every connection has closed.
  *
  * An attempt's life: started by its slot, finished by its kind (or by its
- * timeout), reaped from a 0 s timer after the verdict (the kind's state is
- * released outside the library callback the verdict came from), then its
- * slot starts the next one `interval` after the previous start. */
+ * timeout) through probe_attempt.c, reaped from a 0 s timer after the
+ * verdict (the kind's state is released outside the library callback the
+ * verdict came from), then its slot starts the next one `interval` after
+ * the previous start. */
 #include "probe_int.h"
 
 #include <stdio.h>
@@ -38,10 +39,6 @@ void sim_probe_options_default(sim_probe_options *o) {
     o->email = "alice@example.com";
     o->token_source = "query";
     o->ws_path = "/ws";
-}
-
-int64_t probe_now_ms(const sim_probe_run *run) {
-    return sim_clock_now_ms(run->clock, ev_now(run->loop));
 }
 
 static void slot_next(probe_slot *slot);
@@ -83,19 +80,6 @@ static void on_reap(struct ev_loop *loop, ev_timer *t, int revents) {
     probe_slot *slot = a->slot;
     attempt_free(a);
     slot_next(slot);
-}
-
-void probe_attempt_finish(probe_attempt *a) {
-    if (a->finished) return;
-    sim_probe_run *run = a->run;
-    a->finished = 1;
-    ev_timer_stop(run->loop, &a->timeout);
-    int64_t now = probe_now_ms(run);
-    a->res.latency_ms = now - a->start_ms;
-    run->results[run->finished++] = a->res;
-    run->last_verdict_ms = now;
-    run->on_result(run->ctx, &a->res);
-    ev_timer_start(run->loop, &a->reap);
 }
 
 static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents) {
