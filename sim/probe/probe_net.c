@@ -117,6 +117,8 @@ probe_net *probe_net_new(struct ev_loop *loop, const char *cacert, char *err, si
     probe_net *n = sim_xcalloc(1, sizeof(*n));
     n->loop = loop;
     n->foreign_loops[0] = loop;
+    ev_timer_init(&n->kick, on_kick, KICK_S, KICK_S);
+    n->kick.data = n;
     lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -135,8 +137,6 @@ probe_net *probe_net_new(struct ev_loop *loop, const char *cacert, char *err, si
         free(n);
         return NULL;
     }
-    ev_timer_init(&n->kick, on_kick, KICK_S, KICK_S);
-    n->kick.data = n;
     ev_timer_start(loop, &n->kick);
     return n;
 }
