@@ -87,6 +87,19 @@ static void journal_crossing(sim_faults *f, const sim_wire *w, int64_t now_ms, c
     sim_journal_add(f->journal, b->data, b->len);
 }
 
+void sim_faults_journal_event(sim_faults *f, int64_t now_ms, sim_service service,
+                              const char *kind, const char *members) {
+    if (!f) return;
+    sim_buf *b = &f->line;
+    b->len = 0;
+    sim_buf_printf(b, "{\"t_ms\":%lld,\"svc\":\"%s\"", (long long)(now_ms - f->start_ms),
+                   sim_service_name(service));
+    sim_json_member(b, "event", kind);
+    if (members && *members) sim_buf_printf(b, ",%s", members);
+    sim_buf_append(b, "}", 1);
+    sim_journal_add(f->journal, b->data, b->len);
+}
+
 uint64_t sim_faults_journal_count(const sim_faults *f) {
     return f ? sim_journal_count(f->journal) : 0;
 }

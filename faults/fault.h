@@ -88,6 +88,13 @@ void sim_faults_set_listener(sim_faults *f, sim_fault_listener fn, void *ctx);
 
 /* ---- journal ----------------------------------------------------------- */
 
+/* A journal line for something that happened rather than crossed a wire: a
+ * breaker's transition, a service's life-cycle step. {"t_ms":..,"svc":..,
+ * "event":kind,<members>} where members is ready JSON ("\"from\":\"closed\"")
+ * or NULL. Like every line, only t_ms depends on timing. */
+void sim_faults_journal_event(sim_faults *f, int64_t now_ms, sim_service service,
+                              const char *kind, const char *members);
+
 /* Number of journal lines written so far (the last line's sequence number). */
 uint64_t sim_faults_journal_count(const sim_faults *f);
 /* The oldest line still in memory (the ring keeps the last 65536). */

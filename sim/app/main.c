@@ -46,6 +46,9 @@ static const char usage[] =
     "  --tls-key FILE     PEM private key of --tls-cert\n"
     "  --tls-dir DIR      where the made certificate and key go (default: a fresh private\n"
     "                     directory, removed at exit)\n"
+    "  --time-scale K     run every duration stagesim owns (delays, heartbeats, start-up,\n"
+    "                     fault windows, token lifetimes as it checks them) K times faster;\n"
+    "                     clients' own timeouts are theirs (default 1)\n"
     "  --verbose          log debug messages\n"
     "\n"
     "validate: load FILE as `up` would; exit 0 if it is valid, 2 with the reason if not.\n"
@@ -71,6 +74,16 @@ static int parse_u64(const char *s, uint64_t *out) {
     return 0;
 }
 
+/* A time scale: a number in [0.001, 1000000]. */
+static int parse_scale(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !(v >= 0.001 && v <= 1e6)) return -1;
+    *out = v;
+    return 0;
+}
+
 typedef struct run_state {
     struct ev_loop *loop;
     sim *s;
@@ -92,7 +105,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 
 static int cmd_up(int argc, char **argv) {
     enum { O_BACKEND = 1, O_AUTH, O_REDIS, O_CONTROL, O_TOKEN, O_BIND, O_SCENARIO, O_SEED, O_JOURNAL,
-           O_TLS, O_TLS_CERT, O_TLS_KEY, O_TLS_DIR, O_VERBOSE, O_HELP };
+           O_TLS, O_TLS_CERT, O_TLS_KEY, O_TLS_DIR, O_TIME_SCALE, O_VERBOSE, O_HELP };
     static const struct option longopts[] = {
         {"backend-port", required_argument, NULL, O_BACKEND},
         {"auth-port", required_argument, NULL, O_AUTH},
@@ -107,6 +120,7 @@ static int cmd_up(int argc, char **argv) {
         {"tls-cert", required_argument, NULL, O_TLS_CERT},
         {"tls-key", required_argument, NULL, O_TLS_KEY},
         {"tls-dir", required_argument, NULL, O_TLS_DIR},
+        {"time-scale", required_argument, NULL, O_TIME_SCALE},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -141,6 +155,7 @@ static int cmd_up(int argc, char **argv) {
         case O_TLS_CERT: opt.tls_cert = optarg; opt.tls = 1; bad = !*optarg; break;
         case O_TLS_KEY: opt.tls_key = optarg; opt.tls = 1; bad = !*optarg; break;
         case O_TLS_DIR: opt.tls_dir = optarg; bad = !*optarg; break;
+        case O_TIME_SCALE: bad = parse_scale(optarg, &opt.time_scale); break;
         case O_VERBOSE: sim_log_set_level(SIM_LOG_DEBUG); break;
         case O_HELP: fputs(usage, stdout); return 0;
         default:

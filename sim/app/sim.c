@@ -50,6 +50,7 @@ void sim_options_default(sim_options *opt) {
     opt->auth_port = 8081;
     opt->redis_port = 6380;
     opt->control_port = 8090;
+    opt->time_scale = 1.0;
 }
 
 /* Frees whatever has been started. The history client goes before the
@@ -104,7 +105,10 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     s->bind = sim_xstrdup(opt->bind ? opt->bind : "127.0.0.1");
     s->sc = sc;
     ev_now_update(loop);
-    sim_clock_init(&s->clock, ev_now(loop), 1.0);
+    sim_clock_init(&s->clock, ev_now(loop), opt->time_scale);
+    if (s->clock.scale != 1.0)
+        sim_info("time runs %g times faster (durations stagesim owns; not clients' own)",
+                 s->clock.scale);
     int64_t now_ms = sim_clock_now_ms(&s->clock, ev_now(loop));
     s->faults = sim_faults_new(sc->seed, opt->journal_path, now_ms);
     if (!s->faults) {

@@ -25,6 +25,7 @@ typedef struct sim_options {
     const char *tls_cert;       /* PEM pair to serve; NULL: generate one */
     const char *tls_key;
     const char *tls_dir;        /* where a generated pair goes; NULL: a fresh private directory */
+    double time_scale;          /* every duration stagesim owns runs this many times faster (1) */
 } sim_options;
 
 void sim_options_default(sim_options *opt);
