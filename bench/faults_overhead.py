@@ -133,7 +133,7 @@ def main():
         subprocess.run(["meson", "setup", a.build, ROOT, "--buildtype=release"], check=True,
                        stdout=subprocess.DEVNULL)
     # the binary lives in sim/app/ since the one-folder-per-layer layout (commit 2a088a2)
-    subprocess.run(["ninja", "-C", a.build, "sim/app/stagesim"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["ninja", "-C", a.build, "stagesim"], check=True, stdout=subprocess.DEVNULL)
     sim = os.path.join(a.build, "sim", "app", "stagesim")
     ws_load = os.path.join(a.build, "ws_load")
     subprocess.run(["cc", "-std=c11", "-O2", "-o", ws_load, os.path.join(ROOT, "bench", "ws_load.c")],

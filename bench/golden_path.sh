@@ -35,8 +35,8 @@ if [ ! -f "$BUILD/build.ninja" ]; then
         die "meson setup failed, see $OUT/meson-setup.log"
 fi
 # the binary lives in sim/app/ since the one-folder-per-layer layout (commit 2a088a2)
-ninja -C "$BUILD" sim/app/stagesim >"$OUT/ninja.log" 2>&1 || die "build failed, see $OUT/ninja.log"
-SIM=$BUILD/sim/app/stagesim
+ninja -C "$BUILD" stagesim >"$OUT/ninja.log" 2>&1 || die "build failed, see $OUT/ninja.log"
+SIM=$BUILD/stagesim
 cc -std=c11 -O2 -Wall -Wextra -o "$BUILD/ws_load" "$ROOT/bench/ws_load.c" ||
     die "cannot build ws_load"
 WS_LOAD=$BUILD/ws_load

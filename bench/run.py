@@ -670,7 +670,7 @@ def faults_overhead(res):
     stagesim of a meson build dir: the one --stagesim is in."""
     build = os.path.dirname(os.path.dirname(os.path.dirname(CFG.stagesim)))
     if not os.path.exists(os.path.join(build, "build.ninja")):
-        raise RuntimeError("%s is not in a meson build dir (BUILD/sim/app/stagesim)" % CFG.stagesim)
+        raise RuntimeError("%s is not in a meson build dir (BUILD/stagesim)" % CFG.stagesim)
     rc, out, err = run_cmd([sys.executable, os.path.join(BENCH, "faults_overhead.py"), "--build",
                             build, "--rounds", str(CFG.rounds), "--seconds", str(CFG.duration)],
                            "faults-overhead", CFG.redis_timeout)
@@ -762,7 +762,7 @@ def build_tools(args):
             subprocess.run(["meson", "setup", build, ROOT, "--buildtype=release"], check=True,
                            stdout=subprocess.DEVNULL, timeout=600)
         # the binary lives in sim/app/ since the one-folder-per-layer layout (commit 2a088a2)
-        subprocess.run(["ninja", "-C", build, "sim/app/stagesim"], check=True,
+        subprocess.run(["ninja", "-C", build, "stagesim"], check=True,
                        stdout=subprocess.DEVNULL, timeout=1800)
         CFG.stagesim = os.path.join(build, "sim", "app", "stagesim")
     if not os.access(CFG.stagesim, os.X_OK):
@@ -792,7 +792,7 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 1 round, 1 s, few connections (figures mean nothing)")
     ap.add_argument("--rounds", type=int, help="alternating rounds (3; quick 1)")
-    ap.add_argument("--stagesim", help="stagesim binary (default: build-bench/sim/app/stagesim, "
+    ap.add_argument("--stagesim", help="stagesim binary (default: build-bench/stagesim, "
                     "built with meson/ninja)")
     ap.add_argument("--out", default=os.path.join(BENCH, "out"), help="output dir (bench/out)")
     ap.add_argument("--duration", type=float, help="seconds of ws_load runs per golden-path round "
