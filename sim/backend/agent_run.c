@@ -1,5 +1,5 @@
 /* agent_run.c -- the five events of one agent run, pure and deterministic.
- * See agent_run.h; the event shapes are CONTRACT section 2 (profile current;
+ * See agent_run.h; the event shapes are docs/contract.md §2.5 (profile current;
  * legacy names the inner object "payload" and moves user_id/tool_name in). */
 #include "agent_run.h"
 

@@ -512,6 +512,8 @@ static void client_message(sim_ws_session *s, const char *data, size_t len, int6
 int sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int final,
                            int64_t now_ms) {
     if (s->hung || s->aborted || s->close_queued || s->flooded) return 0;
+    /* lws has no size limit of its own (docs/libraries.md §2.10); the
+     * profile decides (docs/contract.md §2.7). */
     if (s->rx.len + len > SIM_WS_MAX_MESSAGE || s->rx_dropping) {
         if (s->cfg->sc->profile != SIM_PROFILE_LEGACY) return SIM_WS_TOO_BIG_CODE;
         /* legacy: the oversized message is dropped, the connection stays. */
