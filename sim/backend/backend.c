@@ -50,14 +50,10 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
         return NULL;
     }
 
-    b->routes.sc = cfg->sc;
-    b->routes.auth = cfg->auth;
-    b->routes.history = cfg->history;
-    b->routes.host = b->bind;
-    b->routes.backend_port = b->port;
-    b->routes.auth_port = cfg->auth_port;
-    b->routes.seed = cfg->seed;
-    b->routes.start_ms = cfg->clock->start_ms;
+    b->routes = (sim_backend_routes){.sc = cfg->sc, .auth = cfg->auth, .history = cfg->history,
+                                     .host = b->bind, .backend_port = b->port,
+                                     .auth_port = cfg->auth_port, .seed = cfg->seed,
+                                     .start_ms = cfg->clock->start_ms};
     sim_backend_ws_setup(b);
 
     sim_backend_accept_start(b);

@@ -230,19 +230,68 @@ static void test_runs_one_at_a_time(void) {
 
 /* ---- ws.send actions ------------------------------------------------------ */
 
-static void test_send_delay_holds_back_the_rest(void) {
-    fixture f;
-    setup(&f);
-    open_session(&f);
-    add_rule(&f, SIM_WIRE_SEND, "agent_thinking", 0,
-             (sim_action){.kind = SIM_ACT_DELAY, .delay_ms = 100});
-    chat(&f, 10);
-    run_until(&f, 1000);
-    is_str(out(&f),
-           "0 connection_established, 10 agent_started, 160 agent_thinking, 160 tool_executing, "
-           "160 tool_completed, 210 agent_completed",
-           "the delayed event holds back the later ones; the run's schedule stays");
-    teardown(&f);
+/* One ws.send rule on one event of a chat message's run (events at 0, 50,
+ * 100, 150 and 200 ms, then a client heartbeat at 1000), every frame that
+ * goes out, and whether the run completed. */
+static const struct {
+    const char *event;
+    sim_action act;
+    const char *want;
+    int runs_done;
+    const char *desc;
+} send_cases[] = {
+    {"agent_thinking", {.kind = SIM_ACT_DELAY, .delay_ms = 100},
+     "0 connection_established, 0 agent_started, 150 agent_thinking, 150 tool_executing, "
+     "150 tool_completed, 200 agent_completed, 1000 heartbeat_ack",
+     1, "delay: the delayed event holds back the later ones; the run's schedule stays"},
+    {"agent_thinking", {.kind = SIM_ACT_HOLD},
+     "0 connection_established, 0 agent_started, 100 tool_executing, 100 agent_thinking, "
+     "150 tool_completed, 200 agent_completed, 1000 heartbeat_ack",
+     1, "hold: the held event goes right after the next one"},
+    {"tool_executing", {.kind = SIM_ACT_DUPLICATE},
+     "0 connection_established, 0 agent_started, 50 agent_thinking, 100 tool_executing, "
+     "100 tool_executing, 150 tool_completed, 200 agent_completed, 1000 heartbeat_ack",
+     1, "duplicate: sent twice"},
+    {"tool_completed", {.kind = SIM_ACT_DROP},
+     "0 connection_established, 0 agent_started, 50 agent_thinking, 100 tool_executing, "
+     "200 agent_completed, 1000 heartbeat_ack",
+     1, "drop: not sent, the run goes on"},
+    {"agent_completed", {.kind = SIM_ACT_MALFORM, .mode = SIM_MALFORM_INVALID_JSON},
+     "0 connection_established, 0 agent_started, 50 agent_thinking, 100 tool_executing, "
+     "150 tool_completed, 200 (not json), 1000 heartbeat_ack",
+     1, "malform: sent broken"},
+    {"tool_executing", {.kind = SIM_ACT_REPLACE, .field = "agent_error", .text = "boom"},
+     "0 connection_established, 0 agent_started, 50 agent_thinking, 100 agent_error, "
+     "150 tool_completed, 200 agent_completed, 1000 heartbeat_ack",
+     1, "replace: another message instead, the run goes on"},
+    {"tool_executing", {.kind = SIM_ACT_STALL},
+     "0 connection_established, 0 agent_started, 50 agent_thinking, 1000 heartbeat_ack", 0,
+     "stall: the run stops for good"},
+    {"tool_executing",
+     {.kind = SIM_ACT_CLOSE, .code = 1011, .text = "Internal error", .mode = SIM_CLOSE_AFTER_SEND},
+     "0 connection_established, 0 agent_started, 50 agent_thinking, 100 tool_executing, "
+     "100 close 1011 Internal error",
+     0, "close send_first: the event, then the close, then nothing"},
+    {"tool_executing", {.kind = SIM_ACT_CLOSE},
+     "0 connection_established, 0 agent_started, 50 agent_thinking, 100 close 1011 ", 0,
+     "close: instead of the event, 1011 by default"},
+    {"agent_thinking", {.kind = SIM_ACT_HANG}, "0 connection_established, 0 agent_started", 0,
+     "hang: nothing more, not even to the client"},
+};
+
+static void test_send_actions(void) {
+    for (size_t i = 0; i < sizeof(send_cases) / sizeof(send_cases[0]); i++) {
+        fixture f;
+        setup(&f);
+        open_session(&f);
+        add_rule(&f, SIM_WIRE_SEND, send_cases[i].event, 0, send_cases[i].act);
+        chat(&f, 0);
+        client(&f, 1000, "{\"type\":\"heartbeat\"}");
+        run_until(&f, 10000);
+        is_str(out(&f), send_cases[i].want, "%s", send_cases[i].desc);
+        is_int(f.runs_done, send_cases[i].runs_done, "%s: run_done", send_cases[i].desc);
+        teardown(&f);
+    }
 }
 
 static void test_message_delay_keeps_order(void) {
@@ -259,20 +308,9 @@ static void test_message_delay_keeps_order(void) {
     teardown(&f);
 }
 
-static void test_hold(void) {
+/* A held last event goes when its run ends: before the next run. */
+static void test_hold_last_event(void) {
     fixture f;
-    setup(&f);
-    open_session(&f);
-    add_rule(&f, SIM_WIRE_SEND, "agent_thinking", 0, action(SIM_ACT_HOLD));
-    chat(&f, 10);
-    run_until(&f, 1000);
-    is_str(out(&f),
-           "0 connection_established, 10 agent_started, 110 tool_executing, 110 agent_thinking, "
-           "160 tool_completed, 210 agent_completed",
-           "the held event goes right after the next one");
-    teardown(&f);
-
-    /* A held last event goes when its run ends: before the next run. */
     setup(&f);
     f.sc->agent.gap_ms = 10;
     open_session(&f);
@@ -288,113 +326,60 @@ static void test_hold(void) {
     teardown(&f);
 }
 
-static void test_duplicate_drop_malform(void) {
+/* A dropped event still counts; remove_field, seen on the frame's text. */
+static void test_dropped_counted_and_field_removed(void) {
     fixture f;
     setup(&f);
     open_session(&f);
-    add_rule(&f, SIM_WIRE_SEND, "tool_executing", 0, action(SIM_ACT_DUPLICATE));
     add_rule(&f, SIM_WIRE_SEND, "tool_completed", 0, action(SIM_ACT_DROP));
-    add_rule(&f, SIM_WIRE_SEND, "agent_completed", 0,
-             (sim_action){.kind = SIM_ACT_MALFORM, .mode = SIM_MALFORM_INVALID_JSON});
-    chat(&f, 0);
-    run_until(&f, 1000);
-    is_str(out(&f),
-           "0 connection_established, 0 agent_started, 50 agent_thinking, 100 tool_executing, "
-           "100 tool_executing, 200 (not json)",
-           "duplicated, dropped, malformed");
-    ok(strstr(f.crossings.data, "send:agent_completed#6/1") != NULL,
-       "a dropped event still counts as a message");
-    is_int(f.runs_done, 1, "the run completes");
-    teardown(&f);
-
-    setup(&f);
-    open_session(&f);
     add_rule(&f, SIM_WIRE_SEND, "agent_started", 0,
              (sim_action){.kind = SIM_ACT_MALFORM, .mode = SIM_MALFORM_REMOVE_FIELD,
                           .field = "run_id"});
-    f.sc->agent.gap_ms = 0;
     chat(&f, 0);
     sim_ws_session_tick(f.s, f.now);
-    sim_ws_frame *fr;
-    int checked = 0;
-    while ((fr = sim_ws_session_pop(f.s))) {
-        if (strstr((char *)fr->text, "\"agent_started\"")) {
-            ok(strstr((char *)fr->text, "run_id") == NULL, "run_id removed");
-            checked = 1;
-        }
-        sim_ws_frame_free(fr);
-    }
-    ok(checked, "agent_started sent");
+    sim_ws_frame *fr = sim_ws_session_pop(f.s);
+    ok(fr && strstr((char *)fr->text, "\"agent_started\"") && !strstr((char *)fr->text, "run_id"),
+       "malform remove_field: agent_started without run_id");
+    sim_ws_frame_free(fr);
+    run_until(&f, 1000);
+    ok(strstr(f.crossings.data, "send:tool_completed#5/1 send:agent_completed#6/1 ") != NULL,
+       "a dropped event still counts as a message");
     teardown(&f);
 }
 
-static void test_replace(void) {
+static void test_message_replace(void) {
     fixture f;
     setup(&f);
     open_session(&f);
-    add_rule(&f, SIM_WIRE_SEND, "tool_executing", 0,
-             (sim_action){.kind = SIM_ACT_REPLACE, .field = "agent_error", .text = "boom"});
     add_rule(&f, SIM_WIRE_REQUEST, "ping", 0,
              (sim_action){.kind = SIM_ACT_REPLACE, .error_code = "AGENT_ERROR",
                           .text = "'AgentWebSocketBridge' object has no attribute"});
     chat(&f, 0);
     client(&f, 20, "{\"type\":\"ping\"}");
-    run_until(&f, 1000);
-    is_str(out(&f),
-           "0 connection_established, 0 agent_started, 20 error_message, 50 agent_thinking, "
-           "100 agent_error, 150 tool_completed, 200 agent_completed",
-           "replaced event and replaced answer");
+    run_until(&f, 60);
+    is_str(out(&f), "0 connection_established, 0 agent_started, 20 error_message, 50 agent_thinking",
+           "a replaced client message is answered with the rule's message");
     ok(strstr(f.crossings.data, "send:error_message#3/1") != NULL,
-       "the message's replacement crosses ws.send under its own type");
+       "the replacement crosses ws.send under its own type");
     teardown(&f);
 }
 
-static void test_stall(void) {
+static void test_stall_queues_later_runs(void) {
     fixture f;
     setup(&f);
     open_session(&f);
     add_rule(&f, SIM_WIRE_SEND, "tool_executing", 0, action(SIM_ACT_STALL));
     chat(&f, 0);
-    run_until(&f, 500);
     chat(&f, 500);
     client(&f, 600, "{\"type\":\"ping\"}");
     run_until(&f, 10000);
     is_str(out(&f), "0 connection_established, 0 agent_started, 50 agent_thinking, 600 pong",
-           "the run stops for good, pings are answered, the next run waits");
-    is_int(f.runs_done, 0, "no run done");
+           "pings are answered, the next run waits");
     is_int(sim_ws_session_deadline(f.s), SIM_WS_NO_DEADLINE, "nothing scheduled");
     teardown(&f);
 }
 
-static void test_close_actions(void) {
-    fixture f;
-    setup(&f);
-    open_session(&f);
-    add_rule(&f, SIM_WIRE_SEND, "tool_executing", 0,
-             (sim_action){.kind = SIM_ACT_CLOSE, .code = 1011, .text = "Internal error",
-                          .mode = SIM_CLOSE_AFTER_SEND});
-    chat(&f, 0);
-    run_until(&f, 1000);
-    is_str(out(&f),
-           "0 connection_established, 0 agent_started, 50 agent_thinking, 100 tool_executing, "
-           "100 close 1011 Internal error",
-           "send_first: the event, then the close, then nothing");
-    client(&f, 1000, "{\"type\":\"ping\"}");
-    ok(!strstr(out(&f), "pong"), "nothing answered after the close");
-    teardown(&f);
-
-    setup(&f);
-    open_session(&f);
-    add_rule(&f, SIM_WIRE_SEND, "tool_executing", 0, (sim_action){.kind = SIM_ACT_CLOSE});
-    chat(&f, 0);
-    run_until(&f, 1000);
-    is_str(out(&f),
-           "0 connection_established, 0 agent_started, 50 agent_thinking, 100 close 1011 ",
-           "close instead of the event, 1011 by default");
-    teardown(&f);
-}
-
-static void test_abort_hang(void) {
+static void test_abort_and_goodbye(void) {
     fixture f;
     setup(&f);
     open_session(&f);
@@ -409,8 +394,6 @@ static void test_abort_hang(void) {
     add_rule(&f, SIM_WIRE_SEND, "agent_thinking", 0, action(SIM_ACT_HANG));
     chat(&f, 0);
     run_until(&f, 1000);
-    client(&f, 1000, "{\"type\":\"ping\"}");
-    is_str(out(&f), "0 connection_established, 0 agent_started", "hang: nothing more");
     sim_ws_session_shutdown(f.s, f.now);
     drain(&f);
     is_str(out(&f), "0 connection_established, 0 agent_started, 1000 close 1001 Server shutting down",
@@ -523,14 +506,19 @@ static void test_establishment(void) {
     teardown(&f);
 }
 
+/* A start-up that reaches `services` at 700 + (1400 - 700) * 4 / 7 = 1100
+ * ms, and a session opened at its start. */
+static void open_during_startup(fixture *f, uint32_t ws_wait_ms) {
+    setup(f);
+    f->sc->startup_app_state_ms = 700;
+    f->sc->startup_complete_ms = 1400;
+    f->sc->startup_ws_wait_ms = ws_wait_ms;
+    open_session(f);
+}
+
 static void test_startup_gate(void) {
     fixture f;
-    setup(&f);
-    /* `services` begins at 700 + (1400 - 700) * 4 / 7 = 1100 ms. */
-    f.sc->startup_app_state_ms = 700;
-    f.sc->startup_complete_ms = 1400;
-    f.sc->startup_ws_wait_ms = 3000;
-    open_session(&f);
+    open_during_startup(&f, 3000);
     is_str(out(&f), "", "no welcome before `services`");
     client(&f, 100, "{\"type\":\"ping\"}");
     client(&f, 200, "{\"type\":\"heartbeat\"}");
@@ -541,11 +529,7 @@ static void test_startup_gate(void) {
            "welcome, then the queued messages in order");
     teardown(&f);
 
-    setup(&f);
-    f.sc->startup_app_state_ms = 700;
-    f.sc->startup_complete_ms = 1400;
-    f.sc->startup_ws_wait_ms = 500;
-    open_session(&f);
+    open_during_startup(&f, 500);
     client(&f, 100, "{\"type\":\"ping\"}");
     run_until(&f, 5000);
     is_str(out(&f), "500 close 1011 Service not ready: startup phase no_app_state after 0.5 s",
@@ -553,21 +537,23 @@ static void test_startup_gate(void) {
     teardown(&f);
 }
 
+/* A session with a heartbeat after 1 s of silence and a timeout at 2.5 s. */
+static void open_with_heartbeat(fixture *f) {
+    setup(f);
+    f->sc->heartbeat_ms = 1000;
+    f->sc->heartbeat_timeout_ms = 2500;
+    open_session(f);
+}
+
 static void test_heartbeat(void) {
     fixture f;
-    setup(&f);
-    f.sc->heartbeat_ms = 1000;
-    f.sc->heartbeat_timeout_ms = 2500;
-    open_session(&f);
+    open_with_heartbeat(&f);
     run_until(&f, 10000);
     is_str(out(&f), "0 connection_established, 1000 heartbeat, 2500 close 1011 Heartbeat timeout",
            "heartbeat after heartbeat_ms of silence, 1011 at the timeout");
     teardown(&f);
 
-    setup(&f);
-    f.sc->heartbeat_ms = 1000;
-    f.sc->heartbeat_timeout_ms = 2500;
-    open_session(&f);
+    open_with_heartbeat(&f);
     client(&f, 800, "{\"type\":\"pong\"}");
     client(&f, 2000, "{\"type\":\"ping\"}");
     run_until(&f, 10000);
@@ -612,14 +598,13 @@ int main(void) {
     sim_log_set_level(SIM_LOG_ERROR);
     test_golden_path();
     test_runs_one_at_a_time();
-    test_send_delay_holds_back_the_rest();
+    test_send_actions();
     test_message_delay_keeps_order();
-    test_hold();
-    test_duplicate_drop_malform();
-    test_replace();
-    test_stall();
-    test_close_actions();
-    test_abort_hang();
+    test_hold_last_event();
+    test_dropped_counted_and_field_removed();
+    test_message_replace();
+    test_stall_queues_later_runs();
+    test_abort_and_goodbye();
     test_misroute();
     test_pending_runs_cap();
     test_queued_messages_cap();
