@@ -168,6 +168,8 @@ static void held_release(sim_ws_session *s, int64_t due, int64_t now) {
     while ((f = list_pop(&s->held))) pipe_push(s, f, due, now);
 }
 
+/* Queues a close behind the frames pushed before it; the reason is cut to
+ * the 123 bytes a close frame holds (docs/libraries.md §2.9). */
 static void session_close(sim_ws_session *s, int code, const char *reason, int64_t now) {
     pipe_push(s, frame_new(s, code, reason, strnlen(reason, 123)), now, now);
 }
