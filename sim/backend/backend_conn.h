@@ -1,9 +1,10 @@
 /* backend_conn.h -- what the backend's glue files share: the service and
- * connection structs, the connection list and the crossing helpers. Every
- * other glue file depends on this one and it calls none of them:
- * backend.c (life cycle) -> backend_lws.c (the lws callback) ->
- * backend_http.c, backend_ws.c; backend_accept.c (listening socket,
- * pre-read) -> backend_http.c. Not a public header. */
+ * connection structs, the connection list and the crossing helpers. The
+ * glue calls downwards only: backend.c (life cycle) uses backend_accept.c,
+ * backend_lws.c and backend_ws.c; backend_lws.c (the lws callback) uses
+ * backend_http.c and backend_ws.c; backend_accept.c (listening socket,
+ * pre-read) uses backend_http.c; all of them use backend_conn.c, which uses
+ * none of them. Not a public header. */
 #ifndef SIM_BACKEND_CONN_H
 #define SIM_BACKEND_CONN_H
 #ifndef SIM_IN_BACKEND

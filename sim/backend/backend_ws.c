@@ -7,8 +7,8 @@
  * ws_sync does what the session wants: write, cut TCP, re-arm the timer. */
 #include "backend_ws.h"
 
+#include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "agent_run.h"
 #include "history.h"
