@@ -1,5 +1,5 @@
 /* agent_run.c -- the five events of one agent run, pure and deterministic.
- * See agent_run.h; the event shapes are CONTRACT section 2 (profile current;
+ * See agent_run.h; the event shapes are docs/contract.md §2.5 (profile current;
  * legacy names the inner object "payload" and moves user_id/tool_name in). */
 #include "agent_run.h"
 
@@ -167,6 +167,22 @@ char *sim_run_event(const sim_run *r, int i, int64_t now_ms) {
         fill_data(r, i, inner);
         cJSON_AddItemToObject(j, "data", inner);
     }
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    sim_assert(s);
+    return s;
+}
+
+char *sim_run_history_entry(const sim_run *r, int answer, int64_t now_ms) {
+    char iso[SIM_ISO_LEN];
+    sim_iso_time(iso, now_ms);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "role", answer ? "assistant" : "user");
+    cJSON_AddStringToObject(j, "content", answer ? r->answer : r->prompt);
+    cJSON_AddStringToObject(j, "run_id", r->run_id);
+    cJSON_AddStringToObject(j, "thread_id", r->thread_id);
+    cJSON_AddStringToObject(j, "user_id", r->user_id);
+    cJSON_AddStringToObject(j, "timestamp", iso);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     sim_assert(s);

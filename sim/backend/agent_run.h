@@ -52,6 +52,12 @@ char *sim_run_event(const sim_run *r, int i, int64_t now_ms);
 /* Its type name ("agent_started" ...). */
 const char *sim_run_event_type(int i);
 
+/* One of the two records a completed run leaves in its thread's history:
+ * the user's prompt (answer == 0) or the answer, as
+ * {"role","content","run_id","thread_id","user_id","timestamp":iso}.
+ * Caller frees. */
+char *sim_run_history_entry(const sim_run *r, int answer, int64_t now_ms);
+
 /* The answer text for a prompt: answer_template with {prompt}, {tool},
  * {agent} and {digest} substituted. Caller frees. */
 char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, const char *agent,

@@ -3,27 +3,13 @@
 #ifndef SIM_BACKEND_H
 #define SIM_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include "auth.h"
-#include "clock.h"
-#include "history.h"
-#include "scenario.h"
+
+#include "backend_config.h"
 
 struct ev_loop;
-typedef struct sim_faults sim_faults;
 typedef struct sim_backend sim_backend;
-
-typedef struct sim_backend_config {
-    const char *bind;
-    int port;                   /* 0 picks a free port */
-    int auth_port;              /* for the discovery route's URLs */
-    const sim_scenario *sc;     /* borrowed, outlives the backend */
-    sim_auth_store *auth;       /* borrowed: token checks, revocation */
-    sim_history *history;       /* borrowed, may be NULL (no Redis at all) */
-    sim_faults *faults;         /* borrowed */
-    uint64_t seed;
-    const sim_clock *clock;     /* borrowed: the simulated start-up counts from its start */
-} sim_backend_config;
 
 sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *cfg,
                                char *err, size_t errlen);

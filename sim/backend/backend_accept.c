@@ -1,15 +1,17 @@
 /* backend_accept.c -- the backend's listening socket and the pre-read of
  * each connection's first request head, before libwebsockets gets it.
  *
- * Why: lws 4.1.6 refuses an upgrade whose Sec-WebSocket-Protocol list is
- * longer than 127 bytes or has an entry over 63 ("protocol list too long" /
- * "pcol name too long"), and a JWT subprotocol is ~400 bytes. So we peek at
- * the head (MSG_PEEK: lws reads the socket itself afterwards), and only for an
- * upgrade carrying that header consume the head, take the header out and hand
- * lws the edited copy (lws_adopt_socket_vhost_readbuf). Here is also where
- * the ACCEPT crossing happens, so faults can refuse, delay or hang a
- * connection or a handshake before lws answers anything. */
-#include <cjson/cJSON.h>
+ * Why (docs/libraries.md §2.7): lws 4.1.6 refuses an upgrade whose
+ * Sec-WebSocket-Protocol list is longer than 127 bytes or has an entry over
+ * 63 ("protocol list too long" / "pcol name too long"), and a JWT
+ * subprotocol is ~400 bytes. So we peek at the head (MSG_PEEK: lws reads the
+ * socket itself afterwards), and only for an upgrade carrying that header
+ * consume the head, take the header out and hand lws the edited copy
+ * (lws_adopt_socket_vhost_readbuf). Here is also where the accept crossing
+ * happens, so faults can refuse, delay or hang a connection or a handshake
+ * before lws answers anything. */
+#include "backend_accept.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,25 +23,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "backend_int.h"
+#include "backend_http.h"
 #include "util.h"
 
-static void pre_retry_cb(struct ev_loop *loop, ev_timer *t, int revents);
+#define HEAD_MAX 16384            /* request head we pre-read; more → 431 */
+#define PREREAD_TIMEOUT_MS 10000  /* a client that never finishes its head */
+/* Roughly the size of our 101 answer: a `slow` upgrade takes as long as it
+ * would take to trickle out at the rule's rate (lws writes the 101 itself). */
+#define UPGRADE_REPLY_BYTES 160
 
-/* ---- pre-read: accept, read the head, edit it, adopt ------------------- */
+/* What the pre-read's timer does when a delay ends (pre_part.after_delay). */
+enum {
+    PRE_ADOPT,    /* hand the socket to lws (a delayed ws.accept; also the head's timeout) */
+    PRE_ACCEPT,   /* cross ws.accept (a delayed or slow upgrade request) */
+    PRE_REFUSE,   /* answer the refusal kept in the pre-read part */
+};
 
-static void pre_stop(conn *c) {
-    ev_io_stop(c->b->loop, &c->io);
-    ev_timer_stop(c->b->loop, &c->pre_timer);
-    ev_timer_stop(c->b->loop, &c->retry);
+static conn *of_io(ev_io *w) {
+    return (conn *)((char *)w - offsetof(conn, u.pre.io));
 }
 
-void sim_backend_pre_close(conn *c) {
-    pre_stop(c);
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
+void sim_backend_accept_close(conn *c) {
     sim_backend_unlink(c);
-    sim_backend_conn_free(c);
+    sim_backend_conn_free(c);   /* closes the socket: lws never had it */
 }
 
 /* Reads what the client sent and is still unread (the peeked head): a
@@ -54,60 +60,60 @@ static void pre_drain(conn *c) {
 /* A hung connection (HANG before lws): what the client sends is read and
  * ignored, and its end frees the socket. */
 static void hung_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
-    conn *c = (conn *)((char *)w - offsetof(conn, io));
+    (void)loop, (void)revents;
+    conn *c = of_io(w);
     char tmp[4096];
     ssize_t n = recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) sim_backend_pre_close(c);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) sim_backend_accept_close(c);
 }
 
 static void pre_hang(conn *c) {
-    pre_stop(c);
+    pre_part *p = &c->u.pre;
+    ev_io_stop(c->b->loop, &p->io);
+    ev_timer_stop(c->b->loop, &p->timer);
+    ev_timer_stop(c->b->loop, &p->retry);
     c->hung = 1;
-    ev_set_cb(&c->io, hung_read_cb);
-    ev_io_start(c->b->loop, &c->io);
+    ev_set_cb(&p->io, hung_read_cb);
+    ev_io_start(c->b->loop, &p->io);
 }
 
 /* A raw HTTP/1.1 reply, then close (FIN). ctype NULL: guessed from body. */
-static void pre_reply_ct(conn *c, int status, const char *ctype, const char *body) {
+static void pre_reply(conn *c, int status, const char *ctype, const char *body) {
     char buf[4096];
-    size_t n = sim_backend_raw_response(buf, sizeof(buf), status,
-                                        ctype ? ctype : sim_backend_ctype(body), body);
+    size_t n = sim_backend_http_raw_response(buf, sizeof(buf), status,
+                                             ctype ? ctype : sim_backend_http_ctype(body), body);
     pre_drain(c);
     ssize_t w = write(c->fd, buf, n);
     (void)w;
     shutdown(c->fd, SHUT_WR);
-    sim_backend_pre_close(c);
-}
-
-static void pre_reply(conn *c, int status, const char *body) {
-    pre_reply_ct(c, status, NULL, body);
+    sim_backend_accept_close(c);
 }
 
 /* Hands the socket and the (edited) head to lws. After this the connection
  * belongs to lws: it is freed in LWS_CALLBACK_WSI_DESTROY. */
 static void adopt(conn *c) {
     sim_backend *b = c->b;
-    pre_stop(c);
-    c->kind = C_HTTP;
+    /* The pre-read ends here; lws copies the head it is given. */
+    sim_buf head = c->u.pre.head;
+    int readbuf = c->u.pre.readbuf;
+    memset(&c->u.pre.head, 0, sizeof(head));
+    sim_backend_http_start(c);
     b->adopting = c;
-    struct lws *wsi = c->readbuf ? lws_adopt_socket_vhost_readbuf(b->vh, c->fd, c->head.data,
-                                                                  c->head.len)
-                                 : lws_adopt_socket_vhost(b->vh, c->fd);
-    if (b->adopting == c) {
-        /* No callback claimed it. */
-        b->adopting = NULL;
-        if (!wsi) {
-            /* lws closed the fd. */
-            c->fd = -1;
-            sim_backend_unlink(c);
-            sim_backend_conn_free(c);
-            return;
-        }
-        c->wsi = wsi;
-        lws_set_opaque_user_data(wsi, c);
+    struct lws *wsi = readbuf ? lws_adopt_socket_vhost_readbuf(b->vh, c->fd, head.data, head.len)
+                              : lws_adopt_socket_vhost(b->vh, c->fd);
+    sim_buf_free(&head);
+    /* Claimed by the callback: c is lws's now, and already destroyed when
+     * wsi is NULL. */
+    if (b->adopting != c) return;
+    b->adopting = NULL;
+    if (!wsi) {
+        /* lws closed the fd. */
+        sim_backend_unlink(c);
+        sim_backend_conn_free(c);
+        return;
     }
-    /* When wsi is NULL here the connection was claimed and already destroyed. */
-    if (wsi) sim_buf_free(&c->head);
+    c->wsi = wsi;
+    lws_set_opaque_user_data(wsi, c);
 }
 
 /* Finds header `name` in the head up to end: the value span in v and vlen,
@@ -138,54 +144,43 @@ static int head_find(char *head, char *end, const char *name, char **v, size_t *
 }
 
 /* Where the upgrade continues after a delay, as the pre-read's timer. */
-static void pre_wait(conn *c, int64_t ms) {
-    ev_io_stop(c->b->loop, &c->io);
-    ev_timer_stop(c->b->loop, &c->pre_timer);
-    ev_timer_set(&c->pre_timer, sim_backend_wait_s(c->b, ms), 0.0);
-    ev_timer_start(c->b->loop, &c->pre_timer);
+static void pre_wait(conn *c, int64_t ms, int after_delay) {
+    pre_part *p = &c->u.pre;
+    p->after_delay = after_delay;
+    ev_io_stop(c->b->loop, &p->io);
+    ev_timer_stop(c->b->loop, &p->timer);
+    ev_timer_set(&p->timer, sim_backend_wait_s(c->b, ms), 0.0);
+    ev_timer_start(c->b->loop, &p->timer);
 }
-
-/* Roughly the size of our 101 answer: a `slow` upgrade takes as long as it
- * would take to trickle out at the rule's rate (lws writes the 101 itself). */
-#define UPGRADE_REPLY_BYTES 160
 
 /* The WebSocket is about to be accepted: crosses ws.accept, then hands the
  * socket to lws (which answers 101) or carries out the action. */
 static void ws_accept_step(conn *c) {
     sim_backend *b = c->b;
+    sim_ws_handshake *hs = c->upgrade;
     sim_action act;
-    c->pre_stage = 0;
-    sim_backend_cross(b, SIM_WIRE_ACCEPT, "ws", c->path, c->method,
-                      c->user_id[0] ? c->user_id : NULL, c->ordinal, 0, 0, 0, &act);
+    sim_backend_cross(b, SIM_WIRE_ACCEPT, "ws", hs->path, c->u.pre.method,
+                      hs->user_id[0] ? hs->user_id : NULL, c->ordinal, 0, 0, 0, &act);
     switch (act.kind) {
     case SIM_ACT_PASS: adopt(c); return;
     case SIM_ACT_DELAY:
         /* Adopt later: a slow handshake. */
-        pre_wait(c, act.delay_ms);
+        pre_wait(c, act.delay_ms, PRE_ADOPT);
         return;
     case SIM_ACT_HANG:
         /* Keep the socket, never answer (the handshake times out). */
         pre_hang(c);
         return;
-    case SIM_ACT_CLOSE:
-        /* Accept the upgrade, then close with the rule's code. */
-        c->accept_close = 1;
-        c->accept_code = act.code ? act.code : 1011;
-        snprintf(c->accept_text, sizeof(c->accept_text), "%s", act.text ? act.text : "");
-        adopt(c);
-        return;
-    case SIM_ACT_REPLACE:
-        /* Accept, then send the rule's message instead of the welcome. */
-        free(c->accept_msg);
-        c->accept_msg = sim_backend_ws_replacement(c, &act, NULL);
-        snprintf(c->accept_type, sizeof(c->accept_type), "%s",
-                 act.field ? act.field : "error_message");
+    case SIM_ACT_CLOSE:     /* accept the upgrade, then close with the rule's code */
+    case SIM_ACT_REPLACE:   /* accept, then send the rule's message instead of the welcome */
+        sim_ws_handshake_accept_action(hs, &act, b->cfg.sc->agent.agent_name,
+                                       sim_backend_now_ms(b));
         adopt(c);
         return;
     case SIM_ACT_ABORT:
     default:
         sim_backend_abort_fd(c->fd);
-        sim_backend_pre_close(c);
+        sim_backend_accept_close(c);
         return;
     }
 }
@@ -194,18 +189,16 @@ static void ws_accept_step(conn *c) {
  * then goes on to ws.accept or answers as the action says. */
 static void upgrade_request(conn *c) {
     sim_backend *b = c->b;
+    pre_part *p = &c->u.pre;
     sim_action act;
-    sim_backend_cross(b, SIM_WIRE_REQUEST, "http", c->path, c->method, NULL, c->ordinal, 1, 0, 0,
-                      &act);
+    sim_backend_cross(b, SIM_WIRE_REQUEST, "http", c->upgrade->path, p->method, NULL, c->ordinal,
+                      1, 0, 0, &act);
     switch (act.kind) {
     case SIM_ACT_PASS: ws_accept_step(c); return;
-    case SIM_ACT_DELAY:
-        c->pre_stage = 1;
-        pre_wait(c, act.delay_ms);
-        return;
+    case SIM_ACT_DELAY: pre_wait(c, act.delay_ms, PRE_ACCEPT); return;
     case SIM_ACT_SLOW:
-        c->pre_stage = 1;
-        pre_wait(c, (int64_t)UPGRADE_REPLY_BYTES * 1000 / (act.code > 0 ? act.code : 1));
+        pre_wait(c, (int64_t)UPGRADE_REPLY_BYTES * 1000 / (act.code > 0 ? act.code : 1),
+                 PRE_ACCEPT);
         return;
     case SIM_ACT_REPLY: {
         /* A refusal python-websockets reports as "server rejected WebSocket
@@ -214,23 +207,22 @@ static void upgrade_request(conn *c) {
         char body[2048];
         snprintf(body, sizeof(body), "%s", act.text ? act.text : "");
         if (act.delay_ms) {
-            c->pre_stage = 2;
-            c->accept_code = act.code ? act.code : 500;
-            free(c->accept_msg);
-            c->accept_msg = sim_xstrdup(body);
-            snprintf(c->accept_type, sizeof(c->accept_type), "%s",
-                     act.field ? act.field : sim_backend_ctype(body));
-            pre_wait(c, act.delay_ms);
+            p->refuse_status = act.code ? act.code : 500;
+            free(p->refuse_body);
+            p->refuse_body = sim_xstrdup(body);
+            snprintf(p->refuse_ctype, sizeof(p->refuse_ctype), "%s",
+                     act.field ? act.field : sim_backend_http_ctype(body));
+            pre_wait(c, act.delay_ms, PRE_REFUSE);
             return;
         }
-        pre_reply_ct(c, act.code ? act.code : 500, act.field, body);
+        pre_reply(c, act.code ? act.code : 500, act.field, body);
         return;
     }
     case SIM_ACT_EMPTY:
         /* Closed without a reply: a plain FIN once the head is read. */
         pre_drain(c);
         shutdown(c->fd, SHUT_RDWR);
-        sim_backend_pre_close(c);
+        sim_backend_accept_close(c);
         return;
     case SIM_ACT_HANG:
         pre_hang(c);
@@ -238,42 +230,44 @@ static void upgrade_request(conn *c) {
     case SIM_ACT_ABORT:   /* reset */
     default:
         sim_backend_abort_fd(c->fd);
-        sim_backend_pre_close(c);
+        sim_backend_accept_close(c);
         return;
     }
 }
 
-static void pre_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    conn *c = (conn *)((char *)t - offsetof(conn, pre_timer));
+static void pre_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop, (void)revents;
+    conn *c = (conn *)((char *)t - offsetof(conn, u.pre.timer));
+    pre_part *p = &c->u.pre;
     if (c->hung) return;
-    if (c->head.len && !strstr(c->head.data, "\r\n\r\n")) {
-        sim_backend_pre_close(c);
+    if (p->head.len && !strstr(p->head.data, "\r\n\r\n")) {
+        sim_backend_accept_close(c);   /* the head never came whole */
         return;
     }
-    /* The end of a delay of the upgrade. */
-    if (c->pre_stage == 2) {
-        char *body = c->accept_msg;
-        c->accept_msg = NULL;
-        pre_reply_ct(c, c->accept_code, c->accept_type, body ? body : "");
+    if (p->after_delay == PRE_REFUSE) {
+        char *body = p->refuse_body;
+        p->refuse_body = NULL;
+        pre_reply(c, p->refuse_status, p->refuse_ctype, body ? body : "");
         free(body);
-    } else if (c->pre_stage == 1) {
+    } else if (p->after_delay == PRE_ACCEPT) {
         ws_accept_step(c);
-    } else if (c->head.len) {
+    } else if (p->head.len) {
         adopt(c);
     } else {
-        sim_backend_pre_close(c);
+        sim_backend_accept_close(c);   /* nothing came */
     }
 }
 
-/* The head is complete: parse what we need, sim_backend_cross ACCEPT, act. */
+/* The head is complete: parse what we need, cross accept, act. */
 static void pre_head_done(conn *c, char *hend) {
     sim_backend *b = c->b;
-    char *head = c->head.data;
+    pre_part *p = &c->u.pre;
+    char *head = p->head.data;
     /* Request line: METHOD SP target SP version */
     char *sp1 = memchr(head, ' ', (size_t)(hend - head));
     char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(hend - sp1 - 1)) : NULL;
     if (!sp1 || !sp2) {
-        pre_reply(c, 400, "{\"detail\":\"Bad Request\"}");
+        pre_reply(c, 400, NULL, "{\"detail\":\"Bad Request\"}");
         return;
     }
     char method[16], target[4096];
@@ -300,26 +294,27 @@ static void pre_head_done(conn *c, char *hend) {
             ssize_t got = recv(c->fd, tmp, headlen, 0);
             free(tmp);
             if (got != (ssize_t)headlen) {
-                sim_backend_pre_close(c);
+                sim_backend_accept_close(c);
                 return;
             }
-            c->head.len = headlen;
+            p->head.len = headlen;
             head[headlen] = '\0';
-            c->readbuf = 1;
+            p->readbuf = 1;
             sub = sim_xstrndup(v, vlen);
             /* Take the line out: lws must not see it (see the top comment). */
-            size_t tail = c->head.len - (size_t)(le - head);
+            size_t tail = p->head.len - (size_t)(le - head);
             memmove(ls, le, tail + 1);
-            c->head.len -= (size_t)(le - ls);
+            p->head.len -= (size_t)(le - ls);
             hend -= (le - ls);
         }
         if (head_find(head, hend + 2, "Authorization", &v, &vlen, NULL, NULL))
             authz = sim_xstrndup(v, vlen);
-        sim_backend_ws_prepare(c, target, sub, authz, query);
+        c->upgrade = sim_ws_handshake_new(b->cfg.sc, b->cfg.auth, target, sub, authz, query,
+                                          sim_backend_now_ms(b));
         free(sub);
         free(authz);
         c->ordinal = ++b->ws_conns;
-        snprintf(c->method, sizeof(c->method), "%.7s", method);
+        snprintf(p->method, sizeof(p->method), "%.7s", method);
         upgrade_request(c);
         return;
     }
@@ -332,7 +327,7 @@ static void pre_head_done(conn *c, char *hend) {
         return;
     default:
         sim_backend_abort_fd(c->fd);
-        sim_backend_pre_close(c);
+        sim_backend_accept_close(c);
         return;
     }
 }
@@ -342,39 +337,43 @@ static void pre_head_done(conn *c, char *hend) {
  * is still incomplete is peeked again a little later, since the unread
  * bytes keep the socket readable. */
 static void pre_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
-    conn *c = (conn *)((char *)w - offsetof(conn, io));
-    sim_buf_reserve(&c->head, HEAD_MAX + 2);
-    ssize_t n = recv(c->fd, c->head.data, HEAD_MAX + 1, MSG_PEEK);
+    (void)revents;
+    conn *c = of_io(w);
+    pre_part *p = &c->u.pre;
+    sim_buf_reserve(&p->head, HEAD_MAX + 2);
+    ssize_t n = recv(c->fd, p->head.data, HEAD_MAX + 1, MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {
-        sim_backend_pre_close(c);
+        sim_backend_accept_close(c);
         return;
     }
-    c->head.len = (size_t)n;
-    c->head.data[n] = '\0';
-    char *hend = memmem(c->head.data, (size_t)n, "\r\n\r\n", 4);
-    if (!hend || (size_t)(hend - c->head.data) > HEAD_MAX) {
+    p->head.len = (size_t)n;
+    p->head.data[n] = '\0';
+    char *hend = memmem(p->head.data, (size_t)n, "\r\n\r\n", 4);
+    if (!hend || (size_t)(hend - p->head.data) > HEAD_MAX) {
         if ((size_t)n > HEAD_MAX) {
-            pre_reply(c, 431, "{\"detail\":\"Request Header Fields Too Large\"}");
+            pre_reply(c, 431, NULL, "{\"detail\":\"Request Header Fields Too Large\"}");
             return;
         }
-        ev_io_stop(loop, &c->io);
-        ev_timer_start(loop, &c->retry);
+        ev_io_stop(loop, &p->io);
+        ev_timer_start(loop, &p->retry);
         return;
     }
-    if (memchr(c->head.data, '\0', (size_t)(hend - c->head.data))) {
-        pre_reply(c, 400, "{\"detail\":\"Bad Request\"}");
+    if (memchr(p->head.data, '\0', (size_t)(hend - p->head.data))) {
+        pre_reply(c, 400, NULL, "{\"detail\":\"Bad Request\"}");
         return;
     }
     pre_head_done(c, hend);
 }
 
 static void pre_retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    conn *c = (conn *)((char *)t - offsetof(conn, retry));
-    ev_io_start(loop, &c->io);
+    (void)revents;
+    conn *c = (conn *)((char *)t - offsetof(conn, u.pre.retry));
+    ev_io_start(loop, &c->u.pre.io);
 }
 
-void sim_backend_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
     sim_backend *b = (sim_backend *)((char *)w - offsetof(sim_backend, lio));
     for (int i = 0; i < 64; i++) {
         int fd = accept4(b->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -387,18 +386,59 @@ void sim_backend_accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
          * and the client's delayed ACK add ~40 ms to every keep-alive reply. */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn *c = sim_xcalloc(1, sizeof(*c));
-        c->b = b;
-        c->fd = fd;
-        c->kind = C_PRE;
-        ev_io_init(&c->io, pre_read_cb, fd, EV_READ);
-        ev_io_start(loop, &c->io);
-        ev_timer_init(&c->pre_timer, pre_timeout_cb, sim_backend_wait_s(b, PREREAD_TIMEOUT_MS), 0.0);
-        ev_timer_start(loop, &c->pre_timer);
-        ev_timer_init(&c->retry, pre_retry_cb, 0.005, 0.0);
-        ev_init(&c->http_timer, sim_backend_http_timer_cb);
-        sim_backend_ws_init(c);
-        sim_backend_link(b, c);
+        conn *c = sim_backend_conn_new(b, fd);
+        pre_part *p = &c->u.pre;
+        ev_io_init(&p->io, pre_read_cb, fd, EV_READ);
+        ev_io_start(loop, &p->io);
+        ev_timer_init(&p->timer, pre_timer_cb, sim_backend_wait_s(b, PREREAD_TIMEOUT_MS), 0.0);
+        ev_timer_start(loop, &p->timer);
+        ev_timer_init(&p->retry, pre_retry_cb, 0.005, 0.0);
     }
 }
 
+/* ---- the listening socket --------------------------------------------------- */
+
+int sim_backend_accept_listen(sim_backend *b, char *err, size_t errlen) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", b->cfg.port);
+    int rc = getaddrinfo(b->bind, portstr, &hints, &res);
+    if (rc) {
+        snprintf(err, errlen, "backend: cannot resolve %s: %s", b->bind, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+        snprintf(err, errlen, "backend: cannot listen on %s:%d: %s", b->bind, b->cfg.port,
+                 strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    b->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    b->lfd = fd;
+    ev_io_init(&b->lio, accept_cb, fd, EV_READ);
+    return 0;
+}
+
+void sim_backend_accept_start(sim_backend *b) {
+    ev_io_start(b->loop, &b->lio);
+}
+
+void sim_backend_accept_stop(sim_backend *b) {
+    if (b->lfd < 0) return;
+    ev_io_stop(b->loop, &b->lio);
+    close(b->lfd);
+    b->lfd = -1;
+}

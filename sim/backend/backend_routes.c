@@ -1,6 +1,7 @@
-/* backend_routes.c -- the backend's HTTP routes of CONTRACT section 1, as a
- * table of {method, path, handler}; pure (request in, response out). The
- * thread history route only names the thread: the glue reads Redis. */
+/* backend_routes.c -- the backend's HTTP routes of docs/contract.md §1, as a
+ * sim_route table of {method, path, handler, flags}; pure (request in,
+ * response out). The thread history route only names the thread: the glue
+ * reads Redis. */
 #include "backend_routes.h"
 #include "startup.h"
 
@@ -11,25 +12,19 @@
 
 #include "util.h"
 
+#define THREAD_ID_SIZE 129   /* a thread id and its NUL */
+
+/* What a handler gets as its ctx: the service, and what the dispatcher
+ * found out about the request. */
 typedef struct route_ctx {
     sim_backend_routes *rt;
-    const sim_http_request *req;
-    sim_http_response *resp;
-    const char *thread_id;      /* {id} of /api/threads/{id}/..., else NULL */
-    const sim_principal *who;   /* set for authenticated routes */
-    char *history_thread;       /* out: read this thread's history */
-    size_t history_len;
+    const sim_principal *who;        /* set for R_AUTH routes */
+    char thread_id[THREAD_ID_SIZE];  /* the {} of /api/threads/{}/..., for R_THREAD routes */
+    int read_history;                /* out: read thread_id's history from Redis */
 } route_ctx;
 
-typedef int (*route_fn)(route_ctx *c);
-
-static int legacy(const route_ctx *c) {
-    return c->rt->sc && c->rt->sc->profile == SIM_PROFILE_LEGACY;
-}
-
-static int reply(route_ctx *c, int status, cJSON *j) {
-    sim_http_json(c->resp, status, j);
-    return SIM_ROUTE_DONE;
+static int legacy(const sim_backend_routes *rt) {
+    return rt->sc && rt->sc->profile == SIM_PROFILE_LEGACY;
 }
 
 static cJSON *status_obj(const char *status) {
@@ -46,49 +41,57 @@ static void add_iso(cJSON *j, const char *key, int64_t now_ms) {
 
 /* ---- health family ------------------------------------------------------ */
 
-static int h_health(route_ctx *c) {
-    if (!legacy(c)) return reply(c, 200, status_obj("ok"));
-    sim_phase phase = sim_startup_phase(c->rt->sc, c->req->now_ms - c->rt->start_ms);
+static void h_health(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    const route_ctx *c = ctx;
+    if (!legacy(c->rt)) {
+        sim_http_json(resp, 200, status_obj("ok"));
+        return;
+    }
+    sim_phase phase = sim_startup_phase(c->rt->sc, req->now_ms - c->rt->start_ms);
     if (phase != SIM_PHASE_COMPLETE) {
         cJSON *j = status_obj("unhealthy");
         cJSON_AddStringToObject(j, "message", "Startup in progress");
         cJSON_AddBoolToObject(j, "startup_in_progress", 1);
         cJSON *d = cJSON_AddObjectToObject(j, "details");
         cJSON_AddStringToObject(d, "phase", sim_phase_name(phase));
-        return reply(c, 503, j);
+        sim_http_json(resp, 503, j);
+        return;
     }
     cJSON *j = status_obj("healthy");
     cJSON_AddStringToObject(j, "service", "netra-ai-platform");
     cJSON_AddStringToObject(j, "version", "1.0.0");
-    cJSON_AddNumberToObject(j, "timestamp", c->req->now_ms / 1000.0);
-    return reply(c, 200, j);
+    cJSON_AddNumberToObject(j, "timestamp", req->now_ms / 1000.0);
+    sim_http_json(resp, 200, j);
 }
 
-static int h_ok(route_ctx *c) {
-    return reply(c, 200, status_obj("ok"));
+static void h_ok(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    (void)ctx, (void)req;
+    sim_http_json(resp, 200, status_obj("ok"));
 }
 
-static const char *redis_state(const route_ctx *c) {
-    sim_history *h = c->rt->history;
+static const char *redis_state(const sim_backend_routes *rt) {
+    sim_history *h = rt->history;
     if (!h) return "skipped_optional";
     return sim_history_connected(h) ? "connected" : "optional_unavailable";
 }
 
-static int h_ready(route_ctx *c) {
+static void h_ready(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    const route_ctx *c = ctx;
+    (void)req;
     cJSON *j = status_obj("ready");
-    if (legacy(c)) {
+    if (legacy(c->rt)) {
         cJSON_AddStringToObject(j, "core_db", "connected");
         cJSON_AddStringToObject(j, "clickhouse_db", "skipped_optional");
-        cJSON_AddStringToObject(j, "redis_db", redis_state(c));
+        cJSON_AddStringToObject(j, "redis_db", redis_state(c->rt));
     }
-    return reply(c, 200, j);
+    sim_http_json(resp, 200, j);
 }
 
 /* Breaker view of the backend's Redis client, following the staging rules
  * (5 failures open it): open while disconnected after 5 failures. The
  * WebSocket and auth breakers have nothing that trips them yet. */
-static cJSON *breakers(const route_ctx *c) {
-    sim_history *h = c->rt->history;
+static cJSON *breakers(const sim_backend_routes *rt) {
+    sim_history *h = rt->history;
     uint64_t fails = h ? sim_history_failures(h) : 0;
     int redis_open = h && !sim_history_connected(h) && fails >= 5;
     static const struct { const char *name; int threshold; int recovery_s; } defs[] = {
@@ -106,7 +109,8 @@ static cJSON *breakers(const route_ctx *c) {
     return b;
 }
 
-static int h_infrastructure(route_ctx *c) {
+static void h_infrastructure(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    const route_ctx *c = ctx;
     sim_history *h = c->rt->history;
     int connected = h ? sim_history_connected(h) : 0;
     cJSON *j = status_obj(!h || connected ? "ok" : "degraded");
@@ -119,30 +123,32 @@ static int h_infrastructure(route_ctx *c) {
     cJSON *db = cJSON_AddObjectToObject(inf, "database");
     cJSON_AddStringToObject(db, "status", "connected");
     cJSON_AddBoolToObject(db, "connected", 1);
-    cJSON_AddItemToObject(j, "circuit_breakers", breakers(c));
+    cJSON_AddItemToObject(j, "circuit_breakers", breakers(c->rt));
     /* Redis is optional: chat keeps working without it. */
     cJSON_AddBoolToObject(j, "chat_functionality_impact", 0);
-    add_iso(j, "timestamp", c->req->now_ms);
-    return reply(c, 200, j);
+    add_iso(j, "timestamp", req->now_ms);
+    sim_http_json(resp, 200, j);
 }
 
-static int h_breakers(route_ctx *c) {
+static void h_breakers(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    const route_ctx *c = ctx;
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "circuit_breakers", breakers(c));
-    add_iso(j, "timestamp", c->req->now_ms);
-    return reply(c, 200, j);
+    cJSON_AddItemToObject(j, "circuit_breakers", breakers(c->rt));
+    add_iso(j, "timestamp", req->now_ms);
+    sim_http_json(resp, 200, j);
 }
 
 /* ---- discovery, mcp, beacon --------------------------------------------- */
 
 /* The host part of URLs that point back at this simulator. */
-static void own_host(const route_ctx *c, char *out, size_t outlen) {
-    const char *host = c->rt->host;
+static void own_host(const sim_backend_routes *rt, const sim_http_request *req, char *out,
+                     size_t outlen) {
+    const char *host = rt->host;
     if (host && *host && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0) {
         snprintf(out, outlen, "%s", host);
         return;
     }
-    const char *hh = c->req->header ? c->req->header(c->req, "Host") : NULL;
+    const char *hh = req->header ? req->header(req, "Host") : NULL;
     if (hh && *hh && strlen(hh) < outlen) {
         snprintf(out, outlen, "%s", hh);
         char *colon = strrchr(out, ':');
@@ -152,9 +158,10 @@ static void own_host(const route_ctx *c, char *out, size_t outlen) {
     snprintf(out, outlen, "127.0.0.1");
 }
 
-static int h_discovery(route_ctx *c) {
+static void h_discovery(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    const route_ctx *c = ctx;
     char host[256], url[320];
-    own_host(c, host, sizeof(host));
+    own_host(c->rt, req, host, sizeof(host));
     cJSON *j = cJSON_CreateObject();
     cJSON *s = cJSON_AddObjectToObject(j, "services");
     cJSON *b = cJSON_AddObjectToObject(s, "backend");
@@ -172,12 +179,14 @@ static int h_discovery(route_ctx *c) {
     cJSON *f = cJSON_AddObjectToObject(s, "frontend");
     snprintf(url, sizeof(url), "http://%s:3000", host);
     cJSON_AddStringToObject(f, "url", url);
-    add_iso(j, "timestamp", c->req->now_ms);
+    add_iso(j, "timestamp", req->now_ms);
     cJSON_AddBoolToObject(j, "available", 1);
-    return reply(c, 200, j);
+    sim_http_json(resp, 200, j);
 }
 
-static int h_mcp_servers(route_ctx *c) {
+static void h_mcp_servers(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    const route_ctx *c = ctx;
+    (void)req;
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "data");
     cJSON *srv = cJSON_CreateObject();
@@ -188,10 +197,12 @@ static int h_mcp_servers(route_ctx *c) {
                             c->rt->sc ? (double)c->rt->sc->agent.ntools : 0);
     cJSON_AddItemToArray(arr, srv);
     cJSON_AddStringToObject(j, "status", "success");
-    return reply(c, 200, j);
+    sim_http_json(resp, 200, j);
 }
 
-static int h_mcp_config(route_ctx *c) {
+static void h_mcp_config(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    const route_ctx *c = ctx;
+    (void)req;
     cJSON *j = cJSON_CreateObject();
     cJSON *srv = cJSON_AddObjectToObject(j, "server");
     cJSON_AddStringToObject(srv, "name", "netra-mcp");
@@ -201,26 +212,29 @@ static int h_mcp_config(route_ctx *c) {
     if (c->rt->sc)
         for (size_t i = 0; i < c->rt->sc->agent.ntools; i++)
             cJSON_AddItemToArray(tools, cJSON_CreateString(c->rt->sc->agent.tools[i]));
-    return reply(c, 200, j);
+    sim_http_json(resp, 200, j);
 }
 
-static int h_beacon(route_ctx *c) {
+static void h_beacon(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    (void)ctx;
     cJSON *j = status_obj("healthy");
     cJSON_AddStringToObject(j, "service", "websocket_beacon");
-    add_iso(j, "timestamp", c->req->now_ms);
+    add_iso(j, "timestamp", req->now_ms);
     cJSON_AddStringToObject(j, "message", "WebSocket service is available");
-    return reply(c, 200, j);
+    sim_http_json(resp, 200, j);
 }
 
-static int h_root(route_ctx *c) {
+static void h_root(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    (void)ctx, (void)req;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "message", "Welcome to Netra API");
-    return reply(c, 200, j);
+    sim_http_json(resp, 200, j);
 }
 
 /* ---- threads (Bearer-authenticated) -------------------------------------- */
 
-static int h_thread_create(route_ctx *c) {
+static void h_thread_create(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    route_ctx *c = ctx;
     char hex[17], id[40];
     uint64_t n = ++c->rt->threads_created;
     sim_hex(hex, 16, sim_mix(c->rt->seed, "thread_create", n, 0));
@@ -229,22 +243,26 @@ static int h_thread_create(route_ctx *c) {
     cJSON_AddStringToObject(j, "thread_id", id);
     cJSON_AddStringToObject(j, "id", id);
     cJSON_AddStringToObject(j, "user_id", c->who->user_id);
-    add_iso(j, "created_at", c->req->now_ms);
+    add_iso(j, "created_at", req->now_ms);
     cJSON_AddStringToObject(j, "status", "created");
-    return reply(c, 200, j);
+    sim_http_json(resp, 200, j);
 }
 
-static int h_thread_validate(route_ctx *c) {
+static void h_thread_validate(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    const route_ctx *c = ctx;
+    (void)req;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddBoolToObject(j, "valid", 1);
     cJSON_AddStringToObject(j, "thread_id", c->thread_id);
     cJSON_AddStringToObject(j, "user_id", c->who->user_id);
-    return reply(c, 200, j);
+    sim_http_json(resp, 200, j);
 }
 
-static int h_thread_messages(route_ctx *c) {
-    snprintf(c->history_thread, c->history_len, "%s", c->thread_id);
-    return SIM_ROUTE_HISTORY;
+/* The history is in Redis: the dispatcher hands the read to the glue. */
+static void h_thread_messages(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    route_ctx *c = ctx;
+    (void)req, (void)resp;
+    c->read_history = 1;
 }
 
 void sim_backend_routes_history(sim_http_response *resp, const char *thread_id,
@@ -265,101 +283,87 @@ void sim_backend_routes_history(sim_http_response *resp, const char *thread_id,
 
 /* ---- the table ----------------------------------------------------------- */
 
-enum { R_GET = 1, R_POST = 2, R_AUTH = 4, R_THREAD = 8, R_LEGACY_ONLY = 16 };
-
-typedef struct route {
-    const char *path;     /* exact, or the suffix after /api/threads/{id} when R_THREAD */
-    int flags;
-    route_fn fn;
-} route;
-
-static const route routes[] = {
-    {"/", R_GET, h_root},
-    {"/health", R_GET, h_health},
-    {"/health/", R_GET, h_health},
-    {"/api/health", R_GET | R_LEGACY_ONLY, h_health},
-    {"/health/ready", R_GET, h_ready},
-    {"/health/live", R_GET, h_ok},
-    {"/health/startup", R_GET, h_ok},
-    {"/health/backend", R_GET, h_ok},
-    {"/health/infrastructure", R_GET, h_infrastructure},
-    {"/health/circuit-breakers", R_GET, h_breakers},
-    {"/api/discovery/services", R_GET, h_discovery},
-    {"/api/mcp/servers", R_GET, h_mcp_servers},
-    {"/api/mcp/config", R_GET, h_mcp_config},
-    {"/ws/beacon", R_GET, h_beacon},
-    {"/api/threads/create", R_POST | R_AUTH, h_thread_create},
-    {"/validate", R_GET | R_AUTH | R_THREAD, h_thread_validate},
-    {"/messages", R_GET | R_AUTH | R_THREAD, h_thread_messages},
-    {NULL, 0, NULL},
+enum {
+    R_AUTH = 1,          /* a valid Bearer token, else 401 */
+    R_THREAD = 2,        /* the {} is a thread id */
+    R_LEGACY_ONLY = 4,   /* profile legacy only */
 };
 
-/* Splits /api/threads/{id}/<suffix>: copies id into out and returns the
- * suffix ("/validate"), or NULL when the path is not of that form or the id
- * has characters a Redis key built from it should not carry. */
-static const char *thread_path(const char *path, char *out, size_t outlen) {
+static const sim_route routes[] = {
+    {"GET", "/", h_root, 0},
+    {"GET", "/health", h_health, 0},
+    {"GET", "/health/", h_health, 0},
+    {"GET", "/api/health", h_health, R_LEGACY_ONLY},
+    {"GET", "/health/ready", h_ready, 0},
+    {"GET", "/health/live", h_ok, 0},
+    {"GET", "/health/startup", h_ok, 0},
+    {"GET", "/health/backend", h_ok, 0},
+    {"GET", "/health/infrastructure", h_infrastructure, 0},
+    {"GET", "/health/circuit-breakers", h_breakers, 0},
+    {"GET", "/api/discovery/services", h_discovery, 0},
+    {"GET", "/api/mcp/servers", h_mcp_servers, 0},
+    {"GET", "/api/mcp/config", h_mcp_config, 0},
+    {"GET", "/ws/beacon", h_beacon, 0},
+    {"POST", "/api/threads/create", h_thread_create, R_AUTH},
+    {"GET", "/api/threads/{}/validate", h_thread_validate, R_AUTH | R_THREAD},
+    {"GET", "/api/threads/{}/messages", h_thread_messages, R_AUTH | R_THREAD},
+    {NULL, NULL, NULL, 0},
+};
+
+/* A thread id must be fit for a Redis key: letters, digits and "-_.:". A
+ * path under /api/threads/ whose id is not matches no thread route (404,
+ * whatever the method). */
+static int thread_id_ok(const char *path) {
     static const char prefix[] = "/api/threads/";
-    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0) return NULL;
+    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0) return 1;
     const char *id = path + sizeof(prefix) - 1;
-    const char *slash = strchr(id, '/');
-    if (!slash || slash == id || (size_t)(slash - id) >= outlen) return NULL;
-    for (const char *p = id; p < slash; p++) {
-        char ch = *p;
+    size_t n = strcspn(id, "/");
+    if (n >= THREAD_ID_SIZE) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
         int okc = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
                   ch == '-' || ch == '_' || ch == '.' || ch == ':';
-        if (!okc) return NULL;
+        if (!okc) return 0;
     }
-    memcpy(out, id, (size_t)(slash - id));
-    out[slash - id] = '\0';
-    return slash;
+    return 1;
+}
+
+/* 0 with *who filled for a valid Bearer token, else a 401 in resp with
+ * FastAPI's text. */
+static int authenticate(sim_backend_routes *rt, const sim_http_request *req, sim_principal *who,
+                        sim_http_response *resp) {
+    const char *tok = sim_http_bearer(req);
+    const char *why = "Not authenticated";
+    if (tok) {
+        sim_auth_status st = rt->auth ? sim_auth_check_access(rt->auth, tok, req->now_ms, who)
+                                      : SIM_AUTH_INVALID;
+        if (st == SIM_AUTH_OK) return 0;
+        why = st == SIM_AUTH_EXPIRED   ? "Token has expired"
+              : st == SIM_AUTH_REVOKED ? "Token has been revoked"
+                                       : "Invalid authentication credentials";
+    }
+    sim_http_detail(resp, 401, why);
+    snprintf(resp->extra_headers, sizeof(resp->extra_headers), "WWW-Authenticate: Bearer\r\n");
+    return -1;
 }
 
 sim_route_result sim_backend_routes_handle(sim_backend_routes *rt, const sim_http_request *req,
                                            sim_http_response *resp, char *thread_id,
                                            size_t tidlen) {
-    char tid[129];
-    const char *suffix = thread_path(req->path, tid, sizeof(tid));
-    const route *hit = NULL;
-    for (const route *r = routes; r->path; r++) {
-        if ((r->flags & R_LEGACY_ONLY) && !(rt->sc && rt->sc->profile == SIM_PROFILE_LEGACY))
-            continue;
-        if (r->flags & R_THREAD ? (suffix && strcmp(suffix, r->path) == 0)
-                                : strcmp(req->path, r->path) == 0) {
-            hit = r;
-            break;
-        }
-    }
-    if (!hit) {
-        sim_http_detail(resp, 404, "Not Found");
-        return SIM_ROUTE_DONE;
-    }
-    int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-    int is_post = strcmp(req->method, "POST") == 0;
-    if (!((hit->flags & R_GET) && is_get) && !((hit->flags & R_POST) && is_post)) {
-        sim_http_detail(resp, 405, "Method Not Allowed");
+    int skip = (legacy(rt) ? 0 : R_LEGACY_ONLY) | (thread_id_ok(req->path) ? 0 : R_THREAD);
+    sim_route_miss miss;
+    const sim_route *r = sim_route_find(routes, req, skip, &miss);
+    if (!r) {
+        sim_http_detail(resp, miss.status, miss.status == 405 ? "Method Not Allowed" : "Not Found");
         return SIM_ROUTE_DONE;
     }
     sim_principal who;
     memset(&who, 0, sizeof(who));
-    if (hit->flags & R_AUTH) {
-        const char *tok = sim_http_bearer(req);
-        if (!tok) {
-            sim_http_detail(resp, 401, "Not authenticated");
-            snprintf(resp->extra_headers, sizeof(resp->extra_headers),
-                     "WWW-Authenticate: Bearer\r\n");
-            return SIM_ROUTE_DONE;
-        }
-        sim_auth_status st = rt->auth ? sim_auth_check_access(rt->auth, tok, req->now_ms, &who)
-                                      : SIM_AUTH_INVALID;
-        if (st != SIM_AUTH_OK) {
-            sim_http_detail(resp, 401, st == SIM_AUTH_EXPIRED   ? "Token has expired"
-                                       : st == SIM_AUTH_REVOKED ? "Token has been revoked"
-                                                                : "Invalid authentication credentials");
-            snprintf(resp->extra_headers, sizeof(resp->extra_headers),
-                     "WWW-Authenticate: Bearer\r\n");
-            return SIM_ROUTE_DONE;
-        }
-    }
-    route_ctx c = {rt, req, resp, suffix ? tid : NULL, &who, thread_id, tidlen};
-    return (sim_route_result)hit->fn(&c);
+    if ((r->flags & R_AUTH) && authenticate(rt, req, &who, resp)) return SIM_ROUTE_DONE;
+    route_ctx c = {.rt = rt, .who = &who};
+    if (r->flags & R_THREAD) sim_route_param(r, req->path, c.thread_id, sizeof(c.thread_id));
+    r->fn(&c, req, resp);
+    if (!c.read_history) return SIM_ROUTE_DONE;
+    snprintf(thread_id, tidlen, "%s", c.thread_id);
+    return SIM_ROUTE_HISTORY;
 }

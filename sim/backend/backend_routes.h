@@ -1,7 +1,8 @@
-/* backend_routes.h -- the backend's HTTP routes (CONTRACT section 1), pure:
- * a sim_http_request in, a sim_http_response out. The one route that needs
- * I/O (a thread's message history, from Redis) is split in two: the handler
- * says which thread to read, the glue reads it and calls
+/* backend_routes.h -- the backend's HTTP routes (docs/contract.md §1), pure:
+ * a sim_route table (http.h) answering a sim_http_request with a
+ * sim_http_response. The one route that needs I/O (a thread's message
+ * history, from Redis) is split in two: its handler tells the dispatcher
+ * which thread to read, the glue reads it and calls
  * sim_backend_routes_history with the result. */
 #ifndef SIM_BACKEND_ROUTES_H
 #define SIM_BACKEND_ROUTES_H

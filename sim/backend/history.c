@@ -1,8 +1,9 @@
 /* history.c -- the backend's Redis client: thread message history over
  * hiredis async on the libev loop, with a connect timeout and a command
- * timeout (hiredis 0.14.1 has neither) and reconnection with back-off 1, 2,
- * 4 ... 60 s as staging did. Redis being down or silent never stops chat:
- * writes are counted as lost and logged, reads answer an error. */
+ * timeout (hiredis 0.14.1 has neither, docs/libraries.md §4.4) and
+ * reconnection with back-off 1, 2, 4 ... 60 s as staging did. Redis being
+ * down or silent never stops chat: writes are counted as lost and logged,
+ * reads answer an error. */
 #include "history.h"
 
 #include <cjson/cJSON.h>

@@ -1,4 +1,4 @@
-/* startup.h -- the backend's simulated start-up (CONTRACT section 1): the
+/* startup.h -- the backend's simulated start-up (docs/contract.md §1.3): the
  * phases a freshly deployed backend goes through, as a pure function of the
  * time since start. A WebSocket that arrives before phase `services` waits
  * (up to ws_wait_ms), then is closed 1011 "Service not ready: ..." -- the

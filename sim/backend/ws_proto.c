@@ -1,7 +1,7 @@
 /* ws_proto.c -- the backend's WebSocket protocol, pure: token sources, client
  * message parsing (types, aliases, payload nesting) and the server messages
  * that are not part of a run, and the messages fault actions make (replace,
- * malform). See ws_proto.h and CONTRACT section 2. */
+ * malform). See ws_proto.h and docs/contract.md §2. */
 #include "ws_proto.h"
 
 #include <cjson/cJSON.h>
@@ -131,7 +131,7 @@ typedef struct type_entry {
     const char *canonical;   /* the name after aliases */
 } type_entry;
 
-/* Types and aliases of CONTRACT section 2; anything else is acknowledged. */
+/* Types and aliases of docs/contract.md §2.4; anything else is acknowledged. */
 static const type_entry type_table[] = {
     {"user_message", SIM_WS_MSG_CHAT, "user_message"},
     {"message", SIM_WS_MSG_CHAT, "user_message"},

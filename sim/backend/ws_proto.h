@@ -1,4 +1,4 @@
-/* ws_proto.h -- the backend's WebSocket protocol (CONTRACT section 2), pure:
+/* ws_proto.h -- the backend's WebSocket protocol (docs/contract.md §2), pure:
  * where a connection's token comes from, what a client message asks for, and
  * the JSON of every server message that is not part of a run. No sockets, no
  * clock: `now_ms` is a parameter. */

@@ -117,7 +117,29 @@ static void test_run(void) {
     free(t);
 }
 
+static void test_history_entry(void) {
+    sim_agent_script s = script();
+    sim_run_input in = {&s, SIM_PROFILE_CURRENT, 7, "user-a", 1, 1, "What is up?", "run-1",
+                        "thread-1"};
+    sim_run r;
+    sim_run_plan(&r, &in);
+    char *u = sim_run_history_entry(&r, 0, 1700000000250);
+    char *a = sim_run_history_entry(&r, 1, 1700000000250);
+    is_str(u, "{\"role\":\"user\",\"content\":\"What is up?\",\"run_id\":\"run-1\","
+              "\"thread_id\":\"thread-1\",\"user_id\":\"user-a\","
+              "\"timestamp\":\"2023-11-14T22:13:20.250000+00:00\"}",
+           "the prompt's history record");
+    cJSON *j = cJSON_Parse(a);
+    is_str(cJSON_GetObjectItem(j, "role")->valuestring, "assistant", "the answer's role");
+    is_str(cJSON_GetObjectItem(j, "content")->valuestring, r.answer, "the answer's text");
+    cJSON_Delete(j);
+    free(u);
+    free(a);
+    sim_run_free(&r);
+}
+
 int main(void) {
     test_run();
+    test_history_entry();
     return tap_done();
 }

@@ -1,0 +1,115 @@
+/* backend.c -- the backend service's life cycle: start (listening socket,
+ * lws context, routes), the graceful shutdown that sends 1001 to every
+ * session before lws_context_destroy, which sends no close frames
+ * (docs/libraries.md §2.12, §8), and free. */
+#include "backend.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "backend_accept.h"
+#include "backend_lws.h"
+#include "backend_ws.h"
+#include "util.h"
+
+static void done_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    sim_backend *b = (sim_backend *)((char *)t - offsetof(sim_backend, done_timer));
+    ev_timer_stop(loop, &b->grace);
+    ev_timer_stop(loop, &b->done_timer);
+    if (b->done_called || !b->shutting_down) return;
+    b->done_called = 1;
+    if (b->done) b->done(b->done_ctx);
+}
+
+static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    sim_backend *b = (sim_backend *)((char *)t - offsetof(sim_backend, grace));
+    if (b->nws) sim_warn("backend: %zu WebSocket client(s) still open after the grace period",
+                         b->nws);
+    ev_feed_event(loop, &b->done_timer, EV_TIMER);
+}
+
+sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *cfg, char *err,
+                               size_t errlen) {
+    sim_backend *b = sim_xcalloc(1, sizeof(*b));
+    b->loop = loop;
+    b->cfg = *cfg;
+    b->bind = sim_xstrdup(cfg->bind ? cfg->bind : "127.0.0.1");
+    b->cfg.bind = b->bind;
+    b->lfd = -1;
+    if (sim_backend_accept_listen(b, err, errlen) < 0) {
+        free(b->bind);
+        free(b);
+        return NULL;
+    }
+    if (sim_backend_lws_start(b, err, errlen) < 0) {
+        sim_backend_accept_stop(b);
+        free(b->bind);
+        free(b);
+        return NULL;
+    }
+
+    b->routes = (sim_backend_routes){.sc = cfg->sc, .auth = cfg->auth, .history = cfg->history,
+                                     .host = b->bind, .backend_port = b->port,
+                                     .auth_port = cfg->auth_port, .seed = cfg->seed,
+                                     .start_ms = cfg->clock->start_ms};
+    sim_backend_ws_setup(b);
+
+    sim_backend_accept_start(b);
+    ev_init(&b->grace, grace_cb);
+    ev_init(&b->done_timer, done_cb);
+    sim_info("backend listening on %s:%d", b->bind, b->port);
+    return b;
+}
+
+int sim_backend_port(const sim_backend *b) {
+    return b->port;
+}
+
+/* Closes the sockets lws never saw. */
+static void close_pre_reads(sim_backend *b) {
+    for (conn *c = b->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->kind == C_PRE) sim_backend_accept_close(c);
+    }
+}
+
+void sim_backend_shutdown(sim_backend *b, uint32_t grace_ms, void (*done)(void *ctx), void *ctx) {
+    b->done = done;
+    b->done_ctx = ctx;
+    if (b->shutting_down) {
+        /* Second call: skip the grace. */
+        ev_feed_event(b->loop, &b->done_timer, EV_TIMER);
+        return;
+    }
+    b->shutting_down = 1;
+    sim_backend_accept_stop(b);
+    close_pre_reads(b);
+    for (conn *c = b->conns; c; c = c->next)
+        if (c->kind == C_WS) sim_backend_ws_goodbye(c);
+    if (b->nws == 0) {
+        ev_feed_event(b->loop, &b->done_timer, EV_TIMER);
+        return;
+    }
+    ev_timer_set(&b->grace, sim_backend_wait_s(b, grace_ms), 0.0);
+    ev_timer_start(b->loop, &b->grace);
+}
+
+void sim_backend_free(sim_backend *b) {
+    if (!b) return;
+    b->done_called = 1;   /* no done() from the destroy below */
+    sim_backend_accept_stop(b);
+    ev_timer_stop(b->loop, &b->grace);
+    ev_timer_stop(b->loop, &b->done_timer);
+    close_pre_reads(b);
+    sim_backend_lws_free(b);
+    while (b->conns) {
+        conn *c = b->conns;
+        sim_backend_unlink(c);
+        sim_backend_conn_free(c);
+    }
+    sim_backend_user_runs_free(b);
+    free(b->bind);
+    free(b);
+}

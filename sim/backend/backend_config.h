@@ -1,0 +1,27 @@
+/* backend_config.h -- what the backend is started with. Its own header so
+ * that the glue's shared struct (backend_conn.h) can hold it without
+ * depending on the life cycle above it (backend.h, backend.c). */
+#ifndef SIM_BACKEND_CONFIG_H
+#define SIM_BACKEND_CONFIG_H
+
+#include <stdint.h>
+#include "auth.h"
+#include "clock.h"
+#include "history.h"
+#include "scenario.h"
+
+typedef struct sim_faults sim_faults;
+
+typedef struct sim_backend_config {
+    const char *bind;
+    int port;                   /* 0 picks a free port */
+    int auth_port;              /* for the discovery route's URLs */
+    const sim_scenario *sc;     /* borrowed, outlives the backend */
+    sim_auth_store *auth;       /* borrowed: token checks, revocation */
+    sim_history *history;       /* borrowed, may be NULL (no Redis at all) */
+    sim_faults *faults;         /* borrowed */
+    uint64_t seed;
+    const sim_clock *clock;     /* borrowed: the simulated start-up counts from its start */
+} sim_backend_config;
+
+#endif

@@ -1,0 +1,156 @@
+/* backend_conn.c -- the backend's shared glue: the clock, crossings, the
+ * connection list and each connection's parts. Calls no other glue file
+ * (see backend_conn.h). */
+#include "backend_conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int64_t sim_backend_now_ms(const sim_backend *b) {
+    return sim_clock_now_ms(b->cfg.clock, ev_now(b->loop));
+}
+
+double sim_backend_wait_s(const sim_backend *b, int64_t ms) {
+    return sim_clock_wait_s(b->cfg.clock, ms);
+}
+
+void sim_backend_cross_wire(sim_backend *b, const sim_wire *w, int64_t now_ms, sim_action *act) {
+    if (b->cfg.faults) {
+        sim_faults_cross(b->cfg.faults, w, now_ms, act);
+    } else {
+        memset(act, 0, sizeof(*act));
+        act->kind = SIM_ACT_PASS;
+    }
+}
+
+void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
+                       const char *method, const char *user, uint64_t connord, uint64_t msg,
+                       uint64_t run, int status, sim_action *act) {
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = point, .proto = proto, .name = name,
+                  .method = method, .user_id = user, .conn = connord, .msg = msg, .run = run,
+                  .status = status};
+    sim_backend_cross_wire(b, &w, sim_backend_now_ms(b), act);
+}
+
+/* A user's runs are counted across all their connections; users are few
+ * (the scenario's, the registered ones, the demo user), so a list does. */
+typedef struct user_runs {
+    struct user_runs *next;
+    uint64_t n;
+    char user[];
+} user_runs;
+
+uint64_t sim_backend_user_run(sim_backend *b, const char *user) {
+    user_runs *u = b->user_runs;
+    while (u && strcmp(u->user, user) != 0) u = u->next;
+    if (!u) {
+        size_t len = strlen(user);
+        u = sim_xcalloc(1, sizeof(*u) + len + 1);
+        memcpy(u->user, user, len + 1);
+        u->next = b->user_runs;
+        b->user_runs = u;
+    }
+    return ++u->n;
+}
+
+void sim_backend_user_runs_free(sim_backend *b) {
+    while (b->user_runs) {
+        user_runs *u = b->user_runs;
+        b->user_runs = u->next;
+        free(u);
+    }
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+conn *sim_backend_conn_new(sim_backend *b, int fd) {
+    conn *c = sim_xcalloc(1, sizeof(*c));
+    c->b = b;
+    c->fd = fd;
+    c->kind = C_PRE;
+    c->next = b->conns;
+    if (b->conns) b->conns->prev = c;
+    b->conns = c;
+    return c;
+}
+
+void sim_backend_unlink(conn *c) {
+    sim_backend *b = c->b;
+    if (c->prev) c->prev->next = c->next;
+    else if (b->conns == c) b->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* Stops every watcher of the current part and frees what it owns. */
+static void part_release(conn *c) {
+    struct ev_loop *loop = c->b->loop;
+    switch (c->kind) {
+    case C_PRE:
+        ev_io_stop(loop, &c->u.pre.io);
+        ev_timer_stop(loop, &c->u.pre.timer);
+        ev_timer_stop(loop, &c->u.pre.retry);
+        sim_buf_free(&c->u.pre.head);
+        free(c->u.pre.refuse_body);
+        break;
+    case C_HTTP:
+        ev_timer_stop(loop, &c->u.http.timer);
+        if (c->u.http.hreq) c->u.http.hreq->c = NULL;
+        free(c->u.http.query);
+        sim_buf_free(&c->u.http.body);
+        sim_http_response_free(&c->u.http.resp);
+        break;
+    case C_WS:
+        ev_timer_stop(loop, &c->u.ws.timer);
+        sim_ws_session_free(c->u.ws.session);
+        c->b->nws--;
+        break;
+    }
+}
+
+void sim_backend_conn_become(conn *c, conn_kind kind) {
+    part_release(c);
+    memset(&c->u, 0, sizeof(c->u));
+    c->kind = kind;
+}
+
+void sim_backend_conn_free(conn *c) {
+    sim_backend *b = c->b;
+    int was_ws = c->kind == C_WS;
+    part_release(c);
+    if (c->fd >= 0 && c->kind == C_PRE) close(c->fd);
+    sim_ws_handshake_free(c->upgrade);
+    if (b->adopting == c) b->adopting = NULL;
+    free(c);
+    if (was_ws && b->shutting_down && b->nws == 0 && !b->done_called)
+        ev_feed_event(b->loop, &b->done_timer, EV_TIMER);
+}
+
+/* connect() with AF_UNSPEC makes Linux abort the connection at once (a RST,
+ * not the FIN a shutdown() would send first); the socket stays open, so lws
+ * sees the end on its next read and frees the wsi in its own time (never
+ * inside our callback). The zero linger is the fallback: a RST at close. */
+void sim_backend_abort_fd(int fd) {
+    if (fd < 0) return;
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    struct sockaddr sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_family = AF_UNSPEC;
+    if (connect(fd, &sa, sizeof(sa)) != 0) shutdown(fd, SHUT_RDWR);
+}
+
+void sim_backend_conn_abort(conn *c) {
+    c->aborted = 1;
+    sim_backend_abort_fd(c->wsi ? lws_get_socket_fd(c->wsi) : c->fd);
+    /* An HTTP wsi waiting for nothing would never notice the dead socket
+     * (an fd leak per reset): have its writeable callback close it. */
+    if (c->wsi && c->kind == C_HTTP) {
+        c->u.http.close_now = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+}

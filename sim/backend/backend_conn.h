@@ -1,0 +1,160 @@
+/* backend_conn.h -- what the backend's glue files share: the service and
+ * connection structs, the connection list and the crossing helpers. The
+ * glue calls downwards only: backend.c (life cycle) uses backend_accept.c,
+ * backend_lws.c and backend_ws.c; backend_lws.c (the lws callback) uses
+ * backend_http.c and backend_ws.c; backend_accept.c (listening socket,
+ * pre-read) uses backend_http.c; all of them use backend_conn.c, which uses
+ * none of them. Not a public header. */
+#ifndef SIM_BACKEND_CONN_H
+#define SIM_BACKEND_CONN_H
+#ifndef SIM_IN_BACKEND
+#error "backend_conn.h is private to sim/backend/"
+#endif
+
+#include <ev.h>
+#include <libwebsockets.h>
+
+#include "backend_config.h"
+#include "backend_routes.h"
+#include "fault.h"
+#include "ws_handshake.h"
+#include "ws_session.h"
+
+typedef struct sim_backend sim_backend;
+typedef struct conn conn;
+
+/* A connection is first pre-read (its first request head, before lws sees
+ * it), then HTTP (lws owns the socket), and may become a WebSocket. */
+typedef enum { C_PRE, C_HTTP, C_WS } conn_kind;
+
+/* The pre-read of the first request head (backend_accept.c). */
+typedef struct pre_part {
+    ev_io io;
+    ev_timer timer;              /* the pre-read's timeout, or the end of a delay */
+    ev_timer retry;              /* peeks again at a head still incomplete */
+    sim_buf head;                /* peeked head; consumed and edited when readbuf */
+    int readbuf;
+    char method[8];              /* the request's, for the upgrade's crossings */
+    int after_delay;             /* what the timer does when a delay ends (PRE_*) */
+    /* A refusal of the upgrade that waits for a delay; copied: the rule may
+     * be gone by then. */
+    int refuse_status;
+    char *refuse_body;           /* owned */
+    char refuse_ctype[256];
+} pre_part;
+
+/* A thread history read in flight: outlives its connection, which clears
+ * `c` when it goes, so the Redis callback then just drops the answer. */
+typedef struct history_req {
+    conn *c;
+    char thread_id[129];
+} history_req;
+
+/* HTTP requests, one at a time on a keep-alive connection (backend_http.c). */
+typedef struct http_part {
+    char path[256];
+    char method[8];
+    char *query;                 /* owned, NULL when none */
+    char hdr_auth[4096];
+    char hdr_host[256];
+    sim_buf body;
+    int body_too_big;
+    uint64_t requests;           /* on this connection so far */
+    sim_http_response resp;
+    char ctype[256];             /* a fault reply's content type: resp.content_type points
+                                    here, never into the rule (deleted while a reply waits) */
+    int req_started, resp_ready, headers_sent, close_now, is_head;
+    size_t body_off;
+    history_req *hreq;
+    ev_timer timer;              /* DELAY of a request or response, SLOW ticks */
+    int timer_responds;
+    int slow_rate;               /* SLOW: body bytes per second, 0 = full speed */
+    int slow_wait;               /* SLOW: the next chunk waits for the timer */
+    int upgrading;               /* CONFIRM_UPGRADE let an upgrade through: the 101 is next */
+} http_part;
+
+/* A WebSocket: the session and what lws needs around it (backend_ws.c). */
+typedef struct ws_part {
+    sim_ws_session *session;     /* owned */
+    ev_timer timer;              /* the session's one deadline */
+    int64_t timer_due_ms;        /* the deadline it is armed for */
+    int close_started;           /* our close is out: lws may call WRITEABLE again, answer 0 */
+    int close_code;              /* the close as sent or received, for the close crossing */
+} ws_part;
+
+struct conn {
+    sim_backend *b;
+    conn *prev, *next;
+    conn_kind kind;
+    struct lws *wsi;             /* NULL until lws adopts the socket */
+    int fd;
+    uint64_t ordinal;            /* per service kind (HTTP, WebSocket), from 1 */
+    int hung;                    /* HANG before the session: answer nothing more */
+    int aborted;                 /* ABORT: TCP cut, nothing more */
+    /* An upgrade's facts, from the pre-read or from CONFIRM_UPGRADE, until
+     * ESTABLISHED hands them to the session. Owned, NULL when none. */
+    sim_ws_handshake *upgrade;
+    union {
+        pre_part pre;
+        http_part http;
+        ws_part ws;
+    } u;                         /* the part of `kind` */
+};
+
+struct sim_backend {
+    struct ev_loop *loop;
+    struct user_runs *user_runs;  /* per-user run counts (user_run ordinals) */
+    sim_backend_config cfg;
+    char *bind;
+    void *foreign_loops[1];
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    int lfd;
+    int port;
+    ev_io lio;
+    ev_timer kick;
+    conn *conns;
+    conn *adopting;               /* the socket lws is adopting, claimed in its callback */
+    uint64_t http_conns, ws_conns;
+    size_t nws;
+    sim_backend_routes routes;
+    sim_ws_session_config ws_cfg; /* shared by every session */
+    sim_ws_session_env ws_env;
+    int shutting_down;
+    void (*done)(void *ctx);
+    void *done_ctx;
+    ev_timer grace;
+    ev_timer done_timer;
+    int done_called;
+};
+
+int64_t sim_backend_now_ms(const sim_backend *b);
+/* The real seconds an ev_timer waits for ms of the simulator's clock. */
+double sim_backend_wait_s(const sim_backend *b, int64_t ms);
+/* Describes a crossing to the fault engine; PASS when there is none. */
+void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
+                       const char *method, const char *user, uint64_t connord, uint64_t msg,
+                       uint64_t run, int status, sim_action *act);
+/* Crosses the fault engine with a wire the caller filled in, at now_ms. */
+void sim_backend_cross_wire(sim_backend *b, const sim_wire *w, int64_t now_ms, sim_action *act);
+/* Counts a run for `user` and returns its ordinal among that user's runs
+ * (the `user_run` a rule can match), from 1. */
+uint64_t sim_backend_user_run(sim_backend *b, const char *user);
+void sim_backend_user_runs_free(sim_backend *b);
+
+/* A new connection on accepted socket fd, pre-read, linked. Caller inits
+ * the pre-read's watchers. */
+conn *sim_backend_conn_new(sim_backend *b, int fd);
+/* Ends the connection's current part (its watchers stopped, what it owns
+ * freed) and starts an empty one of `kind`. */
+void sim_backend_conn_become(conn *c, conn_kind kind);
+void sim_backend_unlink(conn *c);
+/* Frees an unlinked connection: its wsi is gone or going, its pre-read
+ * socket is closed. Ends a shutdown's wait when it was the last WebSocket. */
+void sim_backend_conn_free(conn *c);
+/* Cuts a socket with a RST and no close frame; the fd stays open. */
+void sim_backend_abort_fd(int fd);
+/* Cuts the connection's socket (ABORT) and marks it aborted. */
+void sim_backend_conn_abort(conn *c);
+
+#endif

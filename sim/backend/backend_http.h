@@ -1,0 +1,39 @@
+/* backend_http.h -- the backend's HTTP side on libwebsockets (backend_http.c):
+ * what the lws callback hands over for a connection of kind C_HTTP, and the
+ * raw HTTP/1.1 answers written where lws cannot answer (the pre-read, an
+ * upgrade refusal). Not a public header. */
+#ifndef SIM_BACKEND_HTTP_H
+#define SIM_BACKEND_HTTP_H
+#ifndef SIM_IN_BACKEND
+#error "backend_http.h is private to sim/backend/"
+#endif
+
+#include <stddef.h>
+
+#include "backend_conn.h"
+
+/* The connection is handed to lws: its HTTP part starts. */
+void sim_backend_http_start(conn *c);
+
+/* LWS_CALLBACK_HTTP: a request head for `path`. Each returns what the lws
+ * callback returns. */
+int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path);
+/* LWS_CALLBACK_HTTP_BODY: a piece of the body (at most 64 KiB are kept;
+ * more is read and answered 413). */
+void sim_backend_http_body(conn *c, const void *in, size_t len);
+/* LWS_CALLBACK_HTTP_BODY_COMPLETION. */
+int sim_backend_http_body_done(conn *c);
+/* LWS_CALLBACK_HTTP_WRITEABLE: the next piece of the response. */
+int sim_backend_http_writeable(conn *c, struct lws *wsi);
+/* LWS_CALLBACK_CLOSED_HTTP: crosses the http close of a connection that
+ * had requests. */
+void sim_backend_http_closed(conn *c);
+
+/* A complete raw HTTP/1.1 response with `connection: close` in out (at most
+ * outlen - 1 bytes, NUL-terminated); returns its length. */
+size_t sim_backend_http_raw_response(char *out, size_t outlen, int status, const char *ctype,
+                                     const char *body);
+/* The content type a fault rule's body looks like: JSON or plain text. */
+const char *sim_backend_http_ctype(const char *text);
+
+#endif

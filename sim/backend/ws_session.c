@@ -1,0 +1,768 @@
+/* ws_session.c -- one backend WebSocket session, pure: the ordered outgoing
+ * pipe, the inbound queue, runs, heartbeats, the start-up gate and the fault
+ * actions of ws.send and ws.message. See ws_session.h. */
+#include "ws_session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "startup.h"
+#include "util.h"
+
+_Static_assert((int)SIM_WS_MALFORM_REMOVE_FIELD == (int)SIM_MALFORM_REMOVE_FIELD &&
+                   (int)SIM_WS_MALFORM_WRONG_TYPE == (int)SIM_MALFORM_WRONG_TYPE &&
+                   (int)SIM_WS_MALFORM_INVALID_JSON == (int)SIM_MALFORM_INVALID_JSON,
+               "ws_proto's malform modes follow wire.h's");
+
+/* A chat message waiting for the run before it to finish. */
+typedef struct pending_run {
+    struct pending_run *next;
+    sim_ws_msg msg;
+    uint64_t ord;       /* its run ordinal on the connection, from 1 */
+    uint64_t user_ord;  /* its run ordinal among the user's runs, from 1 */
+} pending_run;
+
+/* A client message waiting behind a delayed one (DELAY on ws.message keeps
+ * the order of messages) or the start-up gate: handled at `due_ms`, or,
+ * when `reply` is set (a REPLACE decided on arrival), answered with it. */
+typedef struct inmsg {
+    struct inmsg *next;
+    int64_t due_ms;
+    sim_ws_msg m;
+    uint64_t run_ord;   /* the run it starts, 0 when none */
+    uint64_t user_ord;  /* that run's ordinal among the user's runs */
+    char *reply;        /* owned */
+    char reply_type[32];
+} inmsg;
+
+typedef struct frame_list {
+    sim_ws_frame *head, *tail;
+} frame_list;
+
+struct sim_ws_session {
+    const sim_ws_session_config *cfg;
+    const sim_ws_session_env *env;
+    sim_ws_handshake *hs;        /* owned */
+    uint64_t ordinal;
+    char conn_id[40];
+
+    sim_buf rx;                  /* the fragments of the client message so far */
+    int rx_dropping;             /* legacy: the rest of an oversized message goes */
+    uint64_t msgs_in, msgs_out;
+    uint64_t runs;               /* ordinal of the run started last */
+    uint64_t user_run;           /* that run's ordinal among its user's runs */
+    uint64_t runs_req;           /* runs asked for so far (chat messages with text) */
+
+    frame_list out;              /* ready for the glue, in order */
+    frame_list pipe;             /* behind a delayed frame, in order */
+    frame_list held;             /* HOLD: sent right after the next frame */
+    inmsg *ihead, *itail;        /* client messages behind a delayed one or the gate */
+    size_t nin;                  /* their number (SIM_WS_MAX_QUEUED_MSGS) */
+    pending_run *rhead, *rtail;  /* chat messages waiting for the run */
+    size_t nruns;                /* their number (SIM_WS_MAX_PENDING_RUNS) */
+
+    sim_run run;
+    int run_active, run_next;
+    int64_t run_due_ms;          /* when event run_next goes */
+    int stalled;                 /* STALL: the run stopped for good, no run starts */
+
+    int64_t last_rx_ms;          /* when the last client frame came */
+    int heartbeat_sent;          /* since last_rx_ms */
+    int64_t heartbeat_due_ms;    /* 0: no heartbeat scheduled */
+    int64_t gate_until_ms;       /* start-up gate: messages wait until then; 0 = open */
+
+    int close_queued;            /* a close is in `out`: nothing more goes there */
+    int hung;                    /* HANG: answer nothing more */
+    int aborted;                 /* ABORT: TCP cut, nothing more */
+    int flooded;                 /* over a cap: closing with 1013, input ignored */
+    int shutting_down;
+};
+
+static void run_start_next(sim_ws_session *s, int64_t now);
+static void greet(sim_ws_session *s, int64_t now);
+static void heartbeat_start(sim_ws_session *s, int64_t now);
+
+static const char *user_of(const sim_ws_session *s) {
+    return s->hs->user_id[0] ? s->hs->user_id : NULL;
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
+static sim_ws_frame *frame_new(const sim_ws_session *s, int close_code, const char *text,
+                               size_t len) {
+    sim_ws_frame *f = sim_xmalloc(sizeof(*f) + s->cfg->headroom + len + 1);
+    f->next = NULL;
+    f->due_ms = 0;
+    f->close_code = close_code;
+    f->len = len;
+    f->text = f->data + s->cfg->headroom;
+    memcpy(f->text, text, len);
+    f->text[len] = '\0';
+    return f;
+}
+
+static sim_ws_frame *frame_text(const sim_ws_session *s, const char *json) {
+    return frame_new(s, 0, json, strlen(json));
+}
+
+void sim_ws_frame_free(sim_ws_frame *f) {
+    free(f);
+}
+
+static void list_push(frame_list *l, sim_ws_frame *f) {
+    f->next = NULL;
+    if (l->tail) l->tail->next = f;
+    else l->head = f;
+    l->tail = f;
+}
+
+static sim_ws_frame *list_pop(frame_list *l) {
+    sim_ws_frame *f = l->head;
+    if (f) {
+        l->head = f->next;
+        if (!l->head) l->tail = NULL;
+        f->next = NULL;
+    }
+    return f;
+}
+
+static void list_clear(frame_list *l) {
+    while (l->head) sim_ws_frame_free(list_pop(l));
+}
+
+/* ---- the pipe: outgoing frames in order, a delayed one holds back the rest */
+
+static int gone(const sim_ws_session *s) {
+    return s->close_queued || s->aborted;
+}
+
+/* Hands a frame to the glue: the last step, no more delays. Takes f. */
+static void out_push(sim_ws_session *s, sim_ws_frame *f) {
+    if (gone(s)) {
+        sim_ws_frame_free(f);
+        return;
+    }
+    if (f->close_code) s->close_queued = 1;
+    list_push(&s->out, f);
+}
+
+/* Sends f at `due` but never before a frame pushed earlier: DELAY delays
+ * the stream, it does not reorder it. Takes f. */
+static void pipe_push(sim_ws_session *s, sim_ws_frame *f, int64_t due, int64_t now) {
+    if (gone(s)) {
+        sim_ws_frame_free(f);
+        return;
+    }
+    if (!s->pipe.head && due <= now) {
+        out_push(s, f);
+        return;
+    }
+    f->due_ms = due;
+    list_push(&s->pipe, f);
+}
+
+/* Frames held back by HOLD go out right after the frame just pushed. */
+static void held_release(sim_ws_session *s, int64_t due, int64_t now) {
+    sim_ws_frame *f;
+    while ((f = list_pop(&s->held))) pipe_push(s, f, due, now);
+}
+
+/* Queues a close behind the frames pushed before it; the reason is cut to
+ * the 123 bytes a close frame holds (docs/libraries.md §2.9). */
+static void session_close(sim_ws_session *s, int code, const char *reason, int64_t now) {
+    pipe_push(s, frame_new(s, code, reason, strnlen(reason, 123)), now, now);
+}
+
+/* ---- runs --------------------------------------------------------------- */
+
+static void stop_runs(sim_ws_session *s) {
+    if (s->run_active) sim_run_free(&s->run);
+    s->run_active = 0;
+    while (s->rhead) {
+        pending_run *p = s->rhead;
+        s->rhead = p->next;
+        sim_ws_msg_free(&p->msg);
+        free(p);
+    }
+    s->rtail = NULL;
+    s->nruns = 0;
+}
+
+static char *replacement(const sim_ws_session *s, const sim_action *a, const char *run_id,
+                         int64_t now) {
+    return sim_ws_replacement(a->field ? a->field : "error_message", a->error_code, a->text,
+                              run_id, user_of(s), s->cfg->sc->agent.agent_name, now);
+}
+
+/* Carries out a session-level action of a crossing (drop, close, abort,
+ * hang, reply). Returns 1 when the caller must not go on with what it was
+ * doing. */
+static int act(sim_ws_session *s, const sim_action *a, int64_t now) {
+    switch (a->kind) {
+    case SIM_ACT_PASS: return 0;
+    case SIM_ACT_DROP: return 1;
+    case SIM_ACT_CLOSE:
+        stop_runs(s);
+        session_close(s, a->code ? a->code : 1011, a->text ? a->text : "", now);
+        return 1;
+    case SIM_ACT_ABORT:
+        stop_runs(s);
+        s->aborted = 1;
+        return 1;
+    case SIM_ACT_HANG:
+        stop_runs(s);
+        s->hung = 1;
+        return 1;
+    case SIM_ACT_REPLY: {
+        /* A JSON text goes as it is; anything else becomes its error text. */
+        const char *t = a->text ? a->text : "";
+        if (t[0] == '{') {
+            pipe_push(s, frame_text(s, t), now, now);
+        } else {
+            char *e = sim_ws_error("CRITICAL_FAILURE", t, now);
+            pipe_push(s, frame_text(s, e), now, now);
+            free(e);
+        }
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+/* What send_message did with a message. */
+enum { SENT, STOPPED };
+
+/* Sends one server message (takes json): crosses ws.send, then carries out
+ * the action. `run` is the run ordinal the crossing names, `run_id` the run
+ * the message belongs to (for REPLACE), may be NULL. Returns STOPPED when
+ * the action ended the run or the session (close, abort, hang, stall): the
+ * caller must not touch the run. */
+static int send_message(sim_ws_session *s, char *json, const char *type, uint64_t run,
+                        const char *run_id, int64_t now) {
+    if (s->hung || s->aborted) {
+        free(json);
+        return STOPPED;
+    }
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_SEND, .proto = "ws", .name = type,
+                  .user_id = user_of(s), .conn = s->ordinal, .msg = ++s->msgs_out, .run = run,
+                  .user_run = run && run == s->runs ? s->user_run : 0};
+    sim_action a;
+    s->env->cross(s->env->ctx, &w, now, &a);
+    int64_t due = now;
+    int rc = SENT;
+    sim_ws_frame *f = NULL, *dup = NULL;
+    switch (a.kind) {
+    case SIM_ACT_PASS: f = frame_text(s, json); break;
+    case SIM_ACT_DROP: break;
+    case SIM_ACT_DELAY:
+        f = frame_text(s, json);
+        due += a.delay_ms;
+        break;
+    case SIM_ACT_DUPLICATE:
+        f = frame_text(s, json);
+        dup = frame_text(s, json);
+        break;
+    case SIM_ACT_HOLD: list_push(&s->held, frame_text(s, json)); break;
+    case SIM_ACT_MALFORM: {
+        char *bad = sim_ws_malform(json, a.mode, a.field);
+        f = frame_text(s, bad);
+        free(bad);
+        break;
+    }
+    case SIM_ACT_REPLACE: {
+        char *r = replacement(s, &a, run_id, now);
+        f = frame_text(s, r);
+        free(r);
+        break;
+    }
+    case SIM_ACT_MISROUTE:
+        if (a.field) s->env->misroute(s->env->ctx, a.field, json, now);
+        break;
+    case SIM_ACT_STALL:
+        /* The run stops where it is and never ends; chat messages still
+         * queue behind it (the staging symptom S23). Pings are answered. */
+        s->stalled = 1;
+        rc = STOPPED;
+        break;
+    case SIM_ACT_CLOSE:
+        if (a.mode == SIM_CLOSE_AFTER_SEND) {
+            /* The event, then the close, in the pipe's order. */
+            pipe_push(s, frame_text(s, json), due, now);
+            held_release(s, due, now);
+        }
+        act(s, &a, now);
+        rc = STOPPED;
+        break;
+    default:
+        if (act(s, &a, now)) rc = STOPPED;
+        else f = frame_text(s, json);
+        break;
+    }
+    free(json);
+    if (f) {
+        pipe_push(s, f, due, now);
+        if (dup) pipe_push(s, dup, due, now);
+        held_release(s, due, now);
+    }
+    return rc;
+}
+
+/* The run's next event is due. A DELAY does not move the run's schedule:
+ * the delayed event waits in the pipe and the later ones queue behind it. */
+static void run_step(sim_ws_session *s, int64_t now) {
+    int i = s->run_next;
+    /* send_message may end the run (and free it) before it returns. */
+    char run_id[sizeof(s->run.run_id)];
+    snprintf(run_id, sizeof(run_id), "%s", s->run.run_id);
+    char *e = sim_run_event(&s->run, i, now);
+    if (send_message(s, e, sim_run_event_type(i), s->runs, run_id, now) == STOPPED) return;
+    s->run_next++;
+    if (s->run_next >= SIM_RUN_EVENTS) {
+        s->env->run_done(s->env->ctx, &s->run, now);
+        sim_run_free(&s->run);
+        s->run_active = 0;
+        /* A frame held back with nothing after it in the run goes now. */
+        held_release(s, now, now);
+        run_start_next(s, now);
+        return;
+    }
+    s->run_due_ms = now + s->run.gap_ms[s->run_next];
+}
+
+static void run_start_next(sim_ws_session *s, int64_t now) {
+    if (s->run_active || s->stalled || !s->rhead || s->shutting_down) return;
+    pending_run *p = s->rhead;
+    s->rhead = p->next;
+    if (!s->rhead) s->rtail = NULL;
+    s->nruns--;
+    const sim_scenario *sc = s->cfg->sc;
+    char tid[64];
+    const char *thread_id = p->msg.thread_id;
+    if (!thread_id) {
+        /* No thread named: one per connection, made up from its ordinal. */
+        char hex[17];
+        sim_hex(hex, 16, sim_mix(s->cfg->seed, "ws_thread", s->ordinal, 0));
+        snprintf(tid, sizeof(tid), "thread_%s", hex);
+        thread_id = tid;
+    }
+    s->runs = p->ord;
+    s->user_run = p->user_ord;
+    sim_run_input in = {&sc->agent, sc->profile, s->cfg->seed, s->hs->user_id, s->ordinal,
+                        s->runs, p->msg.text, p->msg.run_id, thread_id};
+    sim_run_plan(&s->run, &in);
+    sim_ws_msg_free(&p->msg);
+    free(p);
+    s->run_active = 1;
+    s->run_next = 0;
+    s->run_due_ms = now + s->run.gap_ms[0];
+}
+
+/* ---- client messages ---------------------------------------------------- */
+
+/* Drops every client message still waiting. */
+static void in_clear(sim_ws_session *s) {
+    while (s->ihead) {
+        inmsg *q = s->ihead;
+        s->ihead = q->next;
+        free(q->reply);
+        sim_ws_msg_free(&q->m);
+        free(q);
+    }
+    s->itail = NULL;
+    s->nin = 0;
+}
+
+/* A client queues more than a session may hold: everything it queued is
+ * dropped, frames not yet written too, so that the close goes out at once;
+ * the session is closed with 1013 and its later input ignored. */
+static void flood(sim_ws_session *s, int64_t now) {
+    if (s->flooded) return;
+    s->flooded = 1;
+    sim_warn("ws %s: over %d pending runs or %d queued messages; closing with %d", s->conn_id,
+             SIM_WS_MAX_PENDING_RUNS, SIM_WS_MAX_QUEUED_MSGS, SIM_WS_FLOOD_CODE);
+    stop_runs(s);
+    in_clear(s);
+    list_clear(&s->pipe);
+    list_clear(&s->held);
+    if (!s->close_queued) list_clear(&s->out);
+    session_close(s, SIM_WS_FLOOD_CODE, SIM_WS_FLOOD_REASON, now);
+}
+
+static int starts_run(const sim_ws_msg *m) {
+    return (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) && m->text;
+}
+
+/* Handles a parsed client message (takes its contents). run_ord: the run
+ * ordinal given to it on arrival. */
+static void dispatch(sim_ws_session *s, sim_ws_msg *m, uint64_t run_ord, uint64_t user_ord,
+                     int64_t now) {
+    if (s->flooded) {
+        sim_ws_msg_free(m);
+        return;
+    }
+    if (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) {
+        /* While shutting down, and without text, no run starts. */
+        if (m->text && !s->shutting_down && s->nruns >= SIM_WS_MAX_PENDING_RUNS) {
+            flood(s, now);
+        } else if (m->text && !s->shutting_down) {
+            s->nruns++;
+            pending_run *p = sim_xcalloc(1, sizeof(*p));
+            p->msg = *m;
+            p->ord = run_ord;
+            p->user_ord = user_ord;
+            memset(m, 0, sizeof(*m));
+            if (s->rtail) s->rtail->next = p;
+            else s->rhead = p;
+            s->rtail = p;
+            run_start_next(s, now);
+        }
+        sim_ws_msg_free(m);
+        return;
+    }
+    char *reply = sim_ws_reply(m, s->hs->user_id, now);
+    if (reply) {
+        const char *type = m->kind == SIM_WS_MSG_PING        ? "pong"
+                           : m->kind == SIM_WS_MSG_HEARTBEAT ? "heartbeat_ack"
+                           : m->kind == SIM_WS_MSG_UNKNOWN   ? "ack"
+                                                             : "error_message";
+        send_message(s, reply, type, s->runs_req, NULL, now);
+    }
+    sim_ws_msg_free(m);
+}
+
+/* Handles (or answers) one queued client message; frees the entry. */
+static void inmsg_run(sim_ws_session *s, inmsg *q, int64_t now) {
+    if (!s->hung && !s->aborted) {
+        if (q->reply) {
+            uint64_t run = q->run_ord ? q->run_ord : s->runs_req;
+            send_message(s, q->reply, q->reply_type, run, NULL, now);
+            q->reply = NULL;
+        } else {
+            dispatch(s, &q->m, q->run_ord, q->user_ord, now);
+        }
+    }
+    free(q->reply);
+    sim_ws_msg_free(&q->m);
+    free(q);
+}
+
+/* Queues a client message (or its REPLACE answer, taken) behind the
+ * earlier ones; handled at once when nothing waits and it is not delayed. */
+static void in_push(sim_ws_session *s, sim_ws_msg *m, uint64_t run_ord, uint64_t user_ord,
+                    char *reply, const char *reply_type, int64_t due, int64_t now) {
+    if (s->flooded || s->nin >= SIM_WS_MAX_QUEUED_MSGS) {
+        sim_ws_msg_free(m);
+        free(reply);
+        flood(s, now);
+        return;
+    }
+    inmsg *q = sim_xcalloc(1, sizeof(*q));
+    q->m = *m;
+    memset(m, 0, sizeof(*m));
+    q->run_ord = run_ord;
+    q->user_ord = user_ord;
+    q->reply = reply;
+    if (reply_type) snprintf(q->reply_type, sizeof(q->reply_type), "%s", reply_type);
+    q->due_ms = s->gate_until_ms > due ? s->gate_until_ms : due;   /* behind the start-up gate */
+    if (!s->ihead && q->due_ms <= now) {
+        inmsg_run(s, q, now);
+        return;
+    }
+    if (s->itail) s->itail->next = q;
+    else s->ihead = q;
+    s->itail = q;
+    s->nin++;
+}
+
+/* One complete client message: crosses ws.message (its type after aliases;
+ * a chat message carries the ordinal of the run it starts, any other the
+ * runs asked for so far), then handles it. */
+static void client_message(sim_ws_session *s, const char *data, size_t len, int64_t now) {
+    sim_ws_msg m;
+    sim_ws_parse(data, len, &m);
+    int run = starts_run(&m);
+    uint64_t run_ord = run ? s->runs_req + 1 : s->runs_req;
+    uint64_t user_ord = run ? s->env->user_run(s->env->ctx, s->hs->user_id) : 0;
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_REQUEST, .proto = "ws",
+                  .name = sim_ws_msg_name(&m), .user_id = user_of(s), .conn = s->ordinal,
+                  .msg = ++s->msgs_in, .run = run_ord, .user_run = user_ord};
+    sim_action a;
+    s->env->cross(s->env->ctx, &w, now, &a);
+    switch (a.kind) {
+    case SIM_ACT_PASS:
+    case SIM_ACT_DELAY:
+        if (run) s->runs_req++;
+        in_push(s, &m, run ? run_ord : 0, user_ord, NULL, NULL,
+                now + (a.kind == SIM_ACT_DELAY ? a.delay_ms : 0), now);
+        return;
+    case SIM_ACT_REPLACE: {
+        /* Answered with the rule's message instead of being handled. */
+        char *r = replacement(s, &a, m.run_id, now);
+        const char *type = a.field ? a.field : "error_message";
+        sim_ws_msg_free(&m);
+        in_push(s, &m, 0, 0, r, type, now, now);
+        return;
+    }
+    default:
+        act(s, &a, now);
+        sim_ws_msg_free(&m);
+        return;
+    }
+}
+
+int sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int final,
+                           int64_t now_ms) {
+    if (s->hung || s->aborted || s->close_queued || s->flooded) return 0;
+    /* lws has no size limit of its own (docs/libraries.md §2.10); the
+     * profile decides (docs/contract.md §2.7). */
+    if (s->rx.len + len > SIM_WS_MAX_MESSAGE || s->rx_dropping) {
+        if (s->cfg->sc->profile != SIM_PROFILE_LEGACY) return SIM_WS_TOO_BIG_CODE;
+        /* legacy: the oversized message is dropped, the connection stays. */
+        s->rx_dropping = !final;
+        s->rx.len = 0;
+        return 0;
+    }
+    sim_buf_append(&s->rx, data, len);
+    if (!final) return 0;
+    /* Any client frame, a pong included, resets the heartbeat. */
+    if (s->heartbeat_due_ms) heartbeat_start(s, now_ms);
+    size_t n = s->rx.len;
+    s->rx.len = 0;
+    client_message(s, s->rx.data ? s->rx.data : "", n, now_ms);
+    return 0;
+}
+
+/* ---- establishment and the start-up gate ---------------------------------- */
+
+sim_ws_session *sim_ws_session_new(const sim_ws_session_config *cfg,
+                                   const sim_ws_session_env *env, sim_ws_handshake *hs,
+                                   uint64_t ordinal) {
+    sim_ws_session *s = sim_xcalloc(1, sizeof(*s));
+    s->cfg = cfg;
+    s->env = env;
+    s->hs = hs;
+    s->ordinal = ordinal;
+    char hex[17];
+    sim_hex(hex, 12, sim_mix(cfg->seed, "conn", ordinal, 0));
+    snprintf(s->conn_id, sizeof(s->conn_id), "%s_%s",
+             cfg->sc->profile == SIM_PROFILE_LEGACY ? "ws" : "main", hex);
+    return s;
+}
+
+void sim_ws_session_open(sim_ws_session *s, int64_t now_ms) {
+    const sim_ws_handshake *hs = s->hs;
+    if (hs->auth.unsupported) {
+        session_close(s, 1003, "No supported subprotocols", now_ms);
+        return;
+    }
+    if (hs->auth.token && hs->auth_status != SIM_AUTH_OK) {
+        /* As staging: the upgrade is accepted, then the error, then 1008. */
+        const char *why = hs->auth_status == SIM_AUTH_EXPIRED   ? "Token has expired"
+                          : hs->auth_status == SIM_AUTH_REVOKED ? "Token has been revoked"
+                                                                : "Invalid token";
+        char text[160];
+        snprintf(text, sizeof(text), "Authentication failed: %s", why);
+        send_message(s, sim_ws_error("AUTH_FAILED", text, now_ms), "error_message", 0, NULL,
+                     now_ms);
+        session_close(s, 1008, "Authentication failed", now_ms);
+        return;
+    }
+    if (hs->close_code) {
+        session_close(s, hs->close_code, hs->close_reason, now_ms);
+        return;
+    }
+    sim_debug("ws %s: user %s (token from %s)", s->conn_id, hs->user_id,
+              sim_ws_token_source_name(hs->auth.source));
+    const sim_scenario *sc = s->cfg->sc;
+    int64_t elapsed = now_ms - s->cfg->start_ms;
+    if (sim_startup_phase(sc, elapsed) < SIM_PHASE_SERVICES) {
+        /* The startup race: wait for phase `services`, at most ws_wait_ms;
+         * client messages queue behind the gate. */
+        int64_t ready = sim_startup_phase_start_ms(sc, SIM_PHASE_SERVICES) - elapsed;
+        int64_t wait = ready < sc->startup_ws_wait_ms ? ready : sc->startup_ws_wait_ms;
+        s->gate_until_ms = now_ms + wait;
+        return;
+    }
+    greet(s, now_ms);
+}
+
+/* The first message of a session that may start: the welcome (or what a
+ * ws.accept REPLACE rule sends instead; the session then stays open, without
+ * heartbeats). */
+static void greet(sim_ws_session *s, int64_t now) {
+    if (s->hs->welcome) {
+        char *m = s->hs->welcome;
+        s->hs->welcome = NULL;
+        send_message(s, m, s->hs->welcome_type, 0, NULL, now);
+        return;
+    }
+    send_message(s, sim_ws_welcome(s->cfg->sc->profile, s->hs->user_id, s->conn_id, now),
+         "connection_established", 0, NULL, now);
+    heartbeat_start(s, now);
+}
+
+/* The gate's time has come: phase `services` reached, or the wait is over. */
+static void gate_step(sim_ws_session *s, int64_t now) {
+    s->gate_until_ms = 0;
+    if (s->hung || s->aborted || s->close_queued) {
+        /* Nothing behind the gate will be answered. */
+        in_clear(s);
+        return;
+    }
+    const sim_scenario *sc = s->cfg->sc;
+    /* +1 ms: the gate was set for the exact start of `services`. */
+    sim_phase p = sim_startup_phase(sc, now - s->cfg->start_ms + 1);
+    if (p < SIM_PHASE_SERVICES) {
+        char reason[120];
+        snprintf(reason, sizeof(reason), "Service not ready: startup phase %s after %.1f s",
+                 sim_phase_name(p), sc->startup_ws_wait_ms / 1000.0);
+        in_clear(s);
+        session_close(s, 1011, reason, now);
+        return;
+    }
+    greet(s, now);
+}
+
+/* ---- heartbeats ----------------------------------------------------------
+ * As staging (docs/contract.md §2.7): after heartbeat_ms without client
+ * traffic the server sends {"type":"heartbeat"}; after heartbeat_timeout_ms
+ * without any it gives up with close 1011. Any client frame resets both. */
+
+static void heartbeat_arm(sim_ws_session *s) {
+    const sim_scenario *sc = s->cfg->sc;
+    s->heartbeat_due_ms = 0;
+    if (sc->heartbeat_ms && !s->heartbeat_sent)
+        s->heartbeat_due_ms = s->last_rx_ms + sc->heartbeat_ms;
+    else if (sc->heartbeat_timeout_ms)
+        s->heartbeat_due_ms = s->last_rx_ms + sc->heartbeat_timeout_ms;
+}
+
+static void heartbeat_start(sim_ws_session *s, int64_t now) {
+    s->last_rx_ms = now;
+    s->heartbeat_sent = 0;
+    heartbeat_arm(s);
+}
+
+static void heartbeat_step(sim_ws_session *s, int64_t now) {
+    const sim_scenario *sc = s->cfg->sc;
+    s->heartbeat_due_ms = 0;
+    if (s->hung || s->aborted || s->close_queued) return;
+    int64_t idle = now - s->last_rx_ms;
+    if (sc->heartbeat_timeout_ms && idle >= sc->heartbeat_timeout_ms) {
+        stop_runs(s);
+        session_close(s, 1011, "Heartbeat timeout", now);
+        return;
+    }
+    if (sc->heartbeat_ms && !s->heartbeat_sent && idle >= sc->heartbeat_ms) {
+        s->heartbeat_sent = 1;
+        send_message(s, sim_ws_heartbeat(s->hs->user_id, s->conn_id, now), "heartbeat", s->runs_req,
+             NULL, now);
+    }
+    heartbeat_arm(s);
+}
+
+/* ---- time ----------------------------------------------------------------- */
+
+/* What is due next. */
+typedef enum { DUE_NONE, DUE_GATE, DUE_INBOUND, DUE_RUN, DUE_HEARTBEAT, DUE_PIPE } due_kind;
+
+/* Keeps the earlier of *at and `when`; on a tie the one considered first. */
+static void consider(due_kind *k, int64_t *at, int64_t when, due_kind kind) {
+    if (when < *at) {
+        *at = when;
+        *k = kind;
+    }
+}
+
+static due_kind next_due(const sim_ws_session *s, int64_t *at) {
+    due_kind k = DUE_NONE;
+    *at = SIM_WS_NO_DEADLINE;
+    if (s->gate_until_ms) consider(&k, at, s->gate_until_ms, DUE_GATE);
+    /* Messages behind the start-up gate are due when it opens (in_push):
+     * the gate, considered first, goes first. */
+    if (s->ihead) consider(&k, at, s->ihead->due_ms, DUE_INBOUND);
+    if (s->run_active && !s->stalled && !s->hung && !s->aborted)
+        consider(&k, at, s->run_due_ms, DUE_RUN);
+    if (s->heartbeat_due_ms) consider(&k, at, s->heartbeat_due_ms, DUE_HEARTBEAT);
+    if (s->pipe.head) consider(&k, at, s->pipe.head->due_ms, DUE_PIPE);
+    return k;
+}
+
+int64_t sim_ws_session_deadline(const sim_ws_session *s) {
+    int64_t at;
+    next_due(s, &at);
+    return at;
+}
+
+void sim_ws_session_tick(sim_ws_session *s, int64_t now_ms) {
+    int64_t at;
+    due_kind k;
+    /* Each step removes or moves on what made it due, so this ends. */
+    while ((k = next_due(s, &at)) != DUE_NONE && at <= now_ms) {
+        switch (k) {
+        case DUE_GATE: gate_step(s, now_ms); break;
+        case DUE_INBOUND: {
+            inmsg *q = s->ihead;
+            s->ihead = q->next;
+            if (!s->ihead) s->itail = NULL;
+            s->nin--;
+            inmsg_run(s, q, now_ms);
+            break;
+        }
+        case DUE_RUN: run_step(s, now_ms); break;
+        case DUE_HEARTBEAT: heartbeat_step(s, now_ms); break;
+        case DUE_PIPE: out_push(s, list_pop(&s->pipe)); break;
+        case DUE_NONE: break;
+        }
+    }
+}
+
+/* ---- output and the rest of the session's life ---------------------------- */
+
+unsigned sim_ws_session_wants(const sim_ws_session *s) {
+    unsigned w = 0;
+    if (s->out.head && !s->hung && !s->aborted) w |= SIM_WS_WANT_WRITE;
+    if (s->aborted) w |= SIM_WS_WANT_ABORT;
+    return w;
+}
+
+sim_ws_frame *sim_ws_session_pop(sim_ws_session *s) {
+    if (s->hung || s->aborted) return NULL;
+    return list_pop(&s->out);
+}
+
+void sim_ws_session_deliver(sim_ws_session *s, const char *user_id, const char *json,
+                            int64_t now_ms) {
+    if (gone(s) || s->hung || strcmp(s->hs->user_id, user_id) != 0) return;
+    pipe_push(s, frame_text(s, json), now_ms, now_ms);
+    held_release(s, now_ms, now_ms);
+}
+
+void sim_ws_session_shutdown(sim_ws_session *s, int64_t now_ms) {
+    s->shutting_down = 1;
+    stop_runs(s);
+    s->hung = 0;   /* a hung session still gets the goodbye */
+    session_close(s, 1001, "Server shutting down", now_ms);
+}
+
+void sim_ws_session_closed(sim_ws_session *s, int code, int64_t now_ms) {
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_CLOSE, .proto = "ws",
+                  .name = s->hs->path, .user_id = user_of(s), .conn = s->ordinal,
+                  .msg = s->msgs_in, .run = s->runs, .status = code};
+    sim_action a;
+    s->env->cross(s->env->ctx, &w, now_ms, &a);
+    stop_runs(s);
+}
+
+void sim_ws_session_free(sim_ws_session *s) {
+    if (!s) return;
+    stop_runs(s);
+    in_clear(s);
+    list_clear(&s->out);
+    list_clear(&s->pipe);
+    list_clear(&s->held);
+    sim_buf_free(&s->rx);
+    sim_ws_handshake_free(s->hs);
+    free(s);
+}
