@@ -37,7 +37,6 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
     b->cfg = *cfg;
     b->bind = sim_xstrdup(cfg->bind ? cfg->bind : "127.0.0.1");
     b->cfg.bind = b->bind;
-    b->lfd = -1;
     if (sim_backend_accept_listen(b, err, errlen) < 0) {
         free(b->bind);
         free(b);

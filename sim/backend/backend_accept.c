@@ -4,12 +4,12 @@
  * Why (docs/libraries.md §2.7): lws 4.1.6 refuses an upgrade whose
  * Sec-WebSocket-Protocol list is longer than 127 bytes or has an entry over
  * 63 ("protocol list too long" / "pcol name too long"), and a JWT
- * subprotocol is ~400 bytes. So we peek at the head (MSG_PEEK: lws reads the
- * socket itself afterwards), and only for an upgrade carrying that header
- * consume the head, take the header out and hand lws the edited copy
- * (lws_adopt_socket_vhost_readbuf). Here is also where the accept crossing
- * happens, so faults can refuse, delay or hang a connection or a handshake
- * before lws answers anything. */
+ * subprotocol is ~400 bytes. So we read the head ourselves, take that header
+ * out of an upgrade, and hand lws what we read (lws_adopt_socket_vhost_readbuf).
+ * The head is read, not peeked: unread bytes would keep the socket readable,
+ * and a client that sends half a head would have to be polled. Here is also
+ * where the accept crossing happens, so faults can refuse, delay or hang a
+ * connection or a handshake before lws answers anything. */
 #include "backend_accept.h"
 
 #include <errno.h>
@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "backend_http.h"
+#include "listener.h"
+#include "sock.h"
 #include "util.h"
 
 #define HEAD_MAX 16384            /* request head we pre-read; more → 431 */
@@ -71,7 +73,6 @@ static void pre_hang(conn *c) {
     pre_part *p = &c->u.pre;
     ev_io_stop(c->b->loop, &p->io);
     ev_timer_stop(c->b->loop, &p->timer);
-    ev_timer_stop(c->b->loop, &p->retry);
     c->hung = 1;
     ev_set_cb(&p->io, hung_read_cb);
     ev_io_start(c->b->loop, &p->io);
@@ -95,12 +96,10 @@ static void adopt(conn *c) {
     sim_backend *b = c->b;
     /* The pre-read ends here; lws copies the head it is given. */
     sim_buf head = c->u.pre.head;
-    int readbuf = c->u.pre.readbuf;
     memset(&c->u.pre.head, 0, sizeof(head));
     sim_backend_http_start(c);
     b->adopting = c;
-    struct lws *wsi = readbuf ? lws_adopt_socket_vhost_readbuf(b->vh, c->fd, head.data, head.len)
-                              : lws_adopt_socket_vhost(b->vh, c->fd);
+    struct lws *wsi = lws_adopt_socket_vhost_readbuf(b->vh, c->fd, head.data, head.len);
     sim_buf_free(&head);
     /* Claimed by the callback: c is lws's now, and already destroyed when
      * wsi is NULL. */
@@ -191,8 +190,11 @@ static void upgrade_request(conn *c) {
     sim_backend *b = c->b;
     pre_part *p = &c->u.pre;
     sim_action act;
-    sim_backend_cross(b, SIM_WIRE_REQUEST, "http", c->upgrade->path, p->method, NULL, c->ordinal,
-                      1, 0, 0, &act);
+    /* An upgrade: the network's band for a WebSocket connect applies. */
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_REQUEST, .proto = "http",
+                  .name = c->upgrade->path, .method = p->method, .conn = c->ordinal, .msg = 1,
+                  .upgrade = 1};
+    sim_backend_cross_wire(b, &w, sim_backend_now_ms(b), &act);
     switch (act.kind) {
     case SIM_ACT_PASS: ws_accept_step(c); return;
     case SIM_ACT_DELAY: pre_wait(c, act.delay_ms, PRE_ACCEPT); return;
@@ -288,18 +290,6 @@ static void pre_head_done(conn *c, char *hend) {
     if (upgrade) {
         char *sub = NULL, *authz = NULL;
         if (head_find(head, hend + 2, "Sec-WebSocket-Protocol", &v, &vlen, &ls, &le)) {
-            /* Consume the head for real: lws gets the edited copy. */
-            size_t headlen = (size_t)(hend + 4 - head);
-            char *tmp = sim_xmalloc(headlen);
-            ssize_t got = recv(c->fd, tmp, headlen, 0);
-            free(tmp);
-            if (got != (ssize_t)headlen) {
-                sim_backend_accept_close(c);
-                return;
-            }
-            p->head.len = headlen;
-            head[headlen] = '\0';
-            p->readbuf = 1;
             sub = sim_xstrndup(v, vlen);
             /* Take the line out: lws must not see it (see the top comment). */
             size_t tail = p->head.len - (size_t)(le - head);
@@ -332,113 +322,80 @@ static void pre_head_done(conn *c, char *hend) {
     }
 }
 
-/* Peeks at the request head without consuming it: lws reads the socket
- * itself unless the head must be edited (see the top comment). A head that
- * is still incomplete is peeked again a little later, since the unread
- * bytes keep the socket readable. */
+/* Reads the request head (and whatever came with it: lws gets it all). A
+ * head still incomplete waits for the socket to be readable again, which it
+ * is only when more bytes come. */
 static void pre_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
-    (void)revents;
+    (void)loop, (void)revents;
     conn *c = of_io(w);
     pre_part *p = &c->u.pre;
-    sim_buf_reserve(&p->head, HEAD_MAX + 2);
-    ssize_t n = recv(c->fd, p->head.data, HEAD_MAX + 1, MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    sim_buf_reserve(&p->head, HEAD_MAX + 2 - p->head.len);
+    ssize_t n = recv(c->fd, p->head.data + p->head.len, HEAD_MAX + 1 - p->head.len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     if (n <= 0) {
         sim_backend_accept_close(c);
         return;
     }
-    p->head.len = (size_t)n;
-    p->head.data[n] = '\0';
-    char *hend = memmem(p->head.data, (size_t)n, "\r\n\r\n", 4);
+    p->head.len += (size_t)n;
+    p->head.data[p->head.len] = '\0';
+    char *hend = memmem(p->head.data, p->head.len, "\r\n\r\n", 4);
     if (!hend || (size_t)(hend - p->head.data) > HEAD_MAX) {
-        if ((size_t)n > HEAD_MAX) {
+        if (p->head.len > HEAD_MAX)
             pre_reply(c, 431, NULL, "{\"detail\":\"Request Header Fields Too Large\"}");
-            return;
-        }
-        ev_io_stop(loop, &p->io);
-        ev_timer_start(loop, &p->retry);
         return;
     }
     if (memchr(p->head.data, '\0', (size_t)(hend - p->head.data))) {
         pre_reply(c, 400, NULL, "{\"detail\":\"Bad Request\"}");
         return;
     }
+    ev_io_stop(c->b->loop, &p->io);
     pre_head_done(c, hend);
 }
 
-static void pre_retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)revents;
-    conn *c = (conn *)((char *)t - offsetof(conn, u.pre.retry));
-    ev_io_start(loop, &c->u.pre.io);
-}
-
-static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
-    (void)revents;
-    sim_backend *b = (sim_backend *)((char *)w - offsetof(sim_backend, lio));
-    for (int i = 0; i < 64; i++) {
-        int fd = accept4(b->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
-        if (b->shutting_down) {
-            close(fd);
-            continue;
-        }
-        /* lws writes HTTP headers and body separately: without this, Nagle
-         * and the client's delayed ACK add ~40 ms to every keep-alive reply. */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn *c = sim_backend_conn_new(b, fd);
-        pre_part *p = &c->u.pre;
-        ev_io_init(&p->io, pre_read_cb, fd, EV_READ);
-        ev_io_start(loop, &p->io);
-        ev_timer_init(&p->timer, pre_timer_cb, sim_backend_wait_s(b, PREREAD_TIMEOUT_MS), 0.0);
-        ev_timer_start(loop, &p->timer);
-        ev_timer_init(&p->retry, pre_retry_cb, 0.005, 0.0);
+static void on_client(void *ctx, int fd) {
+    sim_backend *b = ctx;
+    if (b->shutting_down) {
+        close(fd);
+        return;
     }
+    /* lws writes HTTP headers and body separately: without this, Nagle
+     * and the client's delayed ACK add ~40 ms to every keep-alive reply. */
+    sim_sock_nodelay(fd);
+    conn *c = sim_backend_conn_new(b, fd);
+    pre_part *p = &c->u.pre;
+    ev_io_init(&p->io, pre_read_cb, fd, EV_READ);
+    ev_io_start(b->loop, &p->io);
+    ev_timer_init(&p->timer, pre_timer_cb, sim_backend_wait_s(b, PREREAD_TIMEOUT_MS), 0.0);
+    ev_timer_start(b->loop, &p->timer);
 }
 
-/* ---- the listening socket --------------------------------------------------- */
+/* A client taken while descriptors ran out: the backend's 503. */
+static void refuse(void *ctx, int fd) {
+    (void)ctx;
+    char buf[512];
+    size_t n = sim_http_raw(buf, sizeof(buf), 503, "application/json",
+                            "{\"detail\":\"Too many connections\"}");
+    (void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* ---- the listening socket ------------------------------------------------- */
 
 int sim_backend_accept_listen(sim_backend *b, char *err, size_t errlen) {
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", b->cfg.port);
-    int rc = getaddrinfo(b->bind, portstr, &hints, &res);
-    if (rc) {
-        snprintf(err, errlen, "backend: cannot resolve %s: %s", b->bind, gai_strerror(rc));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-        snprintf(err, errlen, "backend: cannot listen on %s:%d: %s", b->bind, b->cfg.port,
-                 strerror(errno));
-        if (fd >= 0) close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    b->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    b->lfd = fd;
-    ev_io_init(&b->lio, accept_cb, fd, EV_READ);
+    sim_listener_config lc = {.who = "backend", .bind = b->bind, .port = b->cfg.port,
+                              .backlog = 1024, .on_accept = on_client, .on_refuse = refuse,
+                              .ctx = b};
+    b->listener = sim_listener_start(b->loop, &lc, err, errlen);
+    if (!b->listener) return -1;
+    sim_listener_pause(b->listener);   /* until _start: lws must exist first */
+    b->port = sim_listener_port(b->listener);
     return 0;
 }
 
 void sim_backend_accept_start(sim_backend *b) {
-    ev_io_start(b->loop, &b->lio);
+    sim_listener_resume(b->listener);
 }
 
 void sim_backend_accept_stop(sim_backend *b) {
-    if (b->lfd < 0) return;
-    ev_io_stop(b->loop, &b->lio);
-    close(b->lfd);
-    b->lfd = -1;
+    sim_listener_free(b->listener);
+    b->listener = NULL;
 }

@@ -93,7 +93,6 @@ static void part_release(conn *c) {
     case C_PRE:
         ev_io_stop(loop, &c->u.pre.io);
         ev_timer_stop(loop, &c->u.pre.timer);
-        ev_timer_stop(loop, &c->u.pre.retry);
         sim_buf_free(&c->u.pre.head);
         free(c->u.pre.refuse_body);
         break;

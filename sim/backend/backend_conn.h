@@ -31,9 +31,7 @@ typedef enum { C_PRE, C_HTTP, C_WS } conn_kind;
 typedef struct pre_part {
     ev_io io;
     ev_timer timer;              /* the pre-read's timeout, or the end of a delay */
-    ev_timer retry;              /* peeks again at a head still incomplete */
-    sim_buf head;                /* peeked head; consumed and edited when readbuf */
-    int readbuf;
+    sim_buf head;                /* what was read of it (and after it), edited for lws */
     char method[8];              /* the request's, for the upgrade's crossings */
     int after_delay;             /* what the timer does when a delay ends (PRE_*) */
     /* A refusal of the upgrade that waits for a delay; copied: the rule may
@@ -109,9 +107,8 @@ struct sim_backend {
     void *foreign_loops[1];
     struct lws_context *ctx;
     struct lws_vhost *vh;
-    int lfd;
+    struct sim_listener *listener;
     int port;
-    ev_io lio;
     ev_timer kick;
     conn *conns;
     conn *adopting;               /* the socket lws is adopting, claimed in its callback */

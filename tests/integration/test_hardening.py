@@ -1,0 +1,130 @@
+"""What a client, or the machine, does must not wedge, flood or fool
+stagesim (issue: hardening). Each test here fails without the fix it
+guards: half-sent request heads cost no CPU; running out of file
+descriptors makes every listener pause and come back by itself, with the
+service's own refusal and one log line per episode."""
+import json
+import os
+import resource
+import socket
+import subprocess
+import time
+import unittest
+
+import httpx
+import redis
+
+from harness import STAGESIM, Sim, login
+
+
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class StalledHeads(unittest.TestCase):
+    def test_half_sent_heads_cost_no_cpu(self):
+        with Sim() as sim:
+            stalled = []
+            try:
+                for _ in range(300):
+                    s = socket.create_connection(("127.0.0.1", sim.backend), timeout=5)
+                    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")   # no end of head
+                    stalled.append(s)
+                # Let every one be accepted and read (a request behind them
+                # answers), then measure the CPU the server uses while they wait.
+                self.assertEqual(httpx.get(sim.backend_url + "/health", timeout=10).status_code, 200)
+                before, t0 = cpu_seconds(sim.proc.pid), time.monotonic()
+                deadline = t0 + 2.0
+                while time.monotonic() < deadline:
+                    r = httpx.get(sim.backend_url + "/health", timeout=10)   # others still served
+                    self.assertEqual(r.status_code, 200)
+                    time.sleep(0.2)   # a pace for the probe requests, not a synchronisation
+                used = cpu_seconds(sim.proc.pid) - before
+                # Polling 300 heads every 5 ms took most of a core; waiting
+                # for readability takes next to nothing (the probes' cost).
+                self.assertLess(used, 0.3, "%.2f s of CPU in 2 s for 300 stalled heads" % used)
+                # A head that is finished later is answered.
+                stalled[0].sendall(b"\r\n")
+                stalled[0].settimeout(5)
+                self.assertTrue(stalled[0].recv(64).startswith(b"HTTP/1.1 200"))
+            finally:
+                for s in stalled:
+                    s.close()
+
+
+class OutOfDescriptors(unittest.TestCase):
+    """With the descriptor limit forced low (prlimit), idle clients fill it;
+    no listener spins or floods its log meanwhile, the clients over it get
+    the service's refusal, and once they go every service answers again."""
+
+    LIMIT = 128
+
+    def test_fill_and_release(self):
+        sim = Sim(wrap=["prlimit", "--nofile=%d" % self.LIMIT])
+        held = []
+        try:
+            with open("/proc/%d/limits" % sim.proc.pid) as f:
+                self.assertIn("Max open files            %d" % self.LIMIT, f.read())
+            ports = [sim.backend, sim.redis, sim.auth]
+            # Fill: far more clients than descriptors, spread over the services.
+            refusals = {"redis": 0, "http": 0}
+            for i in range(3 * self.LIMIT):
+                port = ports[i % 3]
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                held.append((port, s))
+            # The ones that got in are idle; the others were refused in
+            # words where a reserve descriptor allowed it, or are queued.
+            for port, s in held:
+                s.settimeout(0.05)
+                try:
+                    data = s.recv(256)
+                except (socket.timeout, ConnectionResetError):
+                    continue
+                if data.startswith(b"-ERR max number of clients reached"):
+                    refusals["redis"] += 1
+                elif data.startswith(b"HTTP/1.1 503"):
+                    self.assertIn(b'{"detail":"Too many connections"}', data)
+                    refusals["http"] += 1
+            self.assertGreater(refusals["redis"] + refusals["http"], 0, "someone was refused in words")
+            # While exhausted the process must not spin.
+            before, t0 = cpu_seconds(sim.proc.pid), time.monotonic()
+            while time.monotonic() - t0 < 1.5:
+                time.sleep(0.1)   # measuring a duration, not waiting for an event
+            used = cpu_seconds(sim.proc.pid) - before
+            self.assertLess(used, 0.3, "%.2f s of CPU in 1.5 s while out of descriptors" % used)
+        finally:
+            for _, s in held:
+                s.close()
+        try:
+            # Released: every service answers again, by itself.
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    r = redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=2)
+                    ok = r.ping()
+                    r.close()
+                    if ok:
+                        break
+                except redis.exceptions.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            self.assertEqual(httpx.get(sim.backend_url + "/health", timeout=10).status_code, 200)
+            self.assertEqual(httpx.get(sim.auth_url + "/health", timeout=10).status_code, 200)
+            self.assertEqual(httpx.get(sim.control_url + "/status", timeout=10).status_code, 200)
+            self.assertTrue(login(sim)["access_token"])
+        finally:
+            code = sim.stop()
+        self.assertEqual(code, 0, sim.stderr[-2000:])
+        # One line when an episode starts (and one when it ends), not a flood.
+        lines = [l for l in sim.stderr.splitlines() if "out of file descriptors" in l]
+        self.assertGreaterEqual(len(lines), 1, sim.stderr[-2000:])
+        self.assertLess(len(lines), 60, "%d lines about it: a flood" % len(lines))
+        self.assertLess(len(sim.stderr), 200000, "the log stays small")
+
+
+if __name__ == "__main__":
+    unittest.main()
