@@ -150,6 +150,14 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
 
     /* With TLS the backend listens on a loopback port of its own, and the
      * front takes the public one (tls_front.h). */
+    /* Before the backend, which tells clients the front's port; the front
+     * learns the backend's inner port right after (no client knows the port
+     * before READY). */
+    if (s->tls) {
+        sim_tls_front_config fc = {.bind = s->bind, .port = opt->backend_port, .cert = &s->cert};
+        s->tls_front = sim_tls_front_start(loop, &fc, err, errlen);
+        if (!s->tls_front) goto fail;
+    }
     sim_backend_config bc = {
         .bind = s->tls ? "127.0.0.1" : s->bind,
         .port = s->tls ? 0 : opt->backend_port,
@@ -160,15 +168,13 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         .faults = s->faults,
         .seed = sc->seed,
         .clock = &s->clock,
+        .public_host = s->bind,
+        .public_port = s->tls ? sim_tls_front_port(s->tls_front) : 0,
+        .tls = s->tls,
     };
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;
-    if (s->tls) {
-        sim_tls_front_config fc = {.bind = s->bind, .port = opt->backend_port,
-                                   .inner_port = sim_backend_port(s->backend), .cert = &s->cert};
-        s->tls_front = sim_tls_front_start(loop, &fc, err, errlen);
-        if (!s->tls_front) goto fail;
-    }
+    if (s->tls) sim_tls_front_set_inner_port(s->tls_front, sim_backend_port(s->backend));
 
     sim_control_config cc = {
         .bind = s->bind, .port = opt->control_port, .token = opt->control_token,

@@ -50,9 +50,10 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
     }
 
     b->routes = (sim_backend_routes){.sc = cfg->sc, .auth = cfg->auth, .history = cfg->history,
-                                     .host = b->bind, .backend_port = b->port,
-                                     .auth_port = cfg->auth_port, .seed = cfg->seed,
-                                     .start_ms = cfg->clock->start_ms};
+                                     .host = cfg->public_host ? cfg->public_host : b->bind,
+                                     .backend_port = cfg->public_port ? cfg->public_port : b->port,
+                                     .auth_port = cfg->auth_port, .tls = cfg->tls,
+                                     .seed = cfg->seed, .start_ms = cfg->clock->start_ms};
     sim_backend_ws_setup(b);
 
     sim_backend_accept_start(b);

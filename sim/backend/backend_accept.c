@@ -81,8 +81,7 @@ static void pre_hang(conn *c) {
 /* A raw HTTP/1.1 reply, then close (FIN). ctype NULL: guessed from body. */
 static void pre_reply(conn *c, int status, const char *ctype, const char *body) {
     char buf[4096];
-    size_t n = sim_backend_http_raw_response(buf, sizeof(buf), status,
-                                             ctype ? ctype : sim_backend_http_ctype(body), body);
+    size_t n = sim_backend_http_refusal(c, buf, sizeof(buf), status, ctype, body);
     pre_drain(c);
     ssize_t w = write(c->fd, buf, n);
     (void)w;
@@ -373,7 +372,7 @@ static void on_client(void *ctx, int fd) {
 static void refuse(void *ctx, int fd) {
     (void)ctx;
     char buf[512];
-    size_t n = sim_http_raw(buf, sizeof(buf), 503, "application/json",
+    size_t n = sim_http_raw(buf, sizeof(buf), 503, "application/json", NULL,
                             "{\"detail\":\"Too many connections\"}");
     (void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }

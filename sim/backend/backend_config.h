@@ -22,6 +22,11 @@ typedef struct sim_backend_config {
     sim_faults *faults;         /* borrowed */
     uint64_t seed;
     const sim_clock *clock;     /* borrowed: the simulated start-up counts from its start */
+    /* Where clients reach it, for the discovery route: behind the TLS front
+     * (tls_front.h) that is not the listener's own address. */
+    const char *public_host;    /* NULL: bind */
+    int public_port;            /* 0: the listener's port */
+    int tls;                    /* https and wss (the auth service too) */
 } sim_backend_config;
 
 #endif

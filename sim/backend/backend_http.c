@@ -15,13 +15,20 @@
 #define BODY_DRAIN_MAX (16L * 1024 * 1024)  /* an oversized body we still read before 413 */
 #define CHUNK 16384                         /* body bytes per write */
 
-size_t sim_backend_http_raw_response(char *out, size_t outlen, int status, const char *ctype,
-                                     const char *body) {
-    int n = snprintf(out, outlen,
-                     "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n"
-                     "connection: close\r\n\r\n%s",
-                     status, sim_http_reason(status), ctype, strlen(body), body);
-    return n < 0 ? 0 : ((size_t)n < outlen ? (size_t)n : outlen - 1);
+void sim_backend_http_decorate(const conn *c, uint64_t request, sim_http_response *r) {
+    if (c && c->b->cfg.sc->front_end == SIM_FRONT_END_GOOGLE)
+        sim_http_front_end_headers(r, c->b->cfg.seed, c->ordinal, request);
+}
+
+size_t sim_backend_http_refusal(const conn *c, char *out, size_t outlen, int status,
+                                const char *ctype, const char *body) {
+    sim_http_response r;
+    sim_http_response_init(&r);
+    sim_backend_http_decorate(c, 1, &r);
+    size_t n = sim_http_raw(out, outlen, status, ctype ? ctype : sim_backend_http_ctype(body),
+                            r.extra_headers, body);
+    sim_http_response_free(&r);
+    return n;
 }
 
 const char *sim_backend_http_ctype(const char *text) {
@@ -261,9 +268,11 @@ int sim_backend_http_body_done(conn *c) {
     return http_request(c);
 }
 
-/* Adds the route's extra headers ("Name: value\r\n" lines) and Server. */
+/* Adds the route's extra headers ("Name: value\r\n" lines) and, unless a
+ * front end said who it is, Server: uvicorn. */
 static int add_headers(const http_part *h, struct lws *wsi, unsigned char **p,
                        unsigned char *end) {
+    int has_server = 0;
     const char *x = h->resp.extra_headers;
     while (*x) {
         const char *colon = strchr(x, ':');
@@ -276,8 +285,10 @@ static int add_headers(const http_part *h, struct lws *wsi, unsigned char **p,
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
                                         (const unsigned char *)v, (int)(eol - v), p, end))
             return -1;
+        has_server |= sim_strcaseeq(name, "Server:");
         x = eol + 2;
     }
+    if (has_server) return 0;
     static const char server[] = "uvicorn";
     return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_SERVER, (const unsigned char *)server,
                                         sizeof(server) - 1, p, end);
@@ -290,6 +301,7 @@ int sim_backend_http_writeable(conn *c, struct lws *wsi) {
     if (h->close_now) return -1;
     if (!h->resp_ready || c->hung || c->aborted) return 0;
     if (!h->headers_sent) {
+        sim_backend_http_decorate(c, h->requests, &h->resp);
         unsigned char buf[LWS_PRE + 2048];
         unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
         if (lws_add_http_common_headers(wsi, (unsigned int)h->resp.status,

@@ -29,10 +29,15 @@ int sim_backend_http_writeable(conn *c, struct lws *wsi);
  * had requests. */
 void sim_backend_http_closed(conn *c);
 
-/* A complete raw HTTP/1.1 response with `connection: close` in out (at most
- * outlen - 1 bytes, NUL-terminated); returns its length. */
-size_t sim_backend_http_raw_response(char *out, size_t outlen, int status, const char *ctype,
-                                     const char *body);
+/* The backend's answer on a socket lws does not write for us (an upgrade
+ * refused before or inside CONFIRM_UPGRADE): a raw HTTP/1.1 response with
+ * `connection: close` in out, with the front end's headers when the
+ * scenario has one (c may be NULL: none); ctype NULL is guessed from the
+ * body. Returns its length. */
+size_t sim_backend_http_refusal(const conn *c, char *out, size_t outlen, int status,
+                                const char *ctype, const char *body);
+/* The extra headers every response of c carries (the front end's) into r. */
+void sim_backend_http_decorate(const conn *c, uint64_t request, sim_http_response *r);
 /* The content type a fault rule's body looks like: JSON or plain text. */
 const char *sim_backend_http_ctype(const char *text);
 

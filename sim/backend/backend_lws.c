@@ -25,11 +25,11 @@
 /* Refuses an upgrade inside CONFIRM_UPGRADE with a real HTTP/1.1 answer
  * (lws_return_http_status says HTTP/1.0, which python-websockets rejects).
  * ctype NULL: guessed from body. */
-static int upgrade_refuse(struct lws *wsi, int status, const char *ctype, const char *body) {
+static int upgrade_refuse(const conn *c, struct lws *wsi, int status, const char *ctype,
+                          const char *body) {
     unsigned char buf[LWS_PRE + 4096];
-    size_t n = sim_backend_http_raw_response((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
-                                             status, ctype ? ctype : sim_backend_http_ctype(body),
-                                             body);
+    size_t n = sim_backend_http_refusal(c, (char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE, status,
+                                        ctype, body);
     lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_HEADERS);
     return 1;
 }
@@ -46,7 +46,7 @@ static int keepalive_upgrade_faults(conn *c, struct lws *wsi) {
     sim_backend_cross(b, SIM_WIRE_REQUEST, "http", hs->path, "GET", NULL, c->ordinal, 1, 0, 0, &a);
     switch (a.kind) {
     case SIM_ACT_PASS: break;
-    case SIM_ACT_REPLY: return upgrade_refuse(wsi, a.code ? a.code : 500, a.field,
+    case SIM_ACT_REPLY: return upgrade_refuse(c, wsi, a.code ? a.code : 500, a.field,
                                               a.text ? a.text : "");
     case SIM_ACT_ABORT: sim_backend_conn_abort(c); return -1;
     case SIM_ACT_EMPTY: return -1;
@@ -120,11 +120,11 @@ static int confirm_upgrade(conn *c, struct lws *wsi) {
     }
     const sim_ws_handshake *hs = c->upgrade;
     if (!is_ws_path(b, hs->path))
-        return upgrade_refuse(wsi, 404, NULL, "{\"detail\":\"Not Found\"}");
+        return upgrade_refuse(c, wsi, 404, NULL, "{\"detail\":\"Not Found\"}");
     if (b->shutting_down)
-        return upgrade_refuse(wsi, 503, NULL, "{\"detail\":\"Server shutting down\"}");
+        return upgrade_refuse(c, wsi, 503, NULL, "{\"detail\":\"Server shutting down\"}");
     if (!hs->auth.token && !hs->auth.unsupported && b->cfg.sc->no_token == SIM_NO_TOKEN_REJECT)
-        return upgrade_refuse(wsi, 403, NULL, "{\"detail\":\"Authentication required\"}");
+        return upgrade_refuse(c, wsi, 403, NULL, "{\"detail\":\"Authentication required\"}");
     c->u.http.upgrading = 1;
     return 0;
 }
@@ -160,7 +160,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     int http = c && c->kind == C_HTTP, ws = c && c->kind == C_WS;
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        if (!http) return upgrade_refuse(wsi, 500, NULL, "{\"detail\":\"Internal Server Error\"}");
+        if (!http) return upgrade_refuse(NULL, wsi, 500, NULL, "{\"detail\":\"Internal Server Error\"}");
         return confirm_upgrade(c, wsi);
     case LWS_CALLBACK_ADD_HEADERS: return c ? add_upgrade_headers(c, in) : 0;
     case LWS_CALLBACK_ESTABLISHED: return http ? sim_backend_ws_established(c) : -1;

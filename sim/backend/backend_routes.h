@@ -23,6 +23,7 @@ typedef struct sim_backend_routes {
     const char *host;           /* for the discovery URLs; NULL: Host header or 127.0.0.1 */
     int backend_port;
     int auth_port;
+    int tls;                    /* discovery URLs say https and wss */
     uint64_t seed;
     uint64_t threads_created;   /* ordinal for made-up thread ids */
     int64_t start_ms;           /* now_ms at start, for the simulated start-up */

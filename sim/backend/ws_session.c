@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "startup.h"
+#include "utf8.h"
 #include "util.h"
 
 _Static_assert((int)SIM_WS_MALFORM_REMOVE_FIELD == (int)SIM_MALFORM_REMOVE_FIELD &&
@@ -102,8 +103,18 @@ static sim_ws_frame *frame_new(const sim_ws_session *s, int close_code, const ch
     return f;
 }
 
+/* Every text frame is valid UTF-8 (utf8.h): a client's bytes that are not
+ * (a type or text echoed back, cJSON's decoding of \ud800) are escaped,
+ * which python-websockets would otherwise answer with 1007. */
 static sim_ws_frame *frame_text(const sim_ws_session *s, const char *json) {
-    return frame_new(s, 0, json, strlen(json));
+    size_t len = strlen(json);
+    if (sim_utf8_valid(json, len)) return frame_new(s, 0, json, len);
+    sim_buf b = {0};
+    sim_buf_append(&b, json, len);
+    sim_utf8_fix_json(&b, 0);
+    sim_ws_frame *f = frame_new(s, 0, b.data, b.len);
+    sim_buf_free(&b);
+    return f;
 }
 
 void sim_ws_frame_free(sim_ws_frame *f) {

@@ -174,10 +174,12 @@ void sim_http_front_end_headers(sim_http_response *r, uint64_t seed, uint64_t co
              trace, (unsigned long long)span);
 }
 
-size_t sim_http_raw(char *out, size_t outlen, int status, const char *ctype, const char *body) {
+size_t sim_http_raw(char *out, size_t outlen, int status, const char *ctype,
+                    const char *extra_headers, const char *body) {
     int n = snprintf(out, outlen,
                      "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n"
-                     "connection: close\r\n\r\n%s",
-                     status, sim_http_reason(status), ctype, strlen(body), body);
+                     "%sconnection: close\r\n\r\n%s",
+                     status, sim_http_reason(status), ctype, strlen(body),
+                     extra_headers ? extra_headers : "", body);
     return n < 0 ? 0 : ((size_t)n < outlen ? (size_t)n : outlen - 1);
 }

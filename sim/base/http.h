@@ -59,8 +59,10 @@ const char *sim_http_reason(int status);
 
 /* A complete HTTP/1.1 response with `connection: close`, for the places that
  * write to a socket no HTTP library owns (a refusal, an upgrade answered
- * before lws). Returns its length (truncated to outlen - 1). */
-size_t sim_http_raw(char *out, size_t outlen, int status, const char *ctype, const char *body);
+ * before lws); extra_headers ("Name: value\r\n" lines) may be NULL. Returns
+ * its length (truncated to outlen - 1). */
+size_t sim_http_raw(char *out, size_t outlen, int status, const char *ctype,
+                    const char *extra_headers, const char *body);
 
 /* Adds the headers Google's front end put on every staging response
  * (Server: Google Frontend, Via: 1.1 google, an X-Cloud-Trace-Context made

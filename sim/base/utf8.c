@@ -41,6 +41,21 @@ void sim_json_member(sim_buf *b, const char *key, const char *s) {
     sim_buf_append(b, "\"", 1);
 }
 
+int sim_utf8_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        if (*p < 0x80) {
+            if (!*p) return 0;
+            p++;
+            continue;
+        }
+        size_t k = sim_utf8_len(p);
+        if (!k || (size_t)(end - p) < k) return 0;
+        p += k;
+    }
+    return 1;
+}
+
 void sim_utf8_fix_json(sim_buf *b, size_t from) {
     size_t i = from;
     while (i < b->len && (unsigned char)b->data[i] < 0x80) i++;

@@ -17,6 +17,9 @@ size_t sim_utf8_len(const unsigned char *p);
  * that is not part of valid UTF-8 becomes \u00XX. */
 void sim_json_member(sim_buf *b, const char *key, const char *s);
 
+/* 1 when the n bytes at s are valid UTF-8 (NUL-free). */
+int sim_utf8_valid(const char *s, size_t n);
+
 /* Makes JSON text that may carry invalid UTF-8 inside its strings (cJSON
  * prints string bytes as they are, and decodes \ud800 into bytes that are
  * not UTF-8) valid: each byte from b->data + from on that is not part of a

@@ -563,7 +563,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 static void refuse(void *ctx, int fd) {
     (void)ctx;
     char buf[512];
-    size_t n = sim_http_raw(buf, sizeof buf, 503, "application/json",
+    size_t n = sim_http_raw(buf, sizeof buf, 503, "application/json", NULL,
                             "{\"detail\":\"Too many connections\"}");
     (void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }

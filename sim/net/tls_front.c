@@ -286,6 +286,10 @@ int sim_tls_front_port(const sim_tls_front *f) {
     return sim_listener_port(f->listener);
 }
 
+void sim_tls_front_set_inner_port(sim_tls_front *f, int port) {
+    f->cfg.inner_port = port;
+}
+
 void sim_tls_front_stop_listening(sim_tls_front *f) {
     if (f) sim_listener_close(f->listener);
 }

@@ -17,13 +17,15 @@ typedef struct sim_tls_front sim_tls_front;
 typedef struct sim_tls_front_config {
     const char *bind;           /* public address */
     int port;                   /* public TLS port; 0 picks a free one */
-    int inner_port;             /* the plaintext listener on 127.0.0.1 */
+    int inner_port;             /* the plaintext listener on 127.0.0.1; or set it below */
     const sim_tls_cert *cert;   /* borrowed, outlives the front */
 } sim_tls_front_config;
 
 sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_config *cfg,
                                    char *err, size_t errlen);
 int sim_tls_front_port(const sim_tls_front *f);
+/* Where the plaintext goes, when it was not known at the start. */
+void sim_tls_front_set_inner_port(sim_tls_front *f, int port);
 /* New connections are refused from now on; open ones go on. */
 void sim_tls_front_stop_listening(sim_tls_front *f);
 /* Closes every connection and frees everything. Call from a loop callback. */

@@ -3,6 +3,7 @@ stagesim (issue: hardening). Each test here fails without the fix it
 guards: half-sent request heads cost no CPU; running out of file
 descriptors makes every listener pause and come back by itself, with the
 service's own refusal and one log line per episode."""
+import asyncio
 import json
 import os
 import resource
@@ -13,6 +14,7 @@ import unittest
 
 import httpx
 import redis
+import websockets
 
 from harness import STAGESIM, Sim, login
 
@@ -124,6 +126,47 @@ class OutOfDescriptors(unittest.TestCase):
         self.assertGreaterEqual(len(lines), 1, sim.stderr[-2000:])
         self.assertLess(len(lines), 60, "%d lines about it: a flood" % len(lines))
         self.assertLess(len(sim.stderr), 200000, "the log stays small")
+
+
+class InvalidUtf8GoesOutValid(unittest.TestCase):
+    """Bytes that are not UTF-8 (in a binary frame, which lws does not
+    check, or in a body) come back escaped: every text frame and JSON body
+    stagesim sends is valid UTF-8, so a python-websockets client never has
+    to fail the connection with 1007."""
+
+    def test_frames_and_bodies(self):
+        with Sim() as sim:
+            async def chat():
+                url = sim.ws_url + "?token=" + login(sim)["access_token"]
+                async with websockets.connect(url, open_timeout=10) as ws:
+                    await asyncio.wait_for(ws.recv(), 10)
+                    await ws.send(b'{"type":"t\xff\xfe"}')
+                    ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    await ws.send(b'{"type":"user_message","message":"caf\xe9 \xff",'
+                                  b'"thread_id":"utf8-1"}')
+                    events = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(5)]
+                    return ack, events
+
+            ack, events = asyncio.run(asyncio.wait_for(chat(), 30))
+            self.assertEqual(ack["type"], "ack")
+            self.assertEqual(ack["received_type"], "t\u00ff\u00fe", "each bad byte escaped")
+            self.assertEqual([e["type"] for e in events][-1], "agent_completed")
+            self.assertIn('"caf\u00e9 \u00ff"', events[-1]["data"]["result"]["response"])
+            # The history route: the stored texts come back valid too.
+            tok = login(sim)["access_token"]
+            r = httpx.get(sim.backend_url + "/api/threads/utf8-1/messages", timeout=10,
+                          headers={"Authorization": "Bearer " + tok})
+            r.raise_for_status()
+            r.content.decode("utf-8")   # strict: raises on invalid UTF-8
+            # Auth and control error bodies.
+            r = httpx.post(sim.auth_url + "/auth/login", content=b'{"email":"\xff@x","password":1}',
+                           headers={"content-type": "application/json"}, timeout=10)
+            self.assertEqual(r.status_code, 422)
+            r.content.decode("utf-8")
+            r = httpx.post(sim.control_url + "/faults", timeout=10,
+                           content=b'{"id":"x\xff","on":"ws.send","action":{"kind":"drop"}}')
+            self.assertEqual(r.status_code, 422)
+            r.content.decode("utf-8")
 
 
 if __name__ == "__main__":
