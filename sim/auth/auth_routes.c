@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
+#include "jcheck.h"
 #include "mhd.h"
 #include "util.h"
 
@@ -73,18 +74,10 @@ static cJSON *parse_body(const sim_http_request *req, sim_http_response *resp, i
         *replied = 1;
         return NULL;
     }
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
-    /* Trailing non-space bytes make it invalid JSON too. */
-    if (j && end)
-        for (const char *p = end; p < req->body + req->body_len; p++)
-            if (!strchr(" \t\r\n", *p)) {
-                cJSON_Delete(j);
-                j = NULL;
-                break;
-            }
+    size_t at = 0;
+    cJSON *j = sim_jcheck_parse(req->body, req->body_len, &at);
     if (!j) {
-        long pos = end && end >= req->body ? (long)(end - req->body) : 0;
+        long pos = (long)at;
         cJSON *it = cJSON_CreateObject();
         cJSON_AddStringToObject(it, "type", "json_invalid");
         cJSON *loc = cJSON_AddArrayToObject(it, "loc");

@@ -105,6 +105,8 @@ static void part_release(conn *c) {
         break;
     case C_WS:
         ev_timer_stop(loop, &c->u.ws.timer);
+        ev_io_stop(loop, &c->u.ws.seen);
+        ev_timer_stop(loop, &c->u.ws.rest);
         sim_ws_session_free(c->u.ws.session);
         c->b->nws--;
         break;

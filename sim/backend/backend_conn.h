@@ -76,6 +76,11 @@ typedef struct ws_part {
     sim_ws_session *session;     /* owned */
     ev_timer timer;              /* the session's one deadline */
     int64_t timer_due_ms;        /* the deadline it is armed for */
+    /* Bytes from the client that lws keeps to itself (protocol pings) are
+     * client traffic too: a watcher beside lws's on the socket notes them,
+     * at most once per `rest` (the fd stays readable until lws reads). */
+    ev_io seen;
+    ev_timer rest;
     int close_started;           /* our close is out: lws may call WRITEABLE again, answer 0 */
     int close_code;              /* the close as sent or received, for the close crossing */
 } ws_part;

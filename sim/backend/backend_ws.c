@@ -88,6 +88,26 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     ws_sync(c);
 }
 
+/* ---- client traffic lws does not report ------------------------------------ */
+
+#define SEEN_REST_MS 1000   /* heartbeats count in seconds: once a second is enough */
+
+static void seen_cb(struct ev_loop *loop, ev_io *io, int revents) {
+    (void)revents;
+    conn *c = (conn *)((char *)io - offsetof(conn, u.ws.seen));
+    sim_ws_session_activity(c->u.ws.session, sim_backend_now_ms(c->b));
+    ws_arm(c);
+    ev_io_stop(loop, io);
+    ev_timer_set(&c->u.ws.rest, sim_backend_wait_s(c->b, SEEN_REST_MS), 0.0);
+    ev_timer_start(loop, &c->u.ws.rest);
+}
+
+static void rest_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    conn *c = (conn *)((char *)t - offsetof(conn, u.ws.rest));
+    if (!c->u.ws.close_started) ev_io_start(loop, &c->u.ws.seen);
+}
+
 /* ---- lws callbacks --------------------------------------------------------- */
 
 int sim_backend_ws_established(conn *c) {
@@ -100,6 +120,9 @@ int sim_backend_ws_established(conn *c) {
     ws_part *w = &c->u.ws;
     ev_init(&w->timer, timer_cb);
     w->timer_due_ms = SIM_WS_NO_DEADLINE;
+    ev_io_init(&w->seen, seen_cb, lws_get_socket_fd(c->wsi), EV_READ);
+    ev_init(&w->rest, rest_cb);
+    ev_io_start(b->loop, &w->seen);
     w->session = sim_ws_session_new(&b->ws_cfg, &b->ws_env, hs, c->ordinal);
     int64_t now = sim_backend_now_ms(b);
     if (b->shutting_down) sim_ws_session_shutdown(w->session, now);

@@ -11,6 +11,7 @@
 
 #include "base64url.h"
 #include "http.h"
+#include "jcheck.h"
 #include "util.h"
 
 /* ---- authentication ---------------------------------------------------- */
@@ -171,7 +172,7 @@ static char *dup_or_null(const char *s) {
 
 void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out) {
     memset(out, 0, sizeof(*out));
-    cJSON *root = data ? cJSON_ParseWithLength(data, len) : NULL;
+    cJSON *root = sim_jcheck_parse(data, len, NULL);   /* garbage after the value: invalid */
     if (!root) {
         out->kind = SIM_WS_MSG_INVALID_JSON;
         return;

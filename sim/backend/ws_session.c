@@ -750,11 +750,21 @@ void sim_ws_session_deliver(sim_ws_session *s, const char *user_id, const char *
     held_release(s, now_ms, now_ms);
 }
 
+/* The goodbye goes ahead of anything a fault delayed or held back (those
+ * frames are dropped: the server is going), or the client would wait past
+ * the grace for it and see 1006. */
 void sim_ws_session_shutdown(sim_ws_session *s, int64_t now_ms) {
     s->shutting_down = 1;
     stop_runs(s);
+    in_clear(s);
+    list_clear(&s->pipe);
+    list_clear(&s->held);
     s->hung = 0;   /* a hung session still gets the goodbye */
     session_close(s, 1001, "Server shutting down", now_ms);
+}
+
+void sim_ws_session_activity(sim_ws_session *s, int64_t now_ms) {
+    if (s->heartbeat_due_ms) heartbeat_start(s, now_ms);
 }
 
 void sim_ws_session_closed(sim_ws_session *s, int code, int64_t now_ms) {

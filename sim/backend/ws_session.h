@@ -124,8 +124,13 @@ void sim_ws_frame_free(sim_ws_frame *f);
 void sim_ws_session_deliver(sim_ws_session *s, const char *user_id, const char *json,
                             int64_t now_ms);
 
+/* Client traffic lws does not hand us (a protocol-level ping: lws answers
+ * it itself): resets the heartbeat like a frame does. */
+void sim_ws_session_activity(sim_ws_session *s, int64_t now_ms);
+
 /* The server is going down: runs stop, and even a hung session gets close
- * 1001 "Server shutting down" behind the frames already queued. */
+ * 1001 "Server shutting down" right after the frames already handed out,
+ * ahead of anything a fault delayed or held back (dropped). */
 void sim_ws_session_shutdown(sim_ws_session *s, int64_t now_ms);
 
 /* The connection is closed with `code` (sent, received, or 1006): crosses

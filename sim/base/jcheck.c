@@ -120,3 +120,19 @@ int sim_jcheck_strings(sim_jcheck *c, const cJSON *obj, const char *path, const 
     }
     return 0;
 }
+
+cJSON *sim_jcheck_parse(const char *data, size_t len, size_t *error_at) {
+    const char *end = NULL;
+    cJSON *j = data ? cJSON_ParseWithLengthOpts(data, len, &end, 0) : NULL;
+    if (j && end) {
+        for (const char *p = end; p < data + len; p++)
+            if (!strchr(" \t\r\n", *p) || !*p) {
+                cJSON_Delete(j);
+                j = NULL;
+                end = p;
+                break;
+            }
+    }
+    if (!j && error_at) *error_at = end && data && end >= data ? (size_t)(end - data) : 0;
+    return j;
+}

@@ -16,6 +16,12 @@ typedef struct sim_jcheck {
     int failed;
 } sim_jcheck;
 
+/* Parses exactly one JSON value from the len bytes at data: trailing bytes
+ * other than whitespace make it invalid (cJSON alone accepts
+ * `{"type":"ping"} garbage`). NULL on error, with the offset of the first
+ * byte that is wrong in *error_at (may be NULL). Caller frees. */
+cJSON *sim_jcheck_parse(const char *data, size_t len, size_t *error_at);
+
 /* Records "origin: path: reason" (path may be empty). Returns -1. */
 int sim_jcheck_fail(sim_jcheck *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jcheck.h"
 #include "mhd.h"
 #include "util.h"
 
@@ -77,7 +78,7 @@ static void route_status(void *ctx, const sim_http_request *req, sim_http_respon
 /* POST /faults: one rule object, or an array of them (all or nothing). */
 static void route_add(void *ctx, const sim_http_request *req, sim_http_response *resp) {
     sim_control *env = ctx;
-    cJSON *body = req->body_len ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+    cJSON *body = req->body_len ? sim_jcheck_parse(req->body, req->body_len, NULL) : NULL;
     if (!body) {
         sim_http_detail(resp, 400, "body must be a JSON rule object or an array of rules");
         return;

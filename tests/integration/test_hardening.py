@@ -9,6 +9,7 @@ import os
 import resource
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -167,6 +168,103 @@ class InvalidUtf8GoesOutValid(unittest.TestCase):
                            content=b'{"id":"x\xff","on":"ws.send","action":{"kind":"drop"}}')
             self.assertEqual(r.status_code, 422)
             r.content.decode("utf-8")
+
+
+def welcome_then(sim, coro_fn, url=None, **kw):
+    """Opens a WebSocket (demo user unless url has a token), takes the
+    welcome, runs coro_fn(ws) and returns what it returns."""
+    async def go():
+        async with websockets.connect(url or sim.ws_url, open_timeout=10, **kw) as ws:
+            json.loads(await asyncio.wait_for(ws.recv(), 10))
+            return await coro_fn(ws)
+    return asyncio.run(asyncio.wait_for(go(), 60))
+
+
+def add_rule(sim, rule):
+    r = httpx.post(sim.control_url + "/faults", json=rule, timeout=10)
+    assert r.status_code == 201, r.text
+
+
+def wait_rule(sim, rule_id, count=1):
+    r = httpx.get(sim.control_url + "/journal/wait", timeout=30,
+                  params={"rule": rule_id, "count": count, "timeout_ms": 20000})
+    assert r.status_code == 200, r.text
+
+
+class WebSocketEdges(unittest.TestCase):
+    def test_shutdown_goodbye_goes_ahead_of_a_delayed_frame(self):
+        sim = Sim()
+        add_rule(sim, {"id": "slow", "on": "ws.send", "match": {"name": "agent_started"},
+                       "action": {"kind": "delay", "ms": 30000}})
+
+        async def chat(ws):
+            await ws.send(json.dumps({"type": "user_message", "message": "hi"}))
+            # The event is now held back 30 s; stop the server meanwhile.
+            await asyncio.get_running_loop().run_in_executor(None, wait_rule, sim, "slow")
+            t0 = time.monotonic()
+            sim.proc.terminate()
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed as e:
+                return (e.rcvd.code if e.rcvd else None), time.monotonic() - t0
+
+        try:
+            code, took = welcome_then(sim, chat)
+        finally:
+            exit_code = sim.stop()
+        self.assertEqual(code, 1001, "the goodbye, not a cut (1006) after the grace")
+        self.assertLess(took, 1.9, "not after the 2 s grace")
+        self.assertEqual(exit_code, 0)
+
+    def test_protocol_pings_are_client_traffic(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"name": "hb", "websocket": {"heartbeat_s": 3, "heartbeat_timeout_s": 6}}, f)
+        try:
+            with Sim("--scenario", f.name) as sim:
+                async def pings_only(ws):
+                    got = []
+                    end = time.monotonic() + 8
+                    while time.monotonic() < end:
+                        pong = await ws.ping()
+                        await asyncio.wait_for(pong, 5)
+                        try:
+                            got.append(await asyncio.wait_for(ws.recv(), 0.3))
+                        except asyncio.TimeoutError:
+                            pass
+                    return got, ws.open
+                got, still_open = welcome_then(sim, pings_only, ping_interval=None)
+                self.assertEqual(got, [], "no heartbeat for a client that pings")
+                self.assertTrue(still_open, "and no 1011 after heartbeat_timeout_s")
+        finally:
+            os.unlink(f.name)
+
+    def test_trailing_garbage_is_invalid_json(self):
+        with Sim() as sim:
+            async def send(ws):
+                await ws.send('{"type":"ping"} trailing garbage')
+                first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                await ws.send('{"type":"ping"}  \n')
+                second = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                return first, second
+            first, second = welcome_then(sim, send)
+            self.assertEqual((first["type"], first["error_code"]), ("error_message", "JSON_PARSE_ERROR"))
+            self.assertEqual(second["type"], "pong", "whitespace after the value is fine")
+            r = httpx.post(sim.control_url + "/faults", timeout=10,
+                           content=b'{"id":"g","on":"ws.send","action":{"kind":"drop"}} x')
+            self.assertEqual(r.status_code, 400)
+
+    def test_oversized_message_in_fragments_gets_1009(self):
+        with Sim() as sim:
+            for frags in (["x" * 3000] * 4, ["x" * 100] * 100, ["x" * 20000] * 5):
+                async def send(ws, frags=frags):
+                    await ws.send(iter(frags))
+                    try:
+                        await asyncio.wait_for(ws.recv(), 10)
+                    except websockets.ConnectionClosed as e:
+                        return (e.rcvd.code, e.rcvd.reason) if e.rcvd else None
+                self.assertEqual(welcome_then(sim, send, max_size=None), (1009, "Message too big"),
+                                 "%d fragments of %d" % (len(frags), len(frags[0])))
 
 
 if __name__ == "__main__":
