@@ -10,6 +10,7 @@
 #include "backend_accept.h"
 #include "backend_lws.h"
 #include "backend_ws.h"
+#include "threads.h"
 #include "util.h"
 
 static void done_cb(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -53,7 +54,8 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
                                      .host = cfg->public_host ? cfg->public_host : b->bind,
                                      .backend_port = cfg->public_port ? cfg->public_port : b->port,
                                      .auth_port = cfg->auth_port, .tls = cfg->tls,
-                                     .seed = cfg->seed, .start_ms = cfg->clock->start_ms};
+                                     .seed = cfg->seed, .start_ms = cfg->clock->start_ms,
+                                     .threads = sim_threads_new()};
     sim_backend_ws_setup(b);
 
     sim_backend_accept_start(b);
@@ -110,6 +112,7 @@ void sim_backend_free(sim_backend *b) {
         sim_backend_conn_free(c);
     }
     sim_backend_user_runs_free(b);
+    sim_threads_free(b->routes.threads);
     free(b->bind);
     free(b);
 }

@@ -3,13 +3,14 @@
  * response out). The thread history route only names the thread: the glue
  * reads Redis. */
 #include "backend_routes.h"
-#include "startup.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "startup.h"
+#include "threads.h"
 #include "util.h"
 
 #define THREAD_ID_SIZE 129   /* a thread id and its NUL */
@@ -240,6 +241,7 @@ static void h_thread_create(void *ctx, const sim_http_request *req, sim_http_res
     uint64_t n = ++c->rt->threads_created;
     sim_hex(hex, 16, sim_mix(c->rt->seed, "thread_create", n, 0));
     snprintf(id, sizeof(id), "thread_%s", hex);
+    if (c->rt->threads) sim_threads_claim(c->rt->threads, id, c->who->user_id);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "thread_id", id);
     cJSON_AddStringToObject(j, "id", id);
@@ -249,9 +251,19 @@ static void h_thread_create(void *ctx, const sim_http_request *req, sim_http_res
     sim_http_json(resp, 200, j);
 }
 
+/* Someone else's thread is "not found" to this user (threads.h): the
+ * answer does not say that it exists. */
+static int not_theirs(const route_ctx *c, sim_http_response *resp) {
+    const char *owner = c->rt->threads ? sim_threads_owner(c->rt->threads, c->thread_id) : NULL;
+    if (!owner || strcmp(owner, c->who->user_id) == 0) return 0;
+    sim_http_detail(resp, 404, "Thread not found");
+    return 1;
+}
+
 static void h_thread_validate(void *ctx, const sim_http_request *req, sim_http_response *resp) {
     const route_ctx *c = ctx;
     (void)req;
+    if (not_theirs(c, resp)) return;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddBoolToObject(j, "valid", 1);
     cJSON_AddStringToObject(j, "thread_id", c->thread_id);
@@ -262,7 +274,8 @@ static void h_thread_validate(void *ctx, const sim_http_request *req, sim_http_r
 /* The history is in Redis: the dispatcher hands the read to the glue. */
 static void h_thread_messages(void *ctx, const sim_http_request *req, sim_http_response *resp) {
     route_ctx *c = ctx;
-    (void)req, (void)resp;
+    (void)req;
+    if (not_theirs(c, resp)) return;
     c->read_history = 1;
 }
 

@@ -26,6 +26,7 @@ typedef struct sim_backend_routes {
     int tls;                    /* discovery URLs say https and wss */
     uint64_t seed;
     uint64_t threads_created;   /* ordinal for made-up thread ids */
+    struct sim_threads *threads; /* owned by the backend: who owns which thread */
     int64_t start_ms;           /* now_ms at start, for the simulated start-up */
 } sim_backend_routes;
 

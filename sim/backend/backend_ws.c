@@ -12,6 +12,7 @@
 
 #include "agent_run.h"
 #include "history.h"
+#include "threads.h"
 
 /* ---- the session's environment: the service around it -------------------- */
 
@@ -45,12 +46,18 @@ static void env_run_done(void *ctx, const sim_run *run, int64_t now_ms) {
     }
 }
 
+static int env_claim_thread(void *ctx, const char *thread_id, const char *owner) {
+    sim_backend *b = ctx;
+    return sim_threads_claim(b->routes.threads, thread_id, owner);
+}
+
 void sim_backend_ws_setup(sim_backend *b) {
     b->ws_cfg = (sim_ws_session_config){.sc = b->cfg.sc, .seed = b->cfg.seed,
                                         .start_ms = b->cfg.clock->start_ms,
                                         .headroom = LWS_PRE};
     b->ws_env = (sim_ws_session_env){.ctx = b, .cross = env_cross, .user_run = env_user_run,
-                                     .misroute = env_misroute, .run_done = env_run_done};
+                                     .misroute = env_misroute, .run_done = env_run_done,
+                                     .claim_thread = env_claim_thread};
 }
 
 /* ---- the one timer -------------------------------------------------------- */

@@ -341,6 +341,16 @@ static void run_step(sim_ws_session *s, int64_t now) {
     s->run_due_ms = now + s->run.gap_ms[s->run_next];
 }
 
+/* The thread a chat runs in: the one it names, or one per connection made
+ * up from its ordinal. out holds at least 64 bytes. */
+static const char *chat_thread(const sim_ws_session *s, const sim_ws_msg *m, char *out) {
+    if (m->thread_id) return m->thread_id;
+    char hex[17];
+    sim_hex(hex, 16, sim_mix(s->cfg->seed, "ws_thread", s->ordinal, 0));
+    snprintf(out, 64, "thread_%s", hex);
+    return out;
+}
+
 static void run_start_next(sim_ws_session *s, int64_t now) {
     if (s->run_active || s->stalled || !s->rhead || s->shutting_down) return;
     pending_run *p = s->rhead;
@@ -349,14 +359,7 @@ static void run_start_next(sim_ws_session *s, int64_t now) {
     s->nruns--;
     const sim_scenario *sc = s->cfg->sc;
     char tid[64];
-    const char *thread_id = p->msg.thread_id;
-    if (!thread_id) {
-        /* No thread named: one per connection, made up from its ordinal. */
-        char hex[17];
-        sim_hex(hex, 16, sim_mix(s->cfg->seed, "ws_thread", s->ordinal, 0));
-        snprintf(tid, sizeof(tid), "thread_%s", hex);
-        thread_id = tid;
-    }
+    const char *thread_id = chat_thread(s, &p->msg, tid);
     s->runs = p->ord;
     s->user_run = p->user_ord;
     sim_run_input in = {&sc->agent, sc->profile, s->cfg->seed, s->hs->user_id, s->ordinal,
@@ -414,8 +417,17 @@ static void dispatch(sim_ws_session *s, sim_ws_msg *m, uint64_t run_ord, uint64_
     }
     if (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) {
         /* While shutting down, and without text, no run starts. */
+        char tid[64];
         if (m->text && !s->shutting_down && s->nruns >= SIM_WS_MAX_PENDING_RUNS) {
             flood(s, now);
+        } else if (m->text && !s->shutting_down && s->env->claim_thread &&
+                   s->env->claim_thread(s->env->ctx, chat_thread(s, m, tid), s->hs->user_id)) {
+            /* Another user's thread: no run, and nothing is stored there. */
+            char text[200];
+            snprintf(text, sizeof(text), "Thread %.64s belongs to another user",
+                     chat_thread(s, m, tid));
+            send_message(s, sim_ws_error("AUTH_FAILED", text, now), "error_message", s->runs_req,
+                         NULL, now);
         } else if (m->text && !s->shutting_down) {
             s->nruns++;
             pending_run *p = sim_xcalloc(1, sizeof(*p));

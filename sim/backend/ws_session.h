@@ -70,6 +70,9 @@ typedef struct sim_ws_session_env {
     /* A run completed (its agent_completed went out): the thread history.
      * run is borrowed for the call. */
     void (*run_done)(void *ctx, const sim_run *run, int64_t now_ms);
+    /* The thread a chat runs in, for `owner` (threads.h): 0 when it is
+     * owner's (now), -1 when it belongs to someone else. */
+    int (*claim_thread)(void *ctx, const char *thread_id, const char *owner);
 } sim_ws_session_env;
 
 typedef struct sim_ws_session_config {

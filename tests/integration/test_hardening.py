@@ -267,5 +267,53 @@ class WebSocketEdges(unittest.TestCase):
                                  "%d fragments of %d" % (len(frags), len(frags[0])))
 
 
+class ThreadsHaveOwners(unittest.TestCase):
+    """A thread belongs to the user who first used it: another user's token
+    reads nothing of it (404), and nobody else (the demo user included)
+    can write into it (AUTH_FAILED, no run)."""
+
+    def test_owner_only(self):
+        with Sim() as sim:
+            alice = login(sim)["access_token"]
+            bob = login(sim, "bob@example.com", "bob-password")["access_token"]
+
+            async def chat(ws, thread):
+                await ws.send(json.dumps({"type": "user_message", "message": "mine",
+                                          "thread_id": thread}))
+                out = []
+                while not out or out[-1]["type"] not in ("agent_completed", "error_message"):
+                    out.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+                return [m["type"] for m in out], out[-1]
+
+            for who, tok in (("alice", alice),):
+                types, _ = welcome_then(sim, lambda ws: chat(ws, "alices"),
+                                        url=sim.ws_url + "?token=" + tok)
+                self.assertEqual(types[-1], "agent_completed", who)
+            for url in (sim.ws_url + "?token=" + bob, sim.ws_url):   # bob, then the demo user
+                types, last = welcome_then(sim, lambda ws: chat(ws, "alices"), url=url)
+                self.assertEqual(types, ["error_message"], url)
+                self.assertEqual(last["error_code"], "AUTH_FAILED")
+                self.assertEqual(last["error_message"], "Thread alices belongs to another user")
+            hist = lambda tok: httpx.get(sim.backend_url + "/api/threads/alices/messages", timeout=10,
+                                         headers={"Authorization": "Bearer " + tok})
+            r = hist(alice)
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual([m["role"] for m in r.json()["messages"]], ["user", "assistant"],
+                             "only alice's run is stored")
+            r = hist(bob)
+            self.assertEqual((r.status_code, r.json()), (404, {"detail": "Thread not found"}))
+            r = httpx.get(sim.backend_url + "/api/threads/alices/validate", timeout=10,
+                          headers={"Authorization": "Bearer " + bob})
+            self.assertEqual(r.status_code, 404)
+            # A thread created through the route is its creator's too.
+            r = httpx.post(sim.backend_url + "/api/threads/create", timeout=10,
+                           headers={"Authorization": "Bearer " + bob})
+            tid = r.json()["thread_id"]
+            self.assertEqual(httpx.get(sim.backend_url + "/api/threads/%s/validate" % tid, timeout=10,
+                                       headers={"Authorization": "Bearer " + alice}).status_code, 404)
+            self.assertEqual(httpx.get(sim.backend_url + "/api/threads/%s/validate" % tid, timeout=10,
+                                       headers={"Authorization": "Bearer " + bob}).status_code, 200)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -38,8 +38,13 @@ async def connect(sim, query="", **kw):
     return ws
 
 
-async def chat(ws, text="hi", thread="t"):
-    await ws.send(json.dumps({"type": "user_message", "message": text, "thread_id": thread}))
+async def chat(ws, text="hi", thread=None):
+    """A chat message; without a thread, the connection's own (a thread
+    belongs to the user who first chats in it)."""
+    msg = {"type": "user_message", "message": text}
+    if thread:
+        msg["thread_id"] = thread
+    await ws.send(json.dumps(msg))
 
 
 async def recv_json(ws, timeout=10):
