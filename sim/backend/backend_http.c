@@ -183,6 +183,9 @@ static int http_request(conn *c) {
     if (h->body_too_big) {
         sim_http_response_init(&h->resp);
         sim_http_detail(&h->resp, 413, "Request body too large");
+        /* The connection ends after it: say so, or a keep-alive client
+         * sends its next request into the close. */
+        snprintf(h->resp.extra_headers, sizeof(h->resp.extra_headers), "Connection: close\r\n");
         h->close_now = 0;
         http_ready(c);
         return 0;

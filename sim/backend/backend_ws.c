@@ -141,16 +141,8 @@ int sim_backend_ws_established(conn *c) {
 int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
     ws_part *w = &c->u.ws;
     if (w->close_started) return 0;
-    int code = sim_ws_session_receive(w->session, in, len, lws_is_final_fragment(c->wsi),
-                                      sim_backend_now_ms(c->b));
-    if (code) {
-        static const char reason[] = SIM_WS_TOO_BIG_REASON;
-        lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason,
-                         sizeof(reason) - 1);
-        w->close_code = code;
-        w->close_started = 1;
-        return -1;
-    }
+    sim_ws_session_receive(w->session, in, len, lws_is_final_fragment(c->wsi),
+                           sim_backend_now_ms(c->b));
     ws_sync(c);
     return 0;
 }

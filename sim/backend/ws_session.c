@@ -534,26 +534,34 @@ static void client_message(sim_ws_session *s, const char *data, size_t len, int6
     }
 }
 
-int sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int final,
-                           int64_t now_ms) {
-    if (s->hung || s->aborted || s->close_queued || s->flooded) return 0;
+void sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int final,
+                            int64_t now_ms) {
+    if (s->hung || s->aborted || s->close_queued || s->flooded) return;
     /* lws has no size limit of its own (docs/libraries.md §2.10); the
-     * profile decides (docs/contract.md §2.7). */
+     * profile decides (docs/contract.md §2.7). The rest of an oversized
+     * message is read and dropped: closing while the client still sends it
+     * would leave its bytes unread, the kernel would answer them with a
+     * reset, and the client would lose the close frame (1006). */
     if (s->rx.len + len > SIM_WS_MAX_MESSAGE || s->rx_dropping) {
-        if (s->cfg->sc->profile != SIM_PROFILE_LEGACY) return SIM_WS_TOO_BIG_CODE;
-        /* legacy: the oversized message is dropped, the connection stays. */
         s->rx_dropping = !final;
         s->rx.len = 0;
-        return 0;
+        /* legacy: the message is dropped, the connection stays. */
+        if (final && s->cfg->sc->profile != SIM_PROFILE_LEGACY) {
+            stop_runs(s);
+            in_clear(s);
+            list_clear(&s->pipe);
+            list_clear(&s->held);
+            session_close(s, SIM_WS_TOO_BIG_CODE, SIM_WS_TOO_BIG_REASON, now_ms);
+        }
+        return;
     }
     sim_buf_append(&s->rx, data, len);
-    if (!final) return 0;
+    if (!final) return;
     /* Any client frame, a pong included, resets the heartbeat. */
     if (s->heartbeat_due_ms) heartbeat_start(s, now_ms);
     size_t n = s->rx.len;
     s->rx.len = 0;
     client_message(s, s->rx.data ? s->rx.data : "", n, now_ms);
-    return 0;
 }
 
 /* ---- establishment and the start-up gate ---------------------------------- */

@@ -97,11 +97,11 @@ void sim_ws_session_free(sim_ws_session *s);
  * start-up is before phase `services` (docs/contract.md §1.3). */
 void sim_ws_session_open(sim_ws_session *s, int64_t now_ms);
 
-/* A client frame (one fragment; `final` on the last of a message).
- * Returns 0, or SIM_WS_TOO_BIG_CODE: close at once with that code and
- * SIM_WS_TOO_BIG_REASON, without the frames not yet written (profile
- * current; legacy drops the message and goes on). */
-int sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int final,
+/* A client frame (one fragment; `final` on the last of a message). A
+ * message over SIM_WS_MAX_MESSAGE is read to its end and dropped; then,
+ * profile current, the session closes with SIM_WS_TOO_BIG_CODE (frames not
+ * yet handed out are dropped); legacy goes on. */
+void sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int final,
                            int64_t now_ms);
 
 /* When the session next needs sim_ws_session_tick, or SIM_WS_NO_DEADLINE. */

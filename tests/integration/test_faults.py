@@ -19,9 +19,14 @@ from harness import Sim, add_rule, scenario_path, wait_rule
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
 
-async def run_once(ws, text, thread="t", timeout=10):
-    """Sends one chat message; returns the event types until agent_completed."""
-    await ws.send(json.dumps({"type": "user_message", "message": text, "thread_id": thread}))
+async def run_once(ws, text, thread=None, timeout=10):
+    """Sends one chat message (in the connection's own thread unless told:
+    a thread belongs to the user who first chats in it); returns the event
+    types until agent_completed."""
+    msg = {"type": "user_message", "message": text}
+    if thread:
+        msg["thread_id"] = thread
+    await ws.send(json.dumps(msg))
     types = []
     while not types or types[-1] != "agent_completed":
         types.append(json.loads(await asyncio.wait_for(ws.recv(), timeout))["type"])
