@@ -64,6 +64,8 @@ static int attempt_matches(const sim_expect_fields *f, const sim_probe_result *r
             sim_drill_value_text(&v, act);
         }
     }
+    /* A failed attempt's own words say where it failed, beyond the fields. */
+    if (act && !r->ok) sim_buf_printf(act, " (%s)", r->detail);
     cJSON_Delete(j);
     return all;
 }
