@@ -64,6 +64,13 @@ def check(sc, check_id):
     return next(c for c in sc["expect"]["checks"] if c["id"] == check_id)
 
 
+def mutated(directory, name, check_id, key, matcher):
+    """A shipped drill written to directory with one check's key changed."""
+    sc = load(name)
+    check(sc, check_id)[key] = matcher
+    return write_json(sc, directory, "mutated-" + name)
+
+
 class ShippedDrills(unittest.TestCase):
     def test_every_shipped_drill_passes(self):
         self.assertEqual(len(SCENARIOS), 10)
@@ -129,9 +136,8 @@ class Mutations(unittest.TestCase):
 class JUnit(unittest.TestCase):
     def test_junit_as_ci_reads_it(self):
         with tempfile.TemporaryDirectory() as tmp:
-            sc = load("ws-1011-mid-run.json")
-            check(sc, "rule-fired-once-per-connection")["fired"] = {"eq": 4}
-            bad = write_json(sc, tmp, "ws-bad.json")
+            bad = mutated(tmp, "ws-1011-mid-run.json", "rule-fired-once-per-connection", "fired",
+                          {"eq": 4})
             junit = os.path.join(tmp, "junit.xml")
             code, out, err = drill(scenario_path("golden-path.json"), bad, "--junit", junit,
                                    "--seed", "5")
@@ -199,9 +205,8 @@ class Replay(unittest.TestCase):
 class Invalid(unittest.TestCase):
     def test_invalid_drills_exit_2_with_the_loaders_error(self):
         with tempfile.TemporaryDirectory() as tmp:
-            sc = load("ws-1011-mid-run.json")
-            check(sc, "closed-1011-at-event-3")["close_code"] = {"equals": 1011}
-            path = write_json(sc, tmp, "bad.json")
+            path = mutated(tmp, "ws-1011-mid-run.json", "closed-1011-at-event-3", "close_code",
+                           {"equals": 1011})
             code, out, err = drill(scenario_path("golden-path.json"), path)
             self.assertEqual(code, 2)
             self.assertEqual(out, "", "no drill runs when one is invalid")

@@ -199,18 +199,22 @@ static void test_breaker_checks(void) {
            "open + 60 s -> closed, never forced open (%s)", v.v[0].actual);
     is_str(v.v[0].actual, "breaker redis: closed@0 -> open@990 -> half_open@61010 (eligible 60990) "
            "-> closed@61030", "the states as seen, from the rule's first firing");
-    is_int(v.v[1].status, SIM_VERDICT_FAIL, "observed 20 ms after it was due");
-    ok(strstr(v.v[1].actual, "; half_open after_prev_ms 60020") != NULL, "the bound that broke: %s",
-       v.v[1].actual);
-    is_int(v.v[2].status, SIM_VERDICT_FAIL, "opened 800 ms after the step's start");
-    ok(strstr(v.v[2].actual, "; open at_ms 800") != NULL, "at_ms from the step: %s", v.v[2].actual);
-    is_int(v.v[3].status, SIM_VERDICT_FAIL, "a sequence is the whole life");
-    ok(strstr(v.v[3].actual, "; 4 states, expected 2") != NULL, "length: %s", v.v[3].actual);
-    is_int(v.v[4].status, SIM_VERDICT_FAIL, "states in order");
-    ok(strstr(v.v[4].actual, "; state 2 is open, expected half_open") != NULL, "state: %s",
-       v.v[4].actual);
-    is_int(v.v[5].status, SIM_VERDICT_FAIL, "without svc, the drill's forced_open line counts");
-    ok(strstr(v.v[5].actual, "; forced_open occurred") != NULL, "never: %s", v.v[5].actual);
+    /* Each failing check names the first thing that broke. */
+    static const struct {
+        size_t check;
+        const char *why, *what;
+    } broken[] = {
+        {1, "; half_open after_prev_ms 60020", "observed 20 ms after it was due"},
+        {2, "; open at_ms 800", "opened 800 ms after the step's start"},
+        {3, "; 4 states, expected 2", "a sequence is the whole life"},
+        {4, "; state 2 is open, expected half_open", "states in order"},
+        {5, "; forced_open occurred", "without svc, the drill's forced_open line counts"},
+    };
+    for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+        const sim_drill_verdict *b = &v.v[broken[i].check];
+        ok(b->status == SIM_VERDICT_FAIL && strstr(b->actual, broken[i].why), "%s: %s",
+           broken[i].what, b->actual);
+    }
     is_int(v.v[6].status, SIM_VERDICT_PASS, "a breaker with no line is closed alone");
     is_int(v.v[7].status, SIM_VERDICT_ERROR, "since a step that never started: error");
     is_str(v.v[7].actual, "step s2 never started", "error: why");
