@@ -17,15 +17,17 @@ from harness import STAGESIM, SOURCE_ROOT, scenario_path
 SCENARIOS = sorted(glob.glob(os.path.join(SOURCE_ROOT, "scenarios", "*.json")))
 
 # A drill whose journal has breaker lines: a golden-path step behind a
-# breaker (consecutive failures 2, open 1 s) while ws-1011 closes every
-# first run, then passes once the rule's window is over.
+# breaker (consecutive failures 2, open 1 s) while the first three runs of
+# the service are closed 1011 (counted, not timed: the same on a loaded
+# machine); the runs after pass.
 BREAKER_DRILL = {
     "name": "breaker-drill",
     "seed": 9,
     "users": [{"id": "user-alice", "email": "alice@example.com", "password": "alice-password"}],
     "agent": {"gap_ms": 20},
     "faults": [{"id": "ws-1011", "on": "ws.send", "match": {"name": "tool_executing"},
-                "until_ms": 1500, "action": {"kind": "close", "code": 1011, "reason": "x"}}],
+                "scope": "service", "first": 3,
+                "action": {"kind": "close", "code": 1011, "reason": "x"}}],
     "expect": {
         "time_scale": 10,
         "steps": [{"id": "chat", "probe": "golden-path", "every_ms": 400, "until_ms": 3200,
