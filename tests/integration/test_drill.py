@@ -29,13 +29,13 @@ BREAKER_DRILL = {
                 "scope": "service", "first": 3,
                 "action": {"kind": "close", "code": 1011, "reason": "x"}}],
     "expect": {
-        "time_scale": 10,
+        "time_scale": 2,
         "steps": [{"id": "chat", "probe": "golden-path", "every_ms": 400, "until_ms": 3200,
                    "breaker": "consecutiveFailures=2,waitDurationInOpenState=1s"}],
         "checks": [
             {"id": "opens-then-recovers", "breaker": "chat", "svc": "drill",
              "since": {"rule": "ws-1011"},
-             "sequence": [{"state": "closed"}, {"state": "open", "at_ms": {"range": [0, 1000]}},
+             "sequence": [{"state": "closed"}, {"state": "open", "at_ms": {"range": [0, 2000]}},
                           {"state": "half_open", "time": "eligible",
                            "after_prev_ms": {"eq": 1000}},
                           {"state": "closed"}],
