@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "drill.h"
 #include "fault_cli.h"
 #include "listener.h"
 #include "probe.h"
@@ -21,6 +22,7 @@ static const char usage[] =
     "       stagesim scenarios [NAME]       list the scenarios that come with stagesim\n"
     "       stagesim fault add RULE | ls | rm ID | reset   (see stagesim fault --help)\n"
     "       stagesim probe health|golden-path|auth|redis ...  (see stagesim probe --help)\n"
+    "       stagesim drill FILE... [--json] [--junit FILE] ...  (see stagesim drill --help)\n"
     "       stagesim --help | --version\n"
     "\n"
     "up: impersonate the staging backend (HTTP + WebSocket), auth service and Redis\n"
@@ -250,6 +252,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "fault") == 0) return sim_fault_cli(argc - 1, argv + 1);
     if (strcmp(cmd, "scenarios") == 0) return sim_catalog_main(argc - 1, argv + 1);
     if (strcmp(cmd, "probe") == 0) return sim_probe_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "drill") == 0) return sim_drill_main(argc - 1, argv + 1);
     fprintf(stderr, "stagesim: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }

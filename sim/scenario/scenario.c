@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect.h"
 #include "fault.h"
 #include "jcheck.h"
 #include "util.h"
@@ -323,7 +324,7 @@ static void fill_agent_defaults(sim_scenario *sc) {
 sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err, size_t errlen) {
     static const char *const keys[] = {"name", "description", "summary", "symptoms", "sources",
                                        "profile", "seed", "auth", "websocket", "users", "agent",
-                                       "redis", "startup", "network", "faults", NULL};
+                                       "redis", "startup", "network", "faults", "expect", NULL};
     loader ld = {.origin = origin, .err = err, .errlen = errlen};
     const char *parse_end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &parse_end, 1);
@@ -380,6 +381,10 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
         if (load_faults(&ld, v)) goto bad;
         sc->faults = cJSON_Duplicate(v, 1);
     }
+    /* After the faults: its checks may name their rules. */
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "expect")) &&
+        !(sc->expect = sim_expect_parse(&ld, v, sc->faults)))
+        goto bad;
     fill_agent_defaults(sc);
     free(profile);
     cJSON_Delete(root);
@@ -459,6 +464,7 @@ void sim_scenario_free(sim_scenario *sc) {
     free(sc->agent.answer_template);
     free(sc->redis_host);
     cJSON_Delete(sc->faults);
+    sim_expect_free(sc->expect);
     free(sc);
 }
 

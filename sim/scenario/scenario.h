@@ -77,6 +77,7 @@ typedef struct sim_scenario {
     int tls;                   /* network.tls: https and wss on the backend and auth ports */
     sim_network network;       /* network latency bands (fault.h) */
     sim_front_end front_end;
+    struct sim_expect *expect; /* the drill's `expect` section (expect.h), or NULL */
 } sim_scenario;
 
 /* Loads and validates a scenario. path NULL means the built-in default.
