@@ -1,5 +1,6 @@
-/* probe_net.c -- the lws client context of a probe run (see probe_net.h):
- * one protocol whose callback hands each connection's events to its link. */
+/* probe_net.c -- the lws client side of a probe run (see probe_net.h): a
+ * context shared by the runs on one loop, and one protocol whose callback
+ * hands each connection's events to its link. */
 #include "probe_net.h"
 
 #include <stdio.h>
@@ -12,12 +13,28 @@
 
 #define KICK_S 1.0
 
-struct probe_net {
+/* One lws client context per loop and CA file, shared by the runs that
+ * overlap: libwebsockets 4.1 loses the client SSL_CTX of one of two
+ * contexts that live at the same time (LeakSanitizer: the CA store it
+ * loaded, ~700 KB; docs/libraries.md §2.13), and loading the store once
+ * is also cheaper. Destroyed when its last run lets go of it. */
+typedef struct probe_client {
+    struct probe_client *next;
     struct ev_loop *loop;
     void *foreign_loops[1];
+    char *cacert;             /* NULL: the system store */
     struct lws_context *ctx;
     ev_timer kick;
-    int open;                 /* connections lws holds */
+    int users;                /* probe_nets on it */
+} probe_client;
+
+static probe_client *clients;   /* one thread, one loop: no lock */
+
+struct probe_net {
+    struct ev_loop *loop;
+    probe_client *client;
+    probe_link *held;         /* connections of this run lws holds */
+    int open;                 /* how many */
     ev_timer *idle;           /* fed when open drops to 0 */
 };
 
@@ -38,10 +55,12 @@ static void link_free(probe_link *l) {
 
 /* lws no longer holds the link's connection. */
 static void let_go(probe_link *l) {
+    probe_net *n = l->net;
     l->held = 0;
     l->wsi = NULL;
-    l->net->open--;
-    probe_net *n = l->net;
+    *l->held_prev = l->held_next;
+    if (l->held_next) l->held_next->held_prev = l->held_prev;
+    n->open--;
     if (l->released) link_free(l);
     idle_check(n);
 }
@@ -109,43 +128,83 @@ static void log_emit(int level, const char *line) {
 
 static void on_kick(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop, (void)revents;
-    probe_net *n = t->data;
-    lws_cancel_service(n->ctx);
+    probe_client *c = t->data;
+    lws_cancel_service(c->ctx);
 }
 
-probe_net *probe_net_new(struct ev_loop *loop, const char *cacert, char *err, size_t errlen) {
-    probe_net *n = sim_xcalloc(1, sizeof(*n));
-    n->loop = loop;
-    n->foreign_loops[0] = loop;
-    ev_timer_init(&n->kick, on_kick, KICK_S, KICK_S);
-    n->kick.data = n;
+static int same_ca(const char *a, const char *b) {
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static probe_client *client_get(struct ev_loop *loop, const char *cacert, char *err,
+                                size_t errlen) {
+    for (probe_client *c = clients; c; c = c->next)
+        if (c->loop == loop && same_ca(c->cacert, cacert)) {
+            c->users++;
+            return c;
+        }
+    probe_client *c = sim_xcalloc(1, sizeof(*c));
+    c->loop = loop;
+    c->foreign_loops[0] = loop;
     lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.foreign_loops = n->foreign_loops;
-    info.user = n;
+    info.foreign_loops = c->foreign_loops;
     info.client_ssl_ca_filepath = cacert;
     info.max_http_header_data = 16384;
-    n->ctx = lws_create_context(&info);
-    if (!n->ctx) {
+    c->ctx = lws_create_context(&info);
+    if (!c->ctx) {
         snprintf(err, errlen, "lws client context creation failed (is libwebsockets-evlib-ev "
                               "installed? is %s a PEM certificate?)",
                  cacert ? cacert : "the system store");
-        free(n);
+        free(c);
         return NULL;
     }
-    ev_timer_start(loop, &n->kick);
+    c->cacert = cacert ? sim_xstrdup(cacert) : NULL;
+    ev_timer_init(&c->kick, on_kick, KICK_S, KICK_S);
+    c->kick.data = c;
+    ev_timer_start(loop, &c->kick);
+    c->users = 1;
+    c->next = clients;
+    clients = c;
+    return c;
+}
+
+static void client_put(probe_client *c) {
+    if (--c->users) return;
+    for (probe_client **p = &clients; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    ev_timer_stop(c->loop, &c->kick);
+    lws_context_destroy(c->ctx);
+    free(c->cacert);
+    free(c);
+}
+
+probe_net *probe_net_new(struct ev_loop *loop, const char *cacert, char *err, size_t errlen) {
+    probe_client *c = client_get(loop, cacert, err, errlen);
+    if (!c) return NULL;
+    probe_net *n = sim_xcalloc(1, sizeof(*n));
+    n->loop = loop;
+    n->client = c;
     return n;
 }
 
 void probe_net_free(probe_net *n) {
     if (!n) return;
-    ev_timer_stop(n->loop, &n->kick);
-    lws_context_destroy(n->ctx);
+    /* What lws still holds of this run is released; closing it destroys
+     * the wsi at once, which unlinks it. */
+    while (n->held) {
+        sim_assert(n->held->released);
+        lws_set_timeout(n->held->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+    }
     sim_assert(n->open == 0);
+    client_put(n->client);
     free(n);
 }
 
@@ -177,7 +236,7 @@ void probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link) {
     snprintf(host, sizeof(host), "%s%s%s:%d", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));
-    ci.context = n->ctx;
+    ci.context = n->client->ctx;
     ci.address = u->host;
     ci.port = u->port;
     ci.path = link->path;
@@ -193,6 +252,10 @@ void probe_net_connect(probe_net *n, const probe_connect *c, probe_link *link) {
      * may be destroyed (WSI_DESTROY) inside it. */
     n->open++;
     link->held = 1;
+    link->held_next = n->held;
+    if (n->held) n->held->held_prev = &link->held_next;
+    link->held_prev = &n->held;
+    n->held = link;
     link->starting = 1;
     struct lws *wsi = lws_client_connect_via_info(&ci);
     link->starting = 0;

@@ -3,7 +3,8 @@
  * verified against a given CA file or the system store. Private to
  * sim/probe (probe_http.c and probe_ws.c build on it).
  *
- * lws traps (docs/libraries.md §2): lws's own timers fire late on a libev
+ * Nets on one loop with one CA file share one lws context (see
+ * probe_net.c). lws traps (docs/libraries.md §2): lws's own timers fire late on a libev
  * loop, so no lws timer is used (callers bound every wait with an ev_timer)
  * and a 1 s ev_timer calls lws_cancel_service; ALPN is pinned to http/1.1 so
  * a front end that offers h2 cannot switch lws to its HTTP/2 role. */
@@ -43,6 +44,7 @@ struct probe_link {
     probe_net *net;
     struct lws *wsi;           /* NULL once lws has destroyed it (or never made it) */
     int held;                  /* lws holds the connection */
+    probe_link *held_next, **held_prev;   /* the net's held list */
     int released;              /* the owner is done with it */
     int starting;              /* inside probe_net_connect */
     int failed_early;          /* a connection error came while starting */
@@ -55,8 +57,9 @@ struct probe_link {
  * evlib plugin missing, a CA file that is not PEM). cacert NULL: the system
  * store. */
 probe_net *probe_net_new(struct ev_loop *loop, const char *cacert, char *err, size_t errlen);
-/* Destroys the context: lws closes what is still open, and the links of
- * released connections are freed. Every connection must be released. */
+/* Closes what lws still holds of this net's connections (their links are
+ * freed) and lets go of the shared context. Every connection must be
+ * released. Not from inside an lws callback. */
 void probe_net_free(probe_net *n);
 /* Feeds an EV_TIMER event to w (initialised, need not be started) once no
  * connection is left, or at once when none is; once per call. NULL forgets
