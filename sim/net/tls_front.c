@@ -24,6 +24,7 @@
 
 #include <ev.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "listener.h"
 #include "sock.h"
@@ -52,6 +53,7 @@ struct sim_tls_front {
     void *foreign_loops[1];
     struct lws_context *ctx;
     struct lws_vhost *vh;
+    SSL_CTX *unused_client;   /* ours, so that lws makes none (§2.14) */
     sim_listener *listener;
     ev_timer kick;
     relay *relays;
@@ -258,11 +260,18 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
     info.ssl_cert_filepath = cfg->cert->cert_path;
     info.ssl_private_key_filepath = cfg->cert->key_path;
     info.timeout_secs = 20;
-    if (f->ctx) f->vh = lws_create_vhost(f->ctx, &info);
+    /* The front never connects out, but lws gives every vhost a client
+     * SSL_CTX, and loses one when another lws context (a probe's) lives at
+     * the same time (docs/libraries.md §2.14): one of ours, that it leaves
+     * to us, is never lost. */
+    f->unused_client = SSL_CTX_new(TLS_client_method());
+    info.provided_client_ssl_ctx = f->unused_client;
+    if (f->ctx && f->unused_client) f->vh = lws_create_vhost(f->ctx, &info);
     if (!f->ctx || !f->vh) {
         snprintf(err, errlen, "backend (tls): lws TLS context creation failed for %s",
                  cfg->cert->cert_path);
         if (f->ctx) lws_context_destroy(f->ctx);
+        SSL_CTX_free(f->unused_client);
         free(f);
         return NULL;
     }
@@ -273,6 +282,7 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
     f->listener = sim_listener_start(loop, &lc, err, errlen);
     if (!f->listener) {
         lws_context_destroy(f->ctx);
+        SSL_CTX_free(f->unused_client);
         free(f);
         return NULL;
     }
@@ -300,6 +310,7 @@ void sim_tls_front_free(sim_tls_front *f) {
     ev_timer_stop(f->loop, &f->kick);
     /* Destroys every wsi; RAW_CLOSE frees their relays. */
     lws_context_destroy(f->ctx);
+    SSL_CTX_free(f->unused_client);
     while (f->relays) relay_free(f->relays);
     free(f);
 }
