@@ -253,12 +253,14 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_acti
     /* Redis commands and replies are not journaled one by one (the
      * history client's writes interleave across WebSocket connections,
      * which would make journals differ), nor is the control API, nor are
-     * token checks (the request or upgrade that asked is); rule firings
-     * always are. */
+     * token checks (the request or upgrade that asked is), nor the
+     * backend's own connection attempts (their number follows its back-off
+     * clock); rule firings always are. */
     int journaled = !(w->service == SIM_SVC_REDIS &&
                       (w->point == SIM_WIRE_REQUEST || w->point == SIM_WIRE_SEND)) &&
                     w->service != SIM_SVC_CONTROL && /* tests polling it would change the journal */
-                    !(w->proto && strcmp(w->proto, "jwt") == 0); /* token checks: in the crossing that asked */
+                    !(w->proto && strcmp(w->proto, "jwt") == 0) && /* token checks: in the crossing that asked */
+                    w->point != SIM_WIRE_CONNECT;
     const sim_place *pi = sim_ruleset_place(&f->rules, w->service, w->point);
     unsigned char c0 = w->name ? (unsigned char)w->name[0] : 0;
     const sim_name_bucket *b = sim_place_named(pi, w->name);

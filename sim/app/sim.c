@@ -145,8 +145,11 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     const char *rhost = sc->redis_host ? sc->redis_host : s->bind;
     int rport = sc->redis_host ? sc->redis_port : sim_redis_server_port(s->redis);
     if (strcmp(rhost, "0.0.0.0") == 0) rhost = "127.0.0.1";
-    s->history = sim_history_new(loop, &s->clock, rhost, rport, sc->redis_connect_timeout_ms,
-                                 sc->redis_command_timeout_ms);
+    sim_history_config hc = {.host = rhost, .port = rport,
+                             .connect_timeout_ms = sc->redis_connect_timeout_ms,
+                             .command_timeout_ms = sc->redis_command_timeout_ms,
+                             .breaker = &sc->redis_breaker, .faults = s->faults};
+    s->history = sim_history_new(loop, &s->clock, &hc);
 
     /* With TLS the backend listens on a loopback port of its own, and the
      * front takes the public one (tls_front.h). */

@@ -144,16 +144,35 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
     return rc;
 }
 
+/* A breaker spec (docs/breaker.md) at path, parsed into *cfg and kept in
+ * *spec; an absent key keeps both. */
+static int load_breaker(loader *ld, const cJSON *obj, const char *path, const char *key,
+                        char **spec, stagesim_breaker_config *cfg) {
+    char *s = NULL;
+    if (sim_jcheck_string(ld, obj, path, key, &s, 0)) return -1;
+    if (!s) return 0;
+    char why[200], at[64];
+    snprintf(at, sizeof(at), "%s.%s", path, key);
+    if (stagesim_breaker_config_parse(s, cfg, why, sizeof(why))) {
+        free(s);
+        return sim_jcheck_fail(ld, at, "%s", why);
+    }
+    free(*spec);
+    *spec = s;
+    return 0;
+}
+
 static int load_redis(loader *ld, sim_scenario *sc, const cJSON *obj) {
     static const char *const keys[] = {"host", "port", "connect_timeout_ms", "command_timeout_ms",
-                                       NULL};
+                                       "breaker", NULL};
     double port = sc->redis_port, timeout = sc->redis_connect_timeout_ms;
     double cmd_timeout = sc->redis_command_timeout_ms;
     if (sim_jcheck_object(ld, obj, "redis") || sim_jcheck_keys(ld, obj, "redis", keys) ||
         sim_jcheck_string(ld, obj, "redis", "host", &sc->redis_host, 0) ||
         get_int(ld, obj, "redis", "port", 1, 65535, &port) ||
         get_int(ld, obj, "redis", "connect_timeout_ms", 1, 600000, &timeout) ||
-        get_int(ld, obj, "redis", "command_timeout_ms", 1, 600000, &cmd_timeout))
+        get_int(ld, obj, "redis", "command_timeout_ms", 1, 600000, &cmd_timeout) ||
+        load_breaker(ld, obj, "redis", "breaker", &sc->redis_breaker_spec, &sc->redis_breaker))
         return -1;
     if (sc->redis_host && !*sc->redis_host) return sim_jcheck_fail(ld, "redis.host", "must not be empty");
     if (!sc->redis_host && cJSON_GetObjectItemCaseSensitive(obj, "port"))
@@ -294,6 +313,8 @@ static void set_defaults(sim_scenario *sc) {
     sc->agent.gap_ms = 50;
     sc->redis_port = 0;
     sc->redis_connect_timeout_ms = 1000;
+    sc->redis_breaker_spec = sim_xstrdup(SIM_REDIS_BREAKER);
+    sim_assert(stagesim_breaker_config_parse(SIM_REDIS_BREAKER, &sc->redis_breaker, NULL, 0) == 0);
     sc->redis_command_timeout_ms = 2000;
 }
 
@@ -463,6 +484,7 @@ void sim_scenario_free(sim_scenario *sc) {
     free_strings(sc->agent.thinking, sc->agent.nthinking);
     free(sc->agent.answer_template);
     free(sc->redis_host);
+    free(sc->redis_breaker_spec);
     cJSON_Delete(sc->faults);
     sim_expect_free(sc->expect);
     free(sc);

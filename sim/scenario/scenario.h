@@ -8,6 +8,13 @@
 #include <stdint.h>
 
 #include "fault.h"
+#include "stagesim_breaker.h"
+
+/* The backend's breaker in front of Redis in staging (docs/contract.md §4):
+ * 5 consecutive failures open it, half-open after 60 s (by its own timer,
+ * when the backend reconnects), 2 successes close it. */
+#define SIM_REDIS_BREAKER "consecutiveFailures=5,waitDurationInOpenState=60s,successThreshold=2," \
+    "permittedNumberOfCallsInHalfOpenState=2,automaticTransitionFromOpenToHalfOpenEnabled=true"
 
 typedef enum { SIM_PROFILE_CURRENT, SIM_PROFILE_LEGACY } sim_profile;
 /* What the backend does with a WebSocket that carries no token. */
@@ -73,6 +80,8 @@ typedef struct sim_scenario {
     int redis_port;
     uint32_t redis_connect_timeout_ms;
     uint32_t redis_command_timeout_ms; /* a reply later than this: failure, reconnect (2000) */
+    char *redis_breaker_spec;  /* redis.breaker, as given (SIM_REDIS_BREAKER) */
+    stagesim_breaker_config redis_breaker;
     void *faults;              /* cJSON array of fault rules (owned), may be NULL */
     int tls;                   /* network.tls: https and wss on the backend and auth ports */
     sim_network network;       /* network latency bands (fault.h) */
