@@ -17,31 +17,14 @@
 #include "redis_server.h"
 #include "scenario.h"
 #include "tls_cert.h"
+#include "lifecycle.h"
+#include "sim_int.h"
 #include "tls_front.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 2000
 #define TLS_CERT_DAYS 3
 
-struct sim {
-    struct ev_loop *loop;
-    sim_clock clock;             /* every service's, from the start */
-    char *bind;
-    sim_scenario *sc;
-    sim_faults *faults;
-    sim_auth_store *auth;
-    sim_auth_service *auth_svc;
-    sim_redis_server *redis;
-    sim_history *history;
-    sim_backend *backend;
-    int tls;
-    sim_tls_cert cert;
-    sim_tls_front *tls_front;    /* the backend's public port when serving TLS */
-    sim_control *control;
-    int stopping;
-    void (*done)(void *ctx);
-    void *done_ctx;
-};
 
 void sim_options_default(sim_options *opt) {
     memset(opt, 0, sizeof(*opt));
@@ -61,6 +44,8 @@ void sim_options_default(sim_options *opt) {
 static void teardown(sim *s) {
     if (s->control) sim_control_stop(s->control);
     s->control = NULL;
+    sim_lifecycle_free(s->lifecycle);
+    s->lifecycle = NULL;
     if (s->history) sim_history_free(s->history);
     s->history = NULL;
     if (s->backend) sim_backend_free(s->backend);
@@ -90,6 +75,16 @@ static void history_info(void *ctx, sim_control_redis_info *out) {
     out->up = sim_history_connected(s->history);
     out->status = sim_history_status(s->history);
     out->failures = sim_history_failures(s->history);
+}
+
+static int lifecycle_apply(void *ctx, const sim_lifecycle_step *st, char *err, size_t errlen) {
+    sim *s = ctx;
+    return sim_lifecycle_apply(s->lifecycle, st, err, errlen);
+}
+
+static cJSON *lifecycle_state(void *ctx) {
+    const sim *s = ctx;
+    return sim_lifecycle_json(s->lifecycle);
 }
 
 sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t errlen,
@@ -178,11 +173,13 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;
     if (s->tls) sim_tls_front_set_inner_port(s->tls_front, sim_backend_port(s->backend));
+    s->lifecycle = sim_lifecycle_new(s);
 
     sim_control_config cc = {
         .bind = s->bind, .port = opt->control_port, .token = opt->control_token,
         .faults = s->faults, .sc = sc, .clock = &s->clock,
         .redis_info = history_info, .redis_info_ctx = s,
+        .lifecycle = lifecycle_apply, .lifecycle_state = lifecycle_state, .lifecycle_ctx = s,
         .ports = {sim_port(s, "backend"), sim_auth_service_port(s->auth_svc),
                   sim_redis_server_port(s->redis)},
     };

@@ -71,6 +71,13 @@ typedef struct sim_auth_config {
 sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_config *cfg,
                                          char *err, size_t errlen);
 int sim_auth_service_port(const sim_auth_service *svc);
+/* The service's process dies and comes back (docs/lifecycle.md): its port
+ * stops listening and its connections are cut; restart listens again. */
+void sim_auth_service_crash(sim_auth_service *svc);
+int sim_auth_service_restart(sim_auth_service *svc, char *err, size_t errlen);
+/* Forgets what the service learnt at run time (registered users, revoked
+ * tokens), as a restart on an empty database would. */
+void sim_auth_store_forget(sim_auth_store *st, int64_t now_ms);
 void sim_auth_service_stop(sim_auth_service *svc);
 
 #endif

@@ -591,6 +591,12 @@ sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_co
 
 int sim_auth_service_port(const sim_auth_service *svc) { return sim_mhd_port(svc->mhd); }
 
+void sim_auth_service_crash(sim_auth_service *svc) { sim_mhd_crash(svc->mhd); }
+
+int sim_auth_service_restart(sim_auth_service *svc, char *err, size_t errlen) {
+    return sim_mhd_restart(svc->mhd, err, errlen);
+}
+
 void sim_auth_service_stop(sim_auth_service *svc) {
     if (!svc)
         return;

@@ -144,6 +144,7 @@ struct sim_auth_store {
     smap revoked;               /* jti -> exp */
     smap issued;                /* "type\nsub" -> tokens issued: the jti's ordinal */
     sim_faults *faults;         /* token checks cross it as auth.token; may be NULL */
+    size_t nscenario_users;     /* users[0 .. n) came from the scenario */
 };
 
 static const char *env_nonempty(const char *name) {
@@ -234,24 +235,37 @@ sim_auth_store *sim_auth_store_new(const sim_scenario *sc, uint64_t seed) {
             continue;   /* the scenario loader rejects duplicates; be safe anyway */
         add_user(st, u->id, u->email, u->password, NULL, u->permissions, u->npermissions);
     }
+    st->nscenario_users = st->nusers;
     return st;
+}
+
+static void user_free(sim_auth_user *u) {
+    free(u->id);
+    free(u->email);
+    if (u->password)
+        OPENSSL_cleanse(u->password, strlen(u->password));
+    free(u->password);
+    free(u->name);
+    for (size_t k = 0; k < u->npermissions; k++)
+        free(u->permissions[k]);
+    free(u->permissions);
+}
+
+void sim_auth_store_forget(sim_auth_store *st, int64_t now_ms) {
+    for (size_t i = st->nscenario_users; i < st->nusers; i++)
+        user_free(&st->users[i]);
+    st->nusers = st->nscenario_users;
+    smap_free(&st->by_email);
+    for (size_t i = 0; i < st->nusers; i++)
+        smap_put(&st->by_email, st->users[i].email, i, 0, 0, now_ms);
+    smap_free(&st->revoked);
 }
 
 void sim_auth_store_free(sim_auth_store *st) {
     if (!st)
         return;
-    for (size_t i = 0; i < st->nusers; i++) {
-        sim_auth_user *u = &st->users[i];
-        free(u->id);
-        free(u->email);
-        if (u->password)
-            OPENSSL_cleanse(u->password, strlen(u->password));
-        free(u->password);
-        free(u->name);
-        for (size_t k = 0; k < u->npermissions; k++)
-            free(u->permissions[k]);
-        free(u->permissions);
-    }
+    for (size_t i = 0; i < st->nusers; i++)
+        user_free(&st->users[i]);
     free(st->users);
     smap_free(&st->by_email);
     smap_free(&st->revoked);

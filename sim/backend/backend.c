@@ -11,6 +11,7 @@
 #include "backend_lws.h"
 #include "backend_ws.h"
 #include "dep_breaker.h"
+#include "listener.h"
 #include "threads.h"
 #include "util.h"
 
@@ -89,6 +90,30 @@ static void close_pre_reads(sim_backend *b) {
         next = c->next;
         if (c->kind == C_PRE) sim_backend_accept_close(c);
     }
+}
+
+void sim_backend_crash(sim_backend *b) {
+    sim_listener_close(b->listener);
+    close_pre_reads(b);
+    /* Cut, not closed: a dying process sends no close frame (clients see
+     * 1006) and no HTTP reply. lws frees each as it notices. */
+    for (conn *c = b->conns; c; c = c->next)
+        if (!c->aborted) sim_backend_conn_abort(c);
+}
+
+int sim_backend_restart(sim_backend *b, int keep_state, char *err, size_t errlen) {
+    if (!keep_state) {
+        sim_threads_free(b->routes.threads);
+        b->routes.threads = sim_threads_new();
+    }
+    /* A fresh process goes through the start-up phases again. */
+    b->routes.start_ms = b->ws_cfg.start_ms = sim_backend_now_ms(b);
+    return sim_listener_reopen(b->listener, err, errlen);
+}
+
+void sim_backend_drain(sim_backend *b) {
+    for (conn *c = b->conns; c; c = c->next)
+        if (c->kind == C_WS) sim_backend_ws_goodbye(c);
 }
 
 void sim_backend_shutdown(sim_backend *b, uint32_t grace_ms, void (*done)(void *ctx), void *ctx) {

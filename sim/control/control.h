@@ -30,6 +30,12 @@ typedef struct sim_control_config {
     const sim_clock *clock;      /* borrowed */
     void (*redis_info)(void *ctx, sim_control_redis_info *out);
     void *redis_info_ctx;
+    /* POST /lifecycle carries a step out: 0, or the HTTP status of a
+     * refusal with its reason in err. GET /lifecycle: the services'
+     * states, a cJSON object the caller frees. Either may be NULL (404). */
+    int (*lifecycle)(void *ctx, const sim_lifecycle_step *st, char *err, size_t errlen);
+    cJSON *(*lifecycle_state)(void *ctx);
+    void *lifecycle_ctx;
     int ports[4];                /* backend, auth, redis; control's own is filled in */
 } sim_control_config;
 

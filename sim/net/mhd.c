@@ -29,6 +29,8 @@
 #define MHD_CONNECTIONS_MAX 10000
 
 typedef struct conn {
+    struct conn *prev, *next;   /* in sim_mhd's list, for a crash to cut */
+    int fd;
     uint64_t ordinal;     /* within the service, from 1 */
     uint64_t nreq;        /* requests seen on this connection */
     char *query;          /* raw query of the current request (URI log callback) */
@@ -77,6 +79,7 @@ struct sim_mhd {
     int started;              /* MHD_start_daemon returned */
     uint64_t nconn;
     size_t open;              /* connections MHD holds now */
+    conn *conns;              /* their list */
     req *suspended;           /* list head */
     char lastlog[256];        /* last MHD message, for start-up errors */
 };
@@ -160,6 +163,18 @@ static void on_delay_done(struct ev_loop *loop, ev_timer *w, int revents) {
     kick(m);
 }
 
+/* A suspended request whose connection is to close: MHD closes it once
+ * resumed (the access handler answers R_CLOSING with MHD_NO). */
+static void close_suspended(req *r) {
+    sim_mhd *m = r->m;
+    ev_timer_stop(m->loop, &r->timer);
+    ev_io_stop(m->loop, &r->gone);
+    unlink_suspended(r);
+    r->state = R_CLOSING;
+    MHD_resume_connection(r->c);
+    kick(m);
+}
+
 /* MHD does not watch a suspended connection, so a client that leaves a hung
  * or delayed request would hold its socket until shutdown: watch it here,
  * and close it once the peer has closed. */
@@ -174,12 +189,7 @@ static void on_gone(struct ev_loop *loop, ev_io *w, int revents) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    sim_mhd *m = r->m;
-    ev_timer_stop(loop, &r->timer);
-    unlink_suspended(r);
-    r->state = R_CLOSING;
-    MHD_resume_connection(r->c);
-    kick(m);
+    close_suspended(r);
 }
 
 /* Suspends the connection; delay_ms < 0 means until shutdown (HANG). */
@@ -507,7 +517,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-    (void)c;
     sim_mhd *m = cls;
     sim_wire w;
     sim_action a;
@@ -517,6 +526,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn *k = sim_xcalloc(1, sizeof *k);
         k->ordinal = ++m->nconn;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k->fd = ci ? ci->connect_fd : -1;
+        k->next = m->conns;
+        if (m->conns) m->conns->prev = k;
+        m->conns = k;
         m->open++;
         *socket_context = k;
         w.point = SIM_WIRE_ACCEPT;
@@ -532,6 +547,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (!k)
             return;
         m->open--;
+        if (k->prev) k->prev->next = k->next;
+        else m->conns = k->next;
+        if (k->next) k->next->prev = k->prev;
         w.point = SIM_WIRE_CLOSE;
         w.conn = k->ordinal;
         w.msg = k->nreq;
@@ -554,6 +572,23 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
         k->query = sim_xstrdup(q ? q + 1 : "");
     }
     return NULL;
+}
+
+/* ---- life cycle (docs/lifecycle.md) --------------------------------------- */
+
+void sim_mhd_crash(sim_mhd *m) {
+    sim_listener_close(m->listener);
+    /* Every connection ends as the process's death would end it: MHD sees
+     * the socket shut and closes it; a suspended request is resumed to be
+     * closed. */
+    for (conn *k = m->conns; k; k = k->next)
+        if (k->fd >= 0) shutdown(k->fd, SHUT_RDWR);
+    while (m->suspended) close_suspended(m->suspended);
+    kick(m);
+}
+
+int sim_mhd_restart(sim_mhd *m, char *err, size_t errlen) {
+    return sim_listener_reopen(m->listener, err, errlen);
 }
 
 /* ---- start / stop -------------------------------------------------------- */

@@ -197,6 +197,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return inner_open(r) ? -1 : 0;
     case LWS_CALLBACK_RAW_RX:
         if (!r || r->fd < 0) return -1;
+        /* lws leaves a raw TLS wsi its 5 s accept timeout after the
+         * handshake (docs/libraries.md §10.1): a kept-alive connection
+         * would be cut mid-use. Its idle life is the backend's to end. */
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         sim_buf_append(&r->to_inner, in, len);
         if (r->to_inner.len >= RELAY_MAX && !r->client_paused) {
             r->client_paused = 1;
@@ -290,6 +294,15 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
     f->kick.data = f;
     ev_timer_start(loop, &f->kick);
     return f;
+}
+
+void sim_tls_front_crash(sim_tls_front *f) {
+    /* The relays end with the backend's connections the crash cuts. */
+    sim_listener_close(f->listener);
+}
+
+int sim_tls_front_restart(sim_tls_front *f, char *err, size_t errlen) {
+    return sim_listener_reopen(f->listener, err, errlen);
 }
 
 int sim_tls_front_port(const sim_tls_front *f) {
