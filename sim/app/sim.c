@@ -46,6 +46,7 @@ static void teardown(sim *s) {
     s->control = NULL;
     sim_lifecycle_free(s->lifecycle);
     s->lifecycle = NULL;
+    if (s->auth) sim_auth_store_on_revoke(s->auth, NULL, NULL);
     if (s->history) sim_history_free(s->history);
     s->history = NULL;
     if (s->backend) sim_backend_free(s->backend);
@@ -80,6 +81,19 @@ static void history_info(void *ctx, sim_control_redis_info *out) {
 static int lifecycle_apply(void *ctx, const sim_lifecycle_step *st, char *err, size_t errlen) {
     sim *s = ctx;
     return sim_lifecycle_apply(s->lifecycle, st, err, errlen);
+}
+
+/* The auth service revoked a token (a logout) or a user's tokens: the
+ * backend's WebSockets that rode on them close 1008. */
+static void revoked(void *ctx, const char *user_id, const char *jti, int64_t now_ms) {
+    (void)now_ms;
+    sim *s = ctx;
+    if (s->backend) sim_backend_revoked(s->backend, user_id, jti);
+}
+
+static void revoke_user(void *ctx, const char *user_id) {
+    sim *s = ctx;
+    sim_auth_store_revoke_user(s->auth, user_id, sim_clock_now_ms(&s->clock, ev_now(s->loop)));
 }
 
 static cJSON *lifecycle_state(void *ctx) {
@@ -174,12 +188,14 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     if (!s->backend) goto fail;
     if (s->tls) sim_tls_front_set_inner_port(s->tls_front, sim_backend_port(s->backend));
     s->lifecycle = sim_lifecycle_new(s);
+    sim_auth_store_on_revoke(s->auth, revoked, s);
 
     sim_control_config cc = {
         .bind = s->bind, .port = opt->control_port, .token = opt->control_token,
         .faults = s->faults, .sc = sc, .clock = &s->clock,
         .redis_info = history_info, .redis_info_ctx = s,
         .lifecycle = lifecycle_apply, .lifecycle_state = lifecycle_state, .lifecycle_ctx = s,
+        .revoke_user = revoke_user,
         .ports = {sim_port(s, "backend"), sim_auth_service_port(s->auth_svc),
                   sim_redis_server_port(s->redis)},
     };

@@ -111,6 +111,11 @@ int sim_backend_restart(sim_backend *b, int keep_state, char *err, size_t errlen
     return sim_listener_reopen(b->listener, err, errlen);
 }
 
+void sim_backend_revoked(sim_backend *b, const char *user_id, const char *jti) {
+    for (conn *c = b->conns; c; c = c->next)
+        if (c->kind == C_WS) sim_backend_ws_revoked(c, user_id, jti);
+}
+
 void sim_backend_drain(sim_backend *b) {
     for (conn *c = b->conns; c; c = c->next)
         if (c->kind == C_WS) sim_backend_ws_goodbye(c);

@@ -28,6 +28,9 @@ void sim_backend_shutdown(sim_backend *b, uint32_t grace_ms, void (*done)(void *
 void sim_backend_crash(sim_backend *b);
 int sim_backend_restart(sim_backend *b, int keep_state, char *err, size_t errlen);
 void sim_backend_drain(sim_backend *b);
+/* A token was revoked (auth.h's listener): jti's, or every token of
+ * user_id. The WebSockets that rode on it get AUTH_FAILED and close 1008. */
+void sim_backend_revoked(sim_backend *b, const char *user_id, const char *jti);
 /* Destroys the lws context and frees everything. Call from a loop callback,
  * after shutdown's done. */
 void sim_backend_free(sim_backend *b);

@@ -36,6 +36,9 @@ typedef struct sim_control_config {
     int (*lifecycle)(void *ctx, const sim_lifecycle_step *st, char *err, size_t errlen);
     cJSON *(*lifecycle_state)(void *ctx);
     void *lifecycle_ctx;
+    /* POST /revoke {"user_id"}: every token of the user (auth.h's
+     * sim_auth_store_revoke_user), ctx lifecycle_ctx. NULL: 404. */
+    void (*revoke_user)(void *ctx, const char *user_id);
     int ports[4];                /* backend, auth, redis; control's own is filled in */
 } sim_control_config;
 
