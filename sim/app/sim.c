@@ -17,6 +17,7 @@
 #include "redis_server.h"
 #include "scenario.h"
 #include "tls_cert.h"
+#include "auth_remote.h"
 #include "lifecycle.h"
 #include "sim_int.h"
 #include "tls_front.h"
@@ -50,6 +51,8 @@ static void teardown(sim *s) {
     if (s->history) sim_history_free(s->history);
     s->history = NULL;
     if (s->backend) sim_backend_free(s->backend);
+    sim_auth_remote_free(s->auth_remote);   /* after the backend, whose checks it holds */
+    s->auth_remote = NULL;
     /* After the backend: its last frames (1001) went out through the front. */
     sim_tls_front_free(s->tls_front);
     s->tls_front = NULL;
@@ -170,6 +173,14 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         s->tls_front = sim_tls_front_start(loop, &fc, err, errlen);
         if (!s->tls_front) goto fail;
     }
+    if (sc->remote_validation) {
+        sim_auth_remote_config arc = {.port = sim_auth_service_port(s->auth_svc),
+                                      .cacert = s->tls ? s->cert.cert_path : NULL,
+                                      .timeout_ms = sc->validation_timeout_ms,
+                                      .breaker = &sc->auth_breaker, .faults = s->faults,
+                                      .clock = &s->clock};
+        s->auth_remote = sim_auth_remote_new(loop, &arc);
+    }
     sim_backend_config bc = {
         .bind = s->tls ? "127.0.0.1" : s->bind,
         .port = s->tls ? 0 : opt->backend_port,
@@ -183,6 +194,7 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         .public_host = s->bind,
         .public_port = s->tls ? sim_tls_front_port(s->tls_front) : 0,
         .tls = s->tls,
+        .remote = s->auth_remote,
     };
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;

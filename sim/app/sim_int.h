@@ -31,6 +31,7 @@ struct sim {
     sim_redis_server *redis;
     sim_history *history;
     sim_backend *backend;
+    struct sim_auth_remote *auth_remote;   /* the backend's validator when remote */
     int tls;
     sim_tls_cert cert;
     sim_tls_front *tls_front;    /* the backend's public port when serving TLS */

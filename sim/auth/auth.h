@@ -29,6 +29,7 @@ typedef enum {
     SIM_AUTH_EXPIRED = -2,
     SIM_AUTH_REVOKED = -3,
     SIM_AUTH_NOT_YET_VALID = -4, /* iat or nbf in the future (PyJWT's ImmatureSignatureError) */
+    SIM_AUTH_UNAVAILABLE = -10,  /* the auth service could not say (remote validation) */
 } sim_auth_status;
 
 /* "Token has expired", "Token has been revoked", "Token is not yet valid",
@@ -92,6 +93,9 @@ void sim_auth_store_on_revoke(sim_auth_store *st, sim_auth_revoke_fn fn, void *c
  * the listener, which revokes the tokens its sessions hold
  * (sim_auth_store_revoke_token). */
 void sim_auth_store_revoke_user(sim_auth_store *st, const char *user_id, int64_t now_ms);
+/* The jti and exp claims of a token another service found valid (the
+ * backend validating remotely): unverified here. 0, or -1 when absent. */
+int sim_auth_token_jti(const char *token, char *jti, size_t jtilen, double *exp);
 /* Revokes one token by its jti until exp (epoch seconds). */
 void sim_auth_store_revoke_token(sim_auth_store *st, const char *jti, double exp, int64_t now_ms);
 void sim_auth_service_stop(sim_auth_service *svc);

@@ -463,6 +463,15 @@ void sim_auth_store_revoke_user(sim_auth_store *st, const char *user_id, int64_t
     if (st->on_revoke) st->on_revoke(st->on_revoke_ctx, user_id, NULL, now_ms);
 }
 
+int sim_auth_token_jti(const char *token, char *jti, size_t jtilen, double *exp) {
+    cJSON *c = sim_jwt_peek_claims(token);
+    const char *j = c ? str_claim(c, "jti") : NULL;
+    int rc = j && !num_claim(c, "exp", exp) ? 0 : -1;
+    if (!rc) snprintf(jti, jtilen, "%s", j);
+    cJSON_Delete(c);
+    return rc;
+}
+
 void sim_auth_store_on_revoke(sim_auth_store *st, sim_auth_revoke_fn fn, void *ctx) {
     st->on_revoke = fn;
     st->on_revoke_ctx = ctx;
@@ -473,6 +482,7 @@ const char *sim_auth_status_text(sim_auth_status st) {
     case SIM_AUTH_EXPIRED: return "Token has expired";
     case SIM_AUTH_REVOKED: return "Token has been revoked";
     case SIM_AUTH_NOT_YET_VALID: return "Token is not yet valid";
+    case SIM_AUTH_UNAVAILABLE: return "Authentication service unavailable";
     case SIM_AUTH_OK: return "ok";
     default: return "Invalid token";
     }

@@ -77,6 +77,19 @@ static cJSON *decode_json_part(const char *p, size_t n) {
     return j;
 }
 
+void *sim_jwt_peek_claims(const char *token) {
+    size_t tlen = token ? strnlen(token, JWT_MAX_LEN + 1) : 0;
+    const char *d1 = tlen && tlen <= JWT_MAX_LEN ? memchr(token, '.', tlen) : NULL;
+    const char *d2 = d1 ? memchr(d1 + 1, '.', tlen - (size_t)(d1 + 1 - token)) : NULL;
+    if (!d2 || d2 == d1 + 1) return NULL;
+    cJSON *c = decode_json_part(d1 + 1, (size_t)(d2 - d1 - 1));
+    if (c && !cJSON_IsObject(c)) {
+        cJSON_Delete(c);
+        return NULL;
+    }
+    return c;
+}
+
 sim_jwt_status sim_jwt_verify(const char *token, const char *secret, size_t secret_len,
                               void **claims_out) {
     if (claims_out)

@@ -25,5 +25,8 @@ typedef enum {
  * Claims (exp, iss, token_type...) are checked by the caller. */
 sim_jwt_status sim_jwt_verify(const char *token, const char *secret, size_t secret_len,
                               void **claims_out);
+/* The claims of a token whose signature someone else checked (a cJSON *
+ * the caller frees), or NULL when they are not base64url JSON. */
+void *sim_jwt_peek_claims(const char *token);
 
 #endif

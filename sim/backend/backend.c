@@ -10,6 +10,7 @@
 #include "backend_accept.h"
 #include "backend_lws.h"
 #include "backend_ws.h"
+#include "auth_remote.h"
 #include "dep_breaker.h"
 #include "listener.h"
 #include "threads.h"
@@ -33,10 +34,8 @@ static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     ev_feed_event(loop, &b->done_timer, EV_TIMER);
 }
 
-/* Staging's other two breakers (docs/contract.md §4). */
+/* Staging's WebSocket breaker (docs/contract.md §4). */
 #define SIM_WS_BREAKER "consecutiveFailures=3,waitDurationInOpenState=15s,successThreshold=2"
-#define SIM_AUTH_BREAKER "consecutiveFailures=5,waitDurationInOpenState=30s," \
-    "permittedNumberOfCallsInHalfOpenState=3,automaticTransitionFromOpenToHalfOpenEnabled=true"
 
 static sim_dep_breaker *own_breaker(sim_backend *b, const char *name, const char *spec) {
     stagesim_breaker_config cfg;
@@ -70,7 +69,9 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
                                      .seed = cfg->seed, .start_ms = cfg->clock->start_ms,
                                      .threads = sim_threads_new()};
     b->routes.ws_breaker = own_breaker(b, "websocket", SIM_WS_BREAKER);
-    b->routes.auth_breaker = own_breaker(b, "auth", SIM_AUTH_BREAKER);
+    /* The auth breaker is the remote validator's, when there is one. */
+    b->routes.auth_breaker = cfg->remote ? sim_auth_remote_breaker(cfg->remote)
+                                         : own_breaker(b, "auth", SIM_AUTH_BREAKER);
     sim_backend_ws_setup(b);
 
     sim_backend_accept_start(b);
@@ -158,7 +159,7 @@ void sim_backend_free(sim_backend *b) {
     sim_backend_user_runs_free(b);
     sim_threads_free(b->routes.threads);
     sim_dep_breaker_free(b->routes.ws_breaker);
-    sim_dep_breaker_free(b->routes.auth_breaker);
+    if (!b->cfg.remote) sim_dep_breaker_free(b->routes.auth_breaker);
     free(b->bind);
     free(b);
 }

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth_remote.h"
 #include "backend_http.h"
 #include "listener.h"
 #include "sock.h"
@@ -91,7 +92,7 @@ static void pre_reply(conn *c, int status, const char *ctype, const char *body) 
 
 /* Hands the socket and the (edited) head to lws. After this the connection
  * belongs to lws: it is freed in LWS_CALLBACK_WSI_DESTROY. */
-static void adopt(conn *c) {
+static void adopt_now(conn *c) {
     sim_backend *b = c->b;
     /* The pre-read ends here; lws copies the head it is given. */
     sim_buf head = c->u.pre.head;
@@ -112,6 +113,41 @@ static void adopt(conn *c) {
     }
     c->wsi = wsi;
     lws_set_opaque_user_data(wsi, c);
+}
+
+/* The auth service's verdict on an upgrade's token: the upgrade goes on
+ * with it (a refused token gets AUTH_FAILED and 1008 after the accept, or
+ * the 403 of invalid_token "reject"). */
+static void on_verdict(void *ctx, sim_auth_status status, const sim_principal *who,
+                       const char *why) {
+    conn *c = ctx;
+    c->check = NULL;
+    sim_ws_handshake *hs = c->upgrade;
+    hs->auth_status = status;
+    hs->remote = 1;
+    if (status == SIM_AUTH_OK) {
+        snprintf(hs->user_id, sizeof(hs->user_id), "%s", who->user_id);
+        snprintf(hs->jti, sizeof(hs->jti), "%s", who->jti);
+        hs->exp = who->exp;
+    } else if (why) {
+        sim_warn("backend: token not validated: %s", why);
+    }
+    adopt_now(c);
+}
+
+/* An upgrade with a token, at a backend that validates remotely, waits
+ * for the auth service first (auth_remote.h); everything else goes to lws
+ * at once. */
+static void adopt(conn *c) {
+    sim_backend *b = c->b;
+    sim_ws_handshake *hs = c->upgrade;
+    if (!b->cfg.remote || !hs || !hs->auth.token || hs->remote) {
+        adopt_now(c);
+        return;
+    }
+    ev_io_stop(b->loop, &c->u.pre.io);
+    ev_timer_stop(b->loop, &c->u.pre.timer);
+    c->check = sim_auth_remote_validate(b->cfg.remote, hs->auth.token, on_verdict, c);
 }
 
 /* Finds header `name` in the head up to end: the value span in v and vlen,
@@ -298,8 +334,9 @@ static void pre_head_done(conn *c, char *hend) {
         }
         if (head_find(head, hend + 2, "Authorization", &v, &vlen, NULL, NULL))
             authz = sim_xstrndup(v, vlen);
-        c->upgrade = sim_ws_handshake_new(b->cfg.sc, b->cfg.auth, target, sub, authz, query,
-                                          sim_backend_now_ms(b));
+        /* Validating remotely, the token is judged before the adoption. */
+        c->upgrade = sim_ws_handshake_new(b->cfg.sc, b->cfg.remote ? NULL : b->cfg.auth, target,
+                                          sub, authz, query, sim_backend_now_ms(b));
         free(sub);
         free(authz);
         c->ordinal = ++b->ws_conns;

@@ -27,6 +27,9 @@ typedef struct sim_backend_config {
     const char *public_host;    /* NULL: bind */
     int public_port;            /* 0: the listener's port */
     int tls;                    /* https and wss (the auth service too) */
+    /* Validate tokens at the auth service (scenario auth.validation
+     * "remote"); borrowed, NULL: locally with the shared secret. */
+    struct sim_auth_remote *remote;
 } sim_backend_config;
 
 #endif

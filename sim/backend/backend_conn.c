@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth_remote.h"
 #include "util.h"
 
 int64_t sim_backend_now_ms(const sim_backend *b) {
@@ -89,6 +90,8 @@ void sim_backend_unlink(conn *c) {
 /* Stops every watcher of the current part and frees what it owns. */
 static void part_release(conn *c) {
     struct ev_loop *loop = c->b->loop;
+    sim_auth_remote_cancel(c->check);
+    c->check = NULL;
     switch (c->kind) {
     case C_PRE:
         ev_io_stop(loop, &c->u.pre.io);

@@ -69,6 +69,8 @@ typedef struct http_part {
     int slow_rate;               /* SLOW: body bytes per second, 0 = full speed */
     int slow_wait;               /* SLOW: the next chunk waits for the timer */
     int upgrading;               /* CONFIRM_UPGRADE let an upgrade through: the 101 is next */
+    int verdict_set;             /* the remote verdict on the request's token is in `verdict` */
+    sim_token_verdict verdict;
 } http_part;
 
 /* A WebSocket: the session and what lws needs around it (backend_ws.c). */
@@ -97,6 +99,9 @@ struct conn {
     /* An upgrade's facts, from the pre-read or from CONFIRM_UPGRADE, until
      * ESTABLISHED hands them to the session. Owned, NULL when none. */
     sim_ws_handshake *upgrade;
+    /* A token being validated at the auth service (auth_remote.h): the
+     * upgrade or request waits for it. Cancelled with the connection. */
+    struct sim_auth_check *check;
     union {
         pre_part pre;
         http_part http;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_remote.h"
 #include "util.h"
 
 #define BODY_MAX (64 * 1024)                /* request bodies; more → 413 */
@@ -119,6 +120,20 @@ static void history_cb(void *ctx, void *json_array, const char *error) {
     free(hr);
 }
 
+static void http_route(conn *c);
+
+static void on_verdict(void *ctx, sim_auth_status status, const sim_principal *who,
+                       const char *why) {
+    conn *c = ctx;
+    http_part *h = &c->u.http;
+    c->check = NULL;
+    h->verdict_set = 1;
+    h->verdict.status = status;
+    if (who) h->verdict.who = *who;
+    snprintf(h->verdict.why, sizeof(h->verdict.why), "%s", why ? why : "");
+    http_route(c);
+}
+
 /* Runs the route and starts the response. */
 static void http_route(conn *c) {
     http_part *h = &c->u.http;
@@ -132,9 +147,16 @@ static void http_route(conn *c) {
                             .header = req_header,
                             .impl = h,
                             .arrived_ms = sim_backend_now_ms(b)};
+    const char *token = b->cfg.remote && !h->verdict_set ? sim_backend_routes_token(&req) : NULL;
+    if (token) {
+        /* Judged by the auth service first; the route runs on its verdict. */
+        c->check = sim_auth_remote_validate(b->cfg.remote, token, on_verdict, c);
+        return;
+    }
     char tid[129];
     sim_http_response_init(&h->resp);
-    sim_route_result r = sim_backend_routes_handle(&b->routes, &req, &h->resp, tid, sizeof(tid));
+    sim_route_result r = sim_backend_routes_handle_checked(
+        &b->routes, &req, h->verdict_set ? &h->verdict : NULL, &h->resp, tid, sizeof(tid));
     if (r == SIM_ROUTE_HISTORY) {
         if (!b->cfg.history) {
             sim_backend_routes_history(&h->resp, tid, NULL, "Redis not configured");
@@ -179,6 +201,7 @@ static int http_request(conn *c) {
      * already answered from LWS_CALLBACK_HTTP. */
     if (h->req_started) return 0;
     h->req_started = 1;
+    h->verdict_set = 0;
     h->requests++;
     if (h->body_too_big) {
         sim_http_response_init(&h->resp);

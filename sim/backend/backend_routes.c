@@ -349,14 +349,26 @@ static int thread_id_ok(const char *path) {
 }
 
 /* 0 with *who filled for a valid Bearer token, else a 401 in resp with
- * FastAPI's text. */
-static int authenticate(sim_backend_routes *rt, const sim_http_request *req, sim_principal *who,
+ * FastAPI's text (a 503 when the auth service could not say). verdict:
+ * the check made elsewhere, or NULL to check here. */
+static int authenticate(sim_backend_routes *rt, const sim_http_request *req,
+                        const sim_token_verdict *verdict, sim_principal *who,
                         sim_http_response *resp) {
     const char *tok = sim_http_bearer(req);
     const char *why = "Not authenticated";
     if (tok) {
-        sim_auth_status st = rt->auth ? sim_auth_check_access(rt->auth, tok, req->now_ms, who)
-                                      : SIM_AUTH_INVALID;
+        sim_auth_status st;
+        if (verdict) {
+            st = verdict->status;
+            if (st == SIM_AUTH_OK) *who = verdict->who;
+            if (st == SIM_AUTH_UNAVAILABLE) {
+                sim_http_detail(resp, 503, "Authentication service unavailable");
+                return -1;
+            }
+        } else {
+            st = rt->auth ? sim_auth_check_access(rt->auth, tok, req->now_ms, who)
+                          : SIM_AUTH_INVALID;
+        }
         if (st == SIM_AUTH_OK) return 0;
         why = st == SIM_AUTH_EXPIRED   ? "Token has expired"
               : st == SIM_AUTH_REVOKED ? "Token has been revoked"
@@ -367,9 +379,23 @@ static int authenticate(sim_backend_routes *rt, const sim_http_request *req, sim
     return -1;
 }
 
+const char *sim_backend_routes_token(const sim_http_request *req) {
+    sim_route_miss miss;
+    const sim_route *r = sim_route_find(routes, req, 0, &miss);
+    return r && (r->flags & R_AUTH) ? sim_http_bearer(req) : NULL;
+}
+
 sim_route_result sim_backend_routes_handle(sim_backend_routes *rt, const sim_http_request *req,
                                            sim_http_response *resp, char *thread_id,
                                            size_t tidlen) {
+    return sim_backend_routes_handle_checked(rt, req, NULL, resp, thread_id, tidlen);
+}
+
+sim_route_result sim_backend_routes_handle_checked(sim_backend_routes *rt,
+                                                   const sim_http_request *req,
+                                                   const sim_token_verdict *verdict,
+                                                   sim_http_response *resp, char *thread_id,
+                                                   size_t tidlen) {
     int skip = (legacy(rt) ? 0 : R_LEGACY_ONLY) | (thread_id_ok(req->path) ? 0 : R_THREAD);
     sim_route_miss miss;
     const sim_route *r = sim_route_find(routes, req, skip, &miss);
@@ -379,7 +405,7 @@ sim_route_result sim_backend_routes_handle(sim_backend_routes *rt, const sim_htt
     }
     sim_principal who;
     memset(&who, 0, sizeof(who));
-    if ((r->flags & R_AUTH) && authenticate(rt, req, &who, resp)) return SIM_ROUTE_DONE;
+    if ((r->flags & R_AUTH) && authenticate(rt, req, verdict, &who, resp)) return SIM_ROUTE_DONE;
     route_ctx c = {.rt = rt, .who = &who};
     if (r->flags & R_THREAD) sim_route_param(r, req->path, c.thread_id, sizeof(c.thread_id));
     r->fn(&c, req, resp);

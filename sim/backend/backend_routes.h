@@ -16,6 +16,15 @@
 #include "http.h"
 #include "scenario.h"
 
+/* A token's check done elsewhere (the auth service, for a backend that
+ * validates remotely): the status (auth.h, or SIM_AUTH_UNAVAILABLE) and,
+ * when OK, who. */
+typedef struct sim_token_verdict {
+    sim_auth_status status;
+    sim_principal who;
+    char why[200];              /* UNAVAILABLE: why */
+} sim_token_verdict;
+
 typedef struct sim_backend_routes {
     const sim_scenario *sc;     /* borrowed */
     sim_auth_store *auth;       /* borrowed */
@@ -44,6 +53,15 @@ typedef enum {
 sim_route_result sim_backend_routes_handle(sim_backend_routes *rt, const sim_http_request *req,
                                            sim_http_response *resp, char *thread_id,
                                            size_t tidlen);
+/* The same, with the request's Bearer token already judged (verdict). */
+sim_route_result sim_backend_routes_handle_checked(sim_backend_routes *rt,
+                                                   const sim_http_request *req,
+                                                   const sim_token_verdict *verdict,
+                                                   sim_http_response *resp, char *thread_id,
+                                                   size_t tidlen);
+/* The Bearer token of a request whose route needs one, else NULL: what a
+ * remote check must judge before the route runs. */
+const char *sim_backend_routes_token(const sim_http_request *req);
 
 /* Fills resp with the history of thread_id: json_array is a cJSON array of
  * stored messages (borrowed), or NULL with `error` when Redis is unavailable

@@ -21,6 +21,7 @@ typedef struct sim_ws_handshake {
     sim_auth_status auth_status;  /* the token's check; SIM_AUTH_OK without a token */
     char user_id[128];            /* "" when nobody: a bad token, or no token when rejected */
     char jti[64];                 /* the good token's, "" without one */
+    int remote;                   /* judged by the auth service (auth.validation "remote") */
     double exp;                   /* its exp claim, epoch s */
     /* A CLOSE at ws.accept: the upgrade goes through, then this close. */
     int close_code;               /* 0: none */

@@ -589,14 +589,17 @@ void sim_ws_session_open(sim_ws_session *s, int64_t now_ms) {
     }
     if (hs->auth.token && hs->auth_status != SIM_AUTH_OK) {
         /* As staging: the upgrade is accepted, then the error, then 1008. */
-        const char *why = hs->auth_status == SIM_AUTH_EXPIRED   ? "Token has expired"
-                          : hs->auth_status == SIM_AUTH_REVOKED ? "Token has been revoked"
-                                                                : "Invalid token";
+        const char *why = hs->auth_status == SIM_AUTH_EXPIRED       ? "Token has expired"
+                          : hs->auth_status == SIM_AUTH_REVOKED     ? "Token has been revoked"
+                          : hs->auth_status == SIM_AUTH_UNAVAILABLE ? "Authentication service unavailable"
+                                                                    : "Invalid token";
         char text[160];
         snprintf(text, sizeof(text), "Authentication failed: %s", why);
         send_message(s, sim_ws_error("AUTH_FAILED", text, now_ms), "error_message", 0, NULL,
                      now_ms);
-        session_close(s, 1008, "Authentication failed", now_ms);
+        /* Judged by the auth service, staging's backend said "SSOT Auth
+         * failed" (S7). */
+        session_close(s, 1008, hs->remote ? "SSOT Auth failed" : "Authentication failed", now_ms);
         return;
     }
     if (hs->close_code) {

@@ -89,11 +89,31 @@ static int load_agent(loader *ld, sim_scenario *sc, const cJSON *obj) {
     return 0;
 }
 
+/* A breaker spec (docs/breaker.md) at path, parsed into *cfg and kept in
+ * *spec; an absent key keeps both. */
+static int load_breaker(loader *ld, const cJSON *obj, const char *path, const char *key,
+                        char **spec, stagesim_breaker_config *cfg) {
+    char *s = NULL;
+    if (sim_jcheck_string(ld, obj, path, key, &s, 0)) return -1;
+    if (!s) return 0;
+    char why[200], at[64];
+    snprintf(at, sizeof(at), "%s.%s", path, key);
+    if (stagesim_breaker_config_parse(s, cfg, why, sizeof(why))) {
+        free(s);
+        return sim_jcheck_fail(ld, at, "%s", why);
+    }
+    free(*spec);
+    *spec = s;
+    return 0;
+}
+
 static int load_auth(loader *ld, sim_scenario *sc, const cJSON *obj) {
     static const char *const keys[] = {"jwt_secret", "e2e_key", "access_ttl_s", "refresh_ttl_s",
                                        "leeway_s", "backend_jwt_secret", "backend_clock_skew_ms",
-                                       NULL};
+                                       "validation", "validation_timeout_ms", "breaker", NULL};
     double access = sc->access_ttl_s, refresh = sc->refresh_ttl_s, leeway = 0, skew = 0;
+    double vtimeout = sc->validation_timeout_ms;
+    char *validation = NULL;
     if (sim_jcheck_object(ld, obj, "auth") || sim_jcheck_keys(ld, obj, "auth", keys) ||
         sim_jcheck_string(ld, obj, "auth", "jwt_secret", &sc->jwt_secret, 0) ||
         sim_jcheck_string(ld, obj, "auth", "e2e_key", &sc->e2e_key, 0) ||
@@ -101,8 +121,23 @@ static int load_auth(loader *ld, sim_scenario *sc, const cJSON *obj) {
         get_int(ld, obj, "auth", "access_ttl_s", 1, 365 * 86400.0, &access) ||
         get_int(ld, obj, "auth", "refresh_ttl_s", 1, 365 * 86400.0, &refresh) ||
         get_int(ld, obj, "auth", "leeway_s", 0, 86400, &leeway) ||
-        get_int(ld, obj, "auth", "backend_clock_skew_ms", -86400000.0, 86400000.0, &skew))
+        get_int(ld, obj, "auth", "backend_clock_skew_ms", -86400000.0, 86400000.0, &skew) ||
+        get_int(ld, obj, "auth", "validation_timeout_ms", 1, 600000, &vtimeout) ||
+        load_breaker(ld, obj, "auth", "breaker", &sc->auth_breaker_spec, &sc->auth_breaker) ||
+        sim_jcheck_string(ld, obj, "auth", "validation", &validation, 0))
         return -1;
+    sc->validation_timeout_ms = (uint32_t)vtimeout;
+    if (validation) {
+        int remote = strcmp(validation, "remote") == 0;
+        if (!remote && strcmp(validation, "local") != 0) {
+            sim_jcheck_fail(ld, "auth.validation", "must be \"local\" or \"remote\", not \"%s\"",
+                            validation);
+            free(validation);
+            return -1;
+        }
+        sc->remote_validation = remote;
+        free(validation);
+    }
     if (sc->jwt_secret && !*sc->jwt_secret) return sim_jcheck_fail(ld, "auth.jwt_secret", "must not be empty");
     if (sc->backend_jwt_secret && !*sc->backend_jwt_secret)
         return sim_jcheck_fail(ld, "auth.backend_jwt_secret", "must not be empty");
@@ -153,24 +188,6 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
     free(mode);
     free(invalid);
     return rc;
-}
-
-/* A breaker spec (docs/breaker.md) at path, parsed into *cfg and kept in
- * *spec; an absent key keeps both. */
-static int load_breaker(loader *ld, const cJSON *obj, const char *path, const char *key,
-                        char **spec, stagesim_breaker_config *cfg) {
-    char *s = NULL;
-    if (sim_jcheck_string(ld, obj, path, key, &s, 0)) return -1;
-    if (!s) return 0;
-    char why[200], at[64];
-    snprintf(at, sizeof(at), "%s.%s", path, key);
-    if (stagesim_breaker_config_parse(s, cfg, why, sizeof(why))) {
-        free(s);
-        return sim_jcheck_fail(ld, at, "%s", why);
-    }
-    free(*spec);
-    *spec = s;
-    return 0;
 }
 
 static int load_redis(loader *ld, sim_scenario *sc, const cJSON *obj) {
@@ -349,6 +366,9 @@ static void set_defaults(sim_scenario *sc) {
     sc->redis_port = 0;
     sc->redis_connect_timeout_ms = 1000;
     sc->redis_breaker_spec = sim_xstrdup(SIM_REDIS_BREAKER);
+    sc->auth_breaker_spec = sim_xstrdup(SIM_AUTH_BREAKER);
+    sim_assert(stagesim_breaker_config_parse(SIM_AUTH_BREAKER, &sc->auth_breaker, NULL, 0) == 0);
+    sc->validation_timeout_ms = 5000;
     sim_assert(stagesim_breaker_config_parse(SIM_REDIS_BREAKER, &sc->redis_breaker, NULL, 0) == 0);
     sc->redis_command_timeout_ms = 2000;
 }
@@ -528,6 +548,7 @@ void sim_scenario_free(sim_scenario *sc) {
     free(sc->agent.answer_template);
     free(sc->redis_host);
     free(sc->redis_breaker_spec);
+    free(sc->auth_breaker_spec);
     free(sc->lifecycle);
     cJSON_Delete(sc->faults);
     sim_expect_free(sc->expect);

@@ -16,6 +16,10 @@
  * when the backend reconnects), 2 successes close it. */
 #define SIM_REDIS_BREAKER "consecutiveFailures=5,waitDurationInOpenState=60s,successThreshold=2," \
     "permittedNumberOfCallsInHalfOpenState=2,automaticTransitionFromOpenToHalfOpenEnabled=true"
+/* ... and in front of the auth service, when it validates remotely: 5
+ * failures, 30 s open, at most 3 half-open calls (1 success closes it). */
+#define SIM_AUTH_BREAKER "consecutiveFailures=5,waitDurationInOpenState=30s," \
+    "permittedNumberOfCallsInHalfOpenState=3,automaticTransitionFromOpenToHalfOpenEnabled=true"
 
 typedef enum { SIM_PROFILE_CURRENT, SIM_PROFILE_LEGACY } sim_profile;
 /* What the backend does with a WebSocket that carries no token. */
@@ -69,6 +73,10 @@ typedef struct sim_scenario {
     uint32_t refresh_ttl_s;    /* 14 days */
     uint32_t auth_leeway_s;    /* PyJWT's leeway for exp, nbf and iat (0) */
     char *backend_jwt_secret;  /* NULL: the backend checks with the auth service's secret */
+    int remote_validation;     /* auth.validation "remote": POST /auth/validate per token */
+    uint32_t validation_timeout_ms; /* one remote validation (5000) */
+    char *auth_breaker_spec;   /* auth.breaker, as given (SIM_AUTH_BREAKER) */
+    stagesim_breaker_config auth_breaker;
     int64_t backend_clock_skew_ms; /* the backend's clock minus the auth service's (0) */
     sim_no_token no_token;     /* profile legacy: reject */
     sim_bad_token invalid_token; /* profile legacy: reject */
