@@ -167,8 +167,13 @@ class Closes(GoldenSim, unittest.TestCase):
                 took = time.monotonic() - t0
                 self.assertEqual(len(frames), 1, frames)
                 f = frames[0]
-                self.assertEqual((f["type"], f["error_code"], f["error_message"]),
-                                 ("error_message", "CONNECTION_ERROR", "Connection error in main mode"))
+                self.assertEqual(sorted(f), ["data", "timestamp", "type"])
+                self.assertEqual(f["type"], "error_message")
+                d = f["data"]
+                self.assertEqual((d["error_code"], d["error_message"], d["details"]),
+                                 ("CONNECTION_ERROR", "Connection error in main mode",
+                                  {"error_type": "TypeError", "mode": "main"}))
+                self.assertRegex(d["timestamp"], r"^\d{4}-\d\d-\d\dT")
                 self.assertTrue(str(e).startswith(this_library(S6_CLOSE)), str(e))
                 self.assertEqual((e.rcvd.code, e.rcvd.reason), (1011, "main mode error"))
                 at_least(self, took, 1.0)
