@@ -17,7 +17,7 @@ import redis
 import websockets
 
 from harness import login, wait_for
-from test_incidents_common import (at_least, EVENTS, S3, S11_BODY, GoldenSim, Checks, asserts, chat,
+from test_incidents_common import (RUN_EPS, at_least, EVENTS, S3, S11_BODY, GoldenSim, Checks, asserts, chat,
                                    closed_after, connect, curl, golden_run, http, recv_json, run,
                                    sim, this_library)
 
@@ -166,7 +166,7 @@ def check_slow_but_ok():
         t.assertLess(took, 2.6 + SLACK)
         t.assertEqual(types(events), EVENTS)
         t.assertTrue(events[-1]["data"]["result"]["response"])
-        at_least(t, run_s, 6.3)
+        at_least(t, run_s, 6.3, eps=RUN_EPS)
         t.assertLess(run_s, 6.3 + SLACK)
 
 
@@ -240,7 +240,7 @@ def check_agent_timeout():
         t.assertEqual(types(got), EVENTS[:4] + ["agent_error"])
         t.assertEqual(got[-1]["data"], {"error_message": "Agent execution timed out after 25.0s"})
         t.assertEqual(got[-1]["run_id"], got[0]["run_id"])
-        at_least(t, took, 25.0)
+        at_least(t, took, 25.0, eps=RUN_EPS)
         t.assertLess(took, 25.0 + SLACK)
 
 
@@ -301,7 +301,7 @@ def golden_check(golden):
 
     async def ws_side():
         ws, took = await connect(golden)
-        t.assertLess(took, 2.0)
+        t.assertLess(took, 2.2, "S3's refusal takes 2.2 s")
         t.assertEqual((await recv_json(ws))["type"], "connection_established")
         await chat(ws)
         t0 = time.monotonic()
@@ -317,7 +317,7 @@ def golden_check(golden):
     for path in ("/health", "/api/discovery/services"):
         r, took = http(golden, "GET", path, timeout=10)
         t.assertEqual(r.status_code, 200, path)   # no 503 (S10), no hang (S14)
-        t.assertLess(took, 2.0, path)
+        t.assertLess(took, 2.5, path)   # S22's slow health: 2.5 s
     t.assertEqual(http(golden, "GET", "/health")[0].json(), {"status": "ok"}, "not degraded (S11)")
     infra = httpx.get(golden.backend_url + "/health/infrastructure", timeout=10).json()
     t.assertEqual(infra["status"], "ok", "Redis up (I3)")
@@ -331,7 +331,6 @@ class Slow(GoldenSim, unittest.TestCase):
         cls.checks = Checks()
         for name, fn in CHECKS.items():
             cls.checks.start(name, fn)
-        cls.checks.start("golden", lambda: golden_check(cls.golden))
 
     @classmethod
     def tearDownClass(cls):
@@ -372,7 +371,10 @@ class Slow(GoldenSim, unittest.TestCase):
         self.checks.result("redis_outage")
 
     def test_golden_path_shows_none_of_them(self):
-        self.checks.result("golden")
+        # After the others, alone: its bounds measure the simulator, not the
+        # load of eleven others.
+        self.checks.wait_all()
+        golden_check(self.golden)
 
     def test_every_check_has_a_test(self):
         names = {n[len("test_"):] for n in dir(self) if n.startswith("test_")}
