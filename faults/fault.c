@@ -198,6 +198,8 @@ static void fill_action(const sim_faults *f, const sim_rule_slot *s, const sim_w
     out->field = r->field;
     out->mode = r->mode;
     out->error_code = r->error_code;
+    out->details = r->details;
+    out->nested = r->nested;
     out->rule_id = r->id;
 }
 

@@ -239,7 +239,7 @@ static int parse_malform(parser *ps, const cJSON *a, sim_rule *r) {
 }
 
 static int parse_replace(parser *ps, const cJSON *a, sim_rule *r) {
-    static const char *const keys[] = {"kind", "type", "code", "text", NULL};
+    static const char *const keys[] = {"kind", "type", "code", "text", "details", "nested", NULL};
     static const char *const types[] = {"agent_error", "agent_death", "error_message"};
     if (check_keys(ps, a, "action.", keys) || get_str(ps, a, "action.", "type", &r->field) ||
         get_str(ps, a, "action.", "text", &r->text))
@@ -250,6 +250,17 @@ static int parse_replace(parser *ps, const cJSON *a, sim_rule *r) {
     if (!known) return fail(ps, "action.type", "must be \"agent_error\", \"agent_death\" or \"error_message\"");
     if (get_str(ps, a, "action.", "code", &r->error_code)) return -1;
     if (!r->text) r->text = sim_xstrdup("");
+    /* Staging's other error_message shape (S6): the fields under "data",
+     * with details of its own. */
+    const cJSON *details = cJSON_GetObjectItemCaseSensitive(a, "details");
+    const cJSON *nested = cJSON_GetObjectItemCaseSensitive(a, "nested");
+    int is_error_message = strcmp(r->field, "error_message") == 0;
+    if (details && !cJSON_IsObject(details)) return fail(ps, "action.details", "must be an object");
+    if (nested && !cJSON_IsBool(nested)) return fail(ps, "action.nested", "must be true or false");
+    if ((details || nested) && !is_error_message)
+        return fail(ps, details ? "action.details" : "action.nested", "is only for type \"error_message\"");
+    if (details) r->details = cJSON_PrintUnformatted(details);
+    r->nested = nested && cJSON_IsTrue(nested);
     return 0;
 }
 
@@ -428,6 +439,7 @@ void sim_rule_free(sim_rule *r) {
     free(r->text);
     free(r->field);
     free(r->error_code);
+    free(r->details);
     free(r->json);
     free(r);
 }

@@ -45,6 +45,8 @@ typedef struct sim_rule {
     char *text;
     char *field;
     char *error_code;           /* REPLACE: error_code of the message */
+    char *details;              /* REPLACE error_message: its details object, compact JSON, or NULL */
+    int nested;                 /* REPLACE error_message: its fields under "data" */
     int mode;
     char *json;                 /* the rule as given, for listings */
 } sim_rule;

@@ -76,6 +76,8 @@ typedef struct sim_action {
     const char *field;    /* MALFORM: field; REPLACE: message type; MISROUTE: user id */
     int mode;             /* MALFORM: SIM_MALFORM_*; CLOSE: SIM_CLOSE_* */
     const char *error_code; /* REPLACE: error_code (AGENT_ERROR, ...), may be NULL */
+    const char *details;  /* REPLACE error_message: details object as JSON, or NULL ({}) */
+    int nested;           /* REPLACE error_message: the fields under "data" */
     uint32_t latency_ms;  /* the network's part of delay_ms (fault.h), 0 when none */
 } sim_action;
 

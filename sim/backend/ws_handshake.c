@@ -48,8 +48,11 @@ void sim_ws_handshake_accept_action(sim_ws_handshake *hs, const sim_action *a, c
     } else if (a->kind == SIM_ACT_REPLACE) {
         const char *type = a->field ? a->field : "error_message";
         free(hs->welcome);
-        hs->welcome = sim_ws_replacement(type, a->error_code, a->text, NULL,
-                                         hs->user_id[0] ? hs->user_id : NULL, agent, now_ms);
+        if (a->details || a->nested)
+            hs->welcome = sim_ws_error_shaped(a->error_code, a->text, a->details, a->nested, now_ms);
+        else
+            hs->welcome = sim_ws_replacement(type, a->error_code, a->text, NULL,
+                                             hs->user_id[0] ? hs->user_id : NULL, agent, now_ms);
         snprintf(hs->welcome_type, sizeof(hs->welcome_type), "%s", type);
     }
 }

@@ -317,6 +317,24 @@ char *sim_ws_error(const char *code, const char *text, int64_t now_ms) {
 
 /* ---- messages made by fault actions --------------------------------------- */
 
+char *sim_ws_error_shaped(const char *code, const char *text, const char *details_json, int nested,
+                          int64_t now_ms) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "error_message");
+    cJSON *d = nested ? cJSON_AddObjectToObject(j, "data") : j;
+    cJSON_AddStringToObject(d, "error_code", code && *code ? code : "AGENT_ERROR");
+    cJSON_AddStringToObject(d, "error_message", text ? text : "");
+    cJSON *det = details_json ? cJSON_Parse(details_json) : NULL;
+    cJSON_AddItemToObject(d, "details", det ? det : cJSON_CreateObject());
+    if (nested) {
+        char iso[SIM_ISO_LEN];
+        sim_iso_time(iso, now_ms);
+        cJSON_AddStringToObject(d, "timestamp", iso);
+    }
+    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
+    return print_and_delete(j);
+}
+
 char *sim_ws_replacement(const char *type, const char *code, const char *text, const char *run_id,
                          const char *user_id, const char *agent, int64_t now_ms) {
     text = text ? text : "";

@@ -105,6 +105,14 @@ char *sim_ws_error(const char *code, const char *text, int64_t now_ms);
  * same with data {"death_cause":text,"recovery_action":"refresh_required"};
  * anything else: error_message with error_code `code` (AGENT_ERROR when
  * NULL). run_id and user_id may be NULL (JSON null). Caller frees. */
+/* The error_message of a `replace` with details or nested (docs/faults.md):
+ * {"type":"error_message","error_code","error_message","details":details,
+ * "timestamp":epoch}, or nested, staging's S6 shape,
+ * {"type":"error_message","data":{"error_code","error_message","details",
+ * "timestamp":iso},"timestamp":epoch}. details_json NULL: {}. code NULL:
+ * AGENT_ERROR. Caller frees. */
+char *sim_ws_error_shaped(const char *code, const char *text, const char *details_json, int nested,
+                          int64_t now_ms);
 char *sim_ws_replacement(const char *type, const char *code, const char *text, const char *run_id,
                          const char *user_id, const char *agent, int64_t now_ms);
 

@@ -202,6 +202,8 @@ static void stop_runs(sim_ws_session *s) {
 
 static char *replacement(const sim_ws_session *s, const sim_action *a, const char *run_id,
                          int64_t now) {
+    if (a->details || a->nested)
+        return sim_ws_error_shaped(a->error_code, a->text, a->details, a->nested, now);
     return sim_ws_replacement(a->field ? a->field : "error_message", a->error_code, a->text,
                               run_id, user_of(s), s->cfg->sc->agent.agent_name, now);
 }

@@ -294,6 +294,28 @@ static void test_fault_messages(void) {
            "recovery action");
     cJSON_Delete(j);
     free(r);
+    /* Staging's S6 frame: the fields under data, details of its own. */
+    r = sim_ws_error_shaped("CONNECTION_ERROR", "Connection error in main mode",
+                            "{\"error_type\":\"TypeError\",\"mode\":\"main\"}", 1, 100000);
+    j = cJSON_Parse(r);
+    d = cJSON_GetObjectItem(j, "data");
+    is_str(cJSON_GetObjectItem(j, "type")->valuestring, "error_message", "nested: type");
+    ok(!cJSON_GetObjectItem(j, "error_code"), "nested: no top-level error_code");
+    is_str(cJSON_GetObjectItem(d, "error_code")->valuestring, "CONNECTION_ERROR", "nested: code");
+    is_str(cJSON_GetObjectItem(d, "error_message")->valuestring, "Connection error in main mode",
+           "nested: text");
+    is_str(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "details"), "error_type")->valuestring,
+           "TypeError", "nested: details");
+    ok(cJSON_IsString(cJSON_GetObjectItem(d, "timestamp")), "nested: ISO timestamp in data");
+    ok(cJSON_IsNumber(cJSON_GetObjectItem(j, "timestamp")), "nested: epoch timestamp");
+    cJSON_Delete(j);
+    free(r);
+    r = sim_ws_error_shaped(NULL, "x", "{\"k\":1}", 0, 100000);
+    j = cJSON_Parse(r);
+    is_str(cJSON_GetObjectItem(j, "error_code")->valuestring, "AGENT_ERROR", "shaped: default code");
+    ok(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "details"), "k") != NULL, "shaped: top-level details");
+    cJSON_Delete(j);
+    free(r);
     r = sim_ws_replacement("error_message", NULL, "no handler", NULL, "u1", "a", 100000);
     j = cJSON_Parse(r);
     is_str(cJSON_GetObjectItem(j, "error_code")->valuestring, "AGENT_ERROR", "default code");

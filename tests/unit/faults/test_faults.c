@@ -80,6 +80,12 @@ static const struct {
     {"{\"id\":\"a\",\"on\":\"redis.accept\",\"action\":{\"kind\":\"refuse\"}}", "faults[0].action.ms: is required"},
     {"{\"id\":\"a\",\"on\":\"http.request\",\"action\":{\"kind\":\"status\",\"status\":999}}",
      "faults[0].action.status: must be <= 599"},
+    {"{\"id\":\"a\",\"on\":\"ws.accept\",\"action\":{\"kind\":\"replace\",\"type\":\"error_message\","
+     "\"details\":[1]}}", "faults[0].action.details: must be an object"},
+    {"{\"id\":\"a\",\"on\":\"ws.accept\",\"action\":{\"kind\":\"replace\",\"type\":\"error_message\","
+     "\"nested\":1}}", "faults[0].action.nested: must be true or false"},
+    {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"replace\",\"type\":\"agent_error\","
+     "\"nested\":true}}", "faults[0].action.nested: is only for type \"error_message\""},
 };
 
 static void test_validation(void) {
