@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "backend_http.h"
+#include "caps.h"
 #include "listener.h"
 #include "sock.h"
 #include "util.h"
@@ -33,6 +34,7 @@
 /* Roughly the size of our 101 answer: a `slow` upgrade takes as long as it
  * would take to trickle out at the rule's rate (lws writes the 101 itself). */
 #define UPGRADE_REPLY_BYTES 160
+#define TOO_MANY "{\"detail\":\"Too many connections\"}"
 
 /* What the pre-read's timer does when a delay ends (pre_part.after_delay). */
 enum {
@@ -302,9 +304,21 @@ static void pre_head_done(conn *c, char *hend) {
                                           sim_backend_now_ms(b));
         free(sub);
         free(authz);
+        if (c->over_cap) {
+            /* Refused as a WebSocket: the 101, then 1013 (ws_session.c);
+             * no fault crossing and no ordinal, it is no connection of the
+             * service's. */
+            c->upgrade->over_cap = 1;
+            adopt(c);
+            return;
+        }
         c->ordinal = ++b->ws_conns;
         snprintf(p->method, sizeof(p->method), "%.7s", method);
         upgrade_request(c);
+        return;
+    }
+    if (c->over_cap) {
+        pre_reply(c, 503, "application/json", TOO_MANY);
         return;
     }
     c->ordinal = ++b->http_conns;
@@ -351,9 +365,20 @@ static void pre_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     pre_head_done(c, hend);
 }
 
+static void refuse(void *ctx, int fd);
+
 static void on_client(void *ctx, int fd) {
     sim_backend *b = ctx;
     if (b->shutting_down) {
+        close(fd);
+        return;
+    }
+    /* Over the cap (caps.h) a client is refused as what it asks for: its
+     * head is read to tell an upgrade (1013) from a request (503). A few
+     * at a time: past those, the 503 at once. */
+    int over_cap = (long)(b->nconns - b->nrefusing) >= b->cfg.max_conns;
+    if (over_cap && b->nrefusing >= SIM_CAPS_REFUSING) {
+        refuse(b, fd);
         close(fd);
         return;
     }
@@ -361,6 +386,10 @@ static void on_client(void *ctx, int fd) {
      * and the client's delayed ACK add ~40 ms to every keep-alive reply. */
     sim_sock_nodelay(fd);
     conn *c = sim_backend_conn_new(b, fd);
+    if (over_cap) {
+        c->over_cap = 1;
+        b->nrefusing++;
+    }
     pre_part *p = &c->u.pre;
     ev_io_init(&p->io, pre_read_cb, fd, EV_READ);
     ev_io_start(b->loop, &p->io);
@@ -368,18 +397,19 @@ static void on_client(void *ctx, int fd) {
     ev_timer_start(b->loop, &p->timer);
 }
 
-/* A client taken while descriptors ran out: the backend's 503. */
+/* A client taken while descriptors ran out, or over the cap while others
+ * are being refused: the backend's 503, unread. */
 static void refuse(void *ctx, int fd) {
     (void)ctx;
     char buf[512];
-    size_t n = sim_http_raw(buf, sizeof(buf), 503, "application/json", NULL,
-                            "{\"detail\":\"Too many connections\"}");
+    size_t n = sim_http_raw(buf, sizeof(buf), 503, "application/json", NULL, TOO_MANY);
     (void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* ---- the listening socket ------------------------------------------------- */
 
 int sim_backend_accept_listen(sim_backend *b, char *err, size_t errlen) {
+    if (b->cfg.max_conns <= 0) b->cfg.max_conns = SIM_CAPS_MAX;
     sim_listener_config lc = {.who = "backend", .bind = b->bind, .port = b->cfg.port,
                               .backlog = 1024, .on_accept = on_client, .on_refuse = refuse,
                               .ctx = b};

@@ -27,6 +27,8 @@ typedef struct sim_backend_config {
     const char *public_host;    /* NULL: bind */
     int public_port;            /* 0: the listener's port */
     int tls;                    /* https and wss (the auth service too) */
+    long max_conns;             /* HTTP and WebSocket connections at once (caps.h); over it
+                                   a 503, or 1013 for an upgrade. 0: SIM_CAPS_MAX */
 } sim_backend_config;
 
 #endif

@@ -93,6 +93,7 @@ struct conn {
     int fd;
     uint64_t ordinal;            /* per service kind (HTTP, WebSocket), from 1 */
     int hung;                    /* HANG before the session: answer nothing more */
+    int over_cap;                /* accepted over max_conns: refused once its head is read */
     int aborted;                 /* ABORT: TCP cut, nothing more */
     /* An upgrade's facts, from the pre-read or from CONFIRM_UPGRADE, until
      * ESTABLISHED hands them to the session. Owned, NULL when none. */
@@ -119,6 +120,8 @@ struct sim_backend {
     conn *adopting;               /* the socket lws is adopting, claimed in its callback */
     uint64_t http_conns, ws_conns;
     size_t nws;
+    size_t nconns;                /* in conns, over_cap ones included */
+    size_t nrefusing;             /* of those, over_cap */
     sim_backend_routes routes;
     sim_ws_session_config ws_cfg; /* shared by every session */
     sim_ws_session_env ws_env;

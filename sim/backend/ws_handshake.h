@@ -20,6 +20,9 @@ typedef struct sim_ws_handshake {
     sim_ws_auth auth;             /* owned: the token, its source, the subprotocol to echo */
     sim_auth_status auth_status;  /* the token's check; SIM_AUTH_OK without a token */
     char user_id[128];            /* "" when nobody: a bad token, or no token when rejected */
+    /* Over the backend's connection cap: the upgrade goes through, then
+     * 1013, before anything else (docs/errors.md). */
+    int over_cap;
     /* A CLOSE at ws.accept: the upgrade goes through, then this close. */
     int close_code;               /* 0: none */
     char close_reason[124];       /* at most 123 bytes (docs/libraries.md §2.9) */

@@ -31,6 +31,7 @@ typedef struct sim_control_config {
     void (*redis_info)(void *ctx, sim_control_redis_info *out);
     void *redis_info_ctx;
     int ports[4];                /* backend, auth, redis; control's own is filled in */
+    long max_conns;              /* clients at once (caps.h); over it a 503. 0: the default */
 } sim_control_config;
 
 sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *cfg, char *err,

@@ -21,18 +21,17 @@
 #include <ev.h>
 #include <microhttpd.h>
 
+#include "caps.h"
 #include "listener.h"
 #include "sock.h"
 #include "util.h"
-
-/* Clients one server holds at once; one more gets a 503. */
-#define MHD_CONNECTIONS_MAX 10000
 
 typedef struct conn {
     uint64_t ordinal;     /* within the service, from 1 */
     uint64_t nreq;        /* requests seen on this connection */
     char *query;          /* raw query of the current request (URI log callback) */
     int abort;            /* the fault engine cut it at accept */
+    int over_cap;         /* taken over max_conns: its request is read, then refused */
 } conn;
 
 typedef enum {
@@ -77,6 +76,8 @@ struct sim_mhd {
     int started;              /* MHD_start_daemon returned */
     uint64_t nconn;
     size_t open;              /* connections MHD holds now */
+    size_t refusing;          /* of those, over_cap */
+    int adding_over_cap;      /* the connection MHD_add_connection is adding is over_cap */
     req *suspended;           /* list head */
     char lastlog[256];        /* last MHD message, for start-up errors */
 };
@@ -419,6 +420,18 @@ static enum MHD_Result handle(req *r, const char *url, const char *method) {
     return send_reply(r, url, method);
 }
 
+/* A request on a connection over the cap: read whole (a client that is
+ * still writing when the socket closes sees a broken pipe, not the
+ * answer), then the 503 without crossing anything, and the connection
+ * closes. */
+static enum MHD_Result refuse_request(req *r) {
+    sim_http_response_free(&r->resp);
+    sim_http_response_init(&r->resp);
+    sim_http_detail(&r->resp, MHD_HTTP_SERVICE_UNAVAILABLE, "Too many connections");
+    snprintf(r->resp.extra_headers, sizeof r->resp.extra_headers, "Connection: close\r\n");
+    return queue(r);
+}
+
 /* The access handler: first call allocates the request, upload calls
  * append (up to max_body, the rest is discarded and answered 413), the last
  * call crosses the fault engine and answers. After a resume (DELAY) MHD
@@ -448,6 +461,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > m->cfg.max_body) {
+            if (r->k && r->k->over_cap)
+                return refuse_request(r);
             r->too_large = 1;
             return handle(r, url, method);
         }
@@ -476,6 +491,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return handle(r, url, method);
     if (r->state == R_DELAY_SEND)
         return queue(r);
+    if (r->k && r->k->over_cap)
+        return refuse_request(r);
 
     sim_wire w;
     sim_action a;
@@ -516,9 +533,15 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     w.proto = "http";
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn *k = sim_xcalloc(1, sizeof *k);
-        k->ordinal = ++m->nconn;
         m->open++;
         *socket_context = k;
+        if (m->adding_over_cap) {
+            /* Not one of the service's connections: no ordinal, no crossing. */
+            k->over_cap = 1;
+            m->refusing++;
+            return;
+        }
+        k->ordinal = ++m->nconn;
         w.point = SIM_WIRE_ACCEPT;
         w.conn = k->ordinal;
         sim_faults_cross(m->cfg.faults, &w, now_ms(m), &a);
@@ -532,6 +555,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (!k)
             return;
         m->open--;
+        if (k->over_cap) {
+            m->refusing--;
+            free(k->query);
+            free(k);
+            *socket_context = NULL;
+            return;
+        }
         w.point = SIM_WIRE_CLOSE;
         w.conn = k->ordinal;
         w.msg = k->nreq;
@@ -558,8 +588,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 
 /* ---- start / stop -------------------------------------------------------- */
 
-/* A client over the connection cap, or one taken while descriptors ran
- * out: the service's 503 with a JSON body, as far as the socket takes it. */
+/* A client taken while descriptors ran out, or over the connection cap
+ * while SIM_CAPS_REFUSING others are being refused: the service's 503 with
+ * a JSON body, unread, as far as the socket takes it. */
 static void refuse(void *ctx, int fd) {
     (void)ctx;
     char buf[512];
@@ -572,7 +603,10 @@ static void refuse(void *ctx, int fd) {
  * closes it itself when it cannot). */
 static void on_client(void *ctx, int fd) {
     sim_mhd *m = ctx;
-    if (m->open >= MHD_CONNECTIONS_MAX) {
+    /* Over the cap (caps.h) a client's request is read and answered 503,
+     * a few at a time; past those, the 503 at once. */
+    int over_cap = (long)(m->open - m->refusing) >= m->cfg.max_conns;
+    if (over_cap && m->refusing >= SIM_CAPS_REFUSING) {
         refuse(m, fd);
         close(fd);
         return;
@@ -584,7 +618,10 @@ static void on_client(void *ctx, int fd) {
         return;
     }
     sim_sock_nodelay(fd);
+    /* MHD reports the new connection (on_connection) from inside this call. */
+    m->adding_over_cap = over_cap;
     MHD_add_connection(m->d, fd, (struct sockaddr *)&ss, sl);
+    m->adding_over_cap = 0;
     run(m);
 }
 
@@ -593,6 +630,7 @@ sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *er
     m->loop = loop;
     m->cfg = *cfg;
     m->cfg.bind = NULL;   /* borrowed: not kept */
+    if (m->cfg.max_conns <= 0) m->cfg.max_conns = SIM_CAPS_MAX;
     /* We accept, through the shared listener (listener.h), and hand each
      * client to MHD: running out of descriptors is then handled as for
      * every other service, and MHD never stops accepting for good. */
@@ -603,7 +641,8 @@ sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *er
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, m},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, m},
         {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, MHD_CONNECTIONS_MAX + 16, NULL},
+        /* Never reached: on_client refuses first, in words. */
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)m->cfg.max_conns + SIM_CAPS_REFUSING + 16, NULL},
         {MHD_OPTION_END, 0, NULL},   /* the TLS pair goes here */
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
