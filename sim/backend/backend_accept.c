@@ -12,6 +12,7 @@
  * connection or a handshake before lws answers anything. */
 #include "backend_accept.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -261,6 +262,22 @@ static void pre_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     }
 }
 
+/* The methods lws 4.1.6 parses (any other is its 403). */
+static int known_method(const char *m, size_t n) {
+    static const char *const known[] = {"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE",
+                                        "OPTIONS"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0) return 1;
+    return 0;
+}
+
+/* Every % is followed by two hex digits. */
+static int escapes_ok(const char *s) {
+    for (; (s = strchr(s, '%')) != NULL; s += 3)
+        if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2])) return 0;
+    return 1;
+}
+
 /* The head is complete: parse what we need, cross accept, act. */
 static void pre_head_done(conn *c, char *hend) {
     sim_backend *b = c->b;
@@ -276,6 +293,16 @@ static void pre_head_done(conn *c, char *hend) {
     char method[16], target[4096];
     snprintf(method, sizeof(method), "%.*s", (int)(sp1 - head), head);
     snprintf(target, sizeof(target), "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
+    /* lws answers a method it does not know, or a broken %-escape, with
+     * an HTML 403; FastAPI with 405 and 404. */
+    if (!known_method(head, (size_t)(sp1 - head))) {
+        pre_reply(c, 405, "application/json", "{\"detail\":\"Method Not Allowed\"}");
+        return;
+    }
+    if (!escapes_ok(target)) {
+        pre_reply(c, 404, "application/json", "{\"detail\":\"Not Found\"}");
+        return;
+    }
     char *q = strchr(target, '?');
     const char *query = "";
     if (q) {
@@ -357,8 +384,15 @@ static void pre_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
             pre_reply(c, 431, NULL, "{\"detail\":\"Request Header Fields Too Large\"}");
         return;
     }
-    if (memchr(p->head.data, '\0', (size_t)(hend - p->head.data))) {
-        pre_reply(c, 400, NULL, "{\"detail\":\"Bad Request\"}");
+    /* A head uvicorn would refuse is refused here, in JSON, before lws
+     * answers it its own way: HTML, silence, or a loop that never returns
+     * (docs/errors.md). */
+    const char *why;
+    int status = sim_http_head_check(p->head.data, (size_t)(hend + 4 - p->head.data), &why);
+    if (status) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"detail\":\"%s\"}", why);
+        pre_reply(c, status, "application/json", body);
         return;
     }
     ev_io_stop(c->b->loop, &p->io);

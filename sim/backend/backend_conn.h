@@ -62,6 +62,7 @@ typedef struct http_part {
     char ctype[256];             /* a fault reply's content type: resp.content_type points
                                     here, never into the rule (deleted while a reply waits) */
     int req_started, resp_ready, headers_sent, close_now, is_head;
+    int late_completions;        /* BODY_COMPLETIONs after req_started (http_request) */
     size_t body_off;
     history_req *hreq;
     ev_timer timer;              /* DELAY of a request or response, SLOW ticks */
