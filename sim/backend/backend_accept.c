@@ -278,6 +278,22 @@ static int escapes_ok(const char *s) {
     return 1;
 }
 
+/* A Sec-WebSocket-Key is 16 bytes in base64: 22 characters and "==". */
+static int ws_key_ok(const char *v, size_t n) {
+    if (n != 24 || v[22] != '=' || v[23] != '=') return 0;
+    for (size_t i = 0; i < 22; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '+' && v[i] != '/') return 0;
+    return 1;
+}
+
+/* Whether s[0..n) holds word, case aside. */
+static int memmem_case(const char *s, size_t n, const char *word) {
+    size_t w = strlen(word);
+    for (size_t i = 0; i + w <= n; i++)
+        if (sim_strncaseeq(s + i, word, w)) return 1;
+    return 0;
+}
+
 /* The head is complete: parse what we need, cross accept, act. */
 static void pre_head_done(conn *c, char *hend) {
     sim_backend *b = c->b;
@@ -312,8 +328,34 @@ static void pre_head_done(conn *c, char *hend) {
 
     char *v, *ls, *le;
     size_t vlen;
-    int upgrade = head_find(head, hend + 2, "Upgrade", &v, &vlen, NULL, NULL) &&
-                  vlen >= 9 && strcasestr(v, "websocket") && strcasestr(v, "websocket") < v + vlen;
+    int upgrade = 0;
+    if (head_find(head, hend + 2, "Upgrade", &v, &vlen, &ls, &le)) {
+        upgrade = strcmp(method, "GET") == 0 && vlen >= 9 && strcasestr(v, "websocket") &&
+                  strcasestr(v, "websocket") < v + vlen;
+        if (!upgrade) {
+            /* Another protocol, or not a GET: uvicorn serves it as the
+             * plain request it also is; lws would answer its HTML 403. */
+            size_t tail = p->head.len - (size_t)(le - head);
+            memmove(ls, le, tail + 1);
+            p->head.len -= (size_t)(le - ls);
+            hend -= (le - ls);
+        }
+    }
+    if (upgrade) {
+        /* What a WebSocket server checks first (RFC 6455 4.2.1), where
+         * lws would close without a word or accept a key that is none. */
+        const char *bad = NULL;
+        if (!head_find(head, hend + 2, "Connection", &v, &vlen, NULL, NULL) ||
+            !memmem_case(v, vlen, "upgrade"))
+            bad = "{\"detail\":\"Missing Connection: Upgrade header\"}";
+        else if (!head_find(head, hend + 2, "Sec-WebSocket-Key", &v, &vlen, NULL, NULL) ||
+                 !ws_key_ok(v, vlen))
+            bad = "{\"detail\":\"Missing or invalid Sec-WebSocket-Key header\"}";
+        if (bad) {
+            pre_reply(c, 400, "application/json", bad);
+            return;
+        }
+    }
     sim_action act;
     if (upgrade) {
         char *sub = NULL, *authz = NULL;
