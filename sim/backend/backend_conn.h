@@ -31,7 +31,9 @@ typedef enum { C_PRE, C_HTTP, C_WS } conn_kind;
 typedef struct pre_part {
     ev_io io;
     ev_timer timer;              /* the pre-read's timeout, or the end of a delay */
-    sim_buf head;                /* what was read of it (and after it), edited for lws */
+    sim_buf head;                /* the head as peeked, edited for lws */
+    size_t wire_len;             /* its length in the socket, where it still is */
+    int edited;                  /* a line was taken out: lws gets it from us, not the socket */
     char method[8];              /* the request's, for the upgrade's crossings */
     int after_delay;             /* what the timer does when a delay ends (PRE_*) */
     /* A refusal of the upgrade that waits for a delay; copied: the rule may

@@ -442,6 +442,7 @@ CASES = {
                                             token=c.token())),
             (404, DETAIL("Thread not found"))),
     "H27": (lambda c: status_json(c.backend("GET", "/health/nope")), NOT_FOUND),
+    "H28": (lambda c: body_then_next(c, 20000), ((200, "thread_"), (200, {"status": "ok"}))),
 
     # ---- backend WebSocket -------------------------------------------------------
     "W1": (lambda c: c.chat(["hello"]), [WELCOME, BAD_JSON, "pong"]),
@@ -743,6 +744,22 @@ def keepalive_second(c, second):
         assert first[0] == 200, first
         s.sendall(second)
         return read_http(s)
+    finally:
+        s.close()
+
+
+def body_then_next(c, size):
+    """A POST with a body of `size` bytes, then a second request on the same
+    connection: both answers (the first as its status and id's prefix)."""
+    s = socket.create_connection(("127.0.0.1", c.sim.backend), timeout=10)
+    try:
+        s.sendall(b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                  b"Content-Length: %d\r\n\r\n" % (tok(c), size) + b"x" * size)
+        first = read_http(s)
+        if isinstance(first[1], dict):
+            first = (first[0], first[1].get("thread_id", "")[:7])
+        s.sendall(get(b"/health"))
+        return first, read_http(s)
     finally:
         s.close()
 
