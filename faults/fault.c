@@ -34,6 +34,8 @@ struct sim_faults {
     sim_fault_listener listener;
     void *listener_ctx;
     sim_network net;
+    sim_service_mode mode[SIM_NSVC];
+    uint64_t mode_upgrades[SIM_NSVC];   /* upgrades seen in the current mode */
     sim_buf line;            /* scratch for one journal line */
 };
 
@@ -80,7 +82,8 @@ static void journal_crossing(sim_faults *f, const sim_wire *w, int64_t now_ms, c
         sim_json_member(b, "rule", a->rule_id);
         sim_json_member(b, "action", sim_action_name(a->kind));
         if (a->delay_ms) sim_buf_printf(b, ",\"delay_ms\":%u", a->delay_ms);
-        if (a->kind == SIM_ACT_CLOSE) sim_buf_printf(b, ",\"code\":%d", a->code);
+        if (a->kind == SIM_ACT_CLOSE || (a->kind == SIM_ACT_REPLY && a->code))
+            sim_buf_printf(b, ",\"code\":%d", a->code);
     }
     if (a->latency_ms) sim_buf_printf(b, ",\"latency_ms\":%u", a->latency_ms);
     sim_buf_append(b, "}", 1);
@@ -245,6 +248,53 @@ static void add_latency(const sim_faults *f, const sim_wire *w, sim_action *out)
     out->delay_ms += out->latency_ms;
 }
 
+/* ---- life cycle ------------------------------------------------------- */
+
+void sim_faults_set_mode(sim_faults *f, sim_service service, sim_service_mode mode) {
+    f->mode[service] = mode;
+    f->mode_upgrades[service] = 0;
+}
+
+sim_service_mode sim_faults_mode(const sim_faults *f, sim_service service) {
+    return f ? f->mode[service] : SIM_MODE_RUNNING;
+}
+
+static void reply(sim_action *out, int status, const char *body, const char *rule) {
+    out->kind = SIM_ACT_REPLY;
+    out->code = status;
+    out->text = body;
+    out->field = "text/plain; charset=utf-8";
+    out->rule_id = rule;
+}
+
+/* What a service that is not running answers (fault.h). */
+static void mode_action(sim_faults *f, const sim_wire *w, sim_action *out) {
+    static const char unavailable[] = "Service Unavailable", internal[] = "Internal Server Error";
+    switch (f->mode[w->service]) {
+    case SIM_MODE_DRAINING:
+        reply(out, 503, unavailable, "lifecycle.draining");
+        return;
+    case SIM_MODE_CANNOT_START:
+        reply(out, 503, "The request failed because the instance could not start successfully.",
+              "lifecycle.cannot_start");
+        return;
+    case SIM_MODE_REDEPLOYING:
+        if (w->upgrade) {
+            uint64_t n = ++f->mode_upgrades[w->service];
+            if (n <= 3) reply(out, n == 2 ? 503 : 500, n == 2 ? unavailable : internal,
+                              "lifecycle.redeploying");
+            else out->kind = SIM_ACT_HANG, out->rule_id = "lifecycle.redeploying";
+        } else if (w->name && strncmp(w->name, "/api/", 5) == 0) {
+            reply(out, 500, internal, "lifecycle.redeploying");
+        } else {
+            reply(out, 503, unavailable, "lifecycle.redeploying");
+        }
+        return;
+    case SIM_MODE_RUNNING:
+        return;
+    }
+}
+
 void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_action *out) {
     memset(out, 0, sizeof(*out));
     if (!f) return;
@@ -253,12 +303,21 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_acti
     /* Redis commands and replies are not journaled one by one (the
      * history client's writes interleave across WebSocket connections,
      * which would make journals differ), nor is the control API, nor are
-     * token checks (the request or upgrade that asked is); rule firings
-     * always are. */
+     * token checks (the request or upgrade that asked is), nor the
+     * backend's own connection attempts (their number follows its back-off
+     * clock); rule firings always are. */
+    if (f->mode[w->service] != SIM_MODE_RUNNING && w->point == SIM_WIRE_REQUEST && w->proto &&
+        strcmp(w->proto, "http") == 0) {
+        mode_action(f, w, out);
+        add_latency(f, w, out);
+        journal_crossing(f, w, now_ms, out);
+        return;
+    }
     int journaled = !(w->service == SIM_SVC_REDIS &&
                       (w->point == SIM_WIRE_REQUEST || w->point == SIM_WIRE_SEND)) &&
                     w->service != SIM_SVC_CONTROL && /* tests polling it would change the journal */
-                    !(w->proto && strcmp(w->proto, "jwt") == 0); /* token checks: in the crossing that asked */
+                    !(w->proto && strcmp(w->proto, "jwt") == 0) && /* token checks: in the crossing that asked */
+                    w->point != SIM_WIRE_CONNECT;
     const sim_place *pi = sim_ruleset_place(&f->rules, w->service, w->point);
     unsigned char c0 = w->name ? (unsigned char)w->name[0] : 0;
     const sim_name_bucket *b = sim_place_named(pi, w->name);

@@ -27,6 +27,22 @@ int64_t sim_faults_start_ms(const sim_faults *f);
  * and no journal is kept: services may call it on every command. */
 void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_action *out);
 
+/* ---- life cycle ---------------------------------------------------------
+ * A service that is not simply running answers its HTTP requests (and
+ * WebSocket upgrades) by its state, decided here before any rule, and
+ * journaled with "rule":"lifecycle.<state>" (docs/lifecycle.md). A service
+ * that is down is not asked: nothing reaches it. */
+typedef enum {
+    SIM_MODE_RUNNING,       /* the rules decide */
+    SIM_MODE_DRAINING,      /* 503 "Service Unavailable" (the front end has no instance) */
+    SIM_MODE_REDEPLOYING,   /* S16: paths under /api/ 500, the rest 503; upgrades 500, 503, 500,
+                             * then hang */
+    SIM_MODE_CANNOT_START,  /* S25: 503 "The request failed because the instance could not
+                             * start successfully." */
+} sim_service_mode;
+void sim_faults_set_mode(sim_faults *f, sim_service service, sim_service_mode mode);
+sim_service_mode sim_faults_mode(const sim_faults *f, sim_service service);
+
 /* ---- rules ------------------------------------------------------------
  * A rule is JSON (docs/faults.md): {"id", "on", "match", when-fields,
  * "action"}. Validation errors name the JSON path: "faults[2].after_ms:

@@ -24,6 +24,7 @@ enum {
     ON_REDIS_COMMAND = 1 << 6,
     ON_AUTH_TOKEN = 1 << 7,
     ON_REDIS_MESSAGE = 1 << 8,
+    ON_DEP_CONNECT = 1 << 9,
 };
 #define ON_HTTPISH (ON_HTTP_REQUEST | ON_AUTH_REQUEST)
 #define ON_WS_ANY (ON_WS_ACCEPT | ON_WS_MESSAGE | ON_WS_SEND)
@@ -45,6 +46,7 @@ static const struct where {
     {"redis.accept", ON_REDIS_ACCEPT, SIM_SVC_REDIS, SIM_WIRE_ACCEPT, "resp", SIM_SCOPE_SERVICE},
     {"redis.command", ON_REDIS_COMMAND, SIM_SVC_REDIS, SIM_WIRE_REQUEST, "resp", SIM_SCOPE_CONNECTION},
     {"redis.message", ON_REDIS_MESSAGE, SIM_SVC_REDIS, SIM_WIRE_SEND, "resp", SIM_SCOPE_CONNECTION},
+    {"dep.connect", ON_DEP_CONNECT, SIM_SVC_BACKEND, SIM_WIRE_CONNECT, "dep", SIM_SCOPE_SERVICE},
 };
 
 /* ---- errors and typed getters ----------------------------------------- */
@@ -194,6 +196,7 @@ static int parse_refuse(parser *ps, const cJSON *a, sim_rule *r) {
     static const char *const keys[] = {"kind", "ms", NULL};
     double ms = 0;
     int present;
+    if (r->point == SIM_WIRE_CONNECT) return parse_none(ps, a, r);   /* one attempt refused */
     if (check_keys(ps, a, "action.", keys) ||
         get_num(ps, a, "action.", "ms", 1, 86400000, 1, &ms, &present))
         return -1;
@@ -266,7 +269,8 @@ static const struct action_def {
     {"close", SIM_ACT_CLOSE, ON_WS_ANY, parse_close},
     {"abort", SIM_ACT_ABORT, ON_WS_ANY | ON_REDIS_ACCEPT | ON_REDIS_COMMAND, parse_none},
     {"reset", SIM_ACT_ABORT, ON_HTTPISH | ON_REDIS_ACCEPT | ON_REDIS_COMMAND, parse_none},
-    {"hang", SIM_ACT_HANG, ON_WS_ANY | ON_HTTPISH | ON_REDIS_ACCEPT | ON_REDIS_COMMAND, parse_none},
+    {"hang", SIM_ACT_HANG, ON_WS_ANY | ON_HTTPISH | ON_REDIS_ACCEPT | ON_REDIS_COMMAND | ON_DEP_CONNECT,
+     parse_none},
     {"drop", SIM_ACT_DROP, ON_WS_MESSAGE | ON_WS_SEND | ON_REDIS_COMMAND | ON_REDIS_MESSAGE, parse_none},
     {"delay", SIM_ACT_DELAY, ON_WS_MESSAGE | ON_WS_SEND | ON_HTTPISH | ON_REDIS_COMMAND, parse_delay},
     {"duplicate", SIM_ACT_DUPLICATE, ON_WS_SEND, parse_none},
@@ -280,7 +284,8 @@ static const struct action_def {
     {"slow", SIM_ACT_SLOW, ON_HTTPISH, parse_slow},
     {"error", SIM_ACT_REPLY, ON_REDIS_COMMAND, parse_error},
     {"partial", SIM_ACT_PARTIAL, ON_REDIS_COMMAND, parse_none},
-    {"refuse", SIM_ACT_REFUSE, ON_REDIS_ACCEPT, parse_refuse},
+    {"refuse", SIM_ACT_REFUSE, ON_REDIS_ACCEPT | ON_DEP_CONNECT, parse_refuse},
+    {"unresolved", SIM_ACT_UNRESOLVED, ON_DEP_CONNECT, parse_none},
     {"reject", SIM_ACT_REPLY, ON_AUTH_TOKEN, parse_none},
 };
 
@@ -345,7 +350,7 @@ sim_rule *sim_rule_parse(const void *json, const char *path, char *err, size_t e
         if (strcmp(wheres[i].name, r->on) == 0) where = &wheres[i];
     if (!where) {
         fail(&ps, "on", "unknown place \"%s\" (http.request, ws.accept, ws.message, ws.send, "
-             "auth.request, auth.token, redis.accept, redis.command, redis.message)", r->on);
+             "auth.request, auth.token, redis.accept, redis.command, redis.message, dep.connect)", r->on);
         goto bad;
     }
     r->service = where->service;

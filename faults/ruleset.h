@@ -16,7 +16,7 @@
 #include "rule.h"
 
 #define SIM_NSVC 4     /* sim_service values */
-#define SIM_NPOINT 4   /* sim_wire_point values */
+#define SIM_NPOINT 5   /* sim_wire_point values */
 
 /* One rule and its counters. Its address is stable while it is held. */
 typedef struct sim_rule_slot {

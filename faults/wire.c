@@ -9,7 +9,7 @@ const char *sim_action_name(sim_action_kind kind) {
         [SIM_ACT_REPLY] = "reply", [SIM_ACT_DUPLICATE] = "duplicate", [SIM_ACT_MALFORM] = "malform",
         [SIM_ACT_REPLACE] = "replace", [SIM_ACT_STALL] = "stall", [SIM_ACT_MISROUTE] = "misroute",
         [SIM_ACT_HOLD] = "hold", [SIM_ACT_PARTIAL] = "partial", [SIM_ACT_REFUSE] = "refuse",
-        [SIM_ACT_EMPTY] = "empty", [SIM_ACT_SLOW] = "slow",
+        [SIM_ACT_EMPTY] = "empty", [SIM_ACT_SLOW] = "slow", [SIM_ACT_UNRESOLVED] = "unresolved",
     };
     return kind < SIM_ACT_COUNT && names[kind] ? names[kind] : "unknown";
 }
@@ -20,6 +20,6 @@ const char *sim_service_name(sim_service service) {
 }
 
 const char *sim_wire_point_name(sim_wire_point point) {
-    static const char *names[] = {"accept", "request", "send", "close"};
+    static const char *names[] = {"accept", "request", "send", "close", "connect"};
     return (size_t)point < sizeof(names) / sizeof(names[0]) ? names[point] : "unknown";
 }

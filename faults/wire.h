@@ -20,6 +20,7 @@ typedef enum {
     SIM_WIRE_REQUEST,    /* HTTP request, WS client message, Redis command read */
     SIM_WIRE_SEND,       /* HTTP reply, WS server event, Redis reply about to go out */
     SIM_WIRE_CLOSE,      /* connection closed (close_code set for WS) */
+    SIM_WIRE_CONNECT,    /* a service connecting out to a dependency (name: "redis", "auth") */
 } sim_wire_point;
 
 typedef struct sim_wire {
@@ -56,6 +57,7 @@ typedef enum {
     SIM_ACT_REFUSE,       /* Redis: stop listening for delay_ms (connection refused) */
     SIM_ACT_EMPTY,        /* HTTP: close without any reply */
     SIM_ACT_SLOW,         /* HTTP: send the body at code bytes per second */
+    SIM_ACT_UNRESOLVED,   /* dependency connect: the host name does not resolve */
     SIM_ACT_COUNT
 } sim_action_kind;
 

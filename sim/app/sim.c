@@ -18,31 +18,14 @@
 #include "redis_server.h"
 #include "scenario.h"
 #include "tls_cert.h"
+#include "lifecycle.h"
+#include "sim_int.h"
 #include "tls_front.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 2000
 #define TLS_CERT_DAYS 3
 
-struct sim {
-    struct ev_loop *loop;
-    sim_clock clock;             /* every service's, from the start */
-    char *bind;
-    sim_scenario *sc;
-    sim_faults *faults;
-    sim_auth_store *auth;
-    sim_auth_service *auth_svc;
-    sim_redis_server *redis;
-    sim_history *history;
-    sim_backend *backend;
-    int tls;
-    sim_tls_cert cert;
-    sim_tls_front *tls_front;    /* the backend's public port when serving TLS */
-    sim_control *control;
-    int stopping;
-    void (*done)(void *ctx);
-    void *done_ctx;
-};
 
 void sim_options_default(sim_options *opt) {
     memset(opt, 0, sizeof(*opt));
@@ -62,6 +45,9 @@ void sim_options_default(sim_options *opt) {
 static void teardown(sim *s) {
     if (s->control) sim_control_stop(s->control);
     s->control = NULL;
+    sim_lifecycle_free(s->lifecycle);
+    s->lifecycle = NULL;
+    if (s->auth) sim_auth_store_on_revoke(s->auth, NULL, NULL);
     if (s->history) sim_history_free(s->history);
     s->history = NULL;
     if (s->backend) sim_backend_free(s->backend);
@@ -91,6 +77,29 @@ static void history_info(void *ctx, sim_control_redis_info *out) {
     out->up = sim_history_connected(s->history);
     out->status = sim_history_status(s->history);
     out->failures = sim_history_failures(s->history);
+}
+
+static int lifecycle_apply(void *ctx, const sim_lifecycle_step *st, char *err, size_t errlen) {
+    sim *s = ctx;
+    return sim_lifecycle_apply(s->lifecycle, st, err, errlen);
+}
+
+/* The auth service revoked a token (a logout) or a user's tokens: the
+ * backend's WebSockets that rode on them close 1008. */
+static void revoked(void *ctx, const char *user_id, const char *jti, int64_t now_ms) {
+    (void)now_ms;
+    sim *s = ctx;
+    if (s->backend) sim_backend_revoked(s->backend, user_id, jti);
+}
+
+static void revoke_user(void *ctx, const char *user_id) {
+    sim *s = ctx;
+    sim_auth_store_revoke_user(s->auth, user_id, sim_clock_now_ms(&s->clock, ev_now(s->loop)));
+}
+
+static cJSON *lifecycle_state(void *ctx) {
+    const sim *s = ctx;
+    return sim_lifecycle_json(s->lifecycle);
 }
 
 sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t errlen,
@@ -156,8 +165,11 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     const char *rhost = sc->redis_host ? sc->redis_host : s->bind;
     int rport = sc->redis_host ? sc->redis_port : sim_redis_server_port(s->redis);
     if (strcmp(rhost, "0.0.0.0") == 0) rhost = "127.0.0.1";
-    s->history = sim_history_new(loop, &s->clock, rhost, rport, sc->redis_connect_timeout_ms,
-                                 sc->redis_command_timeout_ms);
+    sim_history_config hc = {.host = rhost, .port = rport,
+                             .connect_timeout_ms = sc->redis_connect_timeout_ms,
+                             .command_timeout_ms = sc->redis_command_timeout_ms,
+                             .breaker = &sc->redis_breaker, .faults = s->faults};
+    s->history = sim_history_new(loop, &s->clock, &hc);
 
     /* With TLS the backend listens on a loopback port of its own, and the
      * front takes the public one (tls_front.h). */
@@ -188,11 +200,15 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;
     if (s->tls) sim_tls_front_set_inner_port(s->tls_front, sim_backend_port(s->backend));
+    s->lifecycle = sim_lifecycle_new(s);
+    sim_auth_store_on_revoke(s->auth, revoked, s);
 
     sim_control_config cc = {
         .bind = s->bind, .port = opt->control_port, .token = opt->control_token,
         .faults = s->faults, .sc = sc, .clock = &s->clock,
         .redis_info = history_info, .redis_info_ctx = s,
+        .lifecycle = lifecycle_apply, .lifecycle_state = lifecycle_state, .lifecycle_ctx = s,
+        .revoke_user = revoke_user,
         .ports = {sim_port(s, "backend"), sim_auth_service_port(s->auth_svc),
                   sim_redis_server_port(s->redis)},
         .max_conns = caps.control,

@@ -20,6 +20,7 @@ typedef struct sim_principal {
     char user_id[128];
     char email[256];
     double exp;          /* the claim: epoch seconds */
+    char jti[64];
 } sim_principal;
 
 typedef enum {
@@ -72,6 +73,28 @@ typedef struct sim_auth_config {
 sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_config *cfg,
                                          char *err, size_t errlen);
 int sim_auth_service_port(const sim_auth_service *svc);
+/* The service's process dies and comes back (docs/lifecycle.md): its port
+ * stops listening and its connections are cut; restart listens again. */
+void sim_auth_service_crash(sim_auth_service *svc);
+int sim_auth_service_restart(sim_auth_service *svc, char *err, size_t errlen);
+/* Forgets what the service learnt at run time (registered users, revoked
+ * tokens), as a restart on an empty database would. */
+void sim_auth_store_forget(sim_auth_store *st, int64_t now_ms);
+
+/* Told of every revocation as it happens: one token's (jti set: a logout, a
+ * refresh that retires its token) or every token of user_id (jti NULL).
+ * The backend closes the WebSockets that rode on them (1008). One
+ * listener; NULL removes it. */
+typedef void (*sim_auth_revoke_fn)(void *ctx, const char *user_id, const char *jti,
+                                   int64_t now_ms);
+void sim_auth_store_on_revoke(sim_auth_store *st, sim_auth_revoke_fn fn, void *ctx);
+/* Revokes every token of user_id issued before the current second (iat is
+ * in whole seconds, so a login later in this second stays good), and tells
+ * the listener, which revokes the tokens its sessions hold
+ * (sim_auth_store_revoke_token). */
+void sim_auth_store_revoke_user(sim_auth_store *st, const char *user_id, int64_t now_ms);
+/* Revokes one token by its jti until exp (epoch seconds). */
+void sim_auth_store_revoke_token(sim_auth_store *st, const char *jti, double exp, int64_t now_ms);
 void sim_auth_service_stop(sim_auth_service *svc);
 
 #endif

@@ -44,8 +44,10 @@ sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, cons
                                      int64_t now_ms, void **claims_out);
 
 /* Revokes a jti until exp, the token's claim in epoch seconds (after which
- * the token is rejected as expired anyway, so the entry can be dropped). */
-void sim_auth_store_revoke(sim_auth_store *st, const char *jti, double exp, int64_t now_ms);
+ * the token is rejected as expired anyway, so the entry can be dropped),
+ * and tells the revocation listener (auth.h) with its subject. */
+void sim_auth_store_revoke(sim_auth_store *st, const char *jti, const char *sub, double exp,
+                           int64_t now_ms);
 
 /* The E2E bypass key, or NULL when not configured. */
 const char *sim_auth_store_e2e_key(const sim_auth_store *st);

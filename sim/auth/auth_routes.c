@@ -325,7 +325,7 @@ static void r_refresh(void *ctx, const sim_http_request *req, sim_http_response 
             const char *sub = cJSON_GetObjectItemCaseSensitive(c, "sub")->valuestring;
             const cJSON *em = cJSON_GetObjectItemCaseSensitive(c, "email");
             const cJSON *pm = cJSON_GetObjectItemCaseSensitive(c, "permissions");
-            sim_auth_store_revoke(st, cJSON_GetObjectItemCaseSensitive(c, "jti")->valuestring,
+            sim_auth_store_revoke(st, cJSON_GetObjectItemCaseSensitive(c, "jti")->valuestring, sub,
                                   cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble,
                                   req->now_ms);
             /* A known user gets today's permissions; others keep the token's. */
@@ -357,7 +357,7 @@ static void r_logout(void *ctx, const sim_http_request *req, sim_http_response *
     }
     cJSON *c = v;
     const char *sub = cJSON_GetObjectItemCaseSensitive(c, "sub")->valuestring;
-    sim_auth_store_revoke(st, cJSON_GetObjectItemCaseSensitive(c, "jti")->valuestring,
+    sim_auth_store_revoke(st, cJSON_GetObjectItemCaseSensitive(c, "jti")->valuestring, sub,
                           cJSON_GetObjectItemCaseSensitive(c, "exp")->valuedouble, req->now_ms);
     if (req->body && req->body_len) {
         cJSON *body = cJSON_ParseWithLength(req->body, req->body_len);
@@ -368,7 +368,7 @@ static void r_logout(void *ctx, const sim_http_request *req, sim_http_response *
             cJSON *rc = rv;
             if (strcmp(cJSON_GetObjectItemCaseSensitive(rc, "sub")->valuestring, sub) == 0)
                 sim_auth_store_revoke(st, cJSON_GetObjectItemCaseSensitive(rc, "jti")->valuestring,
-                                      cJSON_GetObjectItemCaseSensitive(rc, "exp")->valuedouble,
+                                      sub, cJSON_GetObjectItemCaseSensitive(rc, "exp")->valuedouble,
                                       req->now_ms);
             cJSON_Delete(rc);
         }
@@ -591,6 +591,12 @@ sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_co
 }
 
 int sim_auth_service_port(const sim_auth_service *svc) { return sim_mhd_port(svc->mhd); }
+
+void sim_auth_service_crash(sim_auth_service *svc) { sim_mhd_crash(svc->mhd); }
+
+int sim_auth_service_restart(sim_auth_service *svc, char *err, size_t errlen) {
+    return sim_mhd_restart(svc->mhd, err, errlen);
+}
 
 void sim_auth_service_stop(sim_auth_service *svc) {
     if (!svc)

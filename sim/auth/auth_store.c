@@ -144,6 +144,10 @@ struct sim_auth_store {
     smap revoked;               /* jti -> exp */
     smap issued;                /* "type\nsub" -> tokens issued: the jti's ordinal */
     sim_faults *faults;         /* token checks cross it as auth.token; may be NULL */
+    size_t nscenario_users;     /* users[0 .. n) came from the scenario */
+    smap revoked_users;         /* user id -> tokens with iat before this (epoch s) are revoked */
+    sim_auth_revoke_fn on_revoke;
+    void *on_revoke_ctx;
 };
 
 static const char *env_nonempty(const char *name) {
@@ -234,28 +238,43 @@ sim_auth_store *sim_auth_store_new(const sim_scenario *sc, uint64_t seed) {
             continue;   /* the scenario loader rejects duplicates; be safe anyway */
         add_user(st, u->id, u->email, u->password, NULL, u->permissions, u->npermissions);
     }
+    st->nscenario_users = st->nusers;
     return st;
+}
+
+static void user_free(sim_auth_user *u) {
+    free(u->id);
+    free(u->email);
+    if (u->password)
+        OPENSSL_cleanse(u->password, strlen(u->password));
+    free(u->password);
+    free(u->name);
+    for (size_t k = 0; k < u->npermissions; k++)
+        free(u->permissions[k]);
+    free(u->permissions);
+}
+
+void sim_auth_store_forget(sim_auth_store *st, int64_t now_ms) {
+    for (size_t i = st->nscenario_users; i < st->nusers; i++)
+        user_free(&st->users[i]);
+    st->nusers = st->nscenario_users;
+    smap_free(&st->by_email);
+    for (size_t i = 0; i < st->nusers; i++)
+        smap_put(&st->by_email, st->users[i].email, i, 0, 0, now_ms);
+    smap_free(&st->revoked);
+    smap_free(&st->revoked_users);
 }
 
 void sim_auth_store_free(sim_auth_store *st) {
     if (!st)
         return;
-    for (size_t i = 0; i < st->nusers; i++) {
-        sim_auth_user *u = &st->users[i];
-        free(u->id);
-        free(u->email);
-        if (u->password)
-            OPENSSL_cleanse(u->password, strlen(u->password));
-        free(u->password);
-        free(u->name);
-        for (size_t k = 0; k < u->npermissions; k++)
-            free(u->permissions[k]);
-        free(u->permissions);
-    }
+    for (size_t i = 0; i < st->nusers; i++)
+        user_free(&st->users[i]);
     free(st->users);
     smap_free(&st->by_email);
     smap_free(&st->revoked);
     smap_free(&st->issued);
+    smap_free(&st->revoked_users);
     free(st->secret);
     free(st->backend_secret);
     free(st->e2e_key);
@@ -366,6 +385,11 @@ static int num_claim(const cJSON *c, const char *name, double *out) {
  * reached (each with the leeway, against the checker's clock at whole
  * seconds, as PyJWT's now = int(time)), aud when the token has one, iss,
  * token_type, revocation; then the auth.token crossing. */
+static int revoked_for_user(const sim_auth_store *st, const char *sub, double iat) {
+    const slot *s = st->revoked_users.len ? smap_find(&st->revoked_users, sub) : NULL;
+    return s && iat < (double)s->val;
+}
+
 static sim_auth_status check(sim_auth_store *st, const view *v, const char *token,
                              const char *type, int64_t now_ms, void **claims_out) {
     if (claims_out)
@@ -392,6 +416,8 @@ static sim_auth_status check(sim_auth_store *st, const view *v, const char *toke
         rc = SIM_AUTH_EXPIRED;   /* PyJWT's rule: expired once now reaches exp */
     else if (smap_find(&st->revoked, jti))
         rc = SIM_AUTH_REVOKED;
+    else if (revoked_for_user(st, str_claim(c, "sub"), iat))
+        rc = SIM_AUTH_REVOKED;
     if (rc == SIM_AUTH_OK && st->faults) {
         /* Every token check of every service comes through here: the one
          * place a rule can make a good token fail (services that disagree
@@ -415,11 +441,31 @@ sim_auth_status sim_auth_store_check(sim_auth_store *st, const char *token, cons
     return check(st, &st->issuer, token, type, now_ms, claims_out);
 }
 
-void sim_auth_store_revoke(sim_auth_store *st, const char *jti, double exp, int64_t now_ms) {
+void sim_auth_store_revoke_token(sim_auth_store *st, const char *jti, double exp, int64_t now_ms) {
     int64_t exp_ms = sim_epoch_s_to_ms(exp);
     if (!jti || !*jti || exp_ms <= now_ms || smap_find(&st->revoked, jti))
         return;
     smap_put(&st->revoked, jti, 0, exp_ms, 1, now_ms);
+}
+
+void sim_auth_store_revoke(sim_auth_store *st, const char *jti, const char *sub, double exp,
+                           int64_t now_ms) {
+    if (!jti || !*jti || smap_find(&st->revoked, jti)) return;
+    sim_auth_store_revoke_token(st, jti, exp, now_ms);
+    if (st->on_revoke) st->on_revoke(st->on_revoke_ctx, sub, jti, now_ms);
+}
+
+void sim_auth_store_revoke_user(sim_auth_store *st, const char *user_id, int64_t now_ms) {
+    size_t before = (size_t)(now_ms / 1000);   /* the current second, epoch s */
+    slot *s = smap_find(&st->revoked_users, user_id);
+    if (s) s->val = before;
+    else smap_put(&st->revoked_users, user_id, before, 0, 0, now_ms);
+    if (st->on_revoke) st->on_revoke(st->on_revoke_ctx, user_id, NULL, now_ms);
+}
+
+void sim_auth_store_on_revoke(sim_auth_store *st, sim_auth_revoke_fn fn, void *ctx) {
+    st->on_revoke = fn;
+    st->on_revoke_ctx = ctx;
 }
 
 const char *sim_auth_status_text(sim_auth_status st) {
@@ -444,6 +490,7 @@ sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, int
         snprintf(out->user_id, sizeof out->user_id, "%s", str_claim(c, "sub"));
         snprintf(out->email, sizeof out->email, "%s",
                  cJSON_IsString(email) ? email->valuestring : "");
+        snprintf(out->jti, sizeof out->jti, "%s", str_claim(c, "jti"));
         num_claim(c, "exp", &out->exp);
     }
     cJSON_Delete(c);

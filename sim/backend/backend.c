@@ -10,6 +10,8 @@
 #include "backend_accept.h"
 #include "backend_lws.h"
 #include "backend_ws.h"
+#include "dep_breaker.h"
+#include "listener.h"
 #include "threads.h"
 #include "util.h"
 
@@ -29,6 +31,17 @@ static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     if (b->nws) sim_warn("backend: %zu WebSocket client(s) still open after the grace period",
                          b->nws);
     ev_feed_event(loop, &b->done_timer, EV_TIMER);
+}
+
+/* Staging's other two breakers (docs/contract.md §4). */
+#define SIM_WS_BREAKER "consecutiveFailures=3,waitDurationInOpenState=15s,successThreshold=2"
+#define SIM_AUTH_BREAKER "consecutiveFailures=5,waitDurationInOpenState=30s," \
+    "permittedNumberOfCallsInHalfOpenState=3,automaticTransitionFromOpenToHalfOpenEnabled=true"
+
+static sim_dep_breaker *own_breaker(sim_backend *b, const char *name, const char *spec) {
+    stagesim_breaker_config cfg;
+    sim_assert(stagesim_breaker_config_parse(spec, &cfg, NULL, 0) == 0);
+    return sim_dep_breaker_new(b->loop, b->cfg.clock, b->cfg.faults, name, &cfg, NULL, NULL);
 }
 
 sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *cfg, char *err,
@@ -56,6 +69,8 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
                                      .auth_port = cfg->auth_port, .tls = cfg->tls,
                                      .seed = cfg->seed, .start_ms = cfg->clock->start_ms,
                                      .threads = sim_threads_new()};
+    b->routes.ws_breaker = own_breaker(b, "websocket", SIM_WS_BREAKER);
+    b->routes.auth_breaker = own_breaker(b, "auth", SIM_AUTH_BREAKER);
     sim_backend_ws_setup(b);
 
     sim_backend_accept_start(b);
@@ -75,6 +90,35 @@ static void close_pre_reads(sim_backend *b) {
         next = c->next;
         if (c->kind == C_PRE) sim_backend_accept_close(c);
     }
+}
+
+void sim_backend_crash(sim_backend *b) {
+    sim_listener_close(b->listener);
+    close_pre_reads(b);
+    /* Cut, not closed: a dying process sends no close frame (clients see
+     * 1006) and no HTTP reply. lws frees each as it notices. */
+    for (conn *c = b->conns; c; c = c->next)
+        if (!c->aborted) sim_backend_conn_abort(c);
+}
+
+int sim_backend_restart(sim_backend *b, int keep_state, char *err, size_t errlen) {
+    if (!keep_state) {
+        sim_threads_free(b->routes.threads);
+        b->routes.threads = sim_threads_new();
+    }
+    /* A fresh process goes through the start-up phases again. */
+    b->routes.start_ms = b->ws_cfg.start_ms = sim_backend_now_ms(b);
+    return sim_listener_reopen(b->listener, err, errlen);
+}
+
+void sim_backend_revoked(sim_backend *b, const char *user_id, const char *jti) {
+    for (conn *c = b->conns; c; c = c->next)
+        if (c->kind == C_WS) sim_backend_ws_revoked(c, user_id, jti);
+}
+
+void sim_backend_drain(sim_backend *b) {
+    for (conn *c = b->conns; c; c = c->next)
+        if (c->kind == C_WS) sim_backend_ws_goodbye(c);
 }
 
 void sim_backend_shutdown(sim_backend *b, uint32_t grace_ms, void (*done)(void *ctx), void *ctx) {
@@ -113,6 +157,8 @@ void sim_backend_free(sim_backend *b) {
     }
     sim_backend_user_runs_free(b);
     sim_threads_free(b->routes.threads);
+    sim_dep_breaker_free(b->routes.ws_breaker);
+    sim_dep_breaker_free(b->routes.auth_breaker);
     free(b->bind);
     free(b);
 }

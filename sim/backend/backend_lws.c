@@ -125,6 +125,9 @@ static int confirm_upgrade(conn *c, struct lws *wsi) {
         return upgrade_refuse(c, wsi, 503, NULL, "{\"detail\":\"Server shutting down\"}");
     if (!hs->auth.token && !hs->auth.unsupported && b->cfg.sc->no_token == SIM_NO_TOKEN_REJECT)
         return upgrade_refuse(c, wsi, 403, NULL, "{\"detail\":\"Authentication required\"}");
+    if (hs->auth.token && hs->auth_status != SIM_AUTH_OK &&
+        b->cfg.sc->invalid_token == SIM_BAD_TOKEN_REJECT)
+        return upgrade_refuse(c, wsi, 403, NULL, "{\"detail\":\"Authentication failed\"}");
     c->u.http.upgrading = 1;
     return 0;
 }

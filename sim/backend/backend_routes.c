@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dep_breaker.h"
 #include "startup.h"
 #include "threads.h"
 #include "util.h"
@@ -88,44 +89,49 @@ static void h_ready(void *ctx, const sim_http_request *req, sim_http_response *r
     sim_http_json(resp, 200, j);
 }
 
-/* Breaker view of the backend's Redis client, following the staging rules
- * (5 failures open it): open while disconnected after 5 failures. The
- * WebSocket and auth breakers have nothing that trips them yet. */
 static cJSON *breakers(const sim_backend_routes *rt) {
-    sim_history *h = rt->history;
-    uint64_t fails = h ? sim_history_failures(h) : 0;
-    int redis_open = h && !sim_history_connected(h) && fails >= 5;
-    static const struct { const char *name; int threshold; int recovery_s; } defs[] = {
-        {"redis", 5, 60}, {"websocket", 3, 15}, {"auth", 5, 30}};
     cJSON *b = cJSON_CreateObject();
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
-        cJSON *o = cJSON_AddObjectToObject(b, defs[i].name);
-        int is_redis = i == 0;
-        cJSON_AddStringToObject(o, "name", defs[i].name);
-        cJSON_AddStringToObject(o, "state", is_redis && redis_open ? "open" : "closed");
-        cJSON_AddNumberToObject(o, "failure_count", is_redis ? (double)fails : 0);
-        cJSON_AddNumberToObject(o, "failure_threshold", defs[i].threshold);
-        cJSON_AddNumberToObject(o, "recovery_timeout", defs[i].recovery_s);
-    }
+    sim_dep_breaker *redis = rt->history ? sim_history_breaker(rt->history) : NULL;
+    if (redis) cJSON_AddItemToObject(b, "redis", sim_dep_breaker_json(redis));
+    if (rt->ws_breaker) cJSON_AddItemToObject(b, "websocket", sim_dep_breaker_json(rt->ws_breaker));
+    if (rt->auth_breaker) cJSON_AddItemToObject(b, "auth", sim_dep_breaker_json(rt->auth_breaker));
     return b;
 }
 
+static int breaker_closed(sim_dep_breaker *d) {
+    return !d || sim_dep_breaker_state(d) == STAGESIM_BREAKER_CLOSED;
+}
+
+/* Redis as the real backend's health check reported it (S11): healthy
+ * with the reply time, or failed with redis-py's error behind "Failed to
+ * create Redis client: ". Redis is optional: its trouble makes the backend
+ * degraded, never critical, and chat goes on. */
 static void h_infrastructure(void *ctx, const sim_http_request *req, sim_http_response *resp) {
     const route_ctx *c = ctx;
     sim_history *h = c->rt->history;
     int connected = h ? sim_history_connected(h) : 0;
-    cJSON *j = status_obj(!h || connected ? "ok" : "degraded");
+    int ok = !h || (connected && breaker_closed(sim_history_breaker(h)));
+    cJSON *j = status_obj(ok ? "ok" : "degraded");
     cJSON *inf = cJSON_AddObjectToObject(j, "infrastructure");
     cJSON *r = cJSON_AddObjectToObject(inf, "redis");
-    cJSON_AddStringToObject(r, "status", !h ? "not_configured" : connected ? "connected" : "failed");
-    cJSON_AddBoolToObject(r, "connected", connected);
-    if (h && !connected) cJSON_AddStringToObject(r, "error", sim_history_status(h));
-    cJSON_AddNumberToObject(r, "failures", h ? (double)sim_history_failures(h) : 0);
-    cJSON *db = cJSON_AddObjectToObject(inf, "database");
-    cJSON_AddStringToObject(db, "status", "connected");
+    if (!h) {
+        cJSON_AddStringToObject(r, "status", "not_configured");
+        cJSON_AddBoolToObject(r, "connected", 0);
+    } else if (connected) {
+        cJSON_AddStringToObject(r, "status", "healthy");
+        cJSON_AddBoolToObject(r, "connected", 1);
+        cJSON_AddNumberToObject(r, "response_time_ms", sim_history_reply_ms(h));
+    } else {
+        char why[400];
+        snprintf(why, sizeof(why), "Failed to create Redis client: %s", sim_history_status(h));
+        cJSON_AddStringToObject(r, "status", "failed");
+        cJSON_AddBoolToObject(r, "connected", 0);
+        cJSON_AddStringToObject(r, "error", why);
+    }
+    cJSON *db = cJSON_AddObjectToObject(inf, "postgresql");
+    cJSON_AddStringToObject(db, "status", "healthy");
     cJSON_AddBoolToObject(db, "connected", 1);
     cJSON_AddItemToObject(j, "circuit_breakers", breakers(c->rt));
-    /* Redis is optional: chat keeps working without it. */
     cJSON_AddBoolToObject(j, "chat_functionality_impact", 0);
     add_iso(j, "timestamp", req->now_ms);
     sim_http_json(resp, 200, j);

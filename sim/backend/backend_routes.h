@@ -20,6 +20,10 @@ typedef struct sim_backend_routes {
     const sim_scenario *sc;     /* borrowed */
     sim_auth_store *auth;       /* borrowed */
     sim_history *history;       /* borrowed, may be NULL */
+    /* The breakers /health/circuit-breakers shows besides Redis's (the
+     * history's): the backend's own, which nothing trips in this build, and
+     * the one in front of the auth service. */
+    struct sim_dep_breaker *ws_breaker, *auth_breaker;
     const char *host;           /* for the discovery URLs; NULL: Host header or 127.0.0.1 */
     int backend_port;
     int auth_port;

@@ -179,6 +179,20 @@ void sim_backend_ws_closed(conn *c) {
     ws_arm(c);
 }
 
+void sim_backend_ws_revoked(conn *c, const char *user_id, const char *jti) {
+    sim_backend *b = c->b;
+    int64_t now = sim_backend_now_ms(b);
+    if (!sim_ws_session_revoked(c->u.ws.session, user_id, jti, now)) return;
+    if (!jti && b->cfg.auth) {
+        /* A user's revocation takes the token this session holds too, even
+         * one issued in the current second. */
+        double exp;
+        const char *held = sim_ws_session_jti(c->u.ws.session, &exp);
+        sim_auth_store_revoke_token(b->cfg.auth, held, exp, now);
+    }
+    ws_sync(c);
+}
+
 void sim_backend_ws_goodbye(conn *c) {
     sim_ws_session_shutdown(c->u.ws.session, sim_backend_now_ms(c->b));
     ws_sync(c);

@@ -29,5 +29,8 @@ void sim_backend_ws_closed(conn *c);
 
 /* Shutdown: close 1001 to the session, even a hung one. */
 void sim_backend_ws_goodbye(conn *c);
+/* A token was revoked (sim_backend_revoked): this session closes 1008 if it
+ * rode on it. */
+void sim_backend_ws_revoked(conn *c, const char *user_id, const char *jti);
 
 #endif

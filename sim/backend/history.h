@@ -9,23 +9,41 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "dep_breaker.h"
+#include "stagesim_breaker.h"
 
 struct ev_loop;
+typedef struct sim_faults sim_faults;
 typedef struct sim_history sim_history;
 
-/* command_timeout_ms: a command whose reply has not come after this long
- * counts as a failure, and the connection is dropped and made again (a
- * silent Redis otherwise hangs every read); 0 means 2000. */
-sim_history *sim_history_new(struct ev_loop *loop, const sim_clock *clock, const char *host,
-                             int port, uint32_t connect_timeout_ms, uint32_t command_timeout_ms);
+typedef struct sim_history_config {
+    const char *host;
+    int port;
+    uint32_t connect_timeout_ms;   /* 0: 1000 */
+    /* A command whose reply has not come after this long counts as a
+     * failure, and the connection is dropped and made again (a silent
+     * Redis otherwise hangs every read); 0: 2000. */
+    uint32_t command_timeout_ms;
+    const stagesim_breaker_config *breaker;   /* copied; NULL: no breaker */
+    sim_faults *faults;            /* dep.connect crossings, breaker journal lines; may be NULL */
+} sim_history_config;
+
+sim_history *sim_history_new(struct ev_loop *loop, const sim_clock *clock,
+                             const sim_history_config *cfg);
 void sim_history_free(sim_history *h);
 
 /* 1 when connected to Redis and answering (not after a command timeout
  * until a reply comes). */
 int sim_history_connected(const sim_history *h);
-/* Short text for /health/infrastructure: "connected", or the last error. */
+/* "connected", or the last error in redis-py's words ("Error 111
+ * connecting to 127.0.0.1:6380. Connection refused.", "Timeout connecting
+ * to server", "Timeout reading from socket", ...). */
 const char *sim_history_status(const sim_history *h);
 uint64_t sim_history_failures(const sim_history *h);
+/* How long the last reply took, in ms. */
+double sim_history_reply_ms(const sim_history *h);
+/* The breaker in front of Redis, or NULL. */
+sim_dep_breaker *sim_history_breaker(sim_history *h);
 
 /* Appends one JSON message (borrowed) to the thread's list. Fire and forget:
  * when Redis is down the message is counted as lost and logged. */

@@ -21,8 +21,11 @@ sim_ws_handshake *sim_ws_handshake_new(const sim_scenario *sc, sim_auth_store *a
         memset(&who, 0, sizeof(who));
         hs->auth_status = auth ? sim_auth_check_access(auth, hs->auth.token, now_ms, &who)
                                : SIM_AUTH_INVALID;
-        if (hs->auth_status == SIM_AUTH_OK)
+        if (hs->auth_status == SIM_AUTH_OK) {
             snprintf(hs->user_id, sizeof(hs->user_id), "%s", who.user_id);
+            snprintf(hs->jti, sizeof(hs->jti), "%s", who.jti);
+            hs->exp = who.exp;
+        }
     } else if (sc->no_token == SIM_NO_TOKEN_DEMO) {
         snprintf(hs->user_id, sizeof(hs->user_id), "%s",
                  sc->demo_user_id ? sc->demo_user_id : "demo-user-001");

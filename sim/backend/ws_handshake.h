@@ -23,6 +23,8 @@ typedef struct sim_ws_handshake {
     /* Over the backend's connection cap: the upgrade goes through, then
      * 1013, before anything else (docs/errors.md). */
     int over_cap;
+    char jti[64];                 /* the good token's, "" without one */
+    double exp;                   /* its exp claim, epoch s */
     /* A CLOSE at ws.accept: the upgrade goes through, then this close. */
     int close_code;               /* 0: none */
     char close_reason[124];       /* at most 123 bytes (docs/libraries.md §2.9) */

@@ -777,6 +777,25 @@ void sim_ws_session_deliver(sim_ws_session *s, const char *user_id, const char *
 /* The goodbye goes ahead of anything a fault delayed or held back (those
  * frames are dropped: the server is going), or the client would wait past
  * the grace for it and see 1006. */
+int sim_ws_session_revoked(sim_ws_session *s, const char *user_id, const char *jti,
+                           int64_t now_ms) {
+    const sim_ws_handshake *hs = s->hs;
+    if (!hs->jti[0] || s->close_queued || s->aborted || s->shutting_down) return 0;
+    if (jti ? strcmp(jti, hs->jti) != 0 : !user_id || strcmp(user_id, hs->user_id) != 0) return 0;
+    stop_runs(s);
+    in_clear(s);
+    send_message(s, sim_ws_error("AUTH_FAILED", "Authentication failed: Token has been revoked",
+                                 now_ms),
+                 "error_message", 0, NULL, now_ms);
+    session_close(s, 1008, "Authentication failed", now_ms);
+    return 1;
+}
+
+const char *sim_ws_session_jti(const sim_ws_session *s, double *exp) {
+    if (exp) *exp = s->hs->exp;
+    return s->hs->jti;
+}
+
 void sim_ws_session_shutdown(sim_ws_session *s, int64_t now_ms) {
     s->shutting_down = 1;
     stop_runs(s);

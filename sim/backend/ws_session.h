@@ -131,6 +131,16 @@ void sim_ws_session_deliver(sim_ws_session *s, const char *user_id, const char *
  * it itself): resets the heartbeat like a frame does. */
 void sim_ws_session_activity(sim_ws_session *s, int64_t now_ms);
 
+/* A token was revoked: jti's, or (jti NULL) every token of user_id. A
+ * session that rode on it stops its runs and gets an error_message
+ * AUTH_FAILED "Authentication failed: Token has been revoked", then close
+ * 1008 "Authentication failed", as a token refused at the upgrade. 1 when
+ * this session was one. */
+int sim_ws_session_revoked(sim_ws_session *s, const char *user_id, const char *jti,
+                           int64_t now_ms);
+/* The token the session rode on: its jti ("" for none) and exp. */
+const char *sim_ws_session_jti(const sim_ws_session *s, double *exp);
+
 /* The server is going down: runs stop, and even a hung session gets close
  * 1001 "Server shutting down" right after the frames already handed out,
  * ahead of anything a fault delayed or held back (dropped). */

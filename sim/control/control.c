@@ -271,8 +271,72 @@ static void route_scenario(void *ctx, const sim_http_request *req, sim_http_resp
     sim_http_json(resp, 200, j);
 }
 
+/* POST /lifecycle: one step of a service's life cycle (docs/lifecycle.md). */
+static void route_lifecycle(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
+    if (!env->cfg.lifecycle) {
+        sim_http_detail(resp, 404, "no life cycle here");
+        return;
+    }
+    cJSON *body = req->body_len ? sim_jcheck_parse(req->body, req->body_len, NULL) : NULL;
+    if (!body) {
+        sim_http_detail(resp, 400, "body must be a JSON object: {\"service\", \"action\", ...}");
+        return;
+    }
+    char err[512] = "";
+    sim_jcheck jc = {.origin = NULL, .err = err, .errlen = sizeof(err)};
+    sim_lifecycle_step st;
+    int rc = sim_lifecycle_step_parse(&jc, body, "", 0, &st);
+    cJSON_Delete(body);
+    if (rc) {
+        sim_http_detail(resp, 422, err);
+        return;
+    }
+    int status = env->cfg.lifecycle(env->cfg.lifecycle_ctx, &st, err, sizeof(err));
+    if (status) {
+        sim_http_detail(resp, status, err);
+        return;
+    }
+    sim_http_json(resp, 200, env->cfg.lifecycle_state(env->cfg.lifecycle_ctx));
+}
+
+static void route_lifecycle_state(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    (void)req;
+    sim_control *env = ctx;
+    if (!env->cfg.lifecycle_state) {
+        sim_http_detail(resp, 404, "no life cycle here");
+        return;
+    }
+    sim_http_json(resp, 200, env->cfg.lifecycle_state(env->cfg.lifecycle_ctx));
+}
+
+/* POST /revoke: a user's tokens revoked mid-session (their WebSockets
+ * close 1008). */
+static void route_revoke(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    sim_control *env = ctx;
+    if (!env->cfg.revoke_user) {
+        sim_http_detail(resp, 404, "no auth service here");
+        return;
+    }
+    cJSON *body = req->body_len ? sim_jcheck_parse(req->body, req->body_len, NULL) : NULL;
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(body, "user_id");
+    if (!cJSON_IsString(user) || !*user->valuestring || strlen(user->valuestring) > SIM_MAX_USER_ID) {
+        cJSON_Delete(body);
+        sim_http_detail(resp, 400, "body must be {\"user_id\": \"<id>\"}");
+        return;
+    }
+    env->cfg.revoke_user(env->cfg.lifecycle_ctx, user->valuestring);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "revoked", user->valuestring);
+    cJSON_Delete(body);
+    sim_http_json(resp, 200, j);
+}
+
 static const sim_route routes[] = {
     {"GET", "/status", route_status, 0},
+    {"POST", "/revoke", route_revoke, 0},
+    {"GET", "/lifecycle", route_lifecycle_state, 0},
+    {"POST", "/lifecycle", route_lifecycle, 0},
     {"GET", "/faults", route_faults_list, 0},
     {"POST", "/faults", route_add, 0},
     {"DELETE", "/faults", route_faults_clear, 0},

@@ -30,6 +30,15 @@ typedef struct sim_control_config {
     const sim_clock *clock;      /* borrowed */
     void (*redis_info)(void *ctx, sim_control_redis_info *out);
     void *redis_info_ctx;
+    /* POST /lifecycle carries a step out: 0, or the HTTP status of a
+     * refusal with its reason in err. GET /lifecycle: the services'
+     * states, a cJSON object the caller frees. Either may be NULL (404). */
+    int (*lifecycle)(void *ctx, const sim_lifecycle_step *st, char *err, size_t errlen);
+    cJSON *(*lifecycle_state)(void *ctx);
+    void *lifecycle_ctx;
+    /* POST /revoke {"user_id"}: every token of the user (auth.h's
+     * sim_auth_store_revoke_user), ctx lifecycle_ctx. NULL: 404. */
+    void (*revoke_user)(void *ctx, const char *user_id);
     int ports[4];                /* backend, auth, redis; control's own is filled in */
     long max_conns;              /* clients at once (caps.h); over it a 503. 0: the default */
 } sim_control_config;

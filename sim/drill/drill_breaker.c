@@ -2,11 +2,11 @@
  * its transitions out, in the form the backend's breakers write. */
 #include "drill_breaker.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "breaker_line.h"
 #include "stagesim_breaker.h"
 #include "utf8.h"
 #include "util.h"
@@ -19,24 +19,14 @@ struct sim_drill_breaker {
     size_t n;
 };
 
-/* "HALF_OPEN" -> "half_open", the journal's spelling. */
-static void lower_name(stagesim_breaker_state s, char *out, size_t outlen) {
-    snprintf(out, outlen, "%s", stagesim_breaker_state_name(s));
-    for (char *p = out; *p; p++) *p = (char)tolower((unsigned char)*p);
-}
-
 static void on_change(void *ctx, stagesim_breaker_state from, stagesim_breaker_state to,
                       int64_t eligible_ms, int64_t observed_ms, stagesim_breaker_reason reason) {
     sim_drill_breaker *d = ctx;
-    char f[16], t[16];
-    lower_name(from, f, sizeof(f));
-    lower_name(to, t, sizeof(t));
     sim_buf line = {0};
     sim_buf_printf(&line, "{\"t_ms\":%lld,\"svc\":\"drill\",\"event\":\"breaker\"",
                    (long long)(observed_ms - d->start_ms));
-    sim_json_member(&line, "breaker", d->name);
-    sim_buf_printf(&line, ",\"from\":\"%s\",\"to\":\"%s\",\"eligible_ms\":%lld,\"reason\":\"%s\"}",
-                   f, t, (long long)(eligible_ms - d->start_ms), stagesim_breaker_reason_name(reason));
+    sim_breaker_line_members(&line, d->name, from, to, eligible_ms - d->start_ms, reason);
+    sim_buf_printf(&line, "}");
     d->lines = sim_xrealloc(d->lines, (d->n + 1) * sizeof(char *));
     d->lines[d->n++] = line.data;
 }

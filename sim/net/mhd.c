@@ -29,6 +29,8 @@
 #define BODY_DRAIN_MAX (16u << 20)   /* as the backend's: bodies over the cap read and dropped */
 
 typedef struct conn {
+    struct conn *prev, *next;   /* in sim_mhd's list, for a crash to cut */
+    int fd;
     uint64_t ordinal;     /* within the service, from 1 */
     uint64_t nreq;        /* requests seen on this connection */
     char *query;          /* raw query of the current request (URI log callback) */
@@ -78,6 +80,7 @@ struct sim_mhd {
     int started;              /* MHD_start_daemon returned */
     uint64_t nconn;
     size_t open;              /* connections MHD holds now */
+    conn *conns;              /* their list */
     size_t npending;          /* clients whose first head we are still waiting for */
     size_t refusing;          /* of both, over_cap */
     int adding_over_cap;      /* the connection MHD_add_connection is adding is over_cap */
@@ -166,6 +169,18 @@ static void on_delay_done(struct ev_loop *loop, ev_timer *w, int revents) {
     kick(m);
 }
 
+/* A suspended request whose connection is to close: MHD closes it once
+ * resumed (the access handler answers R_CLOSING with MHD_NO). */
+static void close_suspended(req *r) {
+    sim_mhd *m = r->m;
+    ev_timer_stop(m->loop, &r->timer);
+    ev_io_stop(m->loop, &r->gone);
+    unlink_suspended(r);
+    r->state = R_CLOSING;
+    MHD_resume_connection(r->c);
+    kick(m);
+}
+
 /* MHD does not watch a suspended connection, so a client that leaves a hung
  * or delayed request would hold its socket until shutdown: watch it here,
  * and close it once the peer has closed. */
@@ -180,12 +195,7 @@ static void on_gone(struct ev_loop *loop, ev_io *w, int revents) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    sim_mhd *m = r->m;
-    ev_timer_stop(loop, &r->timer);
-    unlink_suspended(r);
-    r->state = R_CLOSING;
-    MHD_resume_connection(r->c);
-    kick(m);
+    close_suspended(r);
 }
 
 /* Suspends the connection; delay_ms < 0 means until shutdown (HANG). */
@@ -533,7 +543,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-    (void)c;
     sim_mhd *m = cls;
     sim_wire w;
     sim_action a;
@@ -542,6 +551,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     w.proto = "http";
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn *k = sim_xcalloc(1, sizeof *k);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k->fd = ci ? ci->connect_fd : -1;
+        k->next = m->conns;
+        if (m->conns) m->conns->prev = k;
+        m->conns = k;
         m->open++;
         *socket_context = k;
         m->adding_seen = 1;
@@ -565,6 +580,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (!k)
             return;
         m->open--;
+        if (k->prev) k->prev->next = k->next;
+        else m->conns = k->next;
+        if (k->next) k->next->prev = k->prev;
         if (k->over_cap) {
             m->refusing--;
             free(k->query);
@@ -594,6 +612,26 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
         k->query = sim_xstrdup(q ? q + 1 : "");
     }
     return NULL;
+}
+
+/* ---- life cycle (docs/lifecycle.md) --------------------------------------- */
+
+static void pending_close_all(sim_mhd *m);
+
+void sim_mhd_crash(sim_mhd *m) {
+    sim_listener_close(m->listener);
+    pending_close_all(m);   /* clients MHD has not seen yet */
+    /* Every connection ends as the process's death would end it: MHD sees
+     * the socket shut and closes it; a suspended request is resumed to be
+     * closed. */
+    for (conn *k = m->conns; k; k = k->next)
+        if (k->fd >= 0) shutdown(k->fd, SHUT_RDWR);
+    while (m->suspended) close_suspended(m->suspended);
+    kick(m);
+}
+
+int sim_mhd_restart(sim_mhd *m, char *err, size_t errlen) {
+    return sim_listener_reopen(m->listener, err, errlen);
 }
 
 /* ---- start / stop -------------------------------------------------------- */
@@ -665,6 +703,10 @@ static void pending_free(pending *p, int close_fd) {
         if (p->over_cap) m->refusing--;
     }
     free(p);
+}
+
+static void pending_close_all(sim_mhd *m) {
+    while (m->pending) pending_free(m->pending, 1);
 }
 
 /* A bad head's answer; what the client sent is read first, so that the
@@ -834,8 +876,7 @@ void sim_mhd_stop(sim_mhd *m) {
     }
     if (resumed)
         MHD_run(m->d);
-    while (m->pending)
-        pending_free(m->pending, 1);
+    pending_close_all(m);
     sim_listener_free(m->listener);
     ev_io_stop(m->loop, &m->io);
     ev_timer_stop(m->loop, &m->tick);

@@ -34,6 +34,11 @@ typedef struct sim_mhd_config {
 /* Starts a server on bind:port. Returns NULL with err filled on failure. */
 sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *err, size_t errlen);
 int sim_mhd_port(const sim_mhd *m);
+/* The process dies (docs/lifecycle.md): the port stops listening, every
+ * connection is shut (a request in progress gets no answer). */
+void sim_mhd_crash(sim_mhd *m);
+/* Listens again on the same port. 0, or -1 with err. */
+int sim_mhd_restart(sim_mhd *m, char *err, size_t errlen);
 /* Stops watchers first, then the daemon (MHD closes its epoll fd). */
 void sim_mhd_stop(sim_mhd *m);
 

@@ -24,6 +24,7 @@
 
 #include <ev.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "listener.h"
 #include "sock.h"
@@ -52,6 +53,7 @@ struct sim_tls_front {
     void *foreign_loops[1];
     struct lws_context *ctx;
     struct lws_vhost *vh;
+    SSL_CTX *unused_client;   /* ours, so that lws makes none (§2.14) */
     sim_listener *listener;
     ev_timer kick;
     relay *relays;
@@ -198,6 +200,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return inner_open(r) ? -1 : 0;
     case LWS_CALLBACK_RAW_RX:
         if (!r || r->fd < 0) return -1;
+        /* lws leaves a raw TLS wsi its 5 s accept timeout after the
+         * handshake (docs/libraries.md §10.1): a kept-alive connection
+         * would be cut mid-use. Its idle life is the backend's to end. */
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         sim_buf_append(&r->to_inner, in, len);
         if (r->to_inner.len >= RELAY_MAX && !r->client_paused) {
             r->client_paused = 1;
@@ -265,11 +271,18 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
     info.ssl_cert_filepath = cfg->cert->cert_path;
     info.ssl_private_key_filepath = cfg->cert->key_path;
     info.timeout_secs = 20;
-    if (f->ctx) f->vh = lws_create_vhost(f->ctx, &info);
+    /* The front never connects out, but lws gives every vhost a client
+     * SSL_CTX, and loses one when another lws context (a probe's) lives at
+     * the same time (docs/libraries.md §2.14): one of ours, that it leaves
+     * to us, is never lost. */
+    f->unused_client = SSL_CTX_new(TLS_client_method());
+    info.provided_client_ssl_ctx = f->unused_client;
+    if (f->ctx && f->unused_client) f->vh = lws_create_vhost(f->ctx, &info);
     if (!f->ctx || !f->vh) {
         snprintf(err, errlen, "backend (tls): lws TLS context creation failed for %s",
                  cfg->cert->cert_path);
         if (f->ctx) lws_context_destroy(f->ctx);
+        SSL_CTX_free(f->unused_client);
         free(f);
         return NULL;
     }
@@ -280,6 +293,7 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
     f->listener = sim_listener_start(loop, &lc, err, errlen);
     if (!f->listener) {
         lws_context_destroy(f->ctx);
+        SSL_CTX_free(f->unused_client);
         free(f);
         return NULL;
     }
@@ -287,6 +301,15 @@ sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_con
     f->kick.data = f;
     ev_timer_start(loop, &f->kick);
     return f;
+}
+
+void sim_tls_front_crash(sim_tls_front *f) {
+    /* The relays end with the backend's connections the crash cuts. */
+    sim_listener_close(f->listener);
+}
+
+int sim_tls_front_restart(sim_tls_front *f, char *err, size_t errlen) {
+    return sim_listener_reopen(f->listener, err, errlen);
 }
 
 int sim_tls_front_port(const sim_tls_front *f) {
@@ -307,6 +330,7 @@ void sim_tls_front_free(sim_tls_front *f) {
     ev_timer_stop(f->loop, &f->kick);
     /* Destroys every wsi; RAW_CLOSE frees their relays. */
     lws_context_destroy(f->ctx);
+    SSL_CTX_free(f->unused_client);
     while (f->relays) relay_free(f->relays);
     free(f);
 }

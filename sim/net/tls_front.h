@@ -27,6 +27,9 @@ typedef struct sim_tls_front_config {
 sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_config *cfg,
                                    char *err, size_t errlen);
 int sim_tls_front_port(const sim_tls_front *f);
+/* The public port stops listening / listens again (docs/lifecycle.md). */
+void sim_tls_front_crash(sim_tls_front *f);
+int sim_tls_front_restart(sim_tls_front *f, char *err, size_t errlen);
 /* Where the plaintext goes, when it was not known at the start. */
 void sim_tls_front_set_inner_port(sim_tls_front *f, int port);
 /* New connections are refused from now on; open ones go on. */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "util.h"
@@ -14,15 +16,17 @@
 #define KICK_S 1.0
 
 /* One lws client context per loop and CA file, shared by the runs that
- * overlap: libwebsockets 4.1 loses the client SSL_CTX of one of two
- * contexts that live at the same time (LeakSanitizer: the CA store it
- * loaded, ~700 KB; docs/libraries.md §2.13), and loading the store once
- * is also cheaper. Destroyed when its last run lets go of it. */
+ * overlap (loading the CA store once), destroyed when its last run lets go
+ * of it. Its SSL_CTX is ours: libwebsockets 4.1 loses the one it makes
+ * itself when another lws context lives at the same time (LeakSanitizer:
+ * the CA store, ~700 KB; docs/libraries.md §2.14), and leaves a provided
+ * one to its owner. */
 typedef struct probe_client {
     struct probe_client *next;
     struct ev_loop *loop;
     void *foreign_loops[1];
     char *cacert;             /* NULL: the system store */
+    SSL_CTX *tls;
     struct lws_context *ctx;
     ev_timer kick;
     int users;                /* probe_nets on it */
@@ -136,6 +140,29 @@ static int same_ca(const char *a, const char *b) {
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* A client SSL_CTX that verifies the server against cacert or the system
+ * store (lws checks the host name on each connection). */
+static SSL_CTX *client_tls(const char *cacert, char *err, size_t errlen) {
+    SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+    if (!tls) {
+        snprintf(err, errlen, "cannot make a TLS client context");
+        return NULL;
+    }
+    ERR_clear_error();
+    int loaded = cacert ? SSL_CTX_load_verify_locations(tls, cacert, NULL)
+                        : SSL_CTX_set_default_verify_paths(tls);
+    if (loaded != 1) {
+        char why[200];
+        ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+        snprintf(err, errlen, "cannot load the CA certificates of %s: %s",
+                 cacert ? cacert : "the system store", why);
+        SSL_CTX_free(tls);
+        return NULL;
+    }
+    SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, NULL);
+    return tls;
+}
+
 static probe_client *client_get(struct ev_loop *loop, const char *cacert, char *err,
                                 size_t errlen) {
     for (probe_client *c = clients; c; c = c->next)
@@ -143,7 +170,10 @@ static probe_client *client_get(struct ev_loop *loop, const char *cacert, char *
             c->users++;
             return c;
         }
+    SSL_CTX *tls = client_tls(cacert, err, errlen);
+    if (!tls) return NULL;
     probe_client *c = sim_xcalloc(1, sizeof(*c));
+    c->tls = tls;
     c->loop = loop;
     c->foreign_loops[0] = loop;
     lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
@@ -153,13 +183,14 @@ static probe_client *client_get(struct ev_loop *loop, const char *cacert, char *
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = c->foreign_loops;
-    info.client_ssl_ca_filepath = cacert;
+    info.provided_client_ssl_ctx = tls;
     info.max_http_header_data = 16384;
     c->ctx = lws_create_context(&info);
     if (!c->ctx) {
         snprintf(err, errlen, "lws client context creation failed (is libwebsockets-evlib-ev "
                               "installed? is %s a PEM certificate?)",
                  cacert ? cacert : "the system store");
+        SSL_CTX_free(tls);
         free(c);
         return NULL;
     }
@@ -182,6 +213,7 @@ static void client_put(probe_client *c) {
         }
     ev_timer_stop(c->loop, &c->kick);
     lws_context_destroy(c->ctx);
+    SSL_CTX_free(c->tls);
     free(c->cacert);
     free(c);
 }

@@ -502,6 +502,27 @@ static void pause_listening(sim_redis_server *srv, uint32_t ms) {
     ev_timer_start(srv->loop, &srv->resume);
 }
 
+/* ---- life cycle (docs/lifecycle.md): the process dies and comes back ---- */
+
+void sim_redis_server_crash(sim_redis_server *srv) {
+    ev_timer_stop(srv->loop, &srv->resume);
+    sim_listener_close(srv->listener);
+    /* Every client goes at once, as with a killed process: no reply, no
+     * error, the socket just closes. */
+    sim_redis_client *rc;
+    while ((rc = sim_redis_core_first_client(srv->core)))
+        conn_close((conn *)rc);
+}
+
+int sim_redis_server_restart(sim_redis_server *srv, int keep_data, char *err, size_t errlen) {
+    if (!keep_data) {
+        sim_redis_core *core = srv->core;
+        for (int i = 0; i < SIM_REDIS_DBS; i++) sim_keyspace_flushdb(&core->ks, i);
+        redis_signal_flushed_db(core, -1);
+    }
+    return sim_listener_reopen(srv->listener, err, errlen);
+}
+
 sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const sim_redis_server_config *cfg,
                                          char *err, size_t errlen) {
     sim_redis_server *srv = sim_xcalloc(1, sizeof(*srv));

@@ -23,6 +23,12 @@ typedef struct sim_redis_server_config {
 sim_redis_server *sim_redis_server_start(struct ev_loop *loop, const sim_redis_server_config *cfg,
                                          char *err, size_t errlen);
 int sim_redis_server_port(const sim_redis_server *srv);
+/* The process dies (docs/lifecycle.md): the port stops listening and every
+ * client's connection closes. */
+void sim_redis_server_crash(sim_redis_server *srv);
+/* It comes back on the same port, with its data or (keep_data 0) empty,
+ * as after a restart without persistence. 0, or -1 with err. */
+int sim_redis_server_restart(sim_redis_server *srv, int keep_data, char *err, size_t errlen);
 /* Closes the listener and every client, frees everything. */
 void sim_redis_server_stop(sim_redis_server *srv);
 

@@ -114,13 +114,14 @@ static int load_auth(loader *ld, sim_scenario *sc, const cJSON *obj) {
 }
 
 static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
-    static const char *const keys[] = {"no_token", "demo_user_id", "heartbeat_s",
+    static const char *const keys[] = {"no_token", "invalid_token", "demo_user_id", "heartbeat_s",
                                        "heartbeat_timeout_s", NULL};
-    char *mode = NULL;
+    char *mode = NULL, *invalid = NULL;
     int rc = 0;
     double hb = sc->heartbeat_ms / 1000, hb_timeout = sc->heartbeat_timeout_ms / 1000;
     if (sim_jcheck_object(ld, obj, "websocket") || sim_jcheck_keys(ld, obj, "websocket", keys) ||
         sim_jcheck_string(ld, obj, "websocket", "no_token", &mode, 0) ||
+        sim_jcheck_string(ld, obj, "websocket", "invalid_token", &invalid, 0) ||
         sim_jcheck_string(ld, obj, "websocket", "demo_user_id", &sc->demo_user_id, 0) ||
         (sc->demo_user_id && strlen(sc->demo_user_id) > SIM_MAX_USER_ID &&
          sim_jcheck_fail(ld, "websocket.demo_user_id", "longer than %d bytes", SIM_MAX_USER_ID)) ||
@@ -140,20 +141,49 @@ static int load_websocket(loader *ld, sim_scenario *sc, const cJSON *obj) {
         else
             rc = sim_jcheck_fail(ld, "websocket.no_token", "must be \"demo\" or \"reject\", not \"%s\"", mode);
     }
+    if (!rc && invalid) {
+        if (strcmp(invalid, "close") == 0)
+            sc->invalid_token = SIM_BAD_TOKEN_CLOSE;
+        else if (strcmp(invalid, "reject") == 0)
+            sc->invalid_token = SIM_BAD_TOKEN_REJECT;
+        else
+            rc = sim_jcheck_fail(ld, "websocket.invalid_token",
+                                 "must be \"close\" or \"reject\", not \"%s\"", invalid);
+    }
     free(mode);
+    free(invalid);
     return rc;
+}
+
+/* A breaker spec (docs/breaker.md) at path, parsed into *cfg and kept in
+ * *spec; an absent key keeps both. */
+static int load_breaker(loader *ld, const cJSON *obj, const char *path, const char *key,
+                        char **spec, stagesim_breaker_config *cfg) {
+    char *s = NULL;
+    if (sim_jcheck_string(ld, obj, path, key, &s, 0)) return -1;
+    if (!s) return 0;
+    char why[200], at[64];
+    snprintf(at, sizeof(at), "%s.%s", path, key);
+    if (stagesim_breaker_config_parse(s, cfg, why, sizeof(why))) {
+        free(s);
+        return sim_jcheck_fail(ld, at, "%s", why);
+    }
+    free(*spec);
+    *spec = s;
+    return 0;
 }
 
 static int load_redis(loader *ld, sim_scenario *sc, const cJSON *obj) {
     static const char *const keys[] = {"host", "port", "connect_timeout_ms", "command_timeout_ms",
-                                       NULL};
+                                       "breaker", NULL};
     double port = sc->redis_port, timeout = sc->redis_connect_timeout_ms;
     double cmd_timeout = sc->redis_command_timeout_ms;
     if (sim_jcheck_object(ld, obj, "redis") || sim_jcheck_keys(ld, obj, "redis", keys) ||
         sim_jcheck_string(ld, obj, "redis", "host", &sc->redis_host, 0) ||
         get_int(ld, obj, "redis", "port", 1, 65535, &port) ||
         get_int(ld, obj, "redis", "connect_timeout_ms", 1, 600000, &timeout) ||
-        get_int(ld, obj, "redis", "command_timeout_ms", 1, 600000, &cmd_timeout))
+        get_int(ld, obj, "redis", "command_timeout_ms", 1, 600000, &cmd_timeout) ||
+        load_breaker(ld, obj, "redis", "breaker", &sc->redis_breaker_spec, &sc->redis_breaker))
         return -1;
     if (sc->redis_host && !*sc->redis_host) return sim_jcheck_fail(ld, "redis.host", "must not be empty");
     if (!sc->redis_host && cJSON_GetObjectItemCaseSensitive(obj, "port"))
@@ -161,6 +191,30 @@ static int load_redis(loader *ld, sim_scenario *sc, const cJSON *obj) {
     sc->redis_port = (int)port;
     sc->redis_connect_timeout_ms = (uint32_t)timeout;
     sc->redis_command_timeout_ms = (uint32_t)cmd_timeout;
+    return 0;
+}
+
+/* The timeline of life-cycle steps, in the order given; at_ms must not go
+ * backwards, so the order is the order they happen in. */
+static int load_lifecycle(loader *ld, sim_scenario *sc, const cJSON *arr) {
+    if (!cJSON_IsArray(arr))
+        return sim_jcheck_fail(ld, "lifecycle", "must be an array, not %s", sim_jcheck_type(arr));
+    size_t n = (size_t)cJSON_GetArraySize(arr);
+    sc->lifecycle = sim_xcalloc(n ? n : 1, sizeof(sim_lifecycle_step));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        char path[32];
+        snprintf(path, sizeof(path), "lifecycle[%zu]", sc->nlifecycle);
+        sim_lifecycle_step *st = &sc->lifecycle[sc->nlifecycle];
+        if (sim_lifecycle_step_parse(ld, it, path, 1, st)) return -1;
+        if (sc->nlifecycle && st->at_ms < st[-1].at_ms) {
+            char at[48];
+            snprintf(at, sizeof(at), "%s.at_ms", path);
+            return sim_jcheck_fail(ld, at, "must not be before the previous step's (%lld)",
+                                   (long long)st[-1].at_ms);
+        }
+        sc->nlifecycle++;
+    }
     return 0;
 }
 
@@ -294,6 +348,8 @@ static void set_defaults(sim_scenario *sc) {
     sc->agent.gap_ms = 50;
     sc->redis_port = 0;
     sc->redis_connect_timeout_ms = 1000;
+    sc->redis_breaker_spec = sim_xstrdup(SIM_REDIS_BREAKER);
+    sim_assert(stagesim_breaker_config_parse(SIM_REDIS_BREAKER, &sc->redis_breaker, NULL, 0) == 0);
     sc->redis_command_timeout_ms = 2000;
 }
 
@@ -324,7 +380,8 @@ static void fill_agent_defaults(sim_scenario *sc) {
 sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err, size_t errlen) {
     static const char *const keys[] = {"name", "description", "summary", "symptoms", "sources",
                                        "profile", "seed", "auth", "websocket", "users", "agent",
-                                       "redis", "startup", "network", "faults", "expect", NULL};
+                                       "redis", "startup", "network", "faults", "lifecycle",
+                                       "expect", NULL};
     loader ld = {.origin = origin, .err = err, .errlen = errlen};
     const char *parse_end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json, &parse_end, 1);
@@ -359,8 +416,13 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
     if (profile) {
         if (strcmp(profile, "current") == 0)
             sc->profile = SIM_PROFILE_CURRENT;
-        else if (strcmp(profile, "legacy") == 0)
+        else if (strcmp(profile, "legacy") == 0) {
+            /* The legacy build refused a WebSocket without a valid token
+             * before the accept (S1); the websocket keys may say otherwise. */
             sc->profile = SIM_PROFILE_LEGACY;
+            sc->no_token = SIM_NO_TOKEN_REJECT;
+            sc->invalid_token = SIM_BAD_TOKEN_REJECT;
+        }
         else {
             sim_jcheck_fail(&ld, "profile", "must be \"current\" or \"legacy\", not \"%s\"", profile);
             goto bad;
@@ -381,6 +443,8 @@ sim_scenario *sim_scenario_parse(const char *json, const char *origin, char *err
         if (load_faults(&ld, v)) goto bad;
         sc->faults = cJSON_Duplicate(v, 1);
     }
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "lifecycle")) && load_lifecycle(&ld, sc, v))
+        goto bad;
     /* After the faults: its checks may name their rules. */
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "expect")) &&
         !(sc->expect = sim_expect_parse(&ld, v, sc->faults)))
@@ -463,6 +527,8 @@ void sim_scenario_free(sim_scenario *sc) {
     free_strings(sc->agent.thinking, sc->agent.nthinking);
     free(sc->agent.answer_template);
     free(sc->redis_host);
+    free(sc->redis_breaker_spec);
+    free(sc->lifecycle);
     cJSON_Delete(sc->faults);
     sim_expect_free(sc->expect);
     free(sc);

@@ -8,10 +8,21 @@
 #include <stdint.h>
 
 #include "fault.h"
+#include "lifecycle_step.h"
+#include "stagesim_breaker.h"
+
+/* The backend's breaker in front of Redis in staging (docs/contract.md §4):
+ * 5 consecutive failures open it, half-open after 60 s (by its own timer,
+ * when the backend reconnects), 2 successes close it. */
+#define SIM_REDIS_BREAKER "consecutiveFailures=5,waitDurationInOpenState=60s,successThreshold=2," \
+    "permittedNumberOfCallsInHalfOpenState=2,automaticTransitionFromOpenToHalfOpenEnabled=true"
 
 typedef enum { SIM_PROFILE_CURRENT, SIM_PROFILE_LEGACY } sim_profile;
 /* What the backend does with a WebSocket that carries no token. */
 typedef enum { SIM_NO_TOKEN_DEMO, SIM_NO_TOKEN_REJECT } sim_no_token;
+/* ... and with a token that does not check out: accepted, then AUTH_FAILED
+ * and close 1008 (current), or refused with HTTP 403 on the upgrade (legacy). */
+typedef enum { SIM_BAD_TOKEN_CLOSE, SIM_BAD_TOKEN_REJECT } sim_bad_token;
 
 /* What the services accept at run time, and so what a scenario may hold:
  * a JWT string claim (the user id), a login's email and password. */
@@ -59,7 +70,8 @@ typedef struct sim_scenario {
     uint32_t auth_leeway_s;    /* PyJWT's leeway for exp, nbf and iat (0) */
     char *backend_jwt_secret;  /* NULL: the backend checks with the auth service's secret */
     int64_t backend_clock_skew_ms; /* the backend's clock minus the auth service's (0) */
-    sim_no_token no_token;
+    sim_no_token no_token;     /* profile legacy: reject */
+    sim_bad_token invalid_token; /* profile legacy: reject */
     char *demo_user_id;        /* "demo-user-001" */
     uint32_t heartbeat_ms;     /* idle WebSocket gets {"type":"heartbeat"} (35 s; 0 = never) */
     uint32_t heartbeat_timeout_ms; /* idle this long: closed 1011 (90 s; 0 = never) */
@@ -73,10 +85,14 @@ typedef struct sim_scenario {
     int redis_port;
     uint32_t redis_connect_timeout_ms;
     uint32_t redis_command_timeout_ms; /* a reply later than this: failure, reconnect (2000) */
+    char *redis_breaker_spec;  /* redis.breaker, as given (SIM_REDIS_BREAKER) */
+    stagesim_breaker_config redis_breaker;
     void *faults;              /* cJSON array of fault rules (owned), may be NULL */
     int tls;                   /* network.tls: https and wss on the backend and auth ports */
     sim_network network;       /* network latency bands (fault.h) */
     sim_front_end front_end;
+    sim_lifecycle_step *lifecycle; /* the timeline (docs/lifecycle.md), in order */
+    size_t nlifecycle;
     struct sim_expect *expect; /* the drill's `expect` section (expect.h), or NULL */
 } sim_scenario;
 

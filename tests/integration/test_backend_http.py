@@ -184,7 +184,9 @@ class Degraded(unittest.TestCase):
                 body = wait_for(lambda: (lambda j: j if j["status"] == "degraded" else None)(get()))
                 self.assertIsNotNone(body)
                 self.assertFalse(body["infrastructure"]["redis"]["connected"])
-                self.assertTrue(body["infrastructure"]["redis"]["error"])
+                self.assertEqual(body["infrastructure"]["redis"]["error"],
+                                 "Failed to create Redis client: Error 111 connecting to "
+                                 "127.0.0.1:1. Connection refused.")
                 # Health itself stays ok: Redis is optional.
                 self.assertEqual(httpx.get(s.backend_url + "/health").json(), {"status": "ok"})
                 # The history route says why it cannot answer.
@@ -218,16 +220,16 @@ class Degraded(unittest.TestCase):
             r = httpx.get(s.backend_url + "/api/threads/t1/messages", headers=h, timeout=10)
             took = time.monotonic() - t0
             self.assertEqual(r.status_code, 503, r.text)
-            self.assertIn("Timeout waiting for Redis reply from 127.0.0.1:%d" % s.redis,
-                          r.json()["detail"])
+            self.assertEqual(r.json()["detail"],
+                             "Thread history unavailable: Timeout reading from socket")
             self.assertGreaterEqual(took, 1.9)
             self.assertLess(took, 5.0)
             body = infra()   # before the reconnect (back-off 1 s)
             self.assertEqual(body["status"], "degraded", body)
             redis = body["infrastructure"]["redis"]
             self.assertFalse(redis["connected"])
-            self.assertIn("Timeout waiting for Redis reply", redis["error"])
-            self.assertGreaterEqual(redis["failures"], 1)
+            self.assertEqual(redis["error"], "Failed to create Redis client: Timeout reading from socket")
+            self.assertEqual(redis["status"], "failed")
             self.assertEqual(httpx.get(s.backend_url + "/health", timeout=10).json(),
                              {"status": "ok"}, "Redis is optional")
             httpx.delete(s.control_url + "/faults", timeout=10)

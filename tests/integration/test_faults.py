@@ -115,6 +115,7 @@ class Scenarios(unittest.TestCase):
             sc = json.load(f)
         sc["startup"] = {"app_state_ms": 300, "complete_ms": 1700, "ws_wait_ms": 3000}
         sc["profile"] = "legacy"
+        sc["websocket"] = {"no_token": "demo"}   # legacy would refuse it with 403 (S1)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(sc, f)
         try:

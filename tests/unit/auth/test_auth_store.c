@@ -46,7 +46,7 @@ static void test_claims(void) {
     /* Revocation. */
     void *cv = NULL;
     sim_jwt_verify(tok, SECRET, strlen(SECRET), &cv);
-    sim_auth_store_revoke(st, jstr(cv, "jti"), NOW + 1800, AT(NOW));
+    sim_auth_store_revoke(st, jstr(cv, "jti"), "u1", NOW + 1800, AT(NOW));
     cJSON_Delete(cv);
     is_int(sim_auth_check_access(st, tok, AT(NOW + 10), NULL), SIM_AUTH_REVOKED, "revoked after logout");
     is_int(sim_auth_check_access(st, tok, AT(NOW + 1800), NULL), SIM_AUTH_EXPIRED,
@@ -157,16 +157,16 @@ static void test_revocation_pruning(void) {
     char jti[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(jti, sizeof jti, "old-%d", i);
-        sim_auth_store_revoke(st, jti, NOW + 10, AT(NOW));
+        sim_auth_store_revoke(st, jti, "u", NOW + 10, AT(NOW));
     }
     is_int(sim_auth_store_revoked_count(st), 1000, "1000 revocations held");
     for (int i = 0; i < 1000; i++) {
         snprintf(jti, sizeof jti, "new-%d", i);
-        sim_auth_store_revoke(st, jti, NOW + 5000, AT(NOW + 100));
+        sim_auth_store_revoke(st, jti, "u", NOW + 5000, AT(NOW + 100));
     }
     ok(sim_auth_store_revoked_count(st) < 1500, "expired revocations dropped on growth (%zu left)",
        sim_auth_store_revoked_count(st));
-    sim_auth_store_revoke(st, "past", NOW - 1, AT(NOW));
+    sim_auth_store_revoke(st, "past", "u", NOW - 1, AT(NOW));
     ok(sim_auth_store_revoked_count(st) < 1500, "already-expired revocation not stored");
     sim_auth_store_free(st);
 }
@@ -256,8 +256,58 @@ static void test_backend_view(void) {
     sim_auth_store_free(st);
 }
 
+typedef struct heard {
+    int n;
+    char user[64], jti[64];
+} heard;
+
+static void on_revoke(void *ctx, const char *user_id, const char *jti, int64_t now_ms) {
+    (void)now_ms;
+    heard *h = ctx;
+    h->n++;
+    snprintf(h->user, sizeof h->user, "%s", user_id ? user_id : "");
+    snprintf(h->jti, sizeof h->jti, "%s", jti ? jti : "(all)");
+}
+
+static void test_revoke_user_and_listener(void) {
+    clear_env();
+    sim_auth_store *st = sim_auth_store_new(make_scenario(SECRET, NULL), 1);
+    heard h = {0};
+    sim_auth_store_on_revoke(st, on_revoke, &h);
+    char *old = sim_auth_issue_access(st, "u1", "u1@x", AT(NOW));
+    char *other = sim_auth_issue_access(st, "u2", "u2@x", AT(NOW));
+    sim_principal who;
+    is_int(sim_auth_check_access(st, old, AT(NOW + 2), &who), SIM_AUTH_OK, "valid before");
+    ok(strlen(who.jti) == 16, "the principal carries the jti");
+    /* A logout: one token, the listener hears its jti. */
+    sim_auth_store_revoke(st, who.jti, "u1", who.exp, AT(NOW + 2));
+    is_int(h.n, 1, "listener told of the logout");
+    is_str(h.jti, who.jti, "with the token's jti");
+    sim_auth_store_revoke(st, who.jti, "u1", who.exp, AT(NOW + 2));
+    is_int(h.n, 1, "a token revoked twice is told once");
+    /* Every token of a user, issued before the current second. */
+    char *older = sim_auth_issue_access(st, "u1", "u1@x", AT(NOW + 1));
+    sim_auth_store_revoke_user(st, "u1", AT(NOW + 5) + 300);
+    is_int(h.n, 2, "listener told of the user's revocation");
+    is_str(h.jti, "(all)", "for all their tokens");
+    is_str(h.user, "u1", "of that user");
+    is_int(sim_auth_check_access(st, older, AT(NOW + 6), NULL), SIM_AUTH_REVOKED,
+           "a token of an earlier second is revoked");
+    char *same = sim_auth_issue_access(st, "u1", "u1@x", AT(NOW + 5) + 600);
+    is_int(sim_auth_check_access(st, same, AT(NOW + 6), NULL), SIM_AUTH_OK,
+           "a login later in the same second stays good (iat is whole seconds)");
+    is_int(sim_auth_check_access(st, other, AT(NOW + 6), NULL), SIM_AUTH_OK,
+           "another user's token stays good");
+    sim_auth_store_forget(st, AT(NOW + 7));
+    is_int(sim_auth_check_access(st, older, AT(NOW + 8), NULL), SIM_AUTH_OK,
+           "forgotten with the rest of the run-time state");
+    free(old), free(other), free(older), free(same);
+    sim_auth_store_free(st);
+}
+
 int main(void) {
     sim_log_set_level(SIM_LOG_ERROR);
+    test_revoke_user_and_listener();
     test_claims();
     test_determinism_and_secrets();
     test_revocation_pruning();

@@ -39,7 +39,7 @@ static const struct {
     {"{\"id\":\"a\",\"action\":{\"kind\":\"drop\"}}", "faults[0].on: is required"},
     {"{\"id\":\"a\",\"on\":\"ws.recv\",\"action\":{\"kind\":\"drop\"}}",
      "faults[0].on: unknown place \"ws.recv\" (http.request, ws.accept, ws.message, ws.send, "
-     "auth.request, auth.token, redis.accept, redis.command, redis.message)"},
+     "auth.request, auth.token, redis.accept, redis.command, redis.message, dep.connect)"},
     {"{\"id\":\"a\",\"on\":\"ws.send\"}", "faults[0].action: is required"},
     {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{}}", "faults[0].action.kind: is required"},
     {"{\"id\":\"a\",\"on\":\"ws.send\",\"action\":{\"kind\":\"explode\"}}",
