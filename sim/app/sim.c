@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "backend.h"
+#include "caps.h"
 #include "control.h"
 #include "fault.h"
 #include "history.h"
@@ -142,13 +143,23 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     s->auth = sim_auth_store_new(sc, sc->seed);
     sim_auth_store_set_faults(s->auth, s->faults);
 
+    /* Every service's cap from the descriptors the process has, so that a
+     * client within one always finds a descriptor (caps.h). */
+    sim_caps caps;
+    sim_caps_size(&caps, sim_caps_fd_limit(), s->tls, opt->max_clients);
+    char line[320];
+    sim_caps_describe(&caps, line, sizeof(line));
+    if (caps.fits) sim_info("%s", line);
+    else sim_warn("%s", line);
+
     sim_redis_server_config rc = {.bind = s->bind, .port = opt->redis_port, .faults = s->faults,
-                                  .clock = &s->clock};
+                                  .clock = &s->clock, .maxclients = caps.redis};
     s->redis = sim_redis_server_start(loop, &rc, err, errlen);
     if (!s->redis) goto fail;
     sim_auth_config ac = {.bind = s->bind, .port = opt->auth_port, .store = s->auth,
                           .faults = s->faults, .clock = &s->clock, .tls = s->tls ? &s->cert : NULL,
-                          .front_end = sc->front_end == SIM_FRONT_END_GOOGLE, .seed = sc->seed};
+                          .front_end = sc->front_end == SIM_FRONT_END_GOOGLE, .seed = sc->seed,
+                          .max_conns = caps.auth};
     s->auth_svc = sim_auth_service_start(loop, &ac, err, errlen);
     if (!s->auth_svc) goto fail;
 
@@ -169,7 +180,8 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
      * learns the backend's inner port right after (no client knows the port
      * before READY). */
     if (s->tls) {
-        sim_tls_front_config fc = {.bind = s->bind, .port = opt->backend_port, .cert = &s->cert};
+        sim_tls_front_config fc = {.bind = s->bind, .port = opt->backend_port, .cert = &s->cert,
+                                   .max_conns = caps.backend + SIM_CAPS_REFUSING};
         s->tls_front = sim_tls_front_start(loop, &fc, err, errlen);
         if (!s->tls_front) goto fail;
     }
@@ -195,6 +207,7 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         .public_port = s->tls ? sim_tls_front_port(s->tls_front) : 0,
         .tls = s->tls,
         .remote = s->auth_remote,
+        .max_conns = caps.backend,
     };
     s->backend = sim_backend_start(loop, &bc, err, errlen);
     if (!s->backend) goto fail;
@@ -210,6 +223,7 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         .revoke_user = revoke_user,
         .ports = {sim_port(s, "backend"), sim_auth_service_port(s->auth_svc),
                   sim_redis_server_port(s->redis)},
+        .max_conns = caps.control,
     };
     s->control = sim_control_start(loop, &cc, err, errlen);
     if (!s->control) goto fail;

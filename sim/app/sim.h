@@ -26,6 +26,8 @@ typedef struct sim_options {
     const char *tls_key;
     const char *tls_dir;        /* where a generated pair goes; NULL: a fresh private directory */
     double time_scale;          /* every duration stagesim owns runs this many times faster (1) */
+    long max_clients;           /* every service's connection cap; 0: from the descriptor
+                                   limit (caps.h) */
 } sim_options;
 
 void sim_options_default(sim_options *opt);

@@ -69,6 +69,7 @@ typedef struct sim_auth_config {
     const sim_tls_cert *tls;    /* borrowed: serve https; NULL for http */
     int front_end;              /* replies carry Google's front-end headers */
     uint64_t seed;
+    long max_conns;             /* clients at once (caps.h); over it a 503. 0: the default */
 } sim_auth_config;
 sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_config *cfg,
                                          char *err, size_t errlen);

@@ -580,7 +580,8 @@ sim_auth_service *sim_auth_service_start(struct ev_loop *loop, const sim_auth_co
                          .max_body = AUTH_MAX_BODY,
                          .handler = service_handler, .ctx = cfg->store, .faults = cfg->faults,
                          .service = SIM_SVC_AUTH, .clock = cfg->clock, .tls = cfg->tls,
-                         .front_end = cfg->front_end, .seed = cfg->seed};
+                         .front_end = cfg->front_end, .seed = cfg->seed,
+                         .max_conns = cfg->max_conns};
     sim_mhd *m = sim_mhd_start(loop, &mc, err, errlen);
     if (!m)
         return NULL;

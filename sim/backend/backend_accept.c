@@ -12,6 +12,7 @@
  * connection or a handshake before lws answers anything. */
 #include "backend_accept.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 
 #include "auth_remote.h"
 #include "backend_http.h"
+#include "caps.h"
 #include "listener.h"
 #include "sock.h"
 #include "util.h"
@@ -34,6 +36,7 @@
 /* Roughly the size of our 101 answer: a `slow` upgrade takes as long as it
  * would take to trickle out at the rule's rate (lws writes the 101 itself). */
 #define UPGRADE_REPLY_BYTES 160
+#define TOO_MANY "{\"detail\":\"Too many connections\"}"
 
 /* What the pre-read's timer does when a delay ends (pre_part.after_delay). */
 enum {
@@ -97,9 +100,24 @@ static void adopt_now(conn *c) {
     /* The pre-read ends here; lws copies the head it is given. */
     sim_buf head = c->u.pre.head;
     memset(&c->u.pre.head, 0, sizeof(head));
+    int edited = c->u.pre.edited;
+    size_t wire_len = c->u.pre.wire_len;
     sim_backend_http_start(c);
     b->adopting = c;
-    struct lws *wsi = lws_adopt_socket_vhost_readbuf(b->vh, c->fd, head.data, head.len);
+    struct lws *wsi;
+    if (edited) {
+        /* lws reads the head we give it, not the socket's: take that out
+         * (peeked, so it is all there). */
+        char tmp[4096];
+        while (wire_len) {
+            ssize_t n = recv(c->fd, tmp, wire_len < sizeof(tmp) ? wire_len : sizeof(tmp), 0);
+            if (n <= 0) break;
+            wire_len -= (size_t)n;
+        }
+        wsi = lws_adopt_socket_vhost_readbuf(b->vh, c->fd, head.data, head.len);
+    } else {
+        wsi = lws_adopt_socket_vhost(b->vh, c->fd);
+    }
     sim_buf_free(&head);
     /* Claimed by the callback: c is lws's now, and already destroyed when
      * wsi is NULL. */
@@ -295,6 +313,38 @@ static void pre_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     }
 }
 
+/* The methods lws 4.1.6 parses (any other is its 403). */
+static int known_method(const char *m, size_t n) {
+    static const char *const known[] = {"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE",
+                                        "OPTIONS"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0) return 1;
+    return 0;
+}
+
+/* Every % is followed by two hex digits. */
+static int escapes_ok(const char *s) {
+    for (; (s = strchr(s, '%')) != NULL; s += 3)
+        if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2])) return 0;
+    return 1;
+}
+
+/* A Sec-WebSocket-Key is 16 bytes in base64: 22 characters and "==". */
+static int ws_key_ok(const char *v, size_t n) {
+    if (n != 24 || v[22] != '=' || v[23] != '=') return 0;
+    for (size_t i = 0; i < 22; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '+' && v[i] != '/') return 0;
+    return 1;
+}
+
+/* Whether s[0..n) holds word, case aside. */
+static int memmem_case(const char *s, size_t n, const char *word) {
+    size_t w = strlen(word);
+    for (size_t i = 0; i + w <= n; i++)
+        if (sim_strncaseeq(s + i, word, w)) return 1;
+    return 0;
+}
+
 /* The head is complete: parse what we need, cross accept, act. */
 static void pre_head_done(conn *c, char *hend) {
     sim_backend *b = c->b;
@@ -310,6 +360,16 @@ static void pre_head_done(conn *c, char *hend) {
     char method[16], target[4096];
     snprintf(method, sizeof(method), "%.*s", (int)(sp1 - head), head);
     snprintf(target, sizeof(target), "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
+    /* lws answers a method it does not know, or a broken %-escape, with
+     * an HTML 403; FastAPI with 405 and 404. */
+    if (!known_method(head, (size_t)(sp1 - head))) {
+        pre_reply(c, 405, "application/json", "{\"detail\":\"Method Not Allowed\"}");
+        return;
+    }
+    if (!escapes_ok(target)) {
+        pre_reply(c, 404, "application/json", "{\"detail\":\"Not Found\"}");
+        return;
+    }
     char *q = strchr(target, '?');
     const char *query = "";
     if (q) {
@@ -319,8 +379,35 @@ static void pre_head_done(conn *c, char *hend) {
 
     char *v, *ls, *le;
     size_t vlen;
-    int upgrade = head_find(head, hend + 2, "Upgrade", &v, &vlen, NULL, NULL) &&
-                  vlen >= 9 && strcasestr(v, "websocket") && strcasestr(v, "websocket") < v + vlen;
+    int upgrade = 0;
+    if (head_find(head, hend + 2, "Upgrade", &v, &vlen, &ls, &le)) {
+        upgrade = strcmp(method, "GET") == 0 && vlen >= 9 && strcasestr(v, "websocket") &&
+                  strcasestr(v, "websocket") < v + vlen;
+        if (!upgrade) {
+            /* Another protocol, or not a GET: uvicorn serves it as the
+             * plain request it also is; lws would answer its HTML 403. */
+            size_t tail = p->head.len - (size_t)(le - head);
+            memmove(ls, le, tail + 1);
+            p->head.len -= (size_t)(le - ls);
+            hend -= (le - ls);
+            p->edited = 1;
+        }
+    }
+    if (upgrade) {
+        /* What a WebSocket server checks first (RFC 6455 4.2.1), where
+         * lws would close without a word or accept a key that is none. */
+        const char *bad = NULL;
+        if (!head_find(head, hend + 2, "Connection", &v, &vlen, NULL, NULL) ||
+            !memmem_case(v, vlen, "upgrade"))
+            bad = "{\"detail\":\"Missing Connection: Upgrade header\"}";
+        else if (!head_find(head, hend + 2, "Sec-WebSocket-Key", &v, &vlen, NULL, NULL) ||
+                 !ws_key_ok(v, vlen))
+            bad = "{\"detail\":\"Missing or invalid Sec-WebSocket-Key header\"}";
+        if (bad) {
+            pre_reply(c, 400, "application/json", bad);
+            return;
+        }
+    }
     sim_action act;
     if (upgrade) {
         char *sub = NULL, *authz = NULL;
@@ -331,6 +418,7 @@ static void pre_head_done(conn *c, char *hend) {
             memmove(ls, le, tail + 1);
             p->head.len -= (size_t)(le - ls);
             hend -= (le - ls);
+            p->edited = 1;
         }
         if (head_find(head, hend + 2, "Authorization", &v, &vlen, NULL, NULL))
             authz = sim_xstrndup(v, vlen);
@@ -339,9 +427,21 @@ static void pre_head_done(conn *c, char *hend) {
                                           sub, authz, query, sim_backend_now_ms(b));
         free(sub);
         free(authz);
+        if (c->over_cap) {
+            /* Refused as a WebSocket: the 101, then 1013 (ws_session.c);
+             * no fault crossing and no ordinal, it is no connection of the
+             * service's. */
+            c->upgrade->over_cap = 1;
+            adopt(c);
+            return;
+        }
         c->ordinal = ++b->ws_conns;
         snprintf(p->method, sizeof(p->method), "%.7s", method);
         upgrade_request(c);
+        return;
+    }
+    if (c->over_cap) {
+        pre_reply(c, 503, "application/json", TOO_MANY);
         return;
     }
     c->ordinal = ++b->http_conns;
@@ -358,35 +458,56 @@ static void pre_head_done(conn *c, char *hend) {
     }
 }
 
-/* Reads the request head (and whatever came with it: lws gets it all). A
- * head still incomplete waits for the socket to be readable again, which it
- * is only when more bytes come. */
+/* Peeks at the request head until it is whole; the bytes stay in the
+ * socket. lws 4.1.6 counts a body wrong when it gets part of it in an
+ * adopted buffer and the rest from the socket (more body bytes than the
+ * Content-Length, the head's among them; then no BODY_COMPLETION, so no
+ * answer, or the body's tail read as the next request): so lws reads the
+ * request from the socket itself, and gets a buffer only for an edited head,
+ * an upgrade's, which has no body. While the head is incomplete,
+ * SO_RCVLOWAT makes the socket readable only when more than what was
+ * peeked has come: no polling (docs/libraries.md §2.7). */
 static void pre_read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop, (void)revents;
     conn *c = of_io(w);
     pre_part *p = &c->u.pre;
-    sim_buf_reserve(&p->head, HEAD_MAX + 2 - p->head.len);
-    ssize_t n = recv(c->fd, p->head.data + p->head.len, HEAD_MAX + 1 - p->head.len, 0);
+    sim_buf_reserve(&p->head, HEAD_MAX + 2);
+    ssize_t n = recv(c->fd, p->head.data, HEAD_MAX + 1, MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     if (n <= 0) {
         sim_backend_accept_close(c);
         return;
     }
-    p->head.len += (size_t)n;
-    p->head.data[p->head.len] = '\0';
-    char *hend = memmem(p->head.data, p->head.len, "\r\n\r\n", 4);
+    char *hend = memmem(p->head.data, (size_t)n, "\r\n\r\n", 4);
     if (!hend || (size_t)(hend - p->head.data) > HEAD_MAX) {
-        if (p->head.len > HEAD_MAX)
+        if (n > HEAD_MAX) {
             pre_reply(c, 431, NULL, "{\"detail\":\"Request Header Fields Too Large\"}");
+            return;
+        }
+        int lowat = (int)n + 1;
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
         return;
     }
-    if (memchr(p->head.data, '\0', (size_t)(hend - p->head.data))) {
-        pre_reply(c, 400, NULL, "{\"detail\":\"Bad Request\"}");
+    int lowat = 1;
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+    p->head.len = p->wire_len = (size_t)(hend + 4 - p->head.data);
+    p->head.data[p->head.len] = '\0';
+    /* A head uvicorn would refuse is refused here, in JSON, before lws
+     * answers it its own way: HTML, silence, or a loop that never returns
+     * (docs/errors.md). */
+    const char *why;
+    int status = sim_http_head_check(p->head.data, p->head.len, &why);
+    if (status) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"detail\":\"%s\"}", why);
+        pre_reply(c, status, "application/json", body);
         return;
     }
     ev_io_stop(c->b->loop, &p->io);
     pre_head_done(c, hend);
 }
+
+static void refuse(void *ctx, int fd);
 
 static void on_client(void *ctx, int fd) {
     sim_backend *b = ctx;
@@ -394,10 +515,23 @@ static void on_client(void *ctx, int fd) {
         close(fd);
         return;
     }
+    /* Over the cap (caps.h) a client is refused as what it asks for: its
+     * head is read to tell an upgrade (1013) from a request (503). A few
+     * at a time: past those, the 503 at once. */
+    int over_cap = (long)(b->nconns - b->nrefusing) >= b->cfg.max_conns;
+    if (over_cap && b->nrefusing >= SIM_CAPS_REFUSING) {
+        refuse(b, fd);
+        close(fd);
+        return;
+    }
     /* lws writes HTTP headers and body separately: without this, Nagle
      * and the client's delayed ACK add ~40 ms to every keep-alive reply. */
     sim_sock_nodelay(fd);
     conn *c = sim_backend_conn_new(b, fd);
+    if (over_cap) {
+        c->over_cap = 1;
+        b->nrefusing++;
+    }
     pre_part *p = &c->u.pre;
     ev_io_init(&p->io, pre_read_cb, fd, EV_READ);
     ev_io_start(b->loop, &p->io);
@@ -405,18 +539,19 @@ static void on_client(void *ctx, int fd) {
     ev_timer_start(b->loop, &p->timer);
 }
 
-/* A client taken while descriptors ran out: the backend's 503. */
+/* A client taken while descriptors ran out, or over the cap while others
+ * are being refused: the backend's 503, unread. */
 static void refuse(void *ctx, int fd) {
     (void)ctx;
     char buf[512];
-    size_t n = sim_http_raw(buf, sizeof(buf), 503, "application/json", NULL,
-                            "{\"detail\":\"Too many connections\"}");
+    size_t n = sim_http_raw(buf, sizeof(buf), 503, "application/json", NULL, TOO_MANY);
     (void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* ---- the listening socket ------------------------------------------------- */
 
 int sim_backend_accept_listen(sim_backend *b, char *err, size_t errlen) {
+    if (b->cfg.max_conns <= 0) b->cfg.max_conns = SIM_CAPS_MAX;
     sim_listener_config lc = {.who = "backend", .bind = b->bind, .port = b->cfg.port,
                               .backlog = 1024, .on_accept = on_client, .on_refuse = refuse,
                               .ctx = b};

@@ -30,6 +30,8 @@ typedef struct sim_backend_config {
     /* Validate tokens at the auth service (scenario auth.validation
      * "remote"); borrowed, NULL: locally with the shared secret. */
     struct sim_auth_remote *remote;
+    long max_conns;             /* HTTP and WebSocket connections at once (caps.h); over it
+                                   a 503, or 1013 for an upgrade. 0: SIM_CAPS_MAX */
 } sim_backend_config;
 
 #endif

@@ -73,6 +73,7 @@ conn *sim_backend_conn_new(sim_backend *b, int fd) {
     c->b = b;
     c->fd = fd;
     c->kind = C_PRE;
+    b->nconns++;
     c->next = b->conns;
     if (b->conns) b->conns->prev = c;
     b->conns = c;
@@ -129,6 +130,8 @@ void sim_backend_conn_free(conn *c) {
     if (c->fd >= 0 && c->kind == C_PRE) close(c->fd);
     sim_ws_handshake_free(c->upgrade);
     if (b->adopting == c) b->adopting = NULL;
+    b->nconns--;
+    if (c->over_cap) b->nrefusing--;
     free(c);
     if (was_ws && b->shutting_down && b->nws == 0 && !b->done_called)
         ev_feed_event(b->loop, &b->done_timer, EV_TIMER);

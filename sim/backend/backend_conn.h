@@ -31,7 +31,9 @@ typedef enum { C_PRE, C_HTTP, C_WS } conn_kind;
 typedef struct pre_part {
     ev_io io;
     ev_timer timer;              /* the pre-read's timeout, or the end of a delay */
-    sim_buf head;                /* what was read of it (and after it), edited for lws */
+    sim_buf head;                /* the head as peeked, edited for lws */
+    size_t wire_len;             /* its length in the socket, where it still is */
+    int edited;                  /* a line was taken out: lws gets it from us, not the socket */
     char method[8];              /* the request's, for the upgrade's crossings */
     int after_delay;             /* what the timer does when a delay ends (PRE_*) */
     /* A refusal of the upgrade that waits for a delay; copied: the rule may
@@ -62,6 +64,7 @@ typedef struct http_part {
     char ctype[256];             /* a fault reply's content type: resp.content_type points
                                     here, never into the rule (deleted while a reply waits) */
     int req_started, resp_ready, headers_sent, close_now, is_head;
+    int late_completions;        /* BODY_COMPLETIONs after req_started (http_request) */
     size_t body_off;
     history_req *hreq;
     ev_timer timer;              /* DELAY of a request or response, SLOW ticks */
@@ -95,6 +98,7 @@ struct conn {
     int fd;
     uint64_t ordinal;            /* per service kind (HTTP, WebSocket), from 1 */
     int hung;                    /* HANG before the session: answer nothing more */
+    int over_cap;                /* accepted over max_conns: refused once its head is read */
     int aborted;                 /* ABORT: TCP cut, nothing more */
     /* An upgrade's facts, from the pre-read or from CONFIRM_UPGRADE, until
      * ESTABLISHED hands them to the session. Owned, NULL when none. */
@@ -124,6 +128,8 @@ struct sim_backend {
     conn *adopting;               /* the socket lws is adopting, claimed in its callback */
     uint64_t http_conns, ws_conns;
     size_t nws;
+    size_t nconns;                /* in conns, over_cap ones included */
+    size_t nrefusing;             /* of those, over_cap */
     sim_backend_routes routes;
     sim_ws_session_config ws_cfg; /* shared by every session */
     sim_ws_session_env ws_env;

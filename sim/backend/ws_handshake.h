@@ -20,6 +20,9 @@ typedef struct sim_ws_handshake {
     sim_ws_auth auth;             /* owned: the token, its source, the subprotocol to echo */
     sim_auth_status auth_status;  /* the token's check; SIM_AUTH_OK without a token */
     char user_id[128];            /* "" when nobody: a bad token, or no token when rejected */
+    /* Over the backend's connection cap: the upgrade goes through, then
+     * 1013, before anything else (docs/errors.md). */
+    int over_cap;
     char jti[64];                 /* the good token's, "" without one */
     int remote;                   /* judged by the auth service (auth.validation "remote") */
     double exp;                   /* its exp claim, epoch s */

@@ -585,6 +585,10 @@ sim_ws_session *sim_ws_session_new(const sim_ws_session_config *cfg,
 
 void sim_ws_session_open(sim_ws_session *s, int64_t now_ms) {
     const sim_ws_handshake *hs = s->hs;
+    if (hs->over_cap) {
+        session_close(s, 1013, "Try Again Later", now_ms);
+        return;
+    }
     if (hs->auth.unsupported) {
         session_close(s, 1003, "No supported subprotocols", now_ms);
         return;

@@ -91,7 +91,7 @@ sim_ws_session *sim_ws_session_new(const sim_ws_session_config *cfg,
                                    uint64_t ordinal);
 void sim_ws_session_free(sim_ws_session *s);
 
-/* The upgrade is through: 1003 for unsupported subprotocols, AUTH_FAILED
+/* The upgrade is through: 1013 over the connection cap, 1003 for unsupported subprotocols, AUTH_FAILED
  * then 1008 for a bad token, a ws.accept close, or else the welcome (or the
  * ws.accept replacement) -- behind the start-up gate while the simulated
  * start-up is before phase `services` (docs/contract.md §1.3). */

@@ -96,10 +96,13 @@ const char *sim_http_reason(int status) {
     case 422: return "Unprocessable Entity";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
 }
@@ -182,4 +185,87 @@ size_t sim_http_raw(char *out, size_t outlen, int status, const char *ctype,
                      status, sim_http_reason(status), ctype, strlen(body),
                      extra_headers ? extra_headers : "", body);
     return n < 0 ? 0 : ((size_t)n < outlen ? (size_t)n : outlen - 1);
+}
+
+/* ---- request heads ---------------------------------------------------------- */
+
+/* RFC 9110 tchar: what a method or a header name is made of. */
+static int is_tchar(unsigned char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static int refuse_head(const char **detail, int status, const char *text) {
+    *detail = text;
+    return status;
+}
+
+int sim_http_head_check(const char *head, size_t len, const char **detail) {
+    const char *end = head + len, *eol = NULL;
+    for (const char *p = head; p + 1 < end; p++)
+        if (p[0] == '\r' && p[1] == '\n') {
+            eol = p;
+            break;
+        }
+    if (!eol || memchr(head, '\0', len)) return refuse_head(detail, 400, "Bad Request");
+    /* METHOD SP target SP HTTP/d.d */
+    const char *p = head;
+    while (p < eol && is_tchar((unsigned char)*p)) p++;
+    if (p == head || p == eol || *p != ' ') return refuse_head(detail, 400, "Bad Request");
+    const char *target = ++p;
+    while (p < eol && (unsigned char)*p > ' ' && *p != 0x7f) p++;
+    if (p == target || p == eol || *p != ' ') return refuse_head(detail, 400, "Bad Request");
+    const char *ver = ++p;
+    if (eol - ver != 8 || memcmp(ver, "HTTP/", 5) != 0 || !isdigit((unsigned char)ver[5]) ||
+        ver[6] != '.' || !isdigit((unsigned char)ver[7]))
+        return refuse_head(detail, 400, "Bad Request");
+    if (ver[5] != '1' || (ver[7] != '0' && ver[7] != '1'))
+        return refuse_head(detail, 505, "HTTP Version Not Supported");
+    int http11 = ver[7] == '1', host = 0, te = 0, cl = 0, blank = 0;
+    long long clen = -1;
+    /* name ":" value, one a line; the head ends with an empty line. */
+    for (const char *line = eol + 2; line < end; line = eol + 2) {
+        eol = NULL;
+        for (const char *q = line; q + 1 < end; q++)
+            if (q[0] == '\r' && q[1] == '\n') {
+                eol = q;
+                break;
+            }
+        if (!eol) return refuse_head(detail, 400, "Bad Request");
+        if (eol == line) {
+            blank = 1;
+            break;
+        }
+        const char *q = line;
+        while (q < eol && is_tchar((unsigned char)*q)) q++;
+        /* No name, no colon, a space before it, or a folded line. */
+        if (q == line || q == eol || *q != ':') return refuse_head(detail, 400, "Bad Request");
+        size_t nl = (size_t)(q - line);
+        const char *v = q + 1, *ve = eol;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        if (nl == 4 && sim_strncaseeq(line, "host", 4)) host = 1;
+        if (nl == 17 && sim_strncaseeq(line, "transfer-encoding", 17)) {
+            if (te || ve - v != 7 || !sim_strncaseeq(v, "chunked", 7))
+                return refuse_head(detail, 501, "Not Implemented");
+            te = 1;
+        }
+        if (nl == 14 && sim_strncaseeq(line, "content-length", 14)) {
+            long long n = 0;
+            if (v == ve || ve - v > 18) return refuse_head(detail, 400, "Bad Request");
+            for (const char *d = v; d < ve; d++) {
+                if (!isdigit((unsigned char)*d)) return refuse_head(detail, 400, "Bad Request");
+                n = n * 10 + (*d - '0');
+            }
+            /* The same length twice is one length (RFC 9110 8.6); two are
+             * a request smuggler's. */
+            if (cl && n != clen) return refuse_head(detail, 400, "Bad Request");
+            cl = 1;
+            clen = n;
+        }
+    }
+    if (!blank) return refuse_head(detail, 400, "Bad Request");
+    if (te && cl) return refuse_head(detail, 400, "Bad Request");
+    if (http11 && !host) return refuse_head(detail, 400, "Bad Request");
+    return 0;
 }

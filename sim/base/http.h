@@ -64,6 +64,17 @@ const char *sim_http_reason(int status);
 size_t sim_http_raw(char *out, size_t outlen, int status, const char *ctype,
                     const char *extra_headers, const char *body);
 
+/* Checks a request head (its first byte to its empty line, CRLFs included)
+ * the way uvicorn's parser refuses heads: a request line that is not
+ * METHOD SP target SP HTTP/d.d, a header line without a name and a colon
+ * (folded lines included), a Content-Length that is not digits or two that
+ * differ, Content-Length beside Transfer-Encoding, HTTP/1.1 without Host,
+ * a NUL byte. Returns 0 for a head fit to be served, else the status to
+ * answer (400; 505 for an HTTP version other than 1.0 and 1.1; 501 for a
+ * Transfer-Encoding other than chunked) with its reason in *detail
+ * (static). */
+int sim_http_head_check(const char *head, size_t len, const char **detail);
+
 /* Adds the headers Google's front end put on every staging response
  * (Server: Google Frontend, Via: 1.1 google, an X-Cloud-Trace-Context made
  * from the seed and the request's ordinals) to r->extra_headers. */

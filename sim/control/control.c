@@ -383,7 +383,8 @@ sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *c
     sim_mhd_config mc = {.who = "control", .bind = cfg->token ? cfg->bind : "127.0.0.1",
                          .port = cfg->port, .max_body = CONTROL_MAX_BODY,
                          .handler = service_handler, .ctx = ctl, .faults = cfg->faults,
-                         .service = SIM_SVC_CONTROL, .clock = cfg->clock};
+                         .service = SIM_SVC_CONTROL, .clock = cfg->clock,
+                         .max_conns = cfg->max_conns};
     ctl->mhd = sim_mhd_start(loop, &mc, err, errlen);
     if (!ctl->mhd) {
         free((char *)ctl->cfg.token);

@@ -40,6 +40,7 @@ typedef struct sim_control_config {
      * sim_auth_store_revoke_user), ctx lifecycle_ctx. NULL: 404. */
     void (*revoke_user)(void *ctx, const char *user_id);
     int ports[4];                /* backend, auth, redis; control's own is filled in */
+    long max_conns;              /* clients at once (caps.h); over it a 503. 0: the default */
 } sim_control_config;
 
 sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *cfg, char *err,

@@ -21,12 +21,12 @@
 #include <ev.h>
 #include <microhttpd.h>
 
+#include "caps.h"
 #include "listener.h"
 #include "sock.h"
 #include "util.h"
 
-/* Clients one server holds at once; one more gets a 503. */
-#define MHD_CONNECTIONS_MAX 10000
+#define BODY_DRAIN_MAX (16u << 20)   /* as the backend's: bodies over the cap read and dropped */
 
 typedef struct conn {
     struct conn *prev, *next;   /* in sim_mhd's list, for a crash to cut */
@@ -35,6 +35,7 @@ typedef struct conn {
     uint64_t nreq;        /* requests seen on this connection */
     char *query;          /* raw query of the current request (URI log callback) */
     int abort;            /* the fault engine cut it at accept */
+    int over_cap;         /* taken over max_conns: its request is read, then refused */
 } conn;
 
 typedef enum {
@@ -80,6 +81,11 @@ struct sim_mhd {
     uint64_t nconn;
     size_t open;              /* connections MHD holds now */
     conn *conns;              /* their list */
+    size_t npending;          /* clients whose first head we are still waiting for */
+    size_t refusing;          /* of both, over_cap */
+    int adding_over_cap;      /* the connection MHD_add_connection is adding is over_cap */
+    int adding_seen;          /* ... and MHD reported it */
+    struct pending *pending;  /* list head */
     req *suspended;           /* list head */
     char lastlog[256];        /* last MHD message, for start-up errors */
 };
@@ -429,6 +435,18 @@ static enum MHD_Result handle(req *r, const char *url, const char *method) {
     return send_reply(r, url, method);
 }
 
+/* A request on a connection over the cap: read whole (a client that is
+ * still writing when the socket closes sees a broken pipe, not the
+ * answer), then the 503 without crossing anything, and the connection
+ * closes. */
+static enum MHD_Result refuse_request(req *r) {
+    sim_http_response_free(&r->resp);
+    sim_http_response_init(&r->resp);
+    sim_http_detail(&r->resp, MHD_HTTP_SERVICE_UNAVAILABLE, "Too many connections");
+    snprintf(r->resp.extra_headers, sizeof r->resp.extra_headers, "Connection: close\r\n");
+    return queue(r);
+}
+
 /* The access handler: first call allocates the request, upload calls
  * append (up to max_body, the rest is discarded and answered 413), the last
  * call crosses the fault engine and answers. After a resume (DELAY) MHD
@@ -453,13 +471,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         *con_cls = r;
         if (r->k && r->k->abort)
             return MHD_NO;
-        /* A declared length over the cap is answered before the body is
-         * read; MHD then closes the connection instead of reading it. */
+        /* A declared length over the cap: the body is read and dropped,
+         * then answered 413 (answered at once, a client still writing
+         * would see a broken pipe, not the 413). Past BODY_DRAIN_MAX it is
+         * answered at once; MHD then closes instead of reading. */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > m->cfg.max_body) {
+        unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
+        if (clen > m->cfg.max_body) {
+            if (r->k && r->k->over_cap)
+                return refuse_request(r);
             r->too_large = 1;
-            return handle(r, url, method);
+            if (clen > BODY_DRAIN_MAX)
+                return handle(r, url, method);
         }
         return MHD_YES;
     }
@@ -486,6 +510,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return handle(r, url, method);
     if (r->state == R_DELAY_SEND)
         return queue(r);
+    if (r->k && r->k->over_cap)
+        return refuse_request(r);
 
     sim_wire w;
     sim_action a;
@@ -525,7 +551,6 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     w.proto = "http";
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn *k = sim_xcalloc(1, sizeof *k);
-        k->ordinal = ++m->nconn;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         k->fd = ci ? ci->connect_fd : -1;
@@ -534,6 +559,14 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         m->conns = k;
         m->open++;
         *socket_context = k;
+        m->adding_seen = 1;
+        if (m->adding_over_cap) {
+            /* Not one of the service's connections: no ordinal, no crossing
+             * (counted in m->refusing since on_client). */
+            k->over_cap = 1;
+            return;
+        }
+        k->ordinal = ++m->nconn;
         w.point = SIM_WIRE_ACCEPT;
         w.conn = k->ordinal;
         sim_faults_cross(m->cfg.faults, &w, now_ms(m), &a);
@@ -550,6 +583,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (k->prev) k->prev->next = k->next;
         else m->conns = k->next;
         if (k->next) k->next->prev = k->prev;
+        if (k->over_cap) {
+            m->refusing--;
+            free(k->query);
+            free(k);
+            *socket_context = NULL;
+            return;
+        }
         w.point = SIM_WIRE_CLOSE;
         w.conn = k->ordinal;
         w.msg = k->nreq;
@@ -576,8 +616,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 
 /* ---- life cycle (docs/lifecycle.md) --------------------------------------- */
 
+static void pending_close_all(sim_mhd *m);
+
 void sim_mhd_crash(sim_mhd *m) {
     sim_listener_close(m->listener);
+    pending_close_all(m);   /* clients MHD has not seen yet */
     /* Every connection ends as the process's death would end it: MHD sees
      * the socket shut and closes it; a suspended request is resumed to be
      * closed. */
@@ -593,8 +636,9 @@ int sim_mhd_restart(sim_mhd *m, char *err, size_t errlen) {
 
 /* ---- start / stop -------------------------------------------------------- */
 
-/* A client over the connection cap, or one taken while descriptors ran
- * out: the service's 503 with a JSON body, as far as the socket takes it. */
+/* A client taken while descriptors ran out, or over the connection cap
+ * while SIM_CAPS_REFUSING others are being refused: the service's 503 with
+ * a JSON body, unread, as far as the socket takes it. */
 static void refuse(void *ctx, int fd) {
     (void)ctx;
     char buf[512];
@@ -603,24 +647,152 @@ static void refuse(void *ctx, int fd) {
     (void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* Our listener accepted a client: MHD takes it over (MHD_add_connection
- * closes it itself when it cannot). */
-static void on_client(void *ctx, int fd) {
-    sim_mhd *m = ctx;
-    if (m->open >= MHD_CONNECTIONS_MAX) {
-        refuse(m, fd);
-        close(fd);
-        return;
-    }
+/* MHD takes the client over (MHD_add_connection closes it itself when it
+ * cannot). */
+static void hand_over(sim_mhd *m, int fd, int over_cap) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
         close(fd);
+        if (over_cap) m->refusing--;
         return;
     }
-    sim_sock_nodelay(fd);
+    /* MHD reports the new connection (on_connection) from inside this call. */
+    m->adding_over_cap = over_cap;
+    m->adding_seen = 0;
     MHD_add_connection(m->d, fd, (struct sockaddr *)&ss, sl);
+    if (over_cap && !m->adding_seen) m->refusing--;
+    m->adding_over_cap = 0;
     run(m);
+}
+
+/* ---- the first request head, before MHD --------------------------------------
+ *
+ * libmicrohttpd 0.9.75 answers a malformed head with an HTML page (400, 431,
+ * 505), writes its 400 head twice for a bad Content-Length, and closes
+ * without a word on a request line it cannot read. So a client's first head
+ * is peeked at (MSG_PEEK: MHD still reads it all) and checked as uvicorn
+ * would (sim_http_head_check); a bad one gets a JSON answer instead and MHD
+ * never sees it. While the head is incomplete, SO_RCVLOWAT makes the socket
+ * readable only when more than what was peeked has come: no polling. Later
+ * requests on a keep-alive connection, and TLS, are MHD's own
+ * (docs/errors.md). */
+
+#define HEAD_MAX 16384            /* as the backend's pre-read: more → 431 */
+#define HEAD_TIMEOUT_S 60.0       /* MHD_OPTION_CONNECTION_TIMEOUT's */
+
+typedef struct pending {
+    sim_mhd *m;
+    int fd;
+    int over_cap;
+    ev_io io;
+    ev_timer timer;
+    struct pending *prev, *next;
+} pending;
+
+static void pending_free(pending *p, int close_fd) {
+    sim_mhd *m = p->m;
+    ev_io_stop(m->loop, &p->io);
+    ev_timer_stop(m->loop, &p->timer);
+    if (p->prev) p->prev->next = p->next;
+    else m->pending = p->next;
+    if (p->next) p->next->prev = p->prev;
+    m->npending--;
+    if (close_fd) {
+        close(p->fd);
+        if (p->over_cap) m->refusing--;
+    }
+    free(p);
+}
+
+static void pending_close_all(sim_mhd *m) {
+    while (m->pending) pending_free(m->pending, 1);
+}
+
+/* A bad head's answer; what the client sent is read first, so that the
+ * close sends a FIN after the answer, not a reset before it. */
+static void head_refuse(pending *p, int status, const char *detail) {
+    char buf[512], body[160], tmp[4096];
+    snprintf(body, sizeof body, "{\"detail\":\"%s\"}", detail);
+    size_t n = sim_http_raw(buf, sizeof buf, status, "application/json", NULL, body);
+    for (int i = 0; i < 8 && recv(p->fd, tmp, sizeof tmp, MSG_DONTWAIT) > 0; i++) {}
+    (void)!send(p->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(p->fd, SHUT_WR);
+    pending_free(p, 1);
+}
+
+static void on_head(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop, (void)revents;
+    pending *p = w->data;
+    static char buf[HEAD_MAX + 1];
+    ssize_t n = recv(p->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n <= 0) {
+        pending_free(p, 1);   /* gone before a request */
+        return;
+    }
+    /* RFC 9112 2.2: empty lines before a request line are ignored. */
+    size_t skip = 0;
+    while (skip + 1 < (size_t)n && buf[skip] == '\r' && buf[skip + 1] == '\n') skip += 2;
+    char *end = memmem(buf + skip, (size_t)n - skip, "\r\n\r\n", 4);
+    if (!end) {
+        if ((size_t)n > HEAD_MAX) {
+            head_refuse(p, 431, "Request Header Fields Too Large");
+            return;
+        }
+        int lowat = (int)n + 1;
+        setsockopt(p->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+        return;
+    }
+    const char *why;
+    int status = sim_http_head_check(buf + skip, (size_t)(end + 4 - buf) - skip, &why);
+    if (status) {
+        head_refuse(p, status, why);
+        return;
+    }
+    int lowat = 1, fd = p->fd, over_cap = p->over_cap;
+    setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+    sim_mhd *m = p->m;
+    pending_free(p, 0);
+    hand_over(m, fd, over_cap);
+}
+
+static void on_head_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    pending_free(w->data, 1);
+}
+
+/* Our listener accepted a client. */
+static void on_client(void *ctx, int fd) {
+    sim_mhd *m = ctx;
+    /* Over the cap (caps.h) a client's request is read and answered 503,
+     * a few at a time; past those, the 503 at once. */
+    int over_cap = (long)(m->open + m->npending - m->refusing) >= m->cfg.max_conns;
+    if (over_cap && m->refusing >= SIM_CAPS_REFUSING) {
+        refuse(m, fd);
+        close(fd);
+        return;
+    }
+    if (over_cap) m->refusing++;
+    sim_sock_nodelay(fd);
+    if (m->cfg.tls) {
+        hand_over(m, fd, over_cap);   /* the head is inside TLS: MHD's */
+        return;
+    }
+    pending *p = sim_xcalloc(1, sizeof *p);
+    p->m = m;
+    p->fd = fd;
+    p->over_cap = over_cap;
+    p->next = m->pending;
+    if (m->pending) m->pending->prev = p;
+    m->pending = p;
+    m->npending++;
+    ev_io_init(&p->io, on_head, fd, EV_READ);
+    p->io.data = p;
+    ev_io_start(m->loop, &p->io);
+    ev_timer_init(&p->timer, on_head_timeout, HEAD_TIMEOUT_S, 0.);
+    p->timer.data = p;
+    ev_timer_start(m->loop, &p->timer);
 }
 
 sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *err, size_t errlen) {
@@ -628,6 +800,7 @@ sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *er
     m->loop = loop;
     m->cfg = *cfg;
     m->cfg.bind = NULL;   /* borrowed: not kept */
+    if (m->cfg.max_conns <= 0) m->cfg.max_conns = SIM_CAPS_MAX;
     /* We accept, through the shared listener (listener.h), and hand each
      * client to MHD: running out of descriptors is then handled as for
      * every other service, and MHD never stops accepting for good. */
@@ -638,7 +811,8 @@ sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *er
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, m},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, m},
         {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, MHD_CONNECTIONS_MAX + 16, NULL},
+        /* Never reached: on_client refuses first, in words. */
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)m->cfg.max_conns + SIM_CAPS_REFUSING + 16, NULL},
         {MHD_OPTION_END, 0, NULL},   /* the TLS pair goes here */
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
@@ -702,6 +876,7 @@ void sim_mhd_stop(sim_mhd *m) {
     }
     if (resumed)
         MHD_run(m->d);
+    pending_close_all(m);
     sim_listener_free(m->listener);
     ev_io_stop(m->loop, &m->io);
     ev_timer_stop(m->loop, &m->tick);

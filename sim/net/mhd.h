@@ -19,6 +19,8 @@ typedef struct sim_mhd_config {
     const char *bind;           /* borrowed, for the start only */
     int port;                   /* 0 picks a free port */
     size_t max_body;            /* larger bodies get 413 with a JSON detail */
+    long max_conns;             /* clients held at once (caps.h); one more gets a 503.
+                                   0: SIM_CAPS_MAX */
     sim_mhd_handler handler;
     void *ctx;                  /* handler's, borrowed */
     sim_faults *faults;         /* borrowed: every request and reply crosses it */

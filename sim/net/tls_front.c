@@ -57,6 +57,7 @@ struct sim_tls_front {
     sim_listener *listener;
     ev_timer kick;
     relay *relays;
+    long nrelays;
 };
 
 static void relay_unlink(relay *r) {
@@ -64,6 +65,7 @@ static void relay_unlink(relay *r) {
     else if (r->f->relays == r) r->f->relays = r->next;
     if (r->next) r->next->prev = r->prev;
     r->prev = r->next = NULL;
+    r->f->nrelays--;
 }
 
 /* Closes the loopback leg; the relay itself goes with the wsi (RAW_CLOSE). */
@@ -193,6 +195,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         r->next = f->relays;
         if (f->relays) f->relays->prev = r;
         f->relays = r;
+        f->nrelays++;
         sim_sock_nodelay(lws_get_socket_fd(wsi));
         return inner_open(r) ? -1 : 0;
     case LWS_CALLBACK_RAW_RX:
@@ -231,6 +234,10 @@ static const struct lws_protocols protocols[] = {
 
 static void on_client(void *ctx, int fd) {
     sim_tls_front *f = ctx;
+    if (f->cfg.max_conns > 0 && f->nrelays >= f->cfg.max_conns) {
+        close(fd);
+        return;
+    }
     lws_sock_file_fd_type sock = {.sockfd = fd};
     /* lws closes fd itself when adoption fails. */
     lws_adopt_descriptor_vhost(f->vh, LWS_ADOPT_SOCKET | LWS_ADOPT_ALLOW_SSL, sock,

@@ -19,6 +19,9 @@ typedef struct sim_tls_front_config {
     int port;                   /* public TLS port; 0 picks a free one */
     int inner_port;             /* the plaintext listener on 127.0.0.1; or set it below */
     const sim_tls_cert *cert;   /* borrowed, outlives the front */
+    long max_conns;             /* relays at once; more are closed unanswered (no handshake,
+                                   no words). The backend's cap plus its refusals (caps.h),
+                                   so that the backend refuses in words first. 0: none */
 } sim_tls_front_config;
 
 sim_tls_front *sim_tls_front_start(struct ev_loop *loop, const sim_tls_front_config *cfg,

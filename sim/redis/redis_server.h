@@ -16,7 +16,7 @@ typedef struct sim_redis_server_config {
     int port;                   /* 0 picks a free port */
     sim_faults *faults;         /* borrowed */
     const sim_clock *clock;     /* borrowed */
-    long long maxclients;       /* 0: Redis's default, 10000 */
+    long long maxclients;       /* 0: Redis's default, 10000; else the cap of caps.h */
 } sim_redis_server_config;
 
 /* Listens on bind:port. NULL with err on failure. */

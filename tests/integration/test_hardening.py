@@ -17,7 +17,7 @@ import httpx
 import redis
 import websockets
 
-from harness import STAGESIM, Sim, login
+from harness import STAGESIM, Sim, login, wait_for
 
 
 def cpu_seconds(pid):
@@ -61,12 +61,14 @@ class StalledHeads(unittest.TestCase):
 class OutOfDescriptors(unittest.TestCase):
     """With the descriptor limit forced low (prlimit), idle clients fill it;
     no listener spins or floods its log meanwhile, the clients over it get
-    the service's refusal, and once they go every service answers again."""
+    the service's refusal, and once they go every service answers again.
+    The connection caps would refuse them all before the descriptors ran
+    out (ConnectionCaps): --max-clients lifts them past the limit here."""
 
     LIMIT = 128
 
     def test_fill_and_release(self):
-        sim = Sim(wrap=["prlimit", "--nofile=%d" % self.LIMIT])
+        sim = Sim("--max-clients", "10000", wrap=["prlimit", "--nofile=%d" % self.LIMIT])
         held = []
         try:
             with open("/proc/%d/limits" % sim.proc.pid) as f:
@@ -127,6 +129,153 @@ class OutOfDescriptors(unittest.TestCase):
         self.assertGreaterEqual(len(lines), 1, sim.stderr[-2000:])
         self.assertLess(len(lines), 60, "%d lines about it: a flood" % len(lines))
         self.assertLess(len(sim.stderr), 200000, "the log stays small")
+
+
+def http_keepalive(port, path):
+    """A raw HTTP/1.1 client that sends one request and reads its reply,
+    keeping the connection open: (socket, status, body)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else None
+    return s, status, body
+
+
+class ConnectionCaps(unittest.TestCase):
+    """Every service's connection cap comes from the descriptor limit
+    (sim/net/caps.h: 64 kept, then four shares for the backend, two for
+    Redis, one each for auth and control). Each service, filled to its cap
+    with idle clients, refuses the next one in its own words: Redis
+    -ERR max number of clients reached, auth and control and backend HTTP a
+    503 with a JSON body, a backend WebSocket upgrade 1013 after the 101;
+    and once the clients go, every service answers again."""
+
+    LIMIT = 256
+    CAPS = {"backend": 96, "redis": 48, "auth": 24, "control": 24}   # (256 - 64) / 8 shares
+
+    def test_refusals_at_each_cap(self):
+        sim = Sim(wrap=["prlimit", "--nofile=%d" % self.LIMIT])
+        held = []
+        try:
+            # Redis: the backend's own client is one of maxclients; wait
+            # for it, so that it does not take a place meanwhile.
+            r = redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=10)
+            self.assertEqual(r.config_get("maxclients"), {"maxclients": str(self.CAPS["redis"])})
+            info = wait_for(lambda: (lambda i: i if i["connected_clients"] >= 2 else None)(
+                r.info("clients")))
+            for _ in range(self.CAPS["redis"] - info["connected_clients"]):
+                s = socket.create_connection(("127.0.0.1", sim.redis), timeout=10)
+                s.sendall(b"PING\r\n")
+                self.assertEqual(s.recv(64), b"+PONG\r\n")
+                held.append(s)
+            s = socket.create_connection(("127.0.0.1", sim.redis), timeout=10)
+            self.assertEqual(s.recv(64), b"-ERR max number of clients reached\r\n")
+            self.assertEqual(s.recv(64), b"", "then closed")
+            s.close()
+            # redis-py 4.3.4 finds the error waiting before its first command
+            # and says "Connection not ready" (or the error's text): against
+            # redis-server 7.0 at maxclients it does the same.
+            with self.assertRaises(redis.exceptions.ConnectionError):
+                redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=10).ping()
+            out = subprocess.run(["redis-cli", "-p", str(sim.redis), "PING"], capture_output=True,
+                                 text=True, timeout=30)
+            self.assertIn("max number of clients reached", out.stdout + out.stderr)
+            self.assertTrue(r.ping(), "a client within the cap is still served")
+
+            # Auth and control: clients that made one request and stay.
+            for name, port, path in (("auth", sim.auth, "/health"), ("control", sim.control,
+                                                                     "/status")):
+                for i in range(self.CAPS[name]):
+                    s, status, _ = http_keepalive(port, path)
+                    self.assertEqual(status, 200, "%s client %d within the cap" % (name, i + 1))
+                    held.append(s)
+            r_auth = httpx.post(sim.auth_url + "/auth/login", timeout=10,
+                                json={"email": "alice@example.com", "password": "alice-password"})
+            self.assertEqual((r_auth.status_code, r_auth.json()),
+                             (503, {"detail": "Too many connections"}))
+            r_ctl = httpx.get(sim.control_url + "/status", timeout=10)
+            self.assertEqual((r_ctl.status_code, r_ctl.json()),
+                             (503, {"detail": "Too many connections"}))
+
+            # The backend: WebSockets (its HTTP and WebSocket clients share
+            # the cap), then one request and one upgrade too many.
+            async def backend():
+                socks = []
+                try:
+                    for _ in range(self.CAPS["backend"]):
+                        ws = await websockets.connect(sim.ws_url, open_timeout=20)
+                        socks.append(ws)
+                        welcome = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                        self.assertEqual(welcome["type"], "connection_established")
+                    async with httpx.AsyncClient() as client:
+                        over = await client.get(sim.backend_url + "/health", timeout=10)
+                    async with websockets.connect(sim.ws_url, open_timeout=20) as ws:
+                        try:
+                            got = await asyncio.wait_for(ws.recv(), 20)
+                        except websockets.ConnectionClosed as e:
+                            got = (e.rcvd.code, e.rcvd.reason) if e.rcvd else None
+                    # The first holder still chats.
+                    await socks[0].send(json.dumps({"type": "ping"}))
+                    pong = json.loads(await asyncio.wait_for(socks[0].recv(), 20))
+                    return over, got, pong
+                finally:
+                    for ws in socks:
+                        await ws.close()
+            over, got, pong = asyncio.run(asyncio.wait_for(backend(), 120))
+            self.assertEqual((over.status_code, over.json()), (503, {"detail": "Too many connections"}))
+            self.assertEqual(got, (1013, "Try Again Later"), "an upgrade over the cap")
+            self.assertEqual(pong["type"], "pong")
+        finally:
+            for s in held:
+                s.close()
+        try:
+            # Released: every service answers again (the server notices the
+            # closes in its own time).
+            def redis_ok():
+                try:
+                    return redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=5).ping()
+                except redis.exceptions.ConnectionError:
+                    return False
+            self.assertTrue(wait_for(redis_ok, timeout=15))
+            for url in (sim.backend_url + "/health", sim.auth_url + "/health",
+                        sim.control_url + "/status"):
+                self.assertEqual(wait_for(lambda: httpx.get(url, timeout=10).status_code == 200,
+                                          timeout=15), True, url)
+            self.assertTrue(login(sim)["access_token"])
+
+            async def chat():
+                async with websockets.connect(sim.ws_url, open_timeout=20) as ws:
+                    await asyncio.wait_for(ws.recv(), 20)
+                    await ws.send(json.dumps({"type": "user_message", "message": "back"}))
+                    while True:
+                        m = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                        if m["type"] == "agent_completed":
+                            return m
+            self.assertEqual(asyncio.run(chat())["type"], "agent_completed")
+        finally:
+            code = sim.stop()
+        self.assertEqual(code, 0, sim.stderr[-2000:])
+        self.assertIn("file descriptors: %d (64 kept for stagesim); connection caps: backend %d, "
+                      "redis maxclients %d, auth %d, control %d" % (
+                          self.LIMIT, self.CAPS["backend"], self.CAPS["redis"], self.CAPS["auth"],
+                          self.CAPS["control"]), sim.stderr)
+        self.assertNotIn("out of file descriptors", sim.stderr, "the caps refused first")
 
 
 class InvalidUtf8GoesOutValid(unittest.TestCase):

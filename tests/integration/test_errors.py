@@ -1,0 +1,830 @@
+"""docs/errors.md as tests: every bad input it lists, sent to the simulator
+with a real client, gets the answer the catalogue gives it, and does not
+disturb anyone else: before each one a witness starts a chat run on its own
+WebSocket and writes a key on its own Redis connection; after it, that run
+completes in order (agent_started ... agent_completed, one run id, the
+prompt's answer) and the same Redis session reads its key back.
+
+The table below and the catalogue hold the same ids: a case missing from
+either side fails. ERRORS_DUMP=1 prints what each case observed."""
+import asyncio
+import base64
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import httpx
+import jwt
+import redis
+import websockets
+
+from harness import SOURCE_ROOT, STAGESIM, Sim
+
+SECRET = "errors-suite-secret-0123456789abcdef0123"
+E2E_KEY = "e2e-key-for-the-errors-suite"
+CONTROL_TOKEN = "control-token-for-the-errors-suite"
+EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
+SCENARIO = {
+    "name": "errors",
+    "auth": {"jwt_secret": SECRET, "e2e_key": E2E_KEY},
+    "users": [{"id": "user-alice", "email": "alice@example.com", "password": "alice-password"},
+              {"id": "user-bob", "email": "bob@example.com", "password": "bob-password"},
+              {"id": "user-carol", "email": "carol@example.com", "password": "carol-password"}],
+    "agent": {"gap_ms": 100},
+}
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="   # RFC 6455's sample Sec-WebSocket-Key
+
+
+# ---- clients ------------------------------------------------------------------
+
+
+def read_http(s):
+    """One HTTP/1.1 response from socket s: (status, body as JSON, or text,
+    or None). Reads to the end of Content-Length, or to the close."""
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    if b"\r\n\r\n" not in data:
+        return ("no answer", data[:80].decode(errors="replace"))
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    length = None
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    try:
+        while length is None or len(body) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    if length is not None:
+        body = body[:length]
+    try:
+        return (status, json.loads(body))
+    except ValueError:
+        return (status, body.decode(errors="replace"))
+
+
+def raw_http(port, data):
+    """Sends raw bytes, reads one response."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(data)
+        return read_http(s)
+    finally:
+        s.close()
+
+
+def get(path, host=b"x"):
+    return b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)
+
+
+def upgrade(path=b"/ws", extra=b"", key=b"Sec-WebSocket-Key: " + KEY.encode() + b"\r\n",
+            version=b"Sec-WebSocket-Version: 13\r\n", connection=b"Connection: Upgrade\r\n",
+            method=b"GET"):
+    return (method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" + connection
+            + key + version + extra + b"\r\n")
+
+
+def pydantic(r):
+    """A 422 of FastAPI's shape, as (status, first error's type, its field)."""
+    body = r.json()
+    if r.status_code != 422 or not isinstance(body.get("detail"), list):
+        return (r.status_code, body)
+    first = body["detail"][0]
+    return (422, first["type"], first["loc"][-1])
+
+
+def status_json(r):
+    try:
+        return (r.status_code, r.json())
+    except ValueError:
+        return (r.status_code, r.text)
+
+
+def summary(msg):
+    """A server message, as what matters of it."""
+    try:
+        j = json.loads(msg)
+    except (TypeError, ValueError):
+        return ("not JSON", msg[:40])
+    if j.get("type") == "error_message":
+        return ("error_message", j.get("error_code"), j.get("error_message"))
+    if j.get("type") == "ack":
+        return ("ack", j.get("received_type"))
+    return j.get("type")
+
+
+async def ws_exchange(url, sends, subprotocols=None, headers=None, until_close=False):
+    """Connects, takes the welcome, sends each message, then reads: until
+    the close (until_close), or until the pong of a ping sent after them,
+    which shows the connection still serves (and that nothing else came
+    for the bad input, when that is the answer). Returns what came."""
+    got = []
+    try:
+        async with websockets.connect(url, open_timeout=10, subprotocols=subprotocols,
+                                      extra_headers=headers, max_size=None,
+                                      ping_interval=None) as ws:
+            got.append(summary(await asyncio.wait_for(ws.recv(), 10)))
+            for m in sends:
+                if isinstance(m, list):
+                    await ws.send(iter(m))     # fragments of one message
+                else:
+                    await ws.send(m)
+            if not until_close:
+                await ws.send(json.dumps({"type": "ping"}))
+            while True:
+                got.append(summary(await asyncio.wait_for(ws.recv(), 10)))
+                if got[-1] == "pong" and not until_close:
+                    return got
+    except websockets.InvalidStatusCode as e:
+        got.append(("http", e.status_code))
+    except websockets.ConnectionClosed as e:
+        got.append(("close", e.rcvd.code, e.rcvd.reason) if e.rcvd else ("close", None))
+    return got
+
+
+def ws_frame(opcode, payload, fin=True, mask=True, rsv=0):
+    """One client frame, built by hand (what no client library sends)."""
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    n = len(payload)
+    m = 0x80 if mask else 0
+    head += bytes([m | n]) if n < 126 else bytes([m | 126]) + struct.pack("!H", n)
+    if not mask:
+        return head + payload
+    key = b"\x11\x22\x33\x44"
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def raw_ws(port, token, frame):
+    """Upgrades by hand, takes the welcome, sends frame and reads what the
+    server does: ("close", code, reason) for a close frame, else what came
+    before the connection ended."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(upgrade(path=b"/ws?token=" + token.encode()))
+        data = b""
+        while b"connection_established" not in data:
+            data += s.recv(65536)
+        s.sendall(frame)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+                if len(out) >= 2 and out[0] == 0x88 and len(out) >= 2 + (out[1] & 0x7f):
+                    break
+        except (socket.timeout, ConnectionResetError):
+            pass
+        if len(out) >= 2 and out[0] == 0x88:
+            n = out[1] & 0x7f
+            payload = out[2:2 + n]
+            code = struct.unpack("!H", payload[:2])[0] if n >= 2 else None
+            return ("close", code, payload[2:].decode(errors="replace"))
+        return ("no close frame", out[:40])
+    finally:
+        s.close()
+
+
+def raw_redis(port, data, ping=True):
+    """Sends data then PING: (replies before the PONG, whether the server
+    closed instead of answering the PING). Without ping, data is all that is
+    sent (a line that never ends)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(data + b"PING\r\n" if ping else data)
+        out = b""
+        while not out.endswith(b"+PONG\r\n"):
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                return (out.decode(errors="replace"), "closed")
+            out += chunk
+        return (out[:-len(b"+PONG\r\n")].decode(errors="replace"), "open")
+    finally:
+        s.close()
+
+
+# ---- the witness ------------------------------------------------------------
+
+
+class Witness:
+    """Another client's run in progress: a WebSocket chat run and a Redis
+    session, each started before a bad input and checked after it."""
+
+    def __init__(self, sim, token):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        async def connect():
+            # Made inside the witness's loop: the connection belongs to it.
+            ws = await websockets.connect(sim.ws_url + "?token=" + token, open_timeout=10,
+                                          ping_interval=None)
+            await ws.recv()   # the welcome
+            return ws
+        self.ws = self.call(connect())
+        self.redis = redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=10,
+                                 single_connection_client=True)
+        self.redis_id = self.redis.client_id()
+
+    def call(self, coro, timeout=20):
+        return asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, timeout),
+                                                self.loop).result()
+
+    def start(self, tag):
+        self.tag = tag
+        self.call(self.ws.send(json.dumps({"type": "user_message", "message": "witness " + tag,
+                                           "thread_id": "witness"})))
+        self.redis.set("witness:" + tag, tag, ex=600)
+
+    def finish(self):
+        """Returns what went wrong for the witness, or None."""
+        events = []
+        while not events or events[-1]["type"] != "agent_completed":
+            events.append(json.loads(self.call(self.ws.recv())))
+        if [e["type"] for e in events] != EVENTS:
+            return "run went %s" % [e["type"] for e in events]
+        if len({e["run_id"] for e in events}) != 1:
+            return "run ids %s" % [e["run_id"] for e in events]
+        if '"witness %s"' % self.tag not in events[-1]["data"]["result"]["response"]:
+            return "answer %r" % events[-1]["data"]["result"]["response"]
+        if self.redis.client_id() != self.redis_id:
+            return "the Redis session was lost"
+        if self.redis.get("witness:" + self.tag) != self.tag.encode():
+            return "the Redis key was lost"
+        self.redis.delete("witness:" + self.tag)
+        return None
+
+    def close(self):
+        self.call(self.ws.close())
+        self.redis.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+# ---- the cases ------------------------------------------------------------------
+
+
+class Ctx:
+    """What the cases need: the simulator, tokens, and the ways to reach it."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.ctl = {"Authorization": "Bearer " + CONTROL_TOKEN}
+        self.alice = self.login("alice@example.com", "alice-password")
+        self.bob = self.login("bob@example.com", "bob-password")
+        now = int(time.time())
+        base = {"sub": "user-alice", "iat": now, "exp": now + 600, "token_type": "access",
+                "type": "access", "iss": "netra-auth-service", "aud": "netra-platform",
+                "jti": "errors-%d" % now, "email": "alice@example.com", "permissions": []}
+        self.expired = jwt.encode(dict(base, iat=now - 1200, exp=now - 600), SECRET,
+                                  algorithm="HS256")
+        self.alg_none = jwt.encode(base, None, algorithm="none")
+        self.other_secret = jwt.encode(base, "another-secret-of-at-least-32-bytes!!",
+                                       algorithm="HS256")
+        self.wrong_aud = jwt.encode(dict(base, aud="somebody-else"), SECRET, algorithm="HS256")
+        carol = self.login("carol@example.com", "carol-password")
+        r = httpx.post(sim.auth_url + "/auth/logout", timeout=10,
+                       headers={"Authorization": "Bearer " + carol["access_token"]})
+        assert r.status_code == 200, r.text
+        self.revoked = carol["access_token"]
+        # Bob's thread, for the cases that reach into it.
+        r = httpx.post(sim.backend_url + "/api/threads/create", timeout=10,
+                       headers={"Authorization": "Bearer " + self.bob["access_token"]})
+        self.bob_thread = r.json()["thread_id"]
+
+    def login(self, email, password):
+        r = httpx.post(self.sim.auth_url + "/auth/login", timeout=10,
+                       json={"email": email, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def token(self, who="alice"):
+        return getattr(self, who)["access_token"]
+
+    def backend(self, method, path, token=None, **kw):
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        return httpx.request(method, self.sim.backend_url + path, headers=headers, timeout=10,
+                             **kw)
+
+    def auth(self, method, path, **kw):
+        return httpx.request(method, self.sim.auth_url + path, timeout=20, **kw)
+
+    def control(self, method, path, auth=True, **kw):
+        headers = dict(self.ctl) if auth else {}
+        headers.update(kw.pop("headers", {}))
+        return httpx.request(method, self.sim.control_url + path, headers=headers, timeout=20,
+                             **kw)
+
+    def ws(self, sends=(), query="", path="/ws", **kw):
+        url = "ws://127.0.0.1:%d%s%s" % (self.sim.backend, path, query)
+        return asyncio.run(asyncio.wait_for(ws_exchange(url, list(sends), **kw), 30))
+
+    def chat(self, sends=(), **kw):
+        return self.ws(sends, query="?token=" + self.token(), **kw)
+
+    def scenario(self, text):
+        """The scenario loader, twice: `stagesim validate FILE` (exit code and
+        message, the file's path shown as FILE) and POST /scenario on the
+        running simulator (status and detail)."""
+        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
+            f.write(text if isinstance(text, bytes) else text.encode())
+        try:
+            r = subprocess.run([STAGESIM, "validate", f.name], capture_output=True, timeout=30)
+            # The file's own bytes are quoted as they are: shown escaped.
+            err = r.stderr.decode(errors="backslashreplace").strip()
+            cli = (r.returncode, err.replace(f.name, "FILE"))
+        finally:
+            os.unlink(f.name)
+        body = text if isinstance(text, bytes) else text.encode()
+        api = status_json(self.control("POST", "/scenario", content=body))
+        return cli, api
+
+
+def scn(**keys):
+    return json.dumps(keys)
+
+
+DETAIL = lambda text: {"detail": text}
+BAD_REQUEST = (400, DETAIL("Bad Request"))
+NOT_FOUND = (404, DETAIL("Not Found"))
+BAD_FORMAT = ("error_message", "FORMAT_ERROR", 'Message must be a JSON object with a string "type"')
+BAD_JSON = ("error_message", "JSON_PARSE_ERROR", "Invalid JSON in message")
+WELCOME = "connection_established"
+SCN_ERR = lambda path_reason: ((2, "stagesim: FILE: " + path_reason),
+                               (422, DETAIL("scenario: " + path_reason)))
+
+
+def tok(c, who="alice"):
+    return c.token(who).encode()
+
+
+# id : (what is sent, the answer). Ids are those of docs/errors.md.
+CASES = {
+    # ---- backend HTTP ---------------------------------------------------------
+    "H1": (lambda c: status_json(c.backend("GET", "/no/such/route")), NOT_FOUND),
+    "H2": (lambda c: status_json(c.backend("DELETE", "/health")),
+           (405, DETAIL("Method Not Allowed"))),
+    "H3": (lambda c: raw_http(c.sim.backend, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
+    "H4": (lambda c: raw_http(c.sim.backend, b"GET /health\r\nHost: x\r\n\r\n"), BAD_REQUEST),
+    "H5": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/1.1\r\n\r\n"), BAD_REQUEST),
+    "H6": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n"),
+           (505, DETAIL("HTTP Version Not Supported"))),
+    "H7": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n"),
+           BAD_REQUEST),
+    "H8": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/1.1\r\nHost: x\r\nX: \x00\r\n\r\n"),
+           BAD_REQUEST),
+    "H9": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/1.1\r\nHost: x\r\nX: "
+                              + b"a" * 17000 + b"\r\n\r\n"),
+           (431, DETAIL("Request Header Fields Too Large"))),
+    "H10": (lambda c: raw_http(c.sim.backend, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            BAD_REQUEST),
+    "H11": (lambda c: keepalive_second(c, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
+                                          b"Content-Length: 3\r\nContent-Length: 5\r\n\r\nabc"),
+            BAD_REQUEST),
+    "H12": (lambda c: raw_http(c.sim.backend, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Length: abc\r\n\r\n"), BAD_REQUEST),
+    "H13": (lambda c: raw_http(c.sim.backend, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
+                               b"Transfer-Encoding: gzip\r\n\r\n"),
+            (501, DETAIL("Not Implemented"))),
+    "H14": (lambda c: raw_http(c.sim.backend, b"FOO /health HTTP/1.1\r\nHost: x\r\n\r\n"),
+            (405, DETAIL("Method Not Allowed"))),
+    "H15": (lambda c: raw_http(c.sim.backend, get(b"/%zz")), NOT_FOUND),
+    "H16": (lambda c: status_json(c.backend("POST", "/api/threads/create",
+                                            content=b"x" * (70 * 1024))),
+            (413, DETAIL("Request body too large"))),
+    "H17": (lambda c: status_json(c.backend("POST", "/api/threads/create")),
+            (401, DETAIL("Not authenticated"))),
+    "H18": (lambda c: status_json(c.backend("POST", "/api/threads/create", token="garbage")),
+            (401, DETAIL("Invalid authentication credentials"))),
+    "H19": (lambda c: status_json(c.backend("POST", "/api/threads/create", token=c.expired)),
+            (401, DETAIL("Token has expired"))),
+    "H20": (lambda c: status_json(c.backend("POST", "/api/threads/create", token=c.revoked)),
+            (401, DETAIL("Token has been revoked"))),
+    "H21": (lambda c: status_json(c.backend("POST", "/api/threads/create", token=c.alg_none)),
+            (401, DETAIL("Invalid authentication credentials"))),
+    "H22": (lambda c: status_json(c.backend("POST", "/api/threads/create",
+                                            token=c.other_secret)),
+            (401, DETAIL("Invalid authentication credentials"))),
+    "H23": (lambda c: status_json(c.backend("POST", "/api/threads/create",
+                                            token=c.alice["refresh_token"])),
+            (401, DETAIL("Invalid authentication credentials"))),
+    "H24": (lambda c: status_json(c.backend("GET", "/api/threads/a$b/validate", token=c.token())),
+            NOT_FOUND),
+    "H25": (lambda c: status_json(c.backend("GET", "/api/threads/%s/messages" % ("t" * 200),
+                                            token=c.token())), NOT_FOUND),
+    "H26": (lambda c: status_json(c.backend("GET", "/api/threads/%s/messages" % c.bob_thread,
+                                            token=c.token())),
+            (404, DETAIL("Thread not found"))),
+    "H27": (lambda c: status_json(c.backend("GET", "/health/nope")), NOT_FOUND),
+    "H28": (lambda c: body_then_next(c, 20000), ((200, "thread_"), (200, {"status": "ok"}))),
+
+    # ---- backend WebSocket -------------------------------------------------------
+    "W1": (lambda c: c.chat(["hello"]), [WELCOME, BAD_JSON, "pong"]),
+    "W2": (lambda c: c.chat(['{"type":"ping"} trailing']), [WELCOME, BAD_JSON, "pong"]),
+    "W3": (lambda c: c.chat([""]), [WELCOME, BAD_JSON, "pong"]),
+    "W4": (lambda c: c.chat(["[" * 5000]), [WELCOME, BAD_JSON, "pong"]),
+    "W5": (lambda c: c.chat(["[1,2]"]), [WELCOME, BAD_FORMAT, "pong"]),
+    "W6": (lambda c: c.chat(['{"message":"hi"}']), [WELCOME, BAD_FORMAT, "pong"]),
+    "W7": (lambda c: c.chat(['{"type":5}']), [WELCOME, BAD_FORMAT, "pong"]),
+    "W8": (lambda c: c.chat(["null"]), [WELCOME, BAD_FORMAT, "pong"]),
+    "W9": (lambda c: c.chat(['{"type":"frobnicate"}']), [WELCOME, ("ack", "frobnicate"), "pong"]),
+    "W10": (lambda c: c.chat([b'{"type":"t\xff"}']), [WELCOME, ("ack", "t\u00ff"), "pong"]),
+    "W11": (lambda c: c.chat(['{"type":"user_message"}']), [WELCOME, "pong"]),
+    "W12": (lambda c: c.chat(['{"type":"start_agent","payload":{}}']), [WELCOME, "pong"]),
+    "W13": (lambda c: c.chat(['{"type":"user_message","message":5}']), [WELCOME, "pong"]),
+    "W14": (lambda c: c.chat(["x" * 8193], until_close=True),
+            [WELCOME, ("close", 1009, "Message too big")]),
+    "W15": (lambda c: c.chat([["x" * 3000] * 4], until_close=True),
+            [WELCOME, ("close", 1009, "Message too big")]),
+    "W16": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(1, b'{"type":"\xff"}')),
+            ("close", 1007, "bad utf8")),
+    "W17": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(3, b"x")),
+            ("close", 1002, "bad opc")),
+    "W18": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(1, b"{}", rsv=0x40)),
+            ("close", 1002, "rsv bits")),
+    "W19": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(9, b"x", fin=False)),
+            ("close", 1002, "frag ctl")),
+    "W20": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(0, b"x")),
+            ("close", 1002, "bad cont")),
+    "W21": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(8, struct.pack("!H", 999))),
+            ("close", 1002, "")),
+    "W22": (lambda c: c.ws(query="?token=garbage", until_close=True),
+            [("error_message", "AUTH_FAILED", "Authentication failed: Invalid token"),
+             ("close", 1008, "Authentication failed")]),
+    "W23": (lambda c: c.ws(query="?token=" + c.expired, until_close=True),
+            [("error_message", "AUTH_FAILED", "Authentication failed: Token has expired"),
+             ("close", 1008, "Authentication failed")]),
+    "W24": (lambda c: c.ws(query="?token=" + c.revoked, until_close=True),
+            [("error_message", "AUTH_FAILED", "Authentication failed: Token has been revoked"),
+             ("close", 1008, "Authentication failed")]),
+    "W25": (lambda c: c.ws(headers={"Authorization": "Bearer " + c.alg_none}, until_close=True),
+            [("error_message", "AUTH_FAILED", "Authentication failed: Invalid token"),
+             ("close", 1008, "Authentication failed")]),
+    "W26": (lambda c: c.ws(subprotocols=["chat"], until_close=True),
+            [("close", 1003, "No supported subprotocols")]),
+    "W27": (lambda c: c.ws(path="/wsx"), [("http", 404)]),
+    "W28": (lambda c: raw_http(c.sim.backend, upgrade(version=b"Sec-WebSocket-Version: 8\r\n")),
+            (426, DETAIL("Unsupported WebSocket version"))),
+    "W29": (lambda c: raw_http(c.sim.backend, upgrade(key=b"")),
+            (400, DETAIL("Missing or invalid Sec-WebSocket-Key header"))),
+    "W30": (lambda c: raw_http(c.sim.backend, upgrade(key=b"Sec-WebSocket-Key: abc\r\n")),
+            (400, DETAIL("Missing or invalid Sec-WebSocket-Key header"))),
+    "W31": (lambda c: raw_http(c.sim.backend, upgrade(connection=b"")),
+            (400, DETAIL("Missing Connection: Upgrade header"))),
+    "W32": (lambda c: raw_http(c.sim.backend, upgrade(method=b"POST")), NOT_FOUND),
+    "W33": (lambda c: c.chat([json.dumps({"type": "user_message", "message": "mine",
+                                          "thread_id": c.bob_thread})]),
+            [WELCOME, ("error_message", "AUTH_FAILED",
+                       "Thread %s belongs to another user" % "{bob_thread}"), "pong"]),
+    "W34": (lambda c: c.chat([json.dumps({"type": "user_message", "message": "m%d" % i})
+                              for i in range(150)], until_close=True)[-1],
+            ("close", 1013, "Too many pending messages")),
+
+    # ---- auth service --------------------------------------------------------
+    "A1": (lambda c: pydantic(c.auth("POST", "/auth/login", content=b"{nope",
+                                     headers={"content-type": "application/json"})),
+           (422, "json_invalid", 2)),
+    "A2": (lambda c: pydantic(c.auth("POST", "/auth/login", json={})),
+           (422, "missing", "email")),
+    "A3": (lambda c: pydantic(c.auth("POST", "/auth/login",
+                                     json={"email": "alice@example.com"})),
+           (422, "missing", "password")),
+    "A4": (lambda c: pydantic(c.auth("POST", "/auth/login", json={"email": 1, "password": "x"})),
+           (422, "string_type", "email")),
+    "A5": (lambda c: pydantic(c.auth("POST", "/auth/login", json=[1, 2])),
+           (422, "model_attributes_type", "body")),
+    "A6": (lambda c: status_json(c.auth("POST", "/auth/login",
+                                        json={"email": "alice@example.com", "password": "no"})),
+           (401, DETAIL("Invalid credentials"))),
+    "A7": (lambda c: status_json(c.auth("POST", "/auth/login",
+                                        content=b"{" + b" " * (2 << 20) + b"}")),
+           (413, DETAIL("Request body too large"))),
+    "A8": (lambda c: status_json(c.auth("POST", "/auth/register",
+                                        json={"email": "alice@example.com", "password": "pw"})),
+           (409, DETAIL("User already exists"))),
+    "A9": (lambda c: pydantic(c.auth("POST", "/auth/register",
+                                     json={"email": "not-an-email", "password": "pw"})),
+           (422, "value_error", "email")),
+    "A10": (lambda c: pydantic(c.auth("POST", "/auth/refresh")), (422, "missing", "body")),
+    "A11": (lambda c: status_json(c.auth("POST", "/auth/refresh",
+                                         json={"refresh_token": c.token()})),
+            (401, DETAIL("Invalid refresh token"))),
+    "A12": (lambda c: status_json(c.auth("POST", "/auth/refresh",
+                                         json={"refresh_token": "garbage"})),
+            (401, DETAIL("Invalid refresh token"))),
+    "A13": (lambda c: verdict(c.auth("POST", "/auth/validate", json={"token": "garbage"})),
+            (200, False, "invalid_token")),
+    "A14": (lambda c: verdict(c.auth("POST", "/auth/validate")), (200, False, "missing_token")),
+    "A15": (lambda c: verdict(c.auth("POST", "/auth/validate", json={"token": c.alg_none})),
+            (200, False, "invalid_token")),
+    "A16": (lambda c: verdict(c.auth("POST", "/auth/validate", json={"token": c.expired})),
+            (200, False, "token_expired")),
+    "A17": (lambda c: verdict(c.auth("POST", "/auth/validate", json={"token": c.wrong_aud})),
+            (200, False, "invalid_token")),
+    "A18": (lambda c: status_json(c.auth("GET", "/auth/me")), (401, DETAIL("Not authenticated"))),
+    "A19": (lambda c: status_json(c.auth("GET", "/auth/me",
+                                         headers={"Authorization": "Bearer " + c.revoked})),
+            (401, DETAIL("Token has been revoked"))),
+    "A20": (lambda c: status_json(c.auth("POST", "/auth/e2e/test-auth")),
+            (401, DETAIL("E2E bypass key required"))),
+    "A21": (lambda c: status_json(c.auth("POST", "/auth/e2e/test-auth",
+                                         headers={"X-E2E-Bypass-Key": "wrong"})),
+            (401, DETAIL("Invalid E2E bypass key"))),
+    "A22": (lambda c: status_json(c.auth("GET", "/auth/login")),
+            (405, DETAIL("Method Not Allowed"))),
+    "A23": (lambda c: status_json(c.auth("GET", "/nope")), NOT_FOUND),
+    "A24": (lambda c: raw_http(c.sim.auth, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
+    "A25": (lambda c: raw_http(c.sim.auth, b"GET /health HTTP/1.1\r\n\r\n"), BAD_REQUEST),
+    "A26": (lambda c: raw_http(c.sim.auth, b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Length: -1\r\n\r\n"), BAD_REQUEST),
+    "A27": (lambda c: raw_http(c.sim.auth, b"GET /health HTTP/1.1\r\nHost: x\r\nX: "
+                               + b"a" * 17000 + b"\r\n\r\n"),
+            (431, DETAIL("Request Header Fields Too Large"))),
+    "A28": (lambda c: raw_http(c.sim.auth, b"GET /health HTTP/3.0\r\nHost: x\r\n\r\n"),
+            (505, DETAIL("HTTP Version Not Supported"))),
+    "A29": (lambda c: raw_http(c.sim.auth, b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               b"0\r\n\r\n"), BAD_REQUEST),
+
+    # ---- Redis --------------------------------------------------------------------
+    "R1": (lambda c: raw_redis(c.sim.redis, b"FOO bar\r\n"),
+           ("-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n", "open")),
+    "R2": (lambda c: raw_redis(c.sim.redis, b"GET\r\n"),
+           ("-ERR wrong number of arguments for 'get' command\r\n", "open")),
+    "R3": (lambda c: raw_redis(c.sim.redis, b"SET errors:s v\r\nLPUSH errors:s x\r\nDEL errors:s\r\n"),
+           ("+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:1\r\n",
+            "open")),
+    "R4": (lambda c: raw_redis(c.sim.redis, b"SET errors:n abc\r\nINCR errors:n\r\nDEL errors:n\r\n"),
+           ("+OK\r\n-ERR value is not an integer or out of range\r\n:1\r\n", "open")),
+    "R5": (lambda c: raw_redis(c.sim.redis, b"*abc\r\n"),
+           ("-ERR Protocol error: invalid multibulk length\r\n", "closed")),
+    "R6": (lambda c: raw_redis(c.sim.redis, b"*1\r\n$-5\r\n"),
+           ("-ERR Protocol error: invalid bulk length\r\n", "closed")),
+    "R7": (lambda c: raw_redis(c.sim.redis, b"*1\r\n$600000000\r\n"),
+           ("-ERR Protocol error: invalid bulk length\r\n", "closed")),
+    "R8": (lambda c: raw_redis(c.sim.redis, b"*1\r\nx\r\n"),
+           ("-ERR Protocol error: expected '$', got 'x'\r\n", "closed")),
+    "R9": (lambda c: raw_redis(c.sim.redis, b'SET "k v\r\n'),
+           ("-ERR Protocol error: unbalanced quotes in request\r\n", "closed")),
+    "R10": (lambda c: raw_redis(c.sim.redis, b"x" * 70000, ping=False),
+            ("-ERR Protocol error: too big inline request\r\n", "closed")),
+    "R11": (lambda c: raw_redis(c.sim.redis, b"AUTH pw\r\n"),
+            ("-ERR AUTH <password> called without any password configured for the default "
+             "user. Are you sure your configuration is correct?\r\n", "open")),
+    "R12": (lambda c: raw_redis(c.sim.redis, b"SET k v XX NX\r\n"), ("-ERR syntax error\r\n", "open")),
+    "R13": (lambda c: raw_redis(c.sim.redis, b"SELECT 99\r\n"),
+            ("-ERR DB index is out of range\r\n", "open")),
+    "R14": (lambda c: raw_redis(c.sim.redis, b"EXEC\r\n"), ("-ERR EXEC without MULTI\r\n", "open")),
+    "R15": (lambda c: raw_redis(c.sim.redis, b"MULTI\r\nMULTI\r\nDISCARD\r\n"),
+            ("+OK\r\n-ERR MULTI calls can not be nested\r\n+OK\r\n", "open")),
+    "R16": (lambda c: raw_redis(c.sim.redis, b"MULTI\r\nFOO\r\nEXEC\r\n"),
+            ("+OK\r\n-ERR unknown command 'FOO', with args beginning with: \r\n"
+             "-EXECABORT Transaction discarded because of previous errors.\r\n", "open")),
+    "R17": (lambda c: raw_redis(c.sim.redis, b"SUBSCRIBE errors:c\r\nGET k\r\nUNSUBSCRIBE\r\n"),
+            ("*3\r\n$9\r\nsubscribe\r\n$8\r\nerrors:c\r\n:1\r\n-ERR Can't execute 'get': only "
+             "(P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+             "context\r\n*3\r\n$11\r\nunsubscribe\r\n$8\r\nerrors:c\r\n:0\r\n", "open")),
+    "R18": (lambda c: raw_redis(c.sim.redis, b"CONFIG SET foo 1\r\n"),
+            ("-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n", "open")),
+    "R19": (lambda c: raw_redis(c.sim.redis, b"BLPOP errors:l -1\r\n"),
+            ("-ERR timeout is negative\r\n", "open")),
+    "R20": (lambda c: raw_redis(c.sim.redis, b"ZADD errors:z x m\r\n"),
+            ("-ERR value is not a valid float\r\n", "open")),
+    "R21": (lambda c: raw_redis(c.sim.redis, b"HELLO 3\r\n"),
+            ("-NOPROTO unsupported protocol version\r\n", "open")),
+    "R22": (lambda c: raw_redis(c.sim.redis, b"SETEX k -5 v\r\n"),
+            ("-ERR invalid expire time in 'setex' command\r\n", "open")),
+    "R23": (lambda c: raw_redis(c.sim.redis, b"SCAN x\r\n"), ("-ERR invalid cursor\r\n", "open")),
+    "R24": (lambda c: raw_redis(c.sim.redis, b"RENAME errors:none x\r\n"),
+            ("-ERR no such key\r\n", "open")),
+    "R25": (lambda c: raw_redis(c.sim.redis, b"CLIENT KILL 1.2.3.4:5\r\n"),
+            ("-ERR No such client\r\n", "open")),
+    "R26": (lambda c: raw_redis(c.sim.redis, b"*1\r\n$3\r\nG\x00T\r\n"),
+            ("-ERR unknown command 'G', with args beginning with: \r\n", "open")),
+
+    # ---- control API -----------------------------------------------------------
+    "C1": (lambda c: status_json(c.control("GET", "/status", auth=False)),
+           (401, DETAIL("control API token required"))),
+    "C2": (lambda c: status_json(c.control("GET", "/status", auth=False,
+                                           headers={"Authorization": "Bearer wrong"})),
+           (401, DETAIL("control API token required"))),
+    "C3": (lambda c: status_json(c.control("POST", "/faults", content=b"{")),
+           (400, DETAIL("body must be a JSON rule object or an array of rules"))),
+    "C4": (lambda c: status_json(c.control("POST", "/faults", content=b'{"id":"g","on":"ws.send",'
+                                           b'"action":{"kind":"drop"}} x')),
+           (400, DETAIL("body must be a JSON rule object or an array of rules"))),
+    "C5": (lambda c: status_json(c.control("POST", "/faults",
+                                           json={"id": "a", "action": {"kind": "drop"}})),
+           (422, DETAIL("rule.on: is required"))),
+    "C6": (lambda c: status_json(c.control("POST", "/faults", json={
+               "id": "a", "on": "ws.send", "action": {"kind": "explode"}})),
+           (422, DETAIL('rule.action.kind: unknown action "explode"'))),
+    "C7": (lambda c: status_json(c.control("POST", "/faults", json={
+               "id": "a", "on": "ws.send", "action": {"kind": "close", "code": 1006}})),
+           (422, DETAIL("rule.action.code: 1006 is not sendable (reserved for reporting a "
+                        "missing or abnormal close)"))),
+    "C8": (lambda c: status_json(c.control("POST", "/faults", json=[
+               {"id": "errors-c8", "on": "ws.send", "match": {"name": "nothing"},
+                "action": {"kind": "drop"}},
+               {"id": "errors-c8b", "on": "ws.sendx", "action": {"kind": "drop"}}]))
+           + (c.control("GET", "/faults/errors-c8").status_code,),
+           (422, DETAIL('rule[1].on: unknown place "ws.sendx" (http.request, ws.accept, '
+                        'ws.message, ws.send, auth.request, auth.token, redis.accept, '
+                        'redis.command, redis.message, dep.connect)'), 404)),
+    "C9": (lambda c: status_json(c.control("POST", "/faults", json={
+               "id": "errors-dup", "on": "ws.send", "match": {"name": "nothing"},
+               "action": {"kind": "drop"}})) and status_json(c.control("POST", "/faults", json={
+               "id": "errors-dup", "on": "ws.send", "action": {"kind": "drop"}})),
+           (422, DETAIL('rule.id: duplicate rule id "errors-dup"'))),
+    "C10": (lambda c: status_json(c.control("DELETE", "/faults/nope")),
+            (404, DETAIL("no such rule"))),
+    "C11": (lambda c: status_json(c.control("GET", "/faults/nope")),
+            (404, DETAIL("no such rule"))),
+    "C12": (lambda c: status_json(c.control("GET", "/journal?since=abc")),
+            (422, DETAIL("query parameter since must be a non-negative integer"))),
+    "C13": (lambda c: status_json(c.control("GET", "/journal?limit=-1")),
+            (422, DETAIL("query parameter limit must be a non-negative integer"))),
+    "C14": (lambda c: status_json(c.control("GET", "/journal/wait")),
+            (422, DETAIL("query parameter rule is required"))),
+    "C15": (lambda c: status_json(c.control("GET", "/journal/wait?rule=x&count=abc")),
+            (422, DETAIL("query parameter count must be a non-negative integer"))),
+    "C16": (lambda c: status_json(c.control("GET", "/nope")), NOT_FOUND),
+    "C17": (lambda c: status_json(c.control("PUT", "/faults")), (405, DETAIL("Method Not Allowed"))),
+    "C18": (lambda c: status_json(c.control("POST", "/faults",
+                                            content=b"[" + b" " * (2 << 20) + b"]")),
+            (413, DETAIL("Request body too large"))),
+    "C19": (lambda c: raw_http(c.sim.control, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
+    "C20": (lambda c: status_json(c.control("POST", "/faults",
+                                            content=b'{"id":"\xff","on":"ws.send",'
+                                                    b'"action":{"kind":"drop"}}')),
+            (422, DETAIL("rule.id: must be 1-64 characters of A-Z a-z 0-9 - _ ."))),
+
+    # ---- the scenario loader (stagesim validate, POST /scenario) -----------------
+    "S1": (lambda c: c.scenario(b""), ((2, "stagesim: FILE: file is empty"),
+                                       (422, DETAIL("scenario: invalid JSON at line 1, column 1")))),
+    "S2": (lambda c: c.scenario(b'{"name": "x",\n "seed": }'),
+           SCN_ERR("invalid JSON at line 2, column 10")),
+    "S3": (lambda c: c.scenario(b"[1]"), SCN_ERR("must be an object, not an array")),
+    "S4": (lambda c: c.scenario(scn(faultz=[])), SCN_ERR("faultz: unknown key")),
+    "S5": (lambda c: c.scenario(scn(seed=-1)), SCN_ERR("seed: must be >= 0")),
+    "S6": (lambda c: c.scenario(scn(profile="old")),
+           SCN_ERR('profile: must be "current" or "legacy", not "old"')),
+    "S7": (lambda c: c.scenario(scn(name=5)), SCN_ERR("name: must be a string, not a number")),
+    "S8": (lambda c: c.scenario(scn(users=[{"id": "a", "email": "a@x", "password": "p"},
+                                           {"id": "b", "email": "a@x", "password": "p"}])),
+           SCN_ERR('users[1]: duplicate email "a@x"')),
+    "S9": (lambda c: c.scenario(scn(users=[{"id": "u" * 128, "email": "a@x", "password": "p"}])),
+           SCN_ERR("users[0].id: longer than 127 bytes")),
+    "S10": (lambda c: c.scenario(scn(agent={"gap_ms": -1})), SCN_ERR("agent.gap_ms: must be >= 0")),
+    "S11": (lambda c: c.scenario(scn(agent={"tools": []})), SCN_ERR("agent.tools: must not be empty")),
+    "S12": (lambda c: c.scenario(scn(faults=[{"id": "f", "on": "websocket.send",
+                                             "action": {"kind": "drop"}}])),
+            SCN_ERR('faults[0].on: unknown place "websocket.send" (http.request, ws.accept, '
+                    'ws.message, ws.send, auth.request, auth.token, redis.accept, '
+                    'redis.command, redis.message, dep.connect)')),
+    "S13": (lambda c: c.scenario(scn(faults=[{"id": "f", "on": "ws.send",
+                                             "action": {"kind": "drop"}},
+                                            {"id": "f", "on": "ws.send",
+                                             "action": {"kind": "drop"}}])),
+            SCN_ERR('faults[1].id: duplicate rule id "f"')),
+    "S14": (lambda c: c.scenario(scn(faults=[{"id": "f", "on": "redis.command",
+                                             "action": {"kind": "close"}}])),
+            SCN_ERR('faults[0].action.kind: "close" does not apply on redis.command')),
+    "S15": (lambda c: c.scenario(scn(network={"http_latency_ms": {"min": 5, "max": 1}})),
+            SCN_ERR("network.http_latency_ms.min: must not be greater than max")),
+    "S16": (lambda c: c.scenario(scn(redis={"port": 70000})),
+            SCN_ERR("redis.port: must be <= 65535")),
+    "S17": (lambda c: c.scenario(scn(websocket={"heartbeat_s": 10, "heartbeat_timeout_s": 5})),
+            SCN_ERR("websocket.heartbeat_timeout_s: must be greater than heartbeat_s")),
+    "S18": (lambda c: c.scenario(scn(expect={"checks": [{"id": "c", "step": "s",
+                                                        "close_code": {"equals": 1000}}],
+                                            "steps": [{"id": "s", "probe": "health"}]})),
+            SCN_ERR('expect.checks[0].close_code: unknown matcher "equals" (eq, in, range, regex)')),
+    "S19": (lambda c: c.scenario(b'{"nam\xe9": 1}'),
+            ((2, "stagesim: FILE: nam\\xe9: unknown key"),
+             (422, DETAIL("scenario: nam\u00e9: unknown key")))),
+    "S20": (lambda c: c.scenario(scn(startup={"complete_ms": 100, "app_state_ms": 200})),
+            SCN_ERR("startup.app_state_ms: must be less than complete_ms")),
+}
+
+
+def keepalive_second(c, second):
+    """A later request of a keep-alive connection: the first is answered,
+    then the answer to `second`, sent on the same connection."""
+    s = socket.create_connection(("127.0.0.1", c.sim.backend), timeout=10)
+    try:
+        s.sendall(get(b"/health"))
+        first = read_http(s)
+        assert first[0] == 200, first
+        s.sendall(second)
+        return read_http(s)
+    finally:
+        s.close()
+
+
+def body_then_next(c, size):
+    """A POST with a body of `size` bytes, then a second request on the same
+    connection: both answers (the first as its status and id's prefix)."""
+    s = socket.create_connection(("127.0.0.1", c.sim.backend), timeout=10)
+    try:
+        s.sendall(b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                  b"Content-Length: %d\r\n\r\n" % (tok(c), size) + b"x" * size)
+        first = read_http(s)
+        if isinstance(first[1], dict):
+            first = (first[0], first[1].get("thread_id", "")[:7])
+        s.sendall(get(b"/health"))
+        return first, read_http(s)
+    finally:
+        s.close()
+
+
+def verdict(r):
+    body = r.json()
+    return (r.status_code, body.get("valid"), body.get("error"))
+
+
+def catalogue_ids():
+    """The ids of docs/errors.md's tables, in order."""
+    with open(os.path.join(SOURCE_ROOT, "docs", "errors.md")) as f:
+        return re.findall(r"^\| ([HWARCS]\d+) \|", f.read(), re.M)
+
+
+class Errors(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        path = os.path.join(cls.dir.name, "errors.json")
+        with open(path, "w") as f:
+            json.dump(SCENARIO, f)
+        cls.sim = Sim("--scenario", path, "--control-token", CONTROL_TOKEN)
+        cls.ctx = Ctx(cls.sim)
+        cls.witness = Witness(cls.sim, cls.ctx.token())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.witness.close()
+        code = cls.sim.stop()
+        cls.dir.cleanup()
+        assert code == 0, cls.sim.stderr[-3000:]
+
+    def test_catalogue_and_table_agree(self):
+        ids = catalogue_ids()
+        self.assertEqual(len(ids), len(set(ids)), "an id twice in docs/errors.md")
+        self.assertEqual(sorted(ids), sorted(CASES), "docs/errors.md and CASES differ")
+        self.assertGreaterEqual(len(ids), 60)
+        for prefix in "HWARCS":
+            self.assertTrue(any(i.startswith(prefix) for i in ids), prefix)
+
+    def test_each_bad_input(self):
+        dump = os.environ.get("ERRORS_DUMP")
+        for case_id, (send, want) in CASES.items():
+            with self.subTest(case=case_id):
+                self.witness.start(case_id)
+                try:
+                    got = send(self.ctx)
+                finally:
+                    # Whatever the case did, the witness's run is read to
+                    # its end, so that the next case starts afresh.
+                    witness = self.witness.finish()
+                if isinstance(want, list):
+                    want = [tuple(w.replace("{bob_thread}", self.ctx.bob_thread)
+                                  if isinstance(w, str) else w for w in x)
+                            if isinstance(x, tuple) else x for x in want]
+                if dump:
+                    print("%s: %r" % (case_id, got))
+                self.assertEqual(got, want)
+                self.assertIsNone(witness, "the witness, after " + case_id)
+        # And the services still answer as usual.
+        self.assertEqual(httpx.get(self.sim.backend_url + "/health", timeout=10).json(),
+                         {"status": "ok"})
+        self.assertEqual(self.ctx.control("GET", "/status").status_code, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
