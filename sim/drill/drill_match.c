@@ -49,7 +49,7 @@ sim_value sim_drill_json_value(const cJSON *v) {
 void sim_drill_value_text(const sim_value *v, sim_buf *out) {
     switch (v->type) {
     case SIM_VAL_NULL: sim_buf_puts(out, "null"); break;
-    case SIM_VAL_BOOL: sim_buf_puts(out, v->num ? "true" : "false"); break;
+    case SIM_VAL_BOOL: sim_buf_puts(out, v->num != 0 ? "true" : "false"); break;
     case SIM_VAL_NUM: sim_buf_printf(out, "%.15g", v->num); break;
     case SIM_VAL_STR: sim_buf_printf(out, "\"%s\"", v->str); break;
     }

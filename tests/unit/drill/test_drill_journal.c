@@ -55,8 +55,8 @@ static void test_canonical(void) {
         "{\"svc\":\"backend\",\"proto\":\"ws\",\"point\":\"send\",\"conn\":1,\"msg\":1}",
         "{\"svc\":\"backend\",\"proto\":\"ws\",\"point\":\"accept\",\"conn\":2}",
         "{\"svc\":\"backend\",\"proto\":\"ws\",\"point\":\"send\",\"conn\":2,\"msg\":1}",
-        "{\"svc\":\"backend\",\"event\":\"breaker\",\"breaker\":\"redis\",\"from\":\"closed\","
-        "\"to\":\"open\",\"reason\":\"manual\"}",
+        ("{\"svc\":\"backend\",\"event\":\"breaker\",\"breaker\":\"redis\",\"from\":\"closed\","
+         "\"to\":\"open\",\"reason\":\"manual\"}"),
     };
     for (size_t i = 0; i < 7; i++) is_str(da.lines[i], order[i], "canonical line %zu", i + 1);
     is_str(da.final, db.final, "other interleaving and other times: the same digest");
