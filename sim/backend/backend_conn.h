@@ -142,6 +142,8 @@ struct sim_backend {
 };
 
 int64_t sim_backend_now_ms(const sim_backend *b);
+/* The time now, refreshed: for a request or message just read (see .c). */
+int64_t sim_backend_arrival_ms(const sim_backend *b);
 /* The real seconds an ev_timer waits for ms of the simulator's clock. */
 double sim_backend_wait_s(const sim_backend *b, int64_t ms);
 /* Describes a crossing to the fault engine; PASS when there is none. */

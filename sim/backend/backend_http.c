@@ -138,15 +138,16 @@ static void on_verdict(void *ctx, sim_auth_status status, const sim_principal *w
 static void http_route(conn *c) {
     http_part *h = &c->u.http;
     sim_backend *b = c->b;
+    int64_t now = sim_backend_arrival_ms(b);
     sim_http_request req = {.method = h->method,
                             .path = h->path,
                             .query = h->query ? h->query : "",
                             .body = h->body.data,
                             .body_len = h->body.len,
-                            .now_ms = sim_backend_now_ms(b),
+                            .now_ms = now,
                             .header = req_header,
                             .impl = h,
-                            .arrived_ms = sim_backend_now_ms(b)};
+                            .arrived_ms = now};
     const char *token = b->cfg.remote && !h->verdict_set ? sim_backend_routes_token(&req) : NULL;
     if (token) {
         /* Judged by the auth service first; the route runs on its verdict. */

@@ -131,7 +131,7 @@ int sim_backend_ws_established(conn *c) {
     ev_init(&w->rest, rest_cb);
     ev_io_start(b->loop, &w->seen);
     w->session = sim_ws_session_new(&b->ws_cfg, &b->ws_env, hs, c->ordinal);
-    int64_t now = sim_backend_now_ms(b);
+    int64_t now = sim_backend_arrival_ms(b);
     if (b->shutting_down) sim_ws_session_shutdown(w->session, now);
     else sim_ws_session_open(w->session, now);
     ws_sync(c);
@@ -142,7 +142,7 @@ int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
     ws_part *w = &c->u.ws;
     if (w->close_started) return 0;
     sim_ws_session_receive(w->session, in, len, lws_is_final_fragment(c->wsi),
-                           sim_backend_now_ms(c->b));
+                           sim_backend_arrival_ms(c->b));
     ws_sync(c);
     return 0;
 }

@@ -416,6 +416,9 @@ static enum MHD_Result handle(req *r, const char *url, const char *method) {
     hr.query = r->k && r->k->query ? r->k->query : "";
     hr.body = r->body.data;
     hr.body_len = r->body.len;
+    /* Fresh, not the loop's wake-up time: a delay the route asks for is
+     * timed from now (as in the backend, sim_backend_arrival_ms). */
+    ev_now_update(m->loop);
     hr.now_ms = now_ms(m);
     hr.header = header_fn;
     hr.impl = r->c;

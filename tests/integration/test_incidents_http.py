@@ -74,12 +74,15 @@ class Api(GoldenSim, unittest.TestCase):
         latency; its own routes answer."""
         with sim("missing-routes") as s:
             for method, path in self.REQUESTS:
-                # Without a body: a delayed answer to a request with one hangs
-                # the backend (docs/incidents.md, "Bugs found").
                 r, took = http(s, method, path)
                 self.assertEqual((r.status_code, r.json()), (404, S15_BODY), path)
                 at_least(self, took, 0.16, path)
                 self.assertLess(took, 0.76 + 3, path)
+            # A delayed answer to a request with a body once sent the backend
+            # round lws's body parser for ever (docs/incidents.md, bug 1).
+            r, took = http(s, "POST", "/api/chat", json={"message": "hello"})
+            self.assertEqual((r.status_code, r.json()), (404, S15_BODY))
+            at_least(self, took, 0.16, "with a body")
             r, took = http(s, "GET", "/health")
             self.assertEqual(r.status_code, 200)
             at_least(self, took, 0.16, "every request takes the front end's band")
