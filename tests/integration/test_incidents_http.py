@@ -2,12 +2,16 @@
 auth service's routes as httpx and curl see them under each scenario, with
 the exact status and body of SYMPTOMS.md inside its timing band (the lower
 bound strictly), and the same requests against golden-path."""
+import asyncio
 import json
 import unittest
 
+import httpx
+import websockets
+
 from harness import login
-from test_incidents_common import (at_least, S15_BODY, S17_INVALID, S17_REQUIRED, S18, GoldenSim, curl,
-                                   http, sim)
+from test_incidents_common import (at_least, S15_BODY, S17_INVALID, S17_REQUIRED, S18, GoldenSim, connect,
+                                   curl, http, recv_json, run, sim)
 
 CLIENT_E2E_KEY = "the-e2e-key-the-clients-have"   # not the one staging has
 
@@ -183,6 +187,60 @@ class Auth(GoldenSim, unittest.TestCase):
         r, _ = http(self.golden, "OPTIONS", "/health", service="auth")
         self.assertEqual(r.status_code, 405)
 
+
+
+class Lifecycle(unittest.TestCase):
+    """S16, S25: the backend's instance between revisions, from the
+    scenario's lifecycle timeline (docs/lifecycle.md)."""
+
+    async def upgrade_refusals(self, s, n):
+        """The first n upgrades' outcomes: an HTTP status, or "timeout"."""
+        got = []
+        for _ in range(n):
+            try:
+                ws, _ = await connect(s, open_timeout=1)
+                await ws.close()
+                got.append(101)
+            except websockets.exceptions.InvalidStatusCode as e:
+                got.append(e.status_code)
+            except asyncio.TimeoutError:
+                got.append("timeout")
+        return got
+
+    def test_cold_redeploy(self):
+        """S16: /api/* 500 while /health 503, both plain text; upgrades 500,
+        503, 500, then handshake timeouts (S4)."""
+        with sim("cold-redeploy") as s:
+            r, _ = http(s, "GET", "/api/discovery/services")
+            self.assertEqual((r.status_code, r.text), (500, "Internal Server Error"))
+            r, _ = http(s, "GET", "/health")
+            self.assertEqual((r.status_code, r.text), (503, "Service Unavailable"))
+            self.assertEqual(curl("-o", "/dev/null", "-w", "%{http_code}", s.backend_url + "/api/threads"),
+                             (0, "500"))
+            self.assertEqual(run(self.upgrade_refusals(s, 5)), [500, 503, 500, "timeout", "timeout"])
+            lc = httpx.get(s.control_url + "/lifecycle").json()["services"]
+            self.assertEqual(lc["backend"]["state"], "redeploying")
+
+    def test_cannot_start(self):
+        """S25: every request and upgrade 503 with Cloud Run's text, the log
+        says `Container called exit(3).`; login still works; a `start`
+        brings up a fresh instance that serves."""
+        with sim("cannot-start") as s:
+            r, _ = http(s, "GET", "/health")
+            self.assertEqual((r.status_code, r.text),
+                             (503, "The request failed because the instance could not start successfully."))
+            self.assertEqual(run(self.upgrade_refusals(s, 2)), [503, 503])
+            token = login(s)["access_token"]
+            r = httpx.post(s.control_url + "/lifecycle", json={"service": "backend", "action": "start"})
+            self.assertEqual(r.json()["services"]["backend"]["state"], "running")
+
+            async def served():
+                ws, _ = await connect(s, "?token=" + token)
+                welcome = await recv_json(ws)
+                await ws.close()
+                return welcome["type"]
+            self.assertEqual(run(served()), "connection_established")
+        self.assertIn("backend: Container called exit(3).", s.stderr)
 
 if __name__ == "__main__":
     unittest.main()
