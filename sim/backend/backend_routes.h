@@ -8,6 +8,11 @@
 #define SIM_BACKEND_ROUTES_H
 #ifndef SIM_IN_BACKEND
 #error "backend_routes.h is private to sim/backend/"
+/* The breakers as /health/circuit-breakers shows them: an object of
+ * {name, state, failure_count, failure_threshold, recovery_timeout} by name
+ * (a cJSON *, the caller's). */
+struct cJSON *sim_backend_routes_breakers(const sim_backend_routes *rt);
+
 #endif
 
 #include <stdint.h>
@@ -50,5 +55,10 @@ sim_route_result sim_backend_routes_handle(sim_backend_routes *rt, const sim_htt
  * (→ 503). */
 void sim_backend_routes_history(sim_http_response *resp, const char *thread_id,
                                 const void *json_array, const char *error);
+
+/* The breakers as /health/circuit-breakers shows them: an object of
+ * {name, state, failure_count, failure_threshold, recovery_timeout} by name
+ * (a cJSON *, the caller's). */
+struct cJSON *sim_backend_routes_breakers(const sim_backend_routes *rt);
 
 #endif
