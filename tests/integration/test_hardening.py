@@ -17,7 +17,8 @@ import httpx
 import redis
 import websockets
 
-from harness import STAGESIM, Sim, login
+from stagesim import Stagesim
+from support import STAGESIM, login
 
 
 def cpu_seconds(pid):
@@ -29,11 +30,11 @@ def cpu_seconds(pid):
 
 class StalledHeads(unittest.TestCase):
     def test_half_sent_heads_cost_no_cpu(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             stalled = []
             try:
                 for _ in range(300):
-                    s = socket.create_connection(("127.0.0.1", sim.backend), timeout=5)
+                    s = socket.create_connection(("127.0.0.1", sim.backend_port), timeout=5)
                     s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")   # no end of head
                     stalled.append(s)
                 # Let every one be accepted and read (a request behind them
@@ -66,12 +67,12 @@ class OutOfDescriptors(unittest.TestCase):
     LIMIT = 128
 
     def test_fill_and_release(self):
-        sim = Sim(wrap=["prlimit", "--nofile=%d" % self.LIMIT])
+        sim = Stagesim(wrap=["prlimit", "--nofile=%d" % self.LIMIT])
         held = []
         try:
             with open("/proc/%d/limits" % sim.proc.pid) as f:
                 self.assertIn("Max open files            %d" % self.LIMIT, f.read())
-            ports = [sim.backend, sim.redis, sim.auth]
+            ports = [sim.backend_port, sim.redis_port, sim.auth_port]
             # Fill: far more clients than descriptors, spread over the services.
             refusals = {"redis": 0, "http": 0}
             for i in range(3 * self.LIMIT):
@@ -106,7 +107,7 @@ class OutOfDescriptors(unittest.TestCase):
             deadline = time.monotonic() + 15
             while True:
                 try:
-                    r = redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=2)
+                    r = redis.Redis(host="127.0.0.1", port=sim.redis_port, socket_timeout=2)
                     ok = r.ping()
                     r.close()
                     if ok:
@@ -136,7 +137,7 @@ class InvalidUtf8GoesOutValid(unittest.TestCase):
     to fail the connection with 1007."""
 
     def test_frames_and_bodies(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             async def chat():
                 url = sim.ws_url + "?token=" + login(sim)["access_token"]
                 async with websockets.connect(url, open_timeout=10) as ws:
@@ -181,19 +182,16 @@ def welcome_then(sim, coro_fn, url=None, **kw):
 
 
 def add_rule(sim, rule):
-    r = httpx.post(sim.control_url + "/faults", json=rule, timeout=10)
-    assert r.status_code == 201, r.text
+    sim.control.add_fault(rule)
 
 
 def wait_rule(sim, rule_id, count=1):
-    r = httpx.get(sim.control_url + "/journal/wait", timeout=30,
-                  params={"rule": rule_id, "count": count, "timeout_ms": 20000})
-    assert r.status_code == 200, r.text
+    sim.control.wait_fault(rule_id, count, timeout=20)
 
 
 class WebSocketEdges(unittest.TestCase):
     def test_shutdown_goodbye_goes_ahead_of_a_delayed_frame(self):
-        sim = Sim()
+        sim = Stagesim()
         add_rule(sim, {"id": "slow", "on": "ws.send", "match": {"name": "agent_started"},
                        "action": {"kind": "delay", "ms": 30000}})
 
@@ -221,7 +219,7 @@ class WebSocketEdges(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump({"name": "hb", "websocket": {"heartbeat_s": 3, "heartbeat_timeout_s": 6}}, f)
         try:
-            with Sim("--scenario", f.name) as sim:
+            with Stagesim(scenario=f.name) as sim:
                 async def pings_only(ws):
                     got = []
                     end = time.monotonic() + 8
@@ -240,7 +238,7 @@ class WebSocketEdges(unittest.TestCase):
             os.unlink(f.name)
 
     def test_trailing_garbage_is_invalid_json(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             async def send(ws):
                 await ws.send('{"type":"ping"} trailing garbage')
                 first = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -255,7 +253,7 @@ class WebSocketEdges(unittest.TestCase):
             self.assertEqual(r.status_code, 400)
 
     def test_oversized_message_in_fragments_gets_1009(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             for frags in (["x" * 3000] * 4, ["x" * 100] * 100, ["x" * 20000] * 5):
                 async def send(ws, frags=frags):
                     await ws.send(iter(frags))
@@ -273,7 +271,7 @@ class ThreadsHaveOwners(unittest.TestCase):
     can write into it (AUTH_FAILED, no run)."""
 
     def test_owner_only(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             alice = login(sim)["access_token"]
             bob = login(sim, "bob@example.com", "bob-password")["access_token"]
 
