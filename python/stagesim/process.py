@@ -38,27 +38,32 @@ def find_binary(binary=None):
     """The stagesim executable: `binary`, else $STAGESIM, else the one
     installed beside this package, else `stagesim` on PATH, else the source
     tree's build/stagesim."""
-    candidates = [binary, os.environ.get("STAGESIM")]
+    if binary:
+        if os.path.isfile(binary) and os.access(binary, os.X_OK):
+            return binary
+        raise FileNotFoundError("stagesim binary %r is not an executable file" % binary)
+    candidates = [os.environ.get("STAGESIM")]
     if _installed is not None:
         candidates.append(os.path.join(_installed.BINDIR, "stagesim"))
-    candidates += [shutil.which("stagesim"), os.path.join(_SOURCE_ROOT, "build", "stagesim")]
+    candidates.append(shutil.which("stagesim"))
+    if _installed is None:   # the source tree
+        candidates.append(os.path.join(_SOURCE_ROOT, "build", "stagesim"))
     for c in candidates:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return c
-    if binary:
-        raise FileNotFoundError("stagesim binary %r is not an executable file" % binary)
     raise FileNotFoundError("no stagesim binary: pass binary=, set STAGESIM, or put stagesim on PATH")
 
 
 def scenario_path(name):
     """The file of a scenario that comes with stagesim, by NAME (as `stagesim
     up --scenario NAME` finds it): $STAGESIM_SCENARIO_PATH, the installed
-    share/stagesim/scenarios, then the source tree."""
+    share/stagesim/scenarios, or the source tree this package is in."""
     base = name[:-5] if name.endswith(".json") else name
     dirs = [d for d in os.environ.get("STAGESIM_SCENARIO_PATH", "").split(":") if d]
     if _installed is not None:
         dirs.append(os.path.join(_installed.DATADIR, "scenarios"))
-    dirs.append(os.path.join(_SOURCE_ROOT, "scenarios"))
+    else:
+        dirs.append(os.path.join(_SOURCE_ROOT, "scenarios"))
     for d in dirs:
         p = os.path.join(d, base + ".json")
         if os.path.isfile(p):
