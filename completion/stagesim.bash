@@ -5,10 +5,14 @@
 _stagesim_flags() {
     # $1: the stagesim to ask; $2: the command. `up --help` is the whole
     # usage, which names other commands' flags too: only its option lines.
+    # Every command takes --help.
+    echo --help
     if [[ $2 == up ]]; then
         "$1" up --help 2>/dev/null | grep -E '^ +--' | grep -o -- '--[a-z][a-z0-9-]*' | sort -u
     else
-        "$1" "$2" --help 2>/dev/null | grep -o -- '--[a-z][a-z0-9-]*' | sort -u
+        # ("stagesim --tls" in a help text names another command's flag)
+        "$1" "$2" --help 2>/dev/null | sed -E 's/stagesim( [a-z]+)? --[a-z-]+//g' |
+            grep -o -- '--[a-z][a-z0-9-]*' | sort -u
     fi
 }
 
