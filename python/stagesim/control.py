@@ -155,6 +155,10 @@ class Control:
                                      "timeout_ms": int(timeout * 1000)},
                              timeout=timeout + self.timeout)
 
+    def lifecycle_state(self):
+        """GET /lifecycle: {"services": {name: {"state", "since_ms"}}}."""
+        return self._request("GET", "/lifecycle")
+
     # ---- scenario, lifecycle -------------------------------------------
     def set_scenario(self, scenario):
         """Replaces the fault rules with a scenario's (a dict, or the path of
@@ -165,9 +169,10 @@ class Control:
         return self._request("POST", "/scenario", body=scenario)
 
     def lifecycle(self, service, action, **params):
-        """POST /lifecycle {"service", "action", ...}: crash, restart, drain
-        or redeploy a service (docs/control-api.md). A stagesim without the
-        lifecycle API answers 404, raised as APIError."""
+        """POST /lifecycle {"service", "action", ...}: crash, restart, drain,
+        redeploy, cannot_start or start a service (docs/lifecycle.md), e.g.
+        lifecycle("redis", "restart", ms=1500, keep_state=False). Returns
+        every service's state; a refused step raises APIError (409, 422)."""
         return self._request("POST", "/lifecycle", body=dict(service=service, action=action, **params))
 
     # ---- the journal ---------------------------------------------------

@@ -212,12 +212,22 @@ class ControlClient(unittest.TestCase):
         self.c.set_scenario(os.path.join(SOURCE_ROOT, "scenarios", "ws-1011-mid-run.json"))
         self.assertEqual([r["id"] for r in self.c.faults()], ["ws-1011-after-thinking"])
 
-    def test_lifecycle_refusal_is_an_api_error(self):
-        # This stagesim has no lifecycle API yet (docs/control-api.md): the
-        # client's request is refused with the API's own 404.
-        with self.assertRaises(APIError) as cm:
-            self.c.lifecycle("redis", "crash", ms=100)
-        self.assertEqual(cm.exception.status, 404)
+    def test_lifecycle(self):
+        with Stagesim() as sim:
+            state = sim.control.lifecycle("backend", "drain")
+            self.assertEqual(state["services"]["backend"]["state"], "draining")
+            self.assertEqual(sim.control.status()["services"]["backend"]["state"], "draining")
+            with self.assertRaises(APIError) as cm:
+                sim.control.lifecycle("backend", "drain")
+            self.assertEqual(cm.exception.status, 409)
+            self.assertIn("only start applies", cm.exception.detail)
+            with self.assertRaises(APIError) as cm:
+                sim.control.lifecycle("db", "crash")
+            self.assertEqual(cm.exception.status, 422)
+            self.assertIn('must be "backend", "auth" or "redis"', cm.exception.detail)
+            self.assertEqual(sim.control.lifecycle("backend", "start")["services"]["backend"]["state"],
+                             "running")
+            self.assertEqual(sim.control.lifecycle_state()["services"]["redis"]["state"], "running")
 
     def test_control_token(self):
         with Stagesim(control_token="sekrit-token") as sim:

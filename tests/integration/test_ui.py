@@ -89,6 +89,13 @@ class Pages(unittest.TestCase):
                 By.CSS_SELECTOR, 'tr[data-rule-id="ui-503"] td.fired').text == "1")
             # The timeline has a lane for the backend connection with a firing mark.
             self.assertGreaterEqual(len(d.find_elements(By.CSS_SELECTOR, "svg.lanes path.fire")), 1)
+            # A service's life cycle: the services table follows /status.
+            sim.control.lifecycle("auth", "crash")
+            self.wait().until(lambda d: "down" in d.find_element(
+                By.CSS_SELECTOR, 'tr[data-service="auth"]').text)
+            sim.control.lifecycle("auth", "start")
+            self.wait().until(lambda d: "running" in d.find_element(
+                By.CSS_SELECTOR, 'tr[data-service="auth"]').text)
             self.assertEqual(console_errors(d), [])
             d.get("about:blank")   # leave before stagesim stops: the page would poll on
 
