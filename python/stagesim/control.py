@@ -175,6 +175,11 @@ class Control:
         every service's state; a refused step raises APIError (409, 422)."""
         return self._request("POST", "/lifecycle", body=dict(service=service, action=action, **params))
 
+    def revoke_user(self, user_id):
+        """POST /revoke: every token of the user revoked; their open
+        WebSockets get AUTH_FAILED and close 1008."""
+        return self._request("POST", "/revoke", body={"user_id": user_id})["revoked"]
+
     # ---- the journal ---------------------------------------------------
     def journal(self, since=0, limit=None, wait=None, **match):
         """One page of journal lines after line `since` (at most `limit`),

@@ -75,7 +75,7 @@ def mutated(directory, name, check_id, key, matcher):
 
 class ShippedDrills(unittest.TestCase):
     def test_every_shipped_drill_passes(self):
-        self.assertEqual(len(SCENARIOS), 10)
+        self.assertEqual(len(SCENARIOS), 12)
         code, out, err = drill(*SCENARIOS, "--json")
         reports = [json.loads(line) for line in out.splitlines()]
         self.assertEqual([(r["drill"], r["ok"]) for r in reports if not r["ok"]], [], out + err)

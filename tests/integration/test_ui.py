@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -56,48 +57,53 @@ class Pages(unittest.TestCase):
         self.driver.get_log("browser")   # what an earlier page logged is not this test's
 
     def wait(self, timeout=10):
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.02)
+        # The live page redraws its tables as data comes: an element found
+        # may be replaced before it is read, so the wait looks again.
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.02,
+                             ignored_exceptions=(StaleElementReferenceException,))
+
+    def text_of(self, css, want):
+        """Waits until the element at css says `want` (the page redraws
+        its tables: read again until it does)."""
+        self.wait().until(lambda d: want in d.find_element(By.CSS_SELECTOR, css).text)
 
     def test_live_view_shows_a_firing_within_a_second(self):
         with Stagesim(scenario="ws-1011-mid-run", seed=4) as sim:
-            d = self.driver
-            d.get(sim.control_url + "/ui")
-            # The scenario, the services and the breakers, from /status.
-            self.wait().until(lambda d: "ws-1011-mid-run" in d.find_element(By.ID, "title").text)
-            row = self.wait().until(lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-service="backend"]'))
-            self.assertIn("running", row.text)
-            self.assertIn(str(sim.backend_port), row.text)
-            brk = d.find_element(By.CSS_SELECTOR, 'tr[data-breaker="backend redis"]')
-            self.assertIn("closed", brk.text)
-            # The scenario's rule, not fired yet.
-            rule = self.wait().until(lambda d: d.find_element(
-                By.CSS_SELECTOR, 'tr[data-rule-id="ws-1011-after-thinking"]'))
-            self.assertEqual(rule.find_element(By.CSS_SELECTOR, "td.fired").text, "0")
+            try:
+                self.live_view(sim)
+            finally:
+                self.driver.get("about:blank")   # before stagesim stops: the page would poll on
 
-            sim.control.add_fault({"id": "ui-503", "on": "http.request", "match": {"name": "/health"},
-                                   "action": {"kind": "status", "status": 503}})
-            with self.assertRaises(urllib.error.HTTPError) as cm:
-                urllib.request.urlopen(sim.http_url + "/health", timeout=10)
-            self.assertEqual(cm.exception.code, 503)
-            fired_at = time.monotonic()   # the firing is in the journal before the reply left
-            self.wait(timeout=1.0).until(lambda d: d.find_elements(
-                By.CSS_SELECTOR, '#journal-live tr.firing[data-rule="ui-503"]'))
-            shown_after = time.monotonic() - fired_at
-            self.assertLess(shown_after, 1.0)
-            # Its counter in the rules table follows.
-            self.wait().until(lambda d: d.find_element(
-                By.CSS_SELECTOR, 'tr[data-rule-id="ui-503"] td.fired').text == "1")
-            # The timeline has a lane for the backend connection with a firing mark.
-            self.assertGreaterEqual(len(d.find_elements(By.CSS_SELECTOR, "svg.lanes path.fire")), 1)
-            # A service's life cycle: the services table follows /status.
-            sim.control.lifecycle("auth", "crash")
-            self.wait().until(lambda d: "down" in d.find_element(
-                By.CSS_SELECTOR, 'tr[data-service="auth"]').text)
-            sim.control.lifecycle("auth", "start")
-            self.wait().until(lambda d: "running" in d.find_element(
-                By.CSS_SELECTOR, 'tr[data-service="auth"]').text)
-            self.assertEqual(console_errors(d), [])
-            d.get("about:blank")   # leave before stagesim stops: the page would poll on
+    def live_view(self, sim):
+        d = self.driver
+        d.get(sim.control_url + "/ui")
+        # The scenario, the services and the breakers, from /status.
+        self.text_of("#title", "ws-1011-mid-run")
+        self.text_of('tr[data-service="backend"]', "running")
+        self.text_of('tr[data-service="backend"]', str(sim.backend_port))
+        self.text_of('tr[data-breaker="backend redis"]', "closed")
+        # The scenario's rule, not fired yet.
+        self.text_of('tr[data-rule-id="ws-1011-after-thinking"] td.fired', "0")
+
+        sim.control.add_fault({"id": "ui-503", "on": "http.request", "match": {"name": "/health"},
+                               "action": {"kind": "status", "status": 503}})
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(sim.http_url + "/health", timeout=10)
+        self.assertEqual(cm.exception.code, 503)
+        fired_at = time.monotonic()   # the firing is in the journal before the reply left
+        self.wait(timeout=1.0).until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, '#journal-live tr.firing[data-rule="ui-503"]'))
+        self.assertLess(time.monotonic() - fired_at, 1.0)
+        # Its counter in the rules table follows.
+        self.text_of('tr[data-rule-id="ui-503"] td.fired', "1")
+        # The timeline has a lane for the backend connection with a firing mark.
+        self.wait().until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.lanes path.fire"))
+        # A service's life cycle: the services table follows /status.
+        sim.control.lifecycle("auth", "crash")
+        self.text_of('tr[data-service="auth"]', "down")
+        sim.control.lifecycle("auth", "start")
+        self.text_of('tr[data-service="auth"]', "running")
+        self.assertEqual(console_errors(d), [])
 
     def test_drill_report_page(self):
         os.makedirs(ARTEFACTS, exist_ok=True)
