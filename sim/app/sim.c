@@ -105,6 +105,35 @@ static cJSON *lifecycle_state(void *ctx) {
     return sim_lifecycle_json(s->lifecycle);
 }
 
+/* What /status adds for the live view: each service's port and state (its
+ * life cycle's, or the backend's own start-up and shutdown while its life
+ * cycle says running), the backend's Redis client, and its breakers. */
+static void describe(void *ctx, cJSON *status, int64_t now_ms) {
+    const sim *s = ctx;
+    cJSON *life = sim_lifecycle_json(s->lifecycle);
+    cJSON *svc = cJSON_DetachItemFromObject(life, "services");
+    cJSON_Delete(life);
+    cJSON_AddItemToObject(status, "services", svc);
+    cJSON *backend = sim_backend_describe(s->backend, now_ms);
+    cJSON_AddItemToObject(status, "breakers", cJSON_DetachItemFromObject(backend, "breakers"));
+    cJSON *b = cJSON_GetObjectItem(svc, "backend");
+    if (b && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(b, "state")), "running") == 0)
+        cJSON_ReplaceItemInObject(b, "state", cJSON_DetachItemFromObject(backend, "state"));
+    cJSON_AddItemToObject(b, "phase", cJSON_DetachItemFromObject(backend, "phase"));
+    cJSON_AddItemToObject(b, "websockets", cJSON_DetachItemFromObject(backend, "websockets"));
+    cJSON_Delete(backend);
+    cJSON *control = cJSON_AddObjectToObject(svc, "control");
+    cJSON_AddStringToObject(control, "state", s->stopping ? "stopping" : "running");
+    static const char *const names[] = {"backend", "auth", "redis", "control"};
+    for (size_t i = 0; i < 4; i++) {
+        cJSON *o = cJSON_GetObjectItem(svc, names[i]);
+        if (o) cJSON_AddNumberToObject(o, "port", sim_port(s, names[i]));
+    }
+    cJSON *h = cJSON_AddObjectToObject(svc, "redis_client");
+    cJSON_AddStringToObject(h, "state", sim_history_connected(s->history) ? "connected" : "failed");
+    cJSON_AddStringToObject(h, "detail", sim_history_status(s->history));
+}
+
 sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t errlen,
                int *exit_code) {
     *exit_code = 2;
@@ -221,6 +250,7 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
         .redis_info = history_info, .redis_info_ctx = s,
         .lifecycle = lifecycle_apply, .lifecycle_state = lifecycle_state, .lifecycle_ctx = s,
         .revoke_user = revoke_user,
+        .describe = describe, .describe_ctx = s,
         .ports = {sim_port(s, "backend"), sim_auth_service_port(s->auth_svc),
                   sim_redis_server_port(s->redis)},
         .max_conns = caps.control,

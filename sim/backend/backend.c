@@ -4,15 +4,18 @@
  * (docs/libraries.md §2.12, §8), and free. */
 #include "backend.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdlib.h>
 
 #include "backend_accept.h"
 #include "backend_lws.h"
+#include "backend_routes.h"
 #include "backend_ws.h"
 #include "auth_remote.h"
 #include "dep_breaker.h"
 #include "listener.h"
+#include "startup.h"
 #include "threads.h"
 #include "util.h"
 
@@ -86,6 +89,17 @@ int sim_backend_port(const sim_backend *b) {
 }
 
 /* Closes the sockets lws never saw. */
+cJSON *sim_backend_describe(const sim_backend *b, int64_t now_ms) {
+    sim_phase phase = sim_startup_phase(b->cfg.sc, now_ms - b->routes.start_ms);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "state", b->shutting_down ? "stopping"
+                                        : phase == SIM_PHASE_COMPLETE ? "running" : "starting");
+    cJSON_AddStringToObject(j, "phase", sim_phase_name(phase));
+    cJSON_AddNumberToObject(j, "websockets", (double)b->nws);
+    cJSON_AddItemToObject(j, "breakers", sim_backend_routes_breakers(&b->routes));
+    return j;
+}
+
 static void close_pre_reads(sim_backend *b) {
     for (conn *c = b->conns, *next; c; c = next) {
         next = c->next;

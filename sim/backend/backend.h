@@ -15,6 +15,12 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
                                char *err, size_t errlen);
 int sim_backend_port(const sim_backend *b);
 
+/* The backend as the live view shows it (a cJSON object, the caller's):
+ * "state" ("starting" until the simulated start-up is complete, then
+ * "running", "stopping" once shutdown began), "phase", "websockets" (open
+ * now) and "breakers" as /health/circuit-breakers has them. */
+struct cJSON *sim_backend_describe(const sim_backend *b, int64_t now_ms);
+
 /* Starts a graceful shutdown: every WebSocket client gets close 1001 and
  * pending writes are flushed. done(ctx) is called from the loop once every
  * client has gone or grace_ms has passed (a second call skips the grace). */

@@ -89,7 +89,7 @@ static void h_ready(void *ctx, const sim_http_request *req, sim_http_response *r
     sim_http_json(resp, 200, j);
 }
 
-static cJSON *breakers(const sim_backend_routes *rt) {
+cJSON *sim_backend_routes_breakers(const sim_backend_routes *rt) {
     cJSON *b = cJSON_CreateObject();
     sim_dep_breaker *redis = rt->history ? sim_history_breaker(rt->history) : NULL;
     if (redis) cJSON_AddItemToObject(b, "redis", sim_dep_breaker_json(redis));
@@ -131,7 +131,7 @@ static void h_infrastructure(void *ctx, const sim_http_request *req, sim_http_re
     cJSON *db = cJSON_AddObjectToObject(inf, "postgresql");
     cJSON_AddStringToObject(db, "status", "healthy");
     cJSON_AddBoolToObject(db, "connected", 1);
-    cJSON_AddItemToObject(j, "circuit_breakers", breakers(c->rt));
+    cJSON_AddItemToObject(j, "circuit_breakers", sim_backend_routes_breakers(c->rt));
     cJSON_AddBoolToObject(j, "chat_functionality_impact", 0);
     add_iso(j, "timestamp", req->now_ms);
     sim_http_json(resp, 200, j);
@@ -140,7 +140,7 @@ static void h_infrastructure(void *ctx, const sim_http_request *req, sim_http_re
 static void h_breakers(void *ctx, const sim_http_request *req, sim_http_response *resp) {
     const route_ctx *c = ctx;
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "circuit_breakers", breakers(c->rt));
+    cJSON_AddItemToObject(j, "circuit_breakers", sim_backend_routes_breakers(c->rt));
     add_iso(j, "timestamp", req->now_ms);
     sim_http_json(resp, 200, j);
 }

@@ -8,6 +8,11 @@
 #define SIM_BACKEND_ROUTES_H
 #ifndef SIM_IN_BACKEND
 #error "backend_routes.h is private to sim/backend/"
+/* The breakers as /health/circuit-breakers shows them: an object of
+ * {name, state, failure_count, failure_threshold, recovery_timeout} by name
+ * (a cJSON *, the caller's). */
+struct cJSON *sim_backend_routes_breakers(const sim_backend_routes *rt);
+
 #endif
 
 #include <stdint.h>
@@ -68,5 +73,10 @@ const char *sim_backend_routes_token(const sim_http_request *req);
  * (→ 503). */
 void sim_backend_routes_history(sim_http_response *resp, const char *thread_id,
                                 const void *json_array, const char *error);
+
+/* The breakers as /health/circuit-breakers shows them: an object of
+ * {name, state, failure_count, failure_threshold, recovery_timeout} by name
+ * (a cJSON *, the caller's). */
+struct cJSON *sim_backend_routes_breakers(const sim_backend_routes *rt);
 
 #endif

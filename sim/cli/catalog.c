@@ -2,10 +2,12 @@
 #include "catalog.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "scenario.h"
 #include "util.h"
@@ -16,13 +18,24 @@
 static size_t search_dirs(char dirs[MAX_DIRS][1024]) {
     size_t n = 0;
     const char *env = getenv("STAGESIM_SCENARIO_PATH");
-    while (env && *env && n < MAX_DIRS - 2) {
+    while (env && *env && n < MAX_DIRS - 3) {
         size_t len = strcspn(env, ":");
         if (len && len < 1024) {
             memcpy(dirs[n], env, len);
             dirs[n++][len] = '\0';
         }
         env += len + (env[len] == ':');
+    }
+    /* The installed tree is found from the binary first, so a copy of it
+     * (DESTDIR, a moved prefix) uses its own scenarios. */
+    char exe[896];   /* room left in dirs[n] for the relative part */
+    ssize_t len = *STAGESIM_BIN_TO_DATA ? readlink("/proc/self/exe", exe, sizeof(exe) - 1) : -1;
+    char *slash = len > 0 ? (exe[len] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        char rel[1024], real[PATH_MAX];
+        snprintf(rel, sizeof(rel), "%s/%s/scenarios", exe, STAGESIM_BIN_TO_DATA);
+        if (realpath(rel, real) && strlen(real) < 1024) snprintf(dirs[n++], 1024, "%s", real);
     }
     snprintf(dirs[n++], 1024, "%s", STAGESIM_DATADIR "/scenarios");
     snprintf(dirs[n++], 1024, "%s", STAGESIM_SOURCE_SCENARIOS);

@@ -1,7 +1,8 @@
 /* catalog.h -- the scenarios that come with stagesim, found by name: a
  * `--scenario NAME` (no '/', no ".json") is looked up in
  * $STAGESIM_SCENARIO_PATH (':'-separated), then in the installed
- * share/stagesim/scenarios, then in the source tree stagesim was built from.
+ * share/stagesim/scenarios (beside the binary, then under the configured
+ * prefix), then in the source tree stagesim was built from.
  * `stagesim scenarios [NAME]` lists them or prints one in full. */
 #ifndef SIM_CATALOG_H
 #define SIM_CATALOG_H

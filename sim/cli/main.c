@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,11 @@ static void stopped(void *ctx) {
     run_state *st = ctx;
     ev_signal_stop(st->loop, &st->sigint);
     ev_signal_stop(st->loop, &st->sigterm);
+    /* Stopping the watchers gave the signals back their default action: a
+     * second SIGTERM now (a supervisor's stop after its own) would kill the
+     * process before the journal is flushed and exit 0 reached. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
     ev_break(st->loop, EVBREAK_ALL);
 }
 

@@ -13,12 +13,14 @@
 
 #include "jcheck.h"
 #include "mhd.h"
+#include "ui_page.h"
 #include "util.h"
 
 #define JOURNAL_PAGE_MAX 100000
 #define WAIT_POLL_MS 5
 #define WAIT_DEFAULT_MS 10000
 #define WAIT_MAX_MS 600000
+#define JOURNAL_WAIT_MAX_MS 60000
 #define CONTROL_MAX_BODY (1u << 20)
 
 struct sim_control {
@@ -72,6 +74,7 @@ static void route_status(void *ctx, const sim_http_request *req, sim_http_respon
     sim_control_redis_info ri;
     redis_info(env, &ri);
     cJSON_AddStringToObject(j, "redis", ri.status);
+    if (env->cfg.describe) env->cfg.describe(env->cfg.describe_ctx, j, req->now_ms);
     sim_http_json(resp, 200, j);
 }
 
@@ -120,6 +123,20 @@ static void route_journal(void *ctx, const sim_http_request *req, sim_http_respo
         return;
     }
     if (limit > JOURNAL_PAGE_MAX) limit = JOURNAL_PAGE_MAX;
+    uint64_t wait_ms;
+    if (query_u64(req, "wait_ms", 0, &wait_ms)) {
+        bad_query(resp, "wait_ms");
+        return;
+    }
+    if (wait_ms > JOURNAL_WAIT_MAX_MS) wait_ms = JOURNAL_WAIT_MAX_MS;
+    /* A live view follows the journal with this long poll: nothing newer
+     * than since yet, so hold the request until a line comes or wait_ms
+     * passes (then an empty page). */
+    if (sim_faults_journal_count(env->cfg.faults) <= since &&
+        req->now_ms - req->arrived_ms < (int64_t)wait_ms) {
+        resp->retry_ms = WAIT_POLL_MS;
+        return;
+    }
     resp->status = 200;
     resp->content_type = "application/x-ndjson";
     resp->body.len = 0;
@@ -332,7 +349,18 @@ static void route_revoke(void *ctx, const sim_http_request *req, sim_http_respon
     sim_http_json(resp, 200, j);
 }
 
+/* GET /ui: the live view of this simulator (sim/control/ui.html), which
+ * reads /status, /faults and follows /journal. */
+static void route_ui(void *ctx, const sim_http_request *req, sim_http_response *resp) {
+    (void)ctx, (void)req;
+    resp->status = 200;
+    resp->content_type = "text/html; charset=utf-8";
+    resp->body.len = 0;
+    sim_buf_append(&resp->body, sim_ui_html, sim_ui_html_len);
+}
+
 static const sim_route routes[] = {
+    {"GET", "/ui", route_ui, 0},
     {"GET", "/status", route_status, 0},
     {"POST", "/revoke", route_revoke, 0},
     {"GET", "/lifecycle", route_lifecycle_state, 0},

@@ -11,6 +11,7 @@
 #include "scenario.h"
 
 struct ev_loop;
+typedef struct cJSON cJSON;
 typedef struct sim_control sim_control;
 
 /* The backend's Redis client as /status and /metrics show it. Control sits
@@ -39,6 +40,9 @@ typedef struct sim_control_config {
     /* POST /revoke {"user_id"}: every token of the user (auth.h's
      * sim_auth_store_revoke_user), ctx lifecycle_ctx. NULL: 404. */
     void (*revoke_user)(void *ctx, const char *user_id);
+    /* Adds what the app knows to /status: "services" and "breakers". */
+    void (*describe)(void *ctx, cJSON *status, int64_t now_ms);
+    void *describe_ctx;
     int ports[4];                /* backend, auth, redis; control's own is filled in */
     long max_conns;              /* clients at once (caps.h); over it a 503. 0: the default */
 } sim_control_config;

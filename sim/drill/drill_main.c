@@ -3,20 +3,23 @@
  * digest compared, and the report printed. */
 #include "drill.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "drill_html.h"
 #include "drill_report.h"
 #include "drill_run.h"
 #include "scenario.h"
 #include "util.h"
 
 static const char usage[] =
-    "usage: stagesim drill FILE... [--json] [--junit FILE] [--time-scale K] [--seed N]\n"
-    "                              [--expect-digest HEX|FILE] [--digest-out FILE] [--verbose]\n"
+    "usage: stagesim drill FILE... [--json] [--junit FILE] [--html FILE] [--time-scale K]\n"
+    "                              [--seed N] [--expect-digest HEX|FILE] [--digest-out FILE]\n"
+    "                              [--verbose]\n"
     "\n"
     "Runs each scenario's expect section against stagesim in-process: its steps (probes)\n"
     "on schedule, then every check against the attempts and the journal (docs/drills.md).\n"
@@ -24,6 +27,8 @@ static const char usage[] =
     "  --json                 one JSON object per drill instead of the lines\n"
     "  --junit FILE           also write a JUnit XML file: a testsuite per drill, a testcase\n"
     "                         per check\n"
+    "  --html FILE            also write one self-contained HTML page: each drill's checks,\n"
+    "                         breakers, fault rules and the timeline of its journal\n"
     "  --time-scale K         overrides the drill's time_scale (durations stagesim owns run\n"
     "                         K times faster; not those of external clients)\n"
     "  --seed N               overrides the scenario's seed\n"
@@ -37,7 +42,7 @@ static const char usage[] =
 
 typedef struct drill_cli {
     int json;
-    const char *junit, *expect_digest, *digest_out;
+    const char *junit, *html, *expect_digest, *digest_out;
     int scale_set, seed_set;
     double time_scale;
     uint64_t seed;
@@ -75,10 +80,11 @@ static int read_chain(drill_cli *c) {
 }
 
 static int parse_args(drill_cli *c, int argc, char **argv) {
-    enum { O_JSON = 1, O_JUNIT, O_SCALE, O_SEED, O_EXPECT, O_OUT, O_VERBOSE, O_HELP };
+    enum { O_JSON = 1, O_JUNIT, O_HTML, O_SCALE, O_SEED, O_EXPECT, O_OUT, O_VERBOSE, O_HELP };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, O_JSON},
         {"junit", required_argument, NULL, O_JUNIT},
+        {"html", required_argument, NULL, O_HTML},
         {"time-scale", required_argument, NULL, O_SCALE},
         {"seed", required_argument, NULL, O_SEED},
         {"expect-digest", required_argument, NULL, O_EXPECT},
@@ -97,6 +103,7 @@ static int parse_args(drill_cli *c, int argc, char **argv) {
         switch (opt) {
         case O_JSON: c->json = 1; break;
         case O_JUNIT: c->junit = optarg; break;
+        case O_HTML: c->html = optarg; break;
         case O_SCALE:
             c->time_scale = strtod(optarg, &end);
             c->scale_set = 1;
@@ -183,10 +190,11 @@ static int write_chain(const char *path, const sim_drill_digest *d) {
     return rc;
 }
 
-/* Runs one loaded drill, prints its report and adds its JUnit suite.
- * Returns 0 when every expectation held, 1 when one did not, 2 when it
- * could not run as a drill. */
-static int run_one(const drill_cli *c, const char *path, const sim_scenario *sc, sim_buf *junit) {
+/* Runs one loaded drill, prints its report and adds its JUnit suite (and,
+ * with --html, its page data to html). Returns 0 when every expectation
+ * held, 1 when one did not, 2 when it could not run as a drill. */
+static int run_one(const drill_cli *c, const char *path, const sim_scenario *sc, sim_buf *junit,
+                   cJSON *html) {
     sim_drill_run_options ro = {.path = path, .expect = sc->expect, .seed_set = c->seed_set,
                                 .seed = c->seed,
                                 .time_scale = c->scale_set ? c->time_scale : sc->expect->time_scale};
@@ -213,6 +221,12 @@ static int run_one(const drill_cli *c, const char *path, const sim_scenario *sc,
     fflush(stdout);
     sim_buf_free(&out);
     sim_drill_junit_suite(&r, junit);
+    if (html) {
+        sim_buf js = {0};
+        sim_drill_report_json(&r, &js);
+        if (sim_drill_html_add(html, js.data, &ev.journal, sc)) rc = 2;   /* a bug: our own JSON */
+        sim_buf_free(&js);
+    }
     sim_drill_tally t;
     sim_drill_tally_of(&v, &t);
     if (!rc) rc = t.failures + t.errors ? 1 : 0;
@@ -245,14 +259,22 @@ int sim_drill_main(int argc, char **argv) {
         }
     }
     sim_buf junit = {0};
+    cJSON *html = c.html ? cJSON_CreateArray() : NULL;
     sim_drill_junit_open(&junit);
     for (int i = 0; i < nfiles && rc != 2; i++) {
-        int one = run_one(&c, files[i], sc[i], &junit);
+        int one = run_one(&c, files[i], sc[i], &junit, html);
         if (one > rc) rc = one;
     }
     sim_drill_junit_close(&junit);
     if (rc != 2 && c.junit && write_file(c.junit, "--junit", &junit)) rc = 2;
     sim_buf_free(&junit);
+    if (html && rc != 2) {
+        sim_buf page = {0};
+        sim_drill_html_page(html, &page);
+        if (write_file(c.html, "--html", &page)) rc = 2;
+        sim_buf_free(&page);
+    }
+    cJSON_Delete(html);
     for (int i = 0; i < nfiles; i++) sim_scenario_free(sc[i]);
     free(sc);
     free(c.chain);

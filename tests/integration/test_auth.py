@@ -13,7 +13,7 @@ from datetime import datetime
 import httpx
 import jwt
 
-from harness import Sim
+from stagesim import Stagesim
 
 SECRET = "integration-secret-0123456789abcdef-xyz"
 E2E_KEY = "e2e-bypass-key-for-tests"
@@ -41,7 +41,7 @@ def claims_for(sub="user-alice", token_type="access", exp_in=600, **extra):
 class AuthService(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim(env={"JWT_SECRET_STAGING": SECRET, "JWT_SECRET_KEY": "not-this-one-" * 3,
+        cls.sim = Stagesim(env={"JWT_SECRET_STAGING": SECRET, "JWT_SECRET_KEY": "not-this-one-" * 3,
                            "E2E_OAUTH_SIMULATION_KEY": E2E_KEY})
         cls.http = httpx.Client(base_url=cls.sim.auth_url, timeout=10)
 
@@ -357,12 +357,12 @@ class AuthService(unittest.TestCase):
         self.login()
 
     def test_stalled_client_does_not_block_others(self):
-        s = socket.create_connection(("127.0.0.1", self.sim.auth))
+        s = socket.create_connection(("127.0.0.1", self.sim.auth_port))
         try:
             s.sendall(b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"em")
-            g = socket.create_connection(("127.0.0.1", self.sim.auth))
+            g = socket.create_connection(("127.0.0.1", self.sim.auth_port))
             g.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
-            junk = socket.create_connection(("127.0.0.1", self.sim.auth))
+            junk = socket.create_connection(("127.0.0.1", self.sim.auth_port))
             junk.sendall(b"GARBAGE\r\n\r\n\x00\xff")
             t0 = time.monotonic()
             self.login()
@@ -382,7 +382,7 @@ class SecretsAndKeys(unittest.TestCase):
     """Secret and E2E key sources other than the environment."""
 
     def test_e2e_not_configured(self):
-        with Sim() as s:
+        with Stagesim() as s:
             r = httpx.post(s.auth_url + "/auth/e2e/test-auth", headers={"X-E2E-Bypass-Key": "k"})
             self.assertEqual(r.status_code, 503)
             self.assertEqual(r.json()["detail"], "E2E authentication not configured")
@@ -398,7 +398,7 @@ class SecretsAndKeys(unittest.TestCase):
 
     def test_jwt_secret_key_fallback(self):
         key = "fallback-key-0123456789-0123456789-abc"
-        with Sim(env={"JWT_SECRET_KEY": key}) as s:
+        with Stagesim(env={"JWT_SECRET_KEY": key}) as s:
             t = httpx.post(s.auth_url + "/auth/login",
                            json={"email": "bob@example.com", "password": "bob-password"}).json()
             self.assertEqual(decode(t["access_token"], secret=key)["sub"], "user-bob")
@@ -413,7 +413,7 @@ class SecretsAndKeys(unittest.TestCase):
             json.dump(sc, f)
             path = f.name
         try:
-            with Sim("--scenario", path, env={"E2E_OAUTH_SIMULATION_KEY": ""}) as s:
+            with Stagesim(scenario=path, env={"E2E_OAUTH_SIMULATION_KEY": ""}) as s:
                 r = httpx.post(s.auth_url + "/auth/e2e/test-auth",
                                headers={"X-E2E-Bypass-Key": "scenario-e2e"})
                 self.assertEqual(r.status_code, 200, r.text)
@@ -452,7 +452,7 @@ class FaultsOnAuth(unittest.TestCase):
             json.dump(sc, f)
             path = f.name
         try:
-            with Sim("--scenario", path) as s, httpx.Client(base_url=s.auth_url, timeout=10) as c:
+            with Stagesim(scenario=path) as s, httpx.Client(base_url=s.auth_url, timeout=10) as c:
                 t0 = time.monotonic()
                 self.assertEqual(c.get("/auth/config").status_code, 200)
                 self.assertGreaterEqual(time.monotonic() - t0, 0.29)
@@ -461,7 +461,7 @@ class FaultsOnAuth(unittest.TestCase):
                 self.assertEqual(r.json(), {"status": "not_ready", "reason": "database"})
                 with self.assertRaises(httpx.TransportError):
                     httpx.get(s.auth_url + "/auth/me", headers={"Authorization": "Bearer x"})
-                raw = socket.create_connection(("127.0.0.1", s.auth))
+                raw = socket.create_connection(("127.0.0.1", s.auth_port))
                 raw.sendall(b"GET /auth/me HTTP/1.1\r\nHost: x\r\n\r\n")
                 raw.settimeout(5)
                 with self.assertRaises(ConnectionResetError):
@@ -471,7 +471,7 @@ class FaultsOnAuth(unittest.TestCase):
                     httpx.post(s.auth_url + "/auth/register", json={"email": "a@b.c", "password": "x"})
                 with self.assertRaises(httpx.ReadTimeout):
                     httpx.post(s.auth_url + "/auth/validate", json={"token": "x"}, timeout=0.5)
-                hung = socket.create_connection(("127.0.0.1", s.auth))   # hung at shutdown too
+                hung = socket.create_connection(("127.0.0.1", s.auth_port))   # hung at shutdown too
                 hung.sendall(b"POST /auth/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
                 t0 = time.monotonic()
                 r = c.get("/health")

@@ -9,7 +9,8 @@ import unittest
 
 import httpx
 
-from harness import Sim, login, wait_for
+from stagesim import Stagesim
+from support import login, wait_for
 
 
 USERS = [{"id": "user-alice", "email": "alice@example.com", "password": "alice-password"}]
@@ -18,7 +19,7 @@ USERS = [{"id": "user-alice", "email": "alice@example.com", "password": "alice-p
 class BackendHttp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim()
+        cls.sim = Stagesim()
         cls.http = httpx.Client(base_url=cls.sim.backend_url, timeout=10)
 
     @classmethod
@@ -83,9 +84,9 @@ class BackendHttp(unittest.TestCase):
         self.assertTrue(j["available"])
         self.assertRegex(j["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
         svc = j["services"]
-        self.assertEqual(svc["backend"]["url"], "http://127.0.0.1:%d" % self.sim.backend)
-        self.assertEqual(svc["backend"]["ws_url"], "ws://127.0.0.1:%d/ws" % self.sim.backend)
-        self.assertEqual(svc["auth"]["url"], "http://127.0.0.1:%d" % self.sim.auth)
+        self.assertEqual(svc["backend"]["url"], "http://127.0.0.1:%d" % self.sim.backend_port)
+        self.assertEqual(svc["backend"]["ws_url"], "ws://127.0.0.1:%d/ws" % self.sim.backend_port)
+        self.assertEqual(svc["auth"]["url"], "http://127.0.0.1:%d" % self.sim.auth_port)
         self.assertIn("url", svc["frontend"])
         # The URLs work.
         self.assertEqual(httpx.get(svc["backend"]["url"] + "/health").json(), {"status": "ok"})
@@ -179,7 +180,7 @@ class Degraded(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(scen, f)
         try:
-            with Sim("--scenario", f.name) as s:
+            with Stagesim(scenario=f.name) as s:
                 get = lambda: httpx.get(s.backend_url + "/health/infrastructure").json()
                 body = wait_for(lambda: (lambda j: j if j["status"] == "degraded" else None)(get()))
                 self.assertIsNotNone(body)
@@ -204,7 +205,7 @@ class Degraded(unittest.TestCase):
         answers 503 after the command timeout (2 s by default) instead of
         never, /health/infrastructure says degraded; it recovers once the
         rules are gone."""
-        with Sim() as s:
+        with Stagesim() as s:
             tok = login(s)["access_token"]
             h = {"Authorization": "Bearer " + tok}
             infra = lambda: httpx.get(s.backend_url + "/health/infrastructure", timeout=10).json()
@@ -246,7 +247,7 @@ class Legacy(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(scen, f)
         try:
-            with Sim("--scenario", f.name) as s:
+            with Stagesim(scenario=f.name) as s:
                 for path in ("/health", "/api/health"):
                     j = httpx.get(s.backend_url + path).json()
                     self.assertEqual(j["status"], "healthy", path)

@@ -16,7 +16,8 @@ import unittest
 import httpx
 import websockets
 
-from harness import Sim, add_rule, login, wait_for
+from stagesim import Stagesim
+from support import add_rule, login, wait_for
 
 USERS = [{"id": "user-alice", "email": "alice@example.com", "password": "alice-password"}]
 WAIT_MS = 1500
@@ -71,7 +72,7 @@ class RedisBreaker(unittest.TestCase):
         return r, time.monotonic() - t0
 
     def test_opens_at_the_fifth_failure_and_recovers(self):
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             tok = login(s)["access_token"]
             h = {"Authorization": "Bearer " + tok}
             # Every history read without a connection is a failed call; the
@@ -105,7 +106,7 @@ class RedisBreaker(unittest.TestCase):
             self.assertEqual(infra["infrastructure"]["redis"], {
                 "status": "failed", "connected": False,
                 "error": "Failed to create Redis client: Error 111 connecting to 127.0.0.1:%d. "
-                         "Connection refused." % s.redis})
+                         "Connection refused." % s.redis_port})
             self.assertFalse(infra["chat_functionality_impact"])
             # Half-open after the wait: the trial connection is refused too,
             # so it opens again.
@@ -138,21 +139,21 @@ class RedisBreaker(unittest.TestCase):
         """S11: staging's backend could not resolve its Redis host."""
         path = scenario(faults=[dict(REFUSE, id="dns", action={"kind": "unresolved"})])
         try:
-            with Sim("--scenario", path) as s:
+            with Stagesim(scenario=path) as s:
                 get = lambda: httpx.get(s.backend_url + "/health/infrastructure", timeout=10).json()
                 body = wait_for(lambda: (lambda j: j if j["status"] == "degraded" else None)(get()))
                 self.assertEqual(body["infrastructure"]["redis"]["error"],
                                  "Failed to create Redis client: Error -3 connecting to "
-                                 "127.0.0.1:%d. Try again." % s.redis)
+                                 "127.0.0.1:%d. Try again." % s.redis_port)
                 # Redis itself is up: only the backend cannot reach it.
                 import redis
-                self.assertTrue(redis.Redis(port=s.redis).ping())
+                self.assertTrue(redis.Redis(port=s.redis_port).ping())
                 self.assertEqual(s.stop(), 0)
         finally:
             os.unlink(path)
 
     def test_default_is_stagings_breaker(self):
-        with Sim() as s:
+        with Stagesim() as s:
             b = breakers(s)
             self.assertEqual(b["redis"]["failure_threshold"], 5)
             self.assertEqual(b["redis"]["recovery_timeout"], 60)

@@ -7,7 +7,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import SOURCE_ROOT, STAGESIM, Sim, scenario_path
+from stagesim import Stagesim
+from support import SOURCE_ROOT, STAGESIM, scenario_path
 
 
 def run(*args, timeout=20):
@@ -94,8 +95,8 @@ class Cli(unittest.TestCase):
         self.assertTrue(r.stdout.startswith("upgrade-503 ("), r.stdout)
         self.assertIn("HTTP 503", r.stdout)
         self.assertEqual(run("validate", "golden-path").returncode, 0)
-        with Sim("--scenario", "ws-1011-mid-run") as sim:
-            self.assertTrue(sim.backend)
+        with Stagesim(scenario="ws-1011-mid-run") as sim:
+            self.assertTrue(sim.backend_port)
         r = run("up", "--scenario", "no-such-scenario")
         self.assertEqual(r.returncode, 2)
         self.assertIn('no scenario named "no-such-scenario" (looked in ', r.stderr)
@@ -115,17 +116,17 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.stdout.split(), ["golden-path", "a", "local", "copy"])
 
     def test_ready_line_and_sigterm(self):
-        s = Sim("--scenario", scenario_path("golden-path.json"), "--seed", "7")
+        s = Stagesim(scenario=scenario_path("golden-path.json"), seed=7)
         self.assertEqual(set(s.ports), {"backend", "auth", "redis", "control"})
         self.assertEqual(len(set(s.ports.values())), 4)
-        with socket.create_connection(("127.0.0.1", s.redis), timeout=5) as c:
+        with socket.create_connection(("127.0.0.1", s.redis_port), timeout=5) as c:
             c.sendall(b"PING\r\n")
             self.assertEqual(c.recv(100), b"+PONG\r\n")
         self.assertEqual(s.stop(signal.SIGTERM), 0)
         self.assertEqual(s.stdout_rest, "", "exactly one line on stdout")
 
     def test_sigint(self):
-        s = Sim()
+        s = Stagesim()
         self.assertEqual(s.stop(signal.SIGINT), 0)
 
     def test_port_in_use_exit_1(self):

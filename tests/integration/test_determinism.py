@@ -10,7 +10,8 @@ import unittest
 
 import websockets
 
-from harness import Sim, scenario_path
+from stagesim import Stagesim
+from support import scenario_path
 
 CONNECTIONS = 50
 MESSAGES = 4
@@ -60,7 +61,7 @@ def run(rules, seed):
     fd, journal = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     try:
-        with Sim("--scenario", path, "--seed", str(seed), "--journal", journal) as s:
+        with Stagesim(scenario=path, seed=seed, journal=journal) as s:
             asyncio.run(client_script(s))
         assert s.exit_code == 0, s.stderr
         groups = {}

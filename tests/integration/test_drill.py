@@ -12,7 +12,7 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
-from harness import STAGESIM, SOURCE_ROOT, scenario_path
+from support import STAGESIM, SOURCE_ROOT, scenario_path
 
 SCENARIOS = sorted(glob.glob(os.path.join(SOURCE_ROOT, "scenarios", "*.json")))
 

@@ -25,7 +25,8 @@ import jwt
 import redis
 import websockets
 
-from harness import SOURCE_ROOT, STAGESIM, Sim
+from stagesim import Stagesim
+from support import SOURCE_ROOT, STAGESIM
 
 SECRET = "errors-suite-secret-0123456789abcdef0123"
 E2E_KEY = "e2e-key-for-the-errors-suite"
@@ -245,7 +246,7 @@ class Witness:
             await ws.recv()   # the welcome
             return ws
         self.ws = self.call(connect())
-        self.redis = redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=10,
+        self.redis = redis.Redis(host="127.0.0.1", port=sim.redis_port, socket_timeout=10,
                                  single_connection_client=True)
         self.redis_id = self.redis.client_id()
 
@@ -341,7 +342,7 @@ class Ctx:
                              **kw)
 
     def ws(self, sends=(), query="", path="/ws", **kw):
-        url = "ws://127.0.0.1:%d%s%s" % (self.sim.backend, path, query)
+        url = "ws://127.0.0.1:%d%s%s" % (self.sim.backend_port, path, query)
         return asyncio.run(asyncio.wait_for(ws_exchange(url, list(sends), **kw), 30))
 
     def chat(self, sends=(), **kw):
@@ -389,32 +390,32 @@ CASES = {
     "H1": (lambda c: status_json(c.backend("GET", "/no/such/route")), NOT_FOUND),
     "H2": (lambda c: status_json(c.backend("DELETE", "/health")),
            (405, DETAIL("Method Not Allowed"))),
-    "H3": (lambda c: raw_http(c.sim.backend, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
-    "H4": (lambda c: raw_http(c.sim.backend, b"GET /health\r\nHost: x\r\n\r\n"), BAD_REQUEST),
-    "H5": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/1.1\r\n\r\n"), BAD_REQUEST),
-    "H6": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n"),
+    "H3": (lambda c: raw_http(c.sim.backend_port, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
+    "H4": (lambda c: raw_http(c.sim.backend_port, b"GET /health\r\nHost: x\r\n\r\n"), BAD_REQUEST),
+    "H5": (lambda c: raw_http(c.sim.backend_port, b"GET /health HTTP/1.1\r\n\r\n"), BAD_REQUEST),
+    "H6": (lambda c: raw_http(c.sim.backend_port, b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n"),
            (505, DETAIL("HTTP Version Not Supported"))),
-    "H7": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n"),
+    "H7": (lambda c: raw_http(c.sim.backend_port, b"GET /health HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n"),
            BAD_REQUEST),
-    "H8": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/1.1\r\nHost: x\r\nX: \x00\r\n\r\n"),
+    "H8": (lambda c: raw_http(c.sim.backend_port, b"GET /health HTTP/1.1\r\nHost: x\r\nX: \x00\r\n\r\n"),
            BAD_REQUEST),
-    "H9": (lambda c: raw_http(c.sim.backend, b"GET /health HTTP/1.1\r\nHost: x\r\nX: "
+    "H9": (lambda c: raw_http(c.sim.backend_port, b"GET /health HTTP/1.1\r\nHost: x\r\nX: "
                               + b"a" * 17000 + b"\r\n\r\n"),
            (431, DETAIL("Request Header Fields Too Large"))),
-    "H10": (lambda c: raw_http(c.sim.backend, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
+    "H10": (lambda c: raw_http(c.sim.backend_port, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
                                b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
             BAD_REQUEST),
     "H11": (lambda c: keepalive_second(c, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
                                           b"Content-Length: 3\r\nContent-Length: 5\r\n\r\nabc"),
             BAD_REQUEST),
-    "H12": (lambda c: raw_http(c.sim.backend, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
+    "H12": (lambda c: raw_http(c.sim.backend_port, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
                                b"Content-Length: abc\r\n\r\n"), BAD_REQUEST),
-    "H13": (lambda c: raw_http(c.sim.backend, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
+    "H13": (lambda c: raw_http(c.sim.backend_port, b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\n"
                                b"Transfer-Encoding: gzip\r\n\r\n"),
             (501, DETAIL("Not Implemented"))),
-    "H14": (lambda c: raw_http(c.sim.backend, b"FOO /health HTTP/1.1\r\nHost: x\r\n\r\n"),
+    "H14": (lambda c: raw_http(c.sim.backend_port, b"FOO /health HTTP/1.1\r\nHost: x\r\n\r\n"),
             (405, DETAIL("Method Not Allowed"))),
-    "H15": (lambda c: raw_http(c.sim.backend, get(b"/%zz")), NOT_FOUND),
+    "H15": (lambda c: raw_http(c.sim.backend_port, get(b"/%zz")), NOT_FOUND),
     "H16": (lambda c: status_json(c.backend("POST", "/api/threads/create",
                                             content=b"x" * (70 * 1024))),
             (413, DETAIL("Request body too large"))),
@@ -462,17 +463,17 @@ CASES = {
             [WELCOME, ("close", 1009, "Message too big")]),
     "W15": (lambda c: c.chat([["x" * 3000] * 4], until_close=True),
             [WELCOME, ("close", 1009, "Message too big")]),
-    "W16": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(1, b'{"type":"\xff"}')),
+    "W16": (lambda c: raw_ws(c.sim.backend_port, c.token(), ws_frame(1, b'{"type":"\xff"}')),
             ("close", 1007, "bad utf8")),
-    "W17": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(3, b"x")),
+    "W17": (lambda c: raw_ws(c.sim.backend_port, c.token(), ws_frame(3, b"x")),
             ("close", 1002, "bad opc")),
-    "W18": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(1, b"{}", rsv=0x40)),
+    "W18": (lambda c: raw_ws(c.sim.backend_port, c.token(), ws_frame(1, b"{}", rsv=0x40)),
             ("close", 1002, "rsv bits")),
-    "W19": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(9, b"x", fin=False)),
+    "W19": (lambda c: raw_ws(c.sim.backend_port, c.token(), ws_frame(9, b"x", fin=False)),
             ("close", 1002, "frag ctl")),
-    "W20": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(0, b"x")),
+    "W20": (lambda c: raw_ws(c.sim.backend_port, c.token(), ws_frame(0, b"x")),
             ("close", 1002, "bad cont")),
-    "W21": (lambda c: raw_ws(c.sim.backend, c.token(), ws_frame(8, struct.pack("!H", 999))),
+    "W21": (lambda c: raw_ws(c.sim.backend_port, c.token(), ws_frame(8, struct.pack("!H", 999))),
             ("close", 1002, "")),
     "W22": (lambda c: c.ws(query="?token=garbage", until_close=True),
             [("error_message", "AUTH_FAILED", "Authentication failed: Invalid token"),
@@ -489,15 +490,15 @@ CASES = {
     "W26": (lambda c: c.ws(subprotocols=["chat"], until_close=True),
             [("close", 1003, "No supported subprotocols")]),
     "W27": (lambda c: c.ws(path="/wsx"), [("http", 404)]),
-    "W28": (lambda c: raw_http(c.sim.backend, upgrade(version=b"Sec-WebSocket-Version: 8\r\n")),
+    "W28": (lambda c: raw_http(c.sim.backend_port, upgrade(version=b"Sec-WebSocket-Version: 8\r\n")),
             (426, DETAIL("Unsupported WebSocket version"))),
-    "W29": (lambda c: raw_http(c.sim.backend, upgrade(key=b"")),
+    "W29": (lambda c: raw_http(c.sim.backend_port, upgrade(key=b"")),
             (400, DETAIL("Missing or invalid Sec-WebSocket-Key header"))),
-    "W30": (lambda c: raw_http(c.sim.backend, upgrade(key=b"Sec-WebSocket-Key: abc\r\n")),
+    "W30": (lambda c: raw_http(c.sim.backend_port, upgrade(key=b"Sec-WebSocket-Key: abc\r\n")),
             (400, DETAIL("Missing or invalid Sec-WebSocket-Key header"))),
-    "W31": (lambda c: raw_http(c.sim.backend, upgrade(connection=b"")),
+    "W31": (lambda c: raw_http(c.sim.backend_port, upgrade(connection=b"")),
             (400, DETAIL("Missing Connection: Upgrade header"))),
-    "W32": (lambda c: raw_http(c.sim.backend, upgrade(method=b"POST")), NOT_FOUND),
+    "W32": (lambda c: raw_http(c.sim.backend_port, upgrade(method=b"POST")), NOT_FOUND),
     "W33": (lambda c: c.chat([json.dumps({"type": "user_message", "message": "mine",
                                           "thread_id": c.bob_thread})]),
             [WELCOME, ("error_message", "AUTH_FAILED",
@@ -559,73 +560,73 @@ CASES = {
     "A22": (lambda c: status_json(c.auth("GET", "/auth/login")),
             (405, DETAIL("Method Not Allowed"))),
     "A23": (lambda c: status_json(c.auth("GET", "/nope")), NOT_FOUND),
-    "A24": (lambda c: raw_http(c.sim.auth, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
-    "A25": (lambda c: raw_http(c.sim.auth, b"GET /health HTTP/1.1\r\n\r\n"), BAD_REQUEST),
-    "A26": (lambda c: raw_http(c.sim.auth, b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+    "A24": (lambda c: raw_http(c.sim.auth_port, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
+    "A25": (lambda c: raw_http(c.sim.auth_port, b"GET /health HTTP/1.1\r\n\r\n"), BAD_REQUEST),
+    "A26": (lambda c: raw_http(c.sim.auth_port, b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
                                b"Content-Length: -1\r\n\r\n"), BAD_REQUEST),
-    "A27": (lambda c: raw_http(c.sim.auth, b"GET /health HTTP/1.1\r\nHost: x\r\nX: "
+    "A27": (lambda c: raw_http(c.sim.auth_port, b"GET /health HTTP/1.1\r\nHost: x\r\nX: "
                                + b"a" * 17000 + b"\r\n\r\n"),
             (431, DETAIL("Request Header Fields Too Large"))),
-    "A28": (lambda c: raw_http(c.sim.auth, b"GET /health HTTP/3.0\r\nHost: x\r\n\r\n"),
+    "A28": (lambda c: raw_http(c.sim.auth_port, b"GET /health HTTP/3.0\r\nHost: x\r\n\r\n"),
             (505, DETAIL("HTTP Version Not Supported"))),
-    "A29": (lambda c: raw_http(c.sim.auth, b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
+    "A29": (lambda c: raw_http(c.sim.auth_port, b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
                                b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
                                b"0\r\n\r\n"), BAD_REQUEST),
 
     # ---- Redis --------------------------------------------------------------------
-    "R1": (lambda c: raw_redis(c.sim.redis, b"FOO bar\r\n"),
+    "R1": (lambda c: raw_redis(c.sim.redis_port, b"FOO bar\r\n"),
            ("-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n", "open")),
-    "R2": (lambda c: raw_redis(c.sim.redis, b"GET\r\n"),
+    "R2": (lambda c: raw_redis(c.sim.redis_port, b"GET\r\n"),
            ("-ERR wrong number of arguments for 'get' command\r\n", "open")),
-    "R3": (lambda c: raw_redis(c.sim.redis, b"SET errors:s v\r\nLPUSH errors:s x\r\nDEL errors:s\r\n"),
+    "R3": (lambda c: raw_redis(c.sim.redis_port, b"SET errors:s v\r\nLPUSH errors:s x\r\nDEL errors:s\r\n"),
            ("+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:1\r\n",
             "open")),
-    "R4": (lambda c: raw_redis(c.sim.redis, b"SET errors:n abc\r\nINCR errors:n\r\nDEL errors:n\r\n"),
+    "R4": (lambda c: raw_redis(c.sim.redis_port, b"SET errors:n abc\r\nINCR errors:n\r\nDEL errors:n\r\n"),
            ("+OK\r\n-ERR value is not an integer or out of range\r\n:1\r\n", "open")),
-    "R5": (lambda c: raw_redis(c.sim.redis, b"*abc\r\n"),
+    "R5": (lambda c: raw_redis(c.sim.redis_port, b"*abc\r\n"),
            ("-ERR Protocol error: invalid multibulk length\r\n", "closed")),
-    "R6": (lambda c: raw_redis(c.sim.redis, b"*1\r\n$-5\r\n"),
+    "R6": (lambda c: raw_redis(c.sim.redis_port, b"*1\r\n$-5\r\n"),
            ("-ERR Protocol error: invalid bulk length\r\n", "closed")),
-    "R7": (lambda c: raw_redis(c.sim.redis, b"*1\r\n$600000000\r\n"),
+    "R7": (lambda c: raw_redis(c.sim.redis_port, b"*1\r\n$600000000\r\n"),
            ("-ERR Protocol error: invalid bulk length\r\n", "closed")),
-    "R8": (lambda c: raw_redis(c.sim.redis, b"*1\r\nx\r\n"),
+    "R8": (lambda c: raw_redis(c.sim.redis_port, b"*1\r\nx\r\n"),
            ("-ERR Protocol error: expected '$', got 'x'\r\n", "closed")),
-    "R9": (lambda c: raw_redis(c.sim.redis, b'SET "k v\r\n'),
+    "R9": (lambda c: raw_redis(c.sim.redis_port, b'SET "k v\r\n'),
            ("-ERR Protocol error: unbalanced quotes in request\r\n", "closed")),
-    "R10": (lambda c: raw_redis(c.sim.redis, b"x" * 70000, ping=False),
+    "R10": (lambda c: raw_redis(c.sim.redis_port, b"x" * 70000, ping=False),
             ("-ERR Protocol error: too big inline request\r\n", "closed")),
-    "R11": (lambda c: raw_redis(c.sim.redis, b"AUTH pw\r\n"),
+    "R11": (lambda c: raw_redis(c.sim.redis_port, b"AUTH pw\r\n"),
             ("-ERR AUTH <password> called without any password configured for the default "
              "user. Are you sure your configuration is correct?\r\n", "open")),
-    "R12": (lambda c: raw_redis(c.sim.redis, b"SET k v XX NX\r\n"), ("-ERR syntax error\r\n", "open")),
-    "R13": (lambda c: raw_redis(c.sim.redis, b"SELECT 99\r\n"),
+    "R12": (lambda c: raw_redis(c.sim.redis_port, b"SET k v XX NX\r\n"), ("-ERR syntax error\r\n", "open")),
+    "R13": (lambda c: raw_redis(c.sim.redis_port, b"SELECT 99\r\n"),
             ("-ERR DB index is out of range\r\n", "open")),
-    "R14": (lambda c: raw_redis(c.sim.redis, b"EXEC\r\n"), ("-ERR EXEC without MULTI\r\n", "open")),
-    "R15": (lambda c: raw_redis(c.sim.redis, b"MULTI\r\nMULTI\r\nDISCARD\r\n"),
+    "R14": (lambda c: raw_redis(c.sim.redis_port, b"EXEC\r\n"), ("-ERR EXEC without MULTI\r\n", "open")),
+    "R15": (lambda c: raw_redis(c.sim.redis_port, b"MULTI\r\nMULTI\r\nDISCARD\r\n"),
             ("+OK\r\n-ERR MULTI calls can not be nested\r\n+OK\r\n", "open")),
-    "R16": (lambda c: raw_redis(c.sim.redis, b"MULTI\r\nFOO\r\nEXEC\r\n"),
+    "R16": (lambda c: raw_redis(c.sim.redis_port, b"MULTI\r\nFOO\r\nEXEC\r\n"),
             ("+OK\r\n-ERR unknown command 'FOO', with args beginning with: \r\n"
              "-EXECABORT Transaction discarded because of previous errors.\r\n", "open")),
-    "R17": (lambda c: raw_redis(c.sim.redis, b"SUBSCRIBE errors:c\r\nGET k\r\nUNSUBSCRIBE\r\n"),
+    "R17": (lambda c: raw_redis(c.sim.redis_port, b"SUBSCRIBE errors:c\r\nGET k\r\nUNSUBSCRIBE\r\n"),
             ("*3\r\n$9\r\nsubscribe\r\n$8\r\nerrors:c\r\n:1\r\n-ERR Can't execute 'get': only "
              "(P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
              "context\r\n*3\r\n$11\r\nunsubscribe\r\n$8\r\nerrors:c\r\n:0\r\n", "open")),
-    "R18": (lambda c: raw_redis(c.sim.redis, b"CONFIG SET foo 1\r\n"),
+    "R18": (lambda c: raw_redis(c.sim.redis_port, b"CONFIG SET foo 1\r\n"),
             ("-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n", "open")),
-    "R19": (lambda c: raw_redis(c.sim.redis, b"BLPOP errors:l -1\r\n"),
+    "R19": (lambda c: raw_redis(c.sim.redis_port, b"BLPOP errors:l -1\r\n"),
             ("-ERR timeout is negative\r\n", "open")),
-    "R20": (lambda c: raw_redis(c.sim.redis, b"ZADD errors:z x m\r\n"),
+    "R20": (lambda c: raw_redis(c.sim.redis_port, b"ZADD errors:z x m\r\n"),
             ("-ERR value is not a valid float\r\n", "open")),
-    "R21": (lambda c: raw_redis(c.sim.redis, b"HELLO 3\r\n"),
+    "R21": (lambda c: raw_redis(c.sim.redis_port, b"HELLO 3\r\n"),
             ("-NOPROTO unsupported protocol version\r\n", "open")),
-    "R22": (lambda c: raw_redis(c.sim.redis, b"SETEX k -5 v\r\n"),
+    "R22": (lambda c: raw_redis(c.sim.redis_port, b"SETEX k -5 v\r\n"),
             ("-ERR invalid expire time in 'setex' command\r\n", "open")),
-    "R23": (lambda c: raw_redis(c.sim.redis, b"SCAN x\r\n"), ("-ERR invalid cursor\r\n", "open")),
-    "R24": (lambda c: raw_redis(c.sim.redis, b"RENAME errors:none x\r\n"),
+    "R23": (lambda c: raw_redis(c.sim.redis_port, b"SCAN x\r\n"), ("-ERR invalid cursor\r\n", "open")),
+    "R24": (lambda c: raw_redis(c.sim.redis_port, b"RENAME errors:none x\r\n"),
             ("-ERR no such key\r\n", "open")),
-    "R25": (lambda c: raw_redis(c.sim.redis, b"CLIENT KILL 1.2.3.4:5\r\n"),
+    "R25": (lambda c: raw_redis(c.sim.redis_port, b"CLIENT KILL 1.2.3.4:5\r\n"),
             ("-ERR No such client\r\n", "open")),
-    "R26": (lambda c: raw_redis(c.sim.redis, b"*1\r\n$3\r\nG\x00T\r\n"),
+    "R26": (lambda c: raw_redis(c.sim.redis_port, b"*1\r\n$3\r\nG\x00T\r\n"),
             ("-ERR unknown command 'G', with args beginning with: \r\n", "open")),
 
     # ---- control API -----------------------------------------------------------
@@ -679,7 +680,7 @@ CASES = {
     "C18": (lambda c: status_json(c.control("POST", "/faults",
                                             content=b"[" + b" " * (2 << 20) + b"]")),
             (413, DETAIL("Request body too large"))),
-    "C19": (lambda c: raw_http(c.sim.control, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
+    "C19": (lambda c: raw_http(c.sim.control_port, b"GARBAGE\r\n\r\n"), BAD_REQUEST),
     "C20": (lambda c: status_json(c.control("POST", "/faults",
                                             content=b'{"id":"\xff","on":"ws.send",'
                                                     b'"action":{"kind":"drop"}}')),
@@ -737,7 +738,7 @@ CASES = {
 def keepalive_second(c, second):
     """A later request of a keep-alive connection: the first is answered,
     then the answer to `second`, sent on the same connection."""
-    s = socket.create_connection(("127.0.0.1", c.sim.backend), timeout=10)
+    s = socket.create_connection(("127.0.0.1", c.sim.backend_port), timeout=10)
     try:
         s.sendall(get(b"/health"))
         first = read_http(s)
@@ -751,7 +752,7 @@ def keepalive_second(c, second):
 def body_then_next(c, size):
     """A POST with a body of `size` bytes, then a second request on the same
     connection: both answers (the first as its status and id's prefix)."""
-    s = socket.create_connection(("127.0.0.1", c.sim.backend), timeout=10)
+    s = socket.create_connection(("127.0.0.1", c.sim.backend_port), timeout=10)
     try:
         s.sendall(b"POST /api/threads/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                   b"Content-Length: %d\r\n\r\n" % (tok(c), size) + b"x" * size)
@@ -782,7 +783,7 @@ class Errors(unittest.TestCase):
         path = os.path.join(cls.dir.name, "errors.json")
         with open(path, "w") as f:
             json.dump(SCENARIO, f)
-        cls.sim = Sim("--scenario", path, "--control-token", CONTROL_TOKEN)
+        cls.sim = Stagesim(scenario=path, control_token=CONTROL_TOKEN)
         cls.ctx = Ctx(cls.sim)
         cls.witness = Witness(cls.sim, cls.ctx.token())
 

@@ -14,7 +14,8 @@ import httpx
 import redis
 import websockets
 
-from harness import Sim, add_rule, scenario_path, wait_rule
+from stagesim import Stagesim
+from support import add_rule, scenario_path, wait_rule
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
@@ -42,7 +43,7 @@ async def connect(sim, **kw):
 
 class Scenarios(unittest.TestCase):
     def test_ws_1011_mid_run(self):
-        with Sim("--scenario", scenario_path("ws-1011-mid-run.json")) as s:
+        with Stagesim(scenario=scenario_path("ws-1011-mid-run.json")) as s:
             async def go():
                 ws = await connect(s)
                 await ws.send(json.dumps({"type": "user_message", "message": "hi"}))
@@ -60,7 +61,7 @@ class Scenarios(unittest.TestCase):
 
     def test_dropped_events(self):
         def pattern(seed):
-            with Sim("--scenario", scenario_path("dropped-events.json"), "--seed", str(seed)) as s:
+            with Stagesim(scenario=scenario_path("dropped-events.json"), seed=seed) as s:
                 async def go():
                     ws = await connect(s)
                     seen = []
@@ -82,7 +83,7 @@ class Scenarios(unittest.TestCase):
         self.assertNotEqual(a, pattern(8), "another seed drops others")
 
     def test_health_503_slow(self):
-        with Sim("--scenario", scenario_path("health-503-slow.json")) as s:
+        with Stagesim(scenario=scenario_path("health-503-slow.json")) as s:
             t0 = time.monotonic()
             r = httpx.get(s.backend_url + "/health", timeout=30)
             took = time.monotonic() - t0
@@ -98,7 +99,7 @@ class Scenarios(unittest.TestCase):
         and is closed 1011; with a shorter start-up a WebSocket that arrives
         early waits for phase services and is welcomed, its early message
         answered after; a legacy /health says 503 with the phase."""
-        with Sim("--scenario", scenario_path("startup-race.json")) as s:
+        with Stagesim(scenario=scenario_path("startup-race.json")) as s:
             async def early():
                 t0 = time.monotonic()
                 ws = await websockets.connect(s.ws_url, open_timeout=10)
@@ -119,7 +120,7 @@ class Scenarios(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(sc, f)
         try:
-            with Sim("--scenario", f.name) as s:
+            with Stagesim(scenario=f.name) as s:
                 r = httpx.get(s.backend_url + "/health", timeout=10)
                 self.assertEqual(r.status_code, 503)
                 body = r.json()
@@ -145,10 +146,10 @@ class Scenarios(unittest.TestCase):
             os.unlink(f.name)
 
     def test_redis_outage_and_recovery(self):
-        with Sim("--scenario", scenario_path("redis-outage.json")) as s:
+        with Stagesim(scenario=scenario_path("redis-outage.json")) as s:
             r = wait_rule(s, "redis-refuse-4s", timeout_ms=5000)
             self.assertEqual(r.status_code, 200, r.text)
-            client = redis.Redis(port=s.redis, socket_connect_timeout=2)
+            client = redis.Redis(port=s.redis_port, socket_connect_timeout=2)
             with self.assertRaises(redis.exceptions.ConnectionError):
                 client.ping()
             # Chat goes on while Redis is down.
@@ -183,7 +184,7 @@ async def chat_after(s, tc):
     await ws.close()
     # The history write goes out right after agent_completed; give it a turn.
     for _ in range(50):
-        if redis.Redis(port=s.redis).llen("thread:after:messages") == 2:
+        if redis.Redis(port=s.redis_port).llen("thread:after:messages") == 2:
             return
         await asyncio.sleep(0.02)
 
@@ -193,7 +194,7 @@ class Actions(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim()
+        cls.sim = Stagesim()
 
     @classmethod
     def tearDownClass(cls):
@@ -269,7 +270,7 @@ class Actions(unittest.TestCase):
 
     def test_ws_user_run_across_connections(self):
         """match.user_run counts a user's runs over all their connections."""
-        from harness import login
+        from support import login
         add_rule(self.sim, {"id": "alice-run2", "on": "ws.send",
                             "match": {"user": "user-alice", "user_run": 2, "name": "agent_started"},
                             "action": {"kind": "drop"}})
@@ -327,7 +328,7 @@ class Actions(unittest.TestCase):
         wait_rule(self.sim, "auth-hang", 20)
 
         def close_wait():
-            out = subprocess.run(["ss", "-Htn", "state", "close-wait", "sport", "= :%d" % self.sim.auth],
+            out = subprocess.run(["ss", "-Htn", "state", "close-wait", "sport", "= :%d" % self.sim.auth_port],
                                  capture_output=True, text=True, timeout=10).stdout
             return len(out.splitlines())
         deadline = time.monotonic() + 5
@@ -340,7 +341,7 @@ class Actions(unittest.TestCase):
     def test_auth_token_reject(self):
         """A rule on token checks makes bob's valid token fail everywhere (the
         services disagreeing on the secret), while alice is unaffected."""
-        from harness import login
+        from support import login
         add_rule(self.sim, {"id": "reject-bob", "on": "auth.token", "match": {"user": "user-bob"},
                             "action": {"kind": "reject"}})
         bob = login(self.sim, "bob@example.com", "bob-password")["access_token"]
@@ -368,7 +369,7 @@ class Actions(unittest.TestCase):
         add_rule(self.sim, {"id": "reset-3rd", "on": "redis.command", "nth": 3,
                             "action": {"kind": "reset"}})
         # One raw redis-py connection, so no client-side retry hides the reset.
-        conn = redis.Connection(port=self.sim.redis)
+        conn = redis.Connection(port=self.sim.redis_port)
         conn.send_command("SET", "a", "1")
         self.assertEqual(conn.read_response(), b"OK")
         conn.send_command("GET", "a")
@@ -379,18 +380,18 @@ class Actions(unittest.TestCase):
         conn.disconnect()
         self.assertEqual(wait_rule(self.sim, "reset-3rd").json()["fired"], 1)
         # Counted per connection: a new one gets its own three commands.
-        other = redis.Redis(port=self.sim.redis)
+        other = redis.Redis(port=self.sim.redis_port)
         self.assertEqual(other.get("a"), b"1")
         self.assertTrue(other.ping())
 
     def test_redis_pubsub_drop(self):
         add_rule(self.sim, {"id": "drop-news", "on": "redis.message", "match": {"key": "news.*"},
                             "first": 2, "action": {"kind": "drop"}})
-        sub = redis.Redis(port=self.sim.redis).pubsub()
+        sub = redis.Redis(port=self.sim.redis_port).pubsub()
         sub.subscribe("news.eu", "other")
         for _ in range(2):
             self.assertEqual(sub.get_message(timeout=5)["type"], "subscribe")
-        pub = redis.Redis(port=self.sim.redis)
+        pub = redis.Redis(port=self.sim.redis_port)
         for i in range(4):
             pub.publish("news.eu", "n%d" % i)
         pub.publish("other", "o")
@@ -408,7 +409,7 @@ class Actions(unittest.TestCase):
                             "action": {"kind": "error", "text": "LOADING Redis is loading the dataset in memory"}})
         add_rule(self.sim, {"id": "slow-set", "on": "redis.command", "match": {"name": "set"},
                             "action": {"kind": "delay", "ms": 300}})
-        c = redis.Redis(port=self.sim.redis)
+        c = redis.Redis(port=self.sim.redis_port)
         t0 = time.monotonic()
         self.assertTrue(c.set("k", "v"))
         self.assertGreaterEqual(time.monotonic() - t0, 0.3)
@@ -419,7 +420,7 @@ class Actions(unittest.TestCase):
 
 class ControlApi(unittest.TestCase):
     def test_rule_lifecycle(self):
-        with Sim() as s:
+        with Stagesim() as s:
             c = s.control_url
             self.assertEqual(httpx.get(c + "/status", timeout=10).json()["status"], "running")
             r = httpx.post(c + "/faults", json={"id": "bad", "on": "ws.send",
@@ -509,9 +510,9 @@ class ControlApi(unittest.TestCase):
 
     def test_cli(self):
         import subprocess
-        from harness import STAGESIM
-        with Sim() as s:
-            env_args = ["--control-port", str(s.control)]
+        from support import STAGESIM
+        with Stagesim() as s:
+            env_args = ["--control-port", str(s.control_port)]
             def cli(*a):
                 return subprocess.run([STAGESIM, "fault", *env_args, *a], capture_output=True, text=True,
                                       timeout=20)

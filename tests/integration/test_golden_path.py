@@ -13,7 +13,8 @@ import jwt
 import redis
 import websockets
 
-from harness import Sim, wait_for
+from stagesim import Stagesim
+from support import wait_for
 
 SECRET = "golden-path-secret-0123456789abcdef0123"
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
@@ -30,8 +31,8 @@ async def recv_json(ws, timeout=5):
 class GoldenPath(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim(env={"JWT_SECRET_STAGING": SECRET})
-        cls.redis = redis.Redis(host="127.0.0.1", port=cls.sim.redis, decode_responses=True)
+        cls.sim = Stagesim(env={"JWT_SECRET_STAGING": SECRET})
+        cls.redis = redis.Redis(host="127.0.0.1", port=cls.sim.redis_port, decode_responses=True)
 
     @classmethod
     def tearDownClass(cls):

@@ -17,7 +17,8 @@ import httpx
 import redis
 import websockets
 
-from harness import STAGESIM, Sim, login, wait_for
+from stagesim import Stagesim
+from support import STAGESIM, login, wait_for
 
 
 def cpu_seconds(pid):
@@ -29,11 +30,11 @@ def cpu_seconds(pid):
 
 class StalledHeads(unittest.TestCase):
     def test_half_sent_heads_cost_no_cpu(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             stalled = []
             try:
                 for _ in range(300):
-                    s = socket.create_connection(("127.0.0.1", sim.backend), timeout=5)
+                    s = socket.create_connection(("127.0.0.1", sim.backend_port), timeout=5)
                     s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")   # no end of head
                     stalled.append(s)
                 # Let every one be accepted and read (a request behind them
@@ -68,12 +69,12 @@ class OutOfDescriptors(unittest.TestCase):
     LIMIT = 128
 
     def test_fill_and_release(self):
-        sim = Sim("--max-clients", "10000", wrap=["prlimit", "--nofile=%d" % self.LIMIT])
+        sim = Stagesim(args=["--max-clients", "10000"], wrap=["prlimit", "--nofile=%d" % self.LIMIT])
         held = []
         try:
             with open("/proc/%d/limits" % sim.proc.pid) as f:
                 self.assertIn("Max open files            %d" % self.LIMIT, f.read())
-            ports = [sim.backend, sim.redis, sim.auth]
+            ports = [sim.backend_port, sim.redis_port, sim.auth_port]
             # Fill: far more clients than descriptors, spread over the services.
             refusals = {"redis": 0, "http": 0}
             for i in range(3 * self.LIMIT):
@@ -108,7 +109,7 @@ class OutOfDescriptors(unittest.TestCase):
             deadline = time.monotonic() + 15
             while True:
                 try:
-                    r = redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=2)
+                    r = redis.Redis(host="127.0.0.1", port=sim.redis_port, socket_timeout=2)
                     ok = r.ping()
                     r.close()
                     if ok:
@@ -170,21 +171,21 @@ class ConnectionCaps(unittest.TestCase):
     CAPS = {"backend": 96, "redis": 48, "auth": 24, "control": 24}   # (256 - 64) / 8 shares
 
     def test_refusals_at_each_cap(self):
-        sim = Sim(wrap=["prlimit", "--nofile=%d" % self.LIMIT])
+        sim = Stagesim(wrap=["prlimit", "--nofile=%d" % self.LIMIT])
         held = []
         try:
             # Redis: the backend's own client is one of maxclients; wait
             # for it, so that it does not take a place meanwhile.
-            r = redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=10)
+            r = redis.Redis(host="127.0.0.1", port=sim.redis_port, socket_timeout=10)
             self.assertEqual(r.config_get("maxclients"), {"maxclients": str(self.CAPS["redis"])})
             info = wait_for(lambda: (lambda i: i if i["connected_clients"] >= 2 else None)(
                 r.info("clients")))
             for _ in range(self.CAPS["redis"] - info["connected_clients"]):
-                s = socket.create_connection(("127.0.0.1", sim.redis), timeout=10)
+                s = socket.create_connection(("127.0.0.1", sim.redis_port), timeout=10)
                 s.sendall(b"PING\r\n")
                 self.assertEqual(s.recv(64), b"+PONG\r\n")
                 held.append(s)
-            s = socket.create_connection(("127.0.0.1", sim.redis), timeout=10)
+            s = socket.create_connection(("127.0.0.1", sim.redis_port), timeout=10)
             self.assertEqual(s.recv(64), b"-ERR max number of clients reached\r\n")
             self.assertEqual(s.recv(64), b"", "then closed")
             s.close()
@@ -192,14 +193,14 @@ class ConnectionCaps(unittest.TestCase):
             # and says "Connection not ready" (or the error's text): against
             # redis-server 7.0 at maxclients it does the same.
             with self.assertRaises(redis.exceptions.ConnectionError):
-                redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=10).ping()
-            out = subprocess.run(["redis-cli", "-p", str(sim.redis), "PING"], capture_output=True,
+                redis.Redis(host="127.0.0.1", port=sim.redis_port, socket_timeout=10).ping()
+            out = subprocess.run(["redis-cli", "-p", str(sim.redis_port), "PING"], capture_output=True,
                                  text=True, timeout=30)
             self.assertIn("max number of clients reached", out.stdout + out.stderr)
             self.assertTrue(r.ping(), "a client within the cap is still served")
 
             # Auth and control: clients that made one request and stay.
-            for name, port, path in (("auth", sim.auth, "/health"), ("control", sim.control,
+            for name, port, path in (("auth", sim.auth_port, "/health"), ("control", sim.control_port,
                                                                      "/status")):
                 for i in range(self.CAPS[name]):
                     s, status, _ = http_keepalive(port, path)
@@ -249,7 +250,7 @@ class ConnectionCaps(unittest.TestCase):
             # closes in its own time).
             def redis_ok():
                 try:
-                    return redis.Redis(host="127.0.0.1", port=sim.redis, socket_timeout=5).ping()
+                    return redis.Redis(host="127.0.0.1", port=sim.redis_port, socket_timeout=5).ping()
                 except redis.exceptions.ConnectionError:
                     return False
             self.assertTrue(wait_for(redis_ok, timeout=15))
@@ -285,7 +286,7 @@ class InvalidUtf8GoesOutValid(unittest.TestCase):
     to fail the connection with 1007."""
 
     def test_frames_and_bodies(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             async def chat():
                 url = sim.ws_url + "?token=" + login(sim)["access_token"]
                 async with websockets.connect(url, open_timeout=10) as ws:
@@ -330,19 +331,16 @@ def welcome_then(sim, coro_fn, url=None, **kw):
 
 
 def add_rule(sim, rule):
-    r = httpx.post(sim.control_url + "/faults", json=rule, timeout=10)
-    assert r.status_code == 201, r.text
+    sim.control.add_fault(rule)
 
 
 def wait_rule(sim, rule_id, count=1):
-    r = httpx.get(sim.control_url + "/journal/wait", timeout=30,
-                  params={"rule": rule_id, "count": count, "timeout_ms": 20000})
-    assert r.status_code == 200, r.text
+    sim.control.wait_fault(rule_id, count, timeout=20)
 
 
 class WebSocketEdges(unittest.TestCase):
     def test_shutdown_goodbye_goes_ahead_of_a_delayed_frame(self):
-        sim = Sim()
+        sim = Stagesim()
         add_rule(sim, {"id": "slow", "on": "ws.send", "match": {"name": "agent_started"},
                        "action": {"kind": "delay", "ms": 30000}})
 
@@ -370,7 +368,7 @@ class WebSocketEdges(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump({"name": "hb", "websocket": {"heartbeat_s": 3, "heartbeat_timeout_s": 6}}, f)
         try:
-            with Sim("--scenario", f.name) as sim:
+            with Stagesim(scenario=f.name) as sim:
                 async def pings_only(ws):
                     got = []
                     end = time.monotonic() + 8
@@ -389,7 +387,7 @@ class WebSocketEdges(unittest.TestCase):
             os.unlink(f.name)
 
     def test_trailing_garbage_is_invalid_json(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             async def send(ws):
                 await ws.send('{"type":"ping"} trailing garbage')
                 first = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -404,7 +402,7 @@ class WebSocketEdges(unittest.TestCase):
             self.assertEqual(r.status_code, 400)
 
     def test_oversized_message_in_fragments_gets_1009(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             for frags in (["x" * 3000] * 4, ["x" * 100] * 100, ["x" * 20000] * 5):
                 async def send(ws, frags=frags):
                     await ws.send(iter(frags))
@@ -422,7 +420,7 @@ class ThreadsHaveOwners(unittest.TestCase):
     can write into it (AUTH_FAILED, no run)."""
 
     def test_owner_only(self):
-        with Sim() as sim:
+        with Stagesim() as sim:
             alice = login(sim)["access_token"]
             bob = login(sim, "bob@example.com", "bob-password")["access_token"]
 

@@ -9,7 +9,7 @@ import unittest
 import httpx
 import websockets
 
-from harness import login
+from support import login
 from test_incidents_common import (at_least, S15_BODY, S17_INVALID, S17_REQUIRED, S18, GoldenSim, connect,
                                    curl, http, recv_json, run, sim)
 

@@ -16,7 +16,7 @@ import httpx
 import redis
 import websockets
 
-from harness import login, wait_for
+from support import login, wait_for
 from test_incidents_common import (at_least, EVENTS, S3, S11_BODY, GoldenSim, Checks, asserts, chat,
                                    closed_after, connect, curl, golden_run, http, recv_json, run,
                                    sim, this_library)
@@ -62,7 +62,7 @@ def check_handshake_timeout():
         def raw():
             """The same upgrade by hand: the server reads it, keeps the
             connection open and never answers."""
-            k = socket.create_connection(("127.0.0.1", s.backend), timeout=10.5)
+            k = socket.create_connection(("127.0.0.1", s.backend_port), timeout=10.5)
             k.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
             try:
@@ -228,8 +228,8 @@ def check_agent_timeout():
         async def go():
             ws, _ = await connect(s)
             await recv_json(ws)
-            await chat(ws)
             t0 = time.monotonic()
+            await chat(ws)
             got = []
             while not got or got[-1]["type"] not in ("agent_completed", "agent_error"):
                 got.append(await recv_json(ws, 40))
@@ -269,7 +269,7 @@ def check_redis_outage():
     answers and the backend reconnects."""
     t = asserts()
     with sim("redis-outage") as s:
-        r = redis.Redis(host="127.0.0.1", port=s.redis, socket_timeout=5)
+        r = redis.Redis(host="127.0.0.1", port=s.redis_port, socket_timeout=5)
         with t.assertRaises(redis.ConnectionError) as cm:
             r.ping()
         # Refused, or reset when this client was the connection the rule
@@ -321,7 +321,7 @@ def golden_check(golden):
     t.assertEqual(http(golden, "GET", "/health")[0].json(), {"status": "ok"}, "not degraded (S11)")
     infra = httpx.get(golden.backend_url + "/health/infrastructure", timeout=10).json()
     t.assertEqual(infra["status"], "ok", "Redis up (I3)")
-    t.assertTrue(redis.Redis(host="127.0.0.1", port=golden.redis, socket_timeout=5).ping())
+    t.assertTrue(redis.Redis(host="127.0.0.1", port=golden.redis_port, socket_timeout=5).ping())
 
 
 class Slow(GoldenSim, unittest.TestCase):

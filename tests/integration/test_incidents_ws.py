@@ -13,7 +13,8 @@ import unittest
 import httpx
 import websockets
 
-from harness import Sim, login, scenario_path
+from stagesim import Stagesim
+from support import login, scenario_path
 from test_incidents_common import (at_least, EVENTS, HANDLER_MISSING, S1, S2, S5, S6_CLOSE, S7, GoldenSim,
                                    chat, closed_after, connect, golden_run, recv_json, run, sim,
                                    this_library)
@@ -255,7 +256,7 @@ class Unauthenticated(GoldenSim, unittest.TestCase):
             path = os.path.join(d, "golden-path-reject.json")
             with open(path, "w") as f:
                 json.dump(sc, f)
-            with Sim("--scenario", path) as s:
+            with Stagesim(scenario=path) as s:
                 async def go():
                     with self.assertRaises(websockets.InvalidStatusCode) as cm:
                         await websockets.connect(s.ws_url, open_timeout=10)

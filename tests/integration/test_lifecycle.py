@@ -13,7 +13,8 @@ import httpx
 import redis
 import websockets
 
-from harness import STAGESIM, Sim, login, wait_for
+from stagesim import Stagesim
+from support import STAGESIM, login, wait_for
 
 USERS = [{"id": "user-alice", "email": "alice@example.com", "password": "alice-password"}]
 S25 = "The request failed because the instance could not start successfully."
@@ -57,7 +58,7 @@ class Crash(unittest.TestCase):
         os.unlink(self.path)
 
     def test_backend_crash_cuts_and_comes_back(self):
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             tok = login(s)["access_token"]
 
             async def go():
@@ -72,7 +73,7 @@ class Crash(unittest.TestCase):
                 self.assertIsNone(cm.exception.rcvd)
                 self.assertEqual(cm.exception.code, 1006)
             asyncio.run(go())
-            self.assertTrue(refused(s.backend), "the port stops listening")
+            self.assertTrue(refused(s.backend_port), "the port stops listening")
             self.assertEqual(httpx.get(s.auth_url + "/health", timeout=10).status_code, 200,
                              "other services are not affected")
             self.assertTrue(wait_for(lambda: state(s, "backend") == "running", timeout=15))
@@ -84,26 +85,26 @@ class Crash(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
 
     def test_redis_restart_keeps_or_loses_data(self):
-        with Sim("--scenario", self.path) as s:
-            redis.Redis(port=s.redis).set("k", "v")
-            client = socket.create_connection(("127.0.0.1", s.redis), timeout=10)
+        with Stagesim(scenario=self.path) as s:
+            redis.Redis(port=s.redis_port).set("k", "v")
+            client = socket.create_connection(("127.0.0.1", s.redis_port), timeout=10)
             client.sendall(b"PING\r\n")
             self.assertEqual(client.recv(64), b"+PONG\r\n")
             self.assertEqual(lifecycle(s, service="redis", action="restart").status_code, 200)
             self.assertEqual(client.recv(64), b"", "the old connection is closed")
             client.close()
-            self.assertEqual(redis.Redis(port=s.redis).get("k"), b"v", "keep_state by default")
+            self.assertEqual(redis.Redis(port=s.redis_port).get("k"), b"v", "keep_state by default")
             self.assertEqual(lifecycle(s, service="redis", action="restart",
                                        keep_state=False).status_code, 200)
-            self.assertIsNone(redis.Redis(port=s.redis).get("k"), "restarted empty")
+            self.assertIsNone(redis.Redis(port=s.redis_port).get("k"), "restarted empty")
             self.assertEqual(s.stop(), 0)
 
     def test_auth_crash_forgets_registered_users_unless_kept(self):
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             body = {"email": "new@example.com", "password": "pw-123456"}
             self.assertEqual(httpx.post(s.auth_url + "/auth/register", json=body).status_code, 200)
             self.assertEqual(lifecycle(s, service="auth", action="crash").status_code, 200)
-            self.assertTrue(refused(s.auth))
+            self.assertTrue(refused(s.auth_port))
             self.assertEqual(state(s, "auth"), "down")
             self.assertEqual(lifecycle(s, service="auth", action="start").status_code, 200)
             self.assertEqual(httpx.post(s.auth_url + "/auth/login", json=body).status_code, 200)
@@ -122,7 +123,7 @@ class DrainRedeployCannotStart(unittest.TestCase):
         os.unlink(self.path)
 
     def test_drain_says_goodbye_then_refuses(self):
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             tok = login(s)["access_token"]
 
             async def go():
@@ -150,7 +151,7 @@ class DrainRedeployCannotStart(unittest.TestCase):
     def test_cold_redeploy_s16(self):
         """S16: every /api/* 500 while /health 503; WebSocket upgrades 500,
         503, 500, then handshake timeouts."""
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             self.assertEqual(lifecycle(s, service="backend", action="redeploy",
                                        ms=600000).status_code, 200)
             self.assertEqual(httpx.get(s.backend_url + "/api/mcp/servers").status_code, 500)
@@ -178,7 +179,7 @@ class DrainRedeployCannotStart(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
 
     def test_cannot_start_s25(self):
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             for svc, url in (("backend", s.backend_url), ("auth", s.auth_url)):
                 self.assertEqual(lifecycle(s, service=svc, action="cannot_start").status_code, 200)
                 r = httpx.get(url + "/health", timeout=10)
@@ -199,7 +200,7 @@ class Timeline(unittest.TestCase):
                               lifecycle=[{"at_ms": 200, "service": "backend", "action": "restart",
                                           "ms": 300}])
         try:
-            with Sim("--scenario", path, "--time-scale", "4") as s:
+            with Stagesim(scenario=path, time_scale=4) as s:
                 self.assertTrue(wait_for(lambda: len(journal(s)) >= 2, timeout=15))
                 lines = journal(s)
                 self.assertEqual([(l["action"], l["state"]) for l in lines],
@@ -219,7 +220,7 @@ class Timeline(unittest.TestCase):
             os.unlink(bad)
 
     def test_api_errors(self):
-        with Sim() as s:
+        with Stagesim() as s:
             r = httpx.post(s.control_url + "/lifecycle", content=b"{", timeout=10)
             self.assertEqual(r.status_code, 400)
             r = lifecycle(s, service="db", action="crash")

@@ -12,7 +12,8 @@ import tempfile
 import time
 import unittest
 
-from harness import STAGESIM, Sim, scenario_path
+from stagesim import Stagesim
+from support import STAGESIM, scenario_path
 
 E2E_KEY = "probe-e2e-key-0123456789abcdef"
 
@@ -51,7 +52,7 @@ class SimTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim(*cls.sim_args, env=cls.sim_env)
+        cls.sim = Stagesim(args=cls.sim_args, env=cls.sim_env)
 
     @classmethod
     def tearDownClass(cls):
@@ -142,7 +143,7 @@ class AgainstDefaultScenario(SimTest):
         self.assertEqual(fields(a, "stage", "http_status"), ("login", 401))
 
     def test_redis_probe(self):
-        self.passes(probe("redis", "--redis", "127.0.0.1:%d" % self.sim.redis, "--count", "20",
+        self.passes(probe("redis", "--redis", "127.0.0.1:%d" % self.sim.redis_port, "--count", "20",
                           "--concurrency", "5"), 20)
 
     def test_redis_probe_against_a_closed_port(self):
@@ -227,7 +228,7 @@ class OverTls(SimTest):
     sim_args = ("--tls",)
 
     def test_golden_path_over_wss_with_the_ready_cert(self):
-        self.passes(probe("golden-path", "--backend", "wss://127.0.0.1:%d" % self.sim.backend,
+        self.passes(probe("golden-path", "--backend", "wss://127.0.0.1:%d" % self.sim.backend_port,
                           "--auth", self.sim.auth_url, "--cacert", self.sim.cert, "--count", "20",
                           "--concurrency", "5"), 20)
 

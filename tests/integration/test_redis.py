@@ -1,5 +1,5 @@
 """The Redis impersonation through real clients: redis-py and redis-cli
-against a running stagesim (started by harness.Sim on free ports)."""
+against a running stagesim (started by stagesim.Stagesim on free ports)."""
 import socket
 import subprocess
 import threading
@@ -8,7 +8,7 @@ import unittest
 
 import redis
 
-from harness import Sim
+from stagesim import Stagesim
 
 
 def raw(port, data, timeout=5.0, expect_close=False):
@@ -34,8 +34,8 @@ def raw(port, data, timeout=5.0, expect_close=False):
 class RedisTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim()
-        cls.r = redis.Redis(host="127.0.0.1", port=cls.sim.redis, socket_timeout=5)
+        cls.sim = Stagesim()
+        cls.r = redis.Redis(host="127.0.0.1", port=cls.sim.redis_port, socket_timeout=5)
 
     @classmethod
     def tearDownClass(cls):
@@ -91,8 +91,8 @@ class RedisTest(unittest.TestCase):
         self.assertIn("WRONGTYPE", str(cm.exception))
 
     def test_select_and_dbs(self):
-        r0 = redis.Redis(port=self.sim.redis, db=0)
-        r3 = redis.Redis(port=self.sim.redis, db=3)
+        r0 = redis.Redis(port=self.sim.redis_port, db=0)
+        r3 = redis.Redis(port=self.sim.redis_port, db=3)
         r3.set("only3", "x")
         self.assertIsNone(r0.get("only3"))
         self.assertEqual(r3.get("only3"), b"x")
@@ -114,7 +114,7 @@ class RedisTest(unittest.TestCase):
         with self.r.pipeline() as p:
             p.incr("c").incr("c")
             self.assertEqual(p.execute(), [1, 2])
-        other = redis.Redis(port=self.sim.redis)
+        other = redis.Redis(port=self.sim.redis_port)
         with self.r.pipeline() as p:
             p.watch("c")
             other.set("c", 10)
@@ -131,7 +131,7 @@ class RedisTest(unittest.TestCase):
         msg = ps.get_message(timeout=2)
         self.assertEqual((msg["channel"], msg["data"]), (b"news", b"hello"))
         ps.close()
-        popper = redis.Redis(port=self.sim.redis)
+        popper = redis.Redis(port=self.sim.redis_port)
         t = threading.Timer(0.2, lambda: self.r.rpush("q", "job"))
         t.start()
         self.assertEqual(popper.blpop(["q"], timeout=5), (b"q", b"job"))
@@ -139,7 +139,7 @@ class RedisTest(unittest.TestCase):
         self.assertIsNone(popper.brpop(["empty"], timeout=0.2))
 
     def test_errors_on_the_wire(self):
-        port = self.sim.redis
+        port = self.sim.redis_port
         self.assertEqual(raw(port, b"NOSUCH a b\r\n"),
                          b"-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n")
         self.assertEqual(raw(port, b"*1\r\n$3\r\nGET\r\n"),
@@ -155,7 +155,7 @@ class RedisTest(unittest.TestCase):
         self.assertTrue(self.r.ping())
 
     def test_inline_and_quit(self):
-        out = raw(self.sim.redis, b"SET a \"x y\"\r\nGET a\r\nQUIT\r\nPING\r\n", expect_close=True)
+        out = raw(self.sim.redis_port, b"SET a \"x y\"\r\nGET a\r\nQUIT\r\nPING\r\n", expect_close=True)
         self.assertEqual(out, b"+OK\r\n$3\r\nx y\r\n+OK\r\n")
 
     def test_client_info_config_command(self):
@@ -175,7 +175,7 @@ class RedisTest(unittest.TestCase):
         tests = ("ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,"
                  "lrange_100,mset")
         for pipeline in ("1", "16"):
-            r = subprocess.run(["redis-benchmark", "-p", str(self.sim.redis), "-t", tests, "-n", "2000",
+            r = subprocess.run(["redis-benchmark", "-p", str(self.sim.redis_port), "-t", tests, "-n", "2000",
                                 "-c", "20", "-P", pipeline, "--csv"], capture_output=True, text=True,
                                timeout=120)
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -190,7 +190,7 @@ class RedisTest(unittest.TestCase):
                 self.assertGreater(rates.get(name, 0), 0, "%s at -P %s: %s" % (name, pipeline, r.stdout))
 
     def test_redis_cli(self):
-        port = str(self.sim.redis)
+        port = str(self.sim.redis_port)
         def cli(*args):
             return subprocess.run(["redis-cli", "-p", port, *args], capture_output=True,
                                   text=True, timeout=10).stdout
@@ -221,7 +221,7 @@ class IdleTimeoutAndMemory(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim()
+        cls.sim = Stagesim()
 
     @classmethod
     def tearDownClass(cls):
@@ -229,12 +229,12 @@ class IdleTimeoutAndMemory(unittest.TestCase):
         assert code == 0, "stagesim exit code %r" % code
 
     def test_timeout_reaps_idle_clients_only(self):
-        admin = redis.Redis(host="127.0.0.1", port=self.sim.redis, socket_timeout=10)
-        idle = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
-        sub = redis.Redis(host="127.0.0.1", port=self.sim.redis).pubsub()
+        admin = redis.Redis(host="127.0.0.1", port=self.sim.redis_port, socket_timeout=10)
+        idle = socket.create_connection(("127.0.0.1", self.sim.redis_port), timeout=5)
+        sub = redis.Redis(host="127.0.0.1", port=self.sim.redis_port).pubsub()
         sub.subscribe("news")
         self.assertEqual(sub.get_message(timeout=5)["type"], "subscribe")
-        blocked = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
+        blocked = socket.create_connection(("127.0.0.1", self.sim.redis_port), timeout=5)
         blocked.sendall(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nnever\r\n$1\r\n0\r\n")
         try:
             self.assertTrue(admin.config_set("timeout", 1))
@@ -243,7 +243,7 @@ class IdleTimeoutAndMemory(unittest.TestCase):
             # the subscriber and the blocked client were just as silent for
             # as long, and are still there.
             admin.close()
-            admin = redis.Redis(host="127.0.0.1", port=self.sim.redis, socket_timeout=10)
+            admin = redis.Redis(host="127.0.0.1", port=self.sim.redis_port, socket_timeout=10)
             self.assertEqual(admin.publish("news", "still here"), 1)
             self.assertEqual(sub.get_message(timeout=5)["data"], b"still here")
             admin.rpush("never", "x")
@@ -257,7 +257,7 @@ class IdleTimeoutAndMemory(unittest.TestCase):
             admin.close()
 
     def test_used_memory_follows_the_data(self):
-        r = redis.Redis(host="127.0.0.1", port=self.sim.redis, socket_timeout=10)
+        r = redis.Redis(host="127.0.0.1", port=self.sim.redis_port, socket_timeout=10)
         try:
             before = r.info("memory")["used_memory"]
             with r.pipeline(transaction=False) as p:
@@ -273,8 +273,8 @@ class IdleTimeoutAndMemory(unittest.TestCase):
 
     def test_listens_on_ipv6_and_names(self):
         for bind, host in (("::1", "::1"), ("localhost", "localhost")):
-            with Sim("--bind", bind) as sim:
-                r = redis.Redis(host=host, port=sim.redis, socket_timeout=5)
+            with Stagesim(bind=bind) as sim:
+                r = redis.Redis(host=host, port=sim.redis_port, socket_timeout=5)
                 try:
                     self.assertTrue(r.ping(), bind)
                 finally:

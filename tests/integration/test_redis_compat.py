@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Sim
+from stagesim import Stagesim
 
 EXACT, SORTED, TYPE = "exact", "sorted", "type"
 
@@ -271,7 +271,7 @@ class CompatTest(unittest.TestCase):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        cls.sim = Sim()
+        cls.sim = Stagesim()
 
     @classmethod
     def tearDownClass(cls):
@@ -280,7 +280,7 @@ class CompatTest(unittest.TestCase):
         assert cls.sim.stop() == 0
 
     def test_script(self):
-        real, ours = Conn(self.port), Conn(self.sim.redis)
+        real, ours = Conn(self.port), Conn(self.sim.redis_port)
         real.call(["FLUSHALL"])
         diffs = []
         for mode, cmd in SCRIPT:
@@ -303,7 +303,7 @@ class CompatTest(unittest.TestCase):
     def test_blocking_pops(self):
         diffs = []
         for name, steps in BLOCKING.items():
-            real, ours = run_blocking(self.port, steps), run_blocking(self.sim.redis, steps)
+            real, ours = run_blocking(self.port, steps), run_blocking(self.sim.redis_port, steps)
             if len(real) != len(ours):
                 diffs.append("%s: %d replies from redis, %d from stagesim" % (name, len(real), len(ours)))
             for r, o in zip(real, ours):
@@ -317,7 +317,7 @@ class CompatTest(unittest.TestCase):
         n = 1024 * 1024 + 1
         cmd = b"*%d\r\n$5\r\nRPUSH\r\n$3\r\nbig\r\n" % n + b"$1\r\nx\r\n" * (n - 2)
         outs = []
-        for port in (self.port, self.sim.redis):
+        for port in (self.port, self.sim.redis_port):
             c = Conn(port)
             c.call(["DEL", "big"])
             c.s.sendall(cmd)
@@ -331,7 +331,7 @@ class CompatTest(unittest.TestCase):
                      b"set a \"b\r\n", b"*1\r\n$4000000000\r\n", b"*1\r\nx\r\n",
                      b"*2147483648\r\n"]:
             outs = []
-            for port in (self.port, self.sim.redis):
+            for port in (self.port, self.sim.redis_port):
                 s = socket.create_connection(("127.0.0.1", port), timeout=5)
                 s.sendall(data)
                 out = b""

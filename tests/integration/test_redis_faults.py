@@ -12,7 +12,7 @@ import urllib.request
 
 import redis
 
-from harness import Sim
+from stagesim import Stagesim
 
 
 def control(sim, method, path, body=None):
@@ -63,7 +63,7 @@ def stop_clean(test, sim):
 
 def client(sim, **kw):
     kw.setdefault("socket_timeout", 5)
-    return redis.Redis(host="127.0.0.1", port=sim.redis, **kw)
+    return redis.Redis(host="127.0.0.1", port=sim.redis_port, **kw)
 
 
 def recv_until_close(sock, timeout=5.0):
@@ -98,7 +98,7 @@ def client_entry(r, name):
 
 class LimitsTest(unittest.TestCase):
     def setUp(self):
-        self.sim = Sim()
+        self.sim = Stagesim()
         self.addCleanup(stop_clean, self, self.sim)
         self.r = client(self.sim)
         self.r.ping()
@@ -110,11 +110,11 @@ class LimitsTest(unittest.TestCase):
         poll(lambda: len(r.client_list()) >= 2, timeout=3)
         n = len(r.client_list())
         self.assertTrue(r.config_set("maxclients", n + 1))
-        second = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
+        second = socket.create_connection(("127.0.0.1", self.sim.redis_port), timeout=5)
         second.sendall(b"PING\r\n")
         self.assertEqual(second.recv(100), b"+PONG\r\n")
         # over the limit: the error, then the close, as Redis does it
-        third = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
+        third = socket.create_connection(("127.0.0.1", self.sim.redis_port), timeout=5)
         self.assertEqual(recv_until_close(third), b"-ERR max number of clients reached\r\n")
         third.close()
         # (redis-py reports the error text or, when the close wins the race,
@@ -134,7 +134,7 @@ class LimitsTest(unittest.TestCase):
                       ["client-output-buffer-limit"])
         sub = socket.socket()
         sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sub.connect(("127.0.0.1", self.sim.redis))
+        sub.connect(("127.0.0.1", self.sim.redis_port))
         sub.settimeout(5)
         sub.sendall(b"SUBSCRIBE news\r\n")
         want = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
@@ -163,7 +163,7 @@ class LimitsTest(unittest.TestCase):
         base = rss_kib(self.sim.proc.pid)
         slow = socket.socket()
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.connect(("127.0.0.1", self.sim.redis))
+        slow.connect(("127.0.0.1", self.sim.redis_port))
         n = 300                      # 300 MiB of replies, never read for now
         slow.sendall(b"CLIENT SETNAME slow\r\n" + b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * n)
         # the server fills its output buffer up to the pause, then waits
@@ -202,7 +202,7 @@ class LimitsTest(unittest.TestCase):
 
 class FaultRulesTest(unittest.TestCase):
     def setUp(self):
-        self.sim = Sim()
+        self.sim = Stagesim()
         self.addCleanup(stop_clean, self, self.sim)
         # The backend's own Redis client connects at start-up, in its own
         # time: a rule on "the next accept" must not catch it instead of the
@@ -213,7 +213,7 @@ class FaultRulesTest(unittest.TestCase):
 
     def refused(self):
         try:
-            socket.create_connection(("127.0.0.1", self.sim.redis), timeout=2).close()
+            socket.create_connection(("127.0.0.1", self.sim.redis_port), timeout=2).close()
             return False
         except ConnectionRefusedError:
             return True
@@ -253,7 +253,7 @@ class FaultRulesTest(unittest.TestCase):
             client(self.sim).get("k")
         wait_fired(self, self.sim, "p")
         # on the wire: a strict prefix of the reply, then the close
-        s = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
+        s = socket.create_connection(("127.0.0.1", self.sim.redis_port), timeout=5)
         s.sendall(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
         got = recv_until_close(s)
         s.close()
@@ -276,7 +276,7 @@ class FaultRulesTest(unittest.TestCase):
             r.execute_command("INCR", "n")    # (r.incr sends INCRBY)
         self.assertIn("used memory > 'maxmemory'", str(cm.exception))
         self.assertTrue(r.ping())                 # the connection stays usable
-        s = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
+        s = socket.create_connection(("127.0.0.1", self.sim.redis_port), timeout=5)
         s.sendall(b"SET a 1\r\nINCR n\r\nGET a\r\n")
         want = (b"-READONLY You can't write against a read only replica.\r\n"
                 b"-OOM command not allowed when used memory > 'maxmemory'.\r\n$-1\r\n")
@@ -298,7 +298,7 @@ class FaultRulesTest(unittest.TestCase):
             client(self.sim, socket_timeout=0.5).get("k")
         wait_fired(self, self.sim, "d")
         # the dropped command is swallowed, later ones on that connection answer
-        s = socket.create_connection(("127.0.0.1", self.sim.redis), timeout=5)
+        s = socket.create_connection(("127.0.0.1", self.sim.redis_port), timeout=5)
         s.sendall(b"GET k\r\nPING\r\n")
         self.assertEqual(s.recv(100), b"+PONG\r\n")
         s.close()

@@ -10,7 +10,8 @@ import unittest
 import httpx
 import websockets
 
-from harness import Sim, add_rule, login, wait_for
+from stagesim import Stagesim
+from support import add_rule, login, wait_for
 
 USERS = [{"id": "user-alice", "email": "alice@example.com", "password": "alice-password"}]
 WAIT_MS = 1500
@@ -61,7 +62,7 @@ class RemoteValidation(unittest.TestCase):
         os.unlink(self.path)
 
     def test_every_check_crosses_the_wire(self):
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             tok = login(s)["access_token"]
             h = {"Authorization": "Bearer " + tok}
             self.assertEqual(httpx.post(s.backend_url + "/api/threads/create", headers=h).status_code, 200)
@@ -81,7 +82,7 @@ class RemoteValidation(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
 
     def test_auth_failing_opens_the_breaker_and_recovers(self):
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             tok = login(s)["access_token"]
             h = {"Authorization": "Bearer " + tok}
             add_rule(s, {"id": "validate-503", "on": "auth.request",
@@ -111,7 +112,7 @@ class RemoteValidation(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
 
     def test_slow_auth_times_out(self):
-        with Sim("--scenario", self.path) as s:
+        with Stagesim(scenario=self.path) as s:
             tok = login(s)["access_token"]
             add_rule(s, {"id": "validate-slow", "on": "auth.request",
                          "match": {"name": "/auth/validate"},
@@ -125,7 +126,7 @@ class RemoteValidation(unittest.TestCase):
     def test_local_validation_never_asks(self):
         path = write_scenario("local")
         try:
-            with Sim("--scenario", path) as s:
+            with Stagesim(scenario=path) as s:
                 tok = login(s)["access_token"]
                 r = httpx.get(s.backend_url + "/api/threads/t1/messages",
                               headers={"Authorization": "Bearer " + tok}, timeout=10)

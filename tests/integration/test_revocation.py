@@ -8,7 +8,8 @@ import unittest
 import httpx
 import websockets
 
-from harness import Sim, login
+from stagesim import Stagesim
+from support import login
 
 REVOKED = "Authentication failed: Token has been revoked"
 
@@ -47,7 +48,7 @@ class Revocation(unittest.TestCase):
         self.assertEqual(errors[0]["error_message"], REVOKED)
 
     def test_logout_closes_that_tokens_websocket(self):
-        with Sim() as s:
+        with Stagesim() as s:
             mine, other = login(s)["access_token"], login(s)["access_token"]
 
             async def go():
@@ -63,7 +64,7 @@ class Revocation(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
 
     def test_user_revoked_mid_run(self):
-        with Sim() as s:
+        with Stagesim() as s:
             alice1, alice2 = login(s)["access_token"], login(s)["access_token"]
             bob = login(s, "bob@example.com", "bob-password")["access_token"]
 

@@ -15,7 +15,8 @@ import unittest
 import httpx
 import websockets
 
-from harness import Sim, login, scenario_path
+from stagesim import Stagesim
+from support import login, scenario_path
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed",
           "agent_completed"]
@@ -70,7 +71,7 @@ async def legacy_client(url, token):
 
 class Staging(unittest.TestCase):
     def test_wss_trusting_only_the_ready_certificate(self):
-        with Sim("--scenario", "staging") as s:
+        with Stagesim(scenario="staging") as s:
             self.assertTrue(s.cert and os.path.isfile(s.cert), s.ports)
             self.assertTrue(s.ws_url.startswith("wss://"))
             ctx = ssl.create_default_context(cafile=s.cert)   # nothing else trusted
@@ -97,7 +98,7 @@ class Staging(unittest.TestCase):
         same seed draws the same sequence."""
         runs = []
         for _ in range(2):
-            with Sim("--scenario", "staging") as s:
+            with Stagesim(scenario="staging") as s:
                 took, drawn = health_delays(s, 50)
                 self.assertEqual(s.stop(), 0)
             self.assertEqual(len(drawn), 50)
@@ -109,7 +110,7 @@ class Staging(unittest.TestCase):
             self.assertGreater(statistics.median(took), 0.17)
             runs.append(drawn)
         self.assertEqual(runs[0], runs[1], "one seed, one sequence of delays")
-        with Sim("--scenario", "staging", "--seed", "191") as s:
+        with Stagesim(scenario="staging", seed=191) as s:
             _, other = health_delays(s, 50)
             self.assertEqual(s.stop(), 0)
         self.assertNotEqual(other, runs[0], "another seed, other delays")
@@ -117,7 +118,7 @@ class Staging(unittest.TestCase):
 
 class StaleDeployment(unittest.TestCase):
     def test_unauthenticated_upgrade_refused_403_s1(self):
-        with Sim("--scenario", "stale-deployment") as s:
+        with Stagesim(scenario="stale-deployment") as s:
             async def attempt(query):
                 t0 = time.monotonic()
                 with self.assertRaises(websockets.InvalidStatusCode) as cm:
@@ -132,7 +133,7 @@ class StaleDeployment(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
 
     def test_legacy_client_passes_current_client_fails(self):
-        with Sim("--scenario", "stale-deployment") as s:
+        with Stagesim(scenario="stale-deployment") as s:
             token = login(s)["access_token"]
             welcome, events = asyncio.run(legacy_client(s.ws_url, token))
             self.assertTrue(welcome["data"]["connection_id"].startswith("ws_"), welcome)   # S9
@@ -150,7 +151,7 @@ class StaleDeployment(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
 
     def test_current_client_passes_against_golden_path(self):
-        with Sim("--scenario", scenario_path("golden-path.json")) as s:
+        with Stagesim(scenario=scenario_path("golden-path.json")) as s:
             self.assertEqual(asyncio.run(current_client(s.ws_url, login(s)["access_token"])),
                              EVENTS)
             with self.assertRaises(AssertionError):

@@ -15,7 +15,8 @@ import httpx
 import redis
 import websockets
 
-from harness import STAGESIM, Sim
+from stagesim import Stagesim
+from support import STAGESIM
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
@@ -29,13 +30,13 @@ def trusting(cert):
 def golden_path(sim, host="127.0.0.1"):
     """Logs in over https and runs one chat over wss; returns the event types."""
     ctx = trusting(sim.cert)
-    r = httpx.post("https://%s:%d/auth/login" % (host, sim.auth), verify=ctx, timeout=10,
+    r = httpx.post("https://%s:%d/auth/login" % (host, sim.auth_port), verify=ctx, timeout=10,
                    json={"email": "alice@example.com", "password": "alice-password"})
     assert r.status_code == 200, r.text
     tok = r.json()["access_token"]
 
     async def chat():
-        url = "wss://%s:%d/ws?token=%s" % (host, sim.backend, tok)
+        url = "wss://%s:%d/ws?token=%s" % (host, sim.backend_port, tok)
         async with websockets.connect(url, ssl=ctx, open_timeout=10) as ws:
             types = [json.loads(await asyncio.wait_for(ws.recv(), 10))["type"]]
             await ws.send(json.dumps({"type": "user_message", "message": "over tls", "thread_id": "tls-1"}))
@@ -49,7 +50,7 @@ def golden_path(sim, host="127.0.0.1"):
 class GeneratedCertificate(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim("--tls")
+        cls.sim = Stagesim(tls=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -94,7 +95,7 @@ class GeneratedCertificate(unittest.TestCase):
             "async def main():\n"
             "    async with websockets.connect('wss://localhost:%d/ws', open_timeout=10) as ws:\n"
             "        print(json.loads(await ws.recv())['type'])\n"
-            "asyncio.run(main())\n" % (self.sim.backend, self.sim.auth, self.sim.backend))
+            "asyncio.run(main())\n" % (self.sim.backend_port, self.sim.auth_port, self.sim.backend_port))
         env = dict(os.environ, SSL_CERT_FILE=self.sim.cert)
         env.pop("SSL_CERT_DIR", None)
         p = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True,
@@ -103,7 +104,7 @@ class GeneratedCertificate(unittest.TestCase):
         self.assertEqual(p.stdout.strip(), "connection_established")
 
     def test_curl_cacert(self):
-        for port in (self.sim.backend, self.sim.auth):
+        for port in (self.sim.backend_port, self.sim.auth_port):
             p = subprocess.run(["curl", "-sS", "--cacert", self.sim.cert,
                                 "https://localhost:%d/health" % port],
                                capture_output=True, text=True, timeout=30)
@@ -111,17 +112,17 @@ class GeneratedCertificate(unittest.TestCase):
             self.assertIn('"status"', p.stdout)
 
     def test_untrusted_client_is_refused(self):
-        p = subprocess.run(["curl", "-sS", "https://localhost:%d/health" % self.sim.backend],
+        p = subprocess.run(["curl", "-sS", "https://localhost:%d/health" % self.sim.backend_port],
                            capture_output=True, text=True, timeout=30,
                            env=dict(os.environ, SSL_CERT_FILE="/dev/null", CURL_CA_BUNDLE="/dev/null"))
         self.assertNotEqual(p.returncode, 0, "a client that does not trust the file fails")
 
     def test_plain_http_on_the_tls_port_gets_no_answer(self):
         with self.assertRaises(httpx.HTTPError):
-            httpx.get("http://127.0.0.1:%d/health" % self.sim.backend, timeout=5)
+            httpx.get("http://127.0.0.1:%d/health" % self.sim.backend_port, timeout=5)
 
     def test_redis_stays_plain(self):
-        r = redis.Redis(host="127.0.0.1", port=self.sim.redis, decode_responses=True)
+        r = redis.Redis(host="127.0.0.1", port=self.sim.redis_port, decode_responses=True)
         try:
             self.assertTrue(r.ping())
             r.set("tls:plain", "yes")
@@ -133,7 +134,7 @@ class GeneratedCertificate(unittest.TestCase):
 class GivenPairAndDirectory(unittest.TestCase):
     def test_tls_dir_keeps_the_files(self):
         with tempfile.TemporaryDirectory() as d:
-            with Sim("--tls", "--tls-dir", d) as sim:
+            with Stagesim(tls=True, tls_dir=d) as sim:
                 self.assertEqual(sim.cert, os.path.join(d, "cert.pem"))
                 self.assertEqual(golden_path(sim)[-1], "agent_completed")
             self.assertTrue(os.path.isfile(os.path.join(d, "cert.pem")), "a given directory is kept")
@@ -146,7 +147,7 @@ class GivenPairAndDirectory(unittest.TestCase):
                             "-out", cert, "-days", "2", "-subj", "/CN=given",
                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                            capture_output=True, check=True)
-            with Sim("--tls-cert", cert, "--tls-key", key) as sim:
+            with Stagesim(tls_cert=cert, tls_key=key) as sim:
                 self.assertEqual(sim.cert, cert)
                 self.assertEqual(golden_path(sim)[-1], "agent_completed")
             self.assertTrue(os.path.isfile(cert), "the user's files are left alone")
@@ -155,7 +156,7 @@ class GivenPairAndDirectory(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump({"name": "tls-from-scenario", "network": {"tls": True}}, f)
         try:
-            with Sim("--scenario", f.name) as sim:
+            with Stagesim(scenario=f.name) as sim:
                 self.assertTrue(sim.cert)
                 self.assertEqual(httpx.get(sim.backend_url + "/health", verify=trusting(sim.cert),
                                            timeout=10).json(), {"status": "ok"})

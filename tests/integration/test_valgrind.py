@@ -12,7 +12,8 @@ import unittest
 import httpx
 import websockets
 
-from harness import STAGESIM, Sim, login
+from stagesim import Stagesim
+from support import STAGESIM, login
 
 VALGRIND = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
             "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
@@ -32,7 +33,7 @@ class Valgrind(unittest.TestCase):
             self.skipTest("an ASan/UBSan build: valgrind cannot run it")
 
     def test_golden_path_and_sigterm(self):
-        s = Sim(wrap=VALGRIND, timeout=120)
+        s = Stagesim(wrap=VALGRIND, start_timeout=120)
         try:
             token = login(s)["access_token"]
 
@@ -53,7 +54,7 @@ class Valgrind(unittest.TestCase):
                         r = httpx.get(s.backend_url + "/api/threads/vg/messages",
                                       headers={"Authorization": "Bearer " + token}, timeout=30)
                         self.assertEqual(r.status_code, 200, r.text)
-                        with socket.create_connection(("127.0.0.1", s.redis), timeout=30) as c:
+                        with socket.create_connection(("127.0.0.1", s.redis_port), timeout=30) as c:
                             c.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\nGET k\r\n")
                             data = b""
                             while data.count(b"\r\n") < 3:

@@ -16,7 +16,8 @@ import unittest
 import jwt
 import websockets
 
-from harness import Sim, login
+from stagesim import Stagesim
+from support import login
 
 SECRET = "test-secret-for-the-websocket-suite-0123456789"
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
@@ -71,7 +72,7 @@ def b64url(b):
 class WebSocket(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim(env={"JWT_SECRET_STAGING": SECRET})
+        cls.sim = Stagesim(env={"JWT_SECRET_STAGING": SECRET})
         cls.token = login(cls.sim)["access_token"]
         cls.bob_token = login(cls.sim, "bob@example.com", "bob-password")["access_token"]
 
@@ -81,7 +82,7 @@ class WebSocket(unittest.TestCase):
         assert code == 0, "stagesim exited %r: %s" % (code, cls.sim.stderr[-3000:])
 
     def url(self, path="/ws", query=""):
-        return "ws://127.0.0.1:%d%s%s" % (self.sim.backend, path, query)
+        return "ws://127.0.0.1:%d%s%s" % (self.sim.backend_port, path, query)
 
     async def open(self, path="/ws", query="", **kw):
         ws = await websockets.connect(self.url(path, query), open_timeout=10, **kw)
@@ -433,7 +434,7 @@ class NoTokenReject(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(scen, f)
         try:
-            with Sim("--scenario", f.name) as s:
+            with Stagesim(scenario=f.name) as s:
                 async def go():
                     with self.assertRaises(websockets.InvalidStatusCode) as cm:
                         await websockets.connect(s.ws_url)
@@ -458,7 +459,7 @@ class Heartbeat(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(scen, f)
         try:
-            with Sim("--scenario", f.name) as s:
+            with Stagesim(scenario=f.name) as s:
                 async def silent():
                     # t0 before the connection: the server's silence starts
                     # at or after it, so the lower bounds below always hold.
@@ -511,10 +512,10 @@ class LegacyProfile(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(scen, f)
         try:
-            with Sim("--scenario", f.name) as s:
+            with Stagesim(scenario=f.name) as s:
                 async def go():
                     tok = login(s)["access_token"]
-                    base = "ws://127.0.0.1:%d" % s.backend
+                    base = "ws://127.0.0.1:%d" % s.backend_port
                     with self.assertRaises(websockets.InvalidStatusCode) as cm:
                         await websockets.connect(base + "/api/v1/websocket?token=" + tok)
                     self.assertEqual(cm.exception.status_code, 404)
@@ -543,7 +544,7 @@ class LegacyProfile(unittest.TestCase):
 
 class Shutdown(unittest.TestCase):
     def test_sigterm_sends_1001_and_exits_0(self):
-        s = Sim()
+        s = Stagesim()
         try:
             async def go():
                 clients = [await websockets.connect(s.ws_url) for _ in range(3)]

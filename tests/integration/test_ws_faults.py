@@ -13,8 +13,8 @@ import unittest
 import httpx
 import websockets
 
-import harness
-from harness import STAGESIM, Sim, add_rule, login, scenario_path
+from stagesim import Stagesim
+from support import STAGESIM, add_rule, login, scenario_path
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 HANDLER_MISSING = "'AgentWebSocketBridge' object has no attribute 'handle_message'"
@@ -22,9 +22,7 @@ HANDLER_MISSING = "'AgentWebSocketBridge' object has no attribute 'handle_messag
 
 def wait_rule(sim, rule, count=1, timeout_ms=10000):
     """The rule must fire `count` times within timeout_ms; its counters."""
-    r = harness.wait_rule(sim, rule, count, timeout_ms)
-    assert r.status_code == 200, r.text
-    return r.json()
+    return sim.control.wait_fault(rule, count, timeout=timeout_ms / 1000)
 
 
 def journal(sim):
@@ -74,7 +72,7 @@ class WsSend(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim()
+        cls.sim = Stagesim()
         cls.alice = login(cls.sim)["access_token"]
         cls.bob = login(cls.sim, "bob@example.com", "bob-password")["access_token"]
 
@@ -315,7 +313,7 @@ class WsMessageAndAccept(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim()
+        cls.sim = Stagesim()
         cls.alice = login(cls.sim)["access_token"]
         cls.bob = login(cls.sim, "bob@example.com", "bob-password")["access_token"]
 
@@ -450,7 +448,7 @@ class Http(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim()
+        cls.sim = Stagesim()
 
     @classmethod
     def tearDownClass(cls):
@@ -467,7 +465,7 @@ class Http(unittest.TestCase):
 
     def raw(self, request, timeout=5):
         """Sends a raw request; returns (bytes received, how it ended)."""
-        s = socket.create_connection(("127.0.0.1", self.sim.backend), timeout=timeout)
+        s = socket.create_connection(("127.0.0.1", self.sim.backend_port), timeout=timeout)
         s.sendall(request)
         data = b""
         try:
@@ -509,7 +507,7 @@ class Http(unittest.TestCase):
     def test_upgrade_on_a_keepalive_connection(self):
         """An upgrade after a plain request on the same socket crosses too."""
         def keepalive_upgrade():
-            s = socket.create_connection(("127.0.0.1", self.sim.backend), timeout=2)
+            s = socket.create_connection(("127.0.0.1", self.sim.backend_port), timeout=2)
             s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
             first = b""
             while not first.endswith(b'{"status":"ok"}'):
@@ -677,7 +675,7 @@ class Scenarios(unittest.TestCase):
             self.assertEqual(r.returncode, 0, name + ": " + r.stderr)
 
     def test_ws_1011_on_connect(self):
-        with Sim("--scenario", scenario_path("ws-1011-on-connect.json")) as s:
+        with Stagesim(scenario=scenario_path("ws-1011-on-connect.json")) as s:
             async def go():
                 ws = await websockets.connect(s.ws_url, open_timeout=10)   # 101: accepted
                 welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -692,7 +690,7 @@ class Scenarios(unittest.TestCase):
             asyncio.run(go())
 
     def test_handler_missing(self):
-        with Sim("--scenario", scenario_path("handler-missing.json")) as s:
+        with Stagesim(scenario=scenario_path("handler-missing.json")) as s:
             async def go():
                 ws = await connect(s)
                 for i in range(3):
@@ -706,7 +704,7 @@ class Scenarios(unittest.TestCase):
             self.assertEqual(wait_rule(s, "handle-message-missing", 3)["fired"], 3)
 
     def test_isolation_breach(self):
-        with Sim("--scenario", scenario_path("isolation-breach.json")) as s:
+        with Stagesim(scenario=scenario_path("isolation-breach.json")) as s:
             alice = login(s)["access_token"]
             bob = login(s, "bob@example.com", "bob-password")["access_token"]
 
@@ -728,7 +726,7 @@ class Scenarios(unittest.TestCase):
             asyncio.run(go())
 
     def test_upgrade_503(self):
-        with Sim("--scenario", scenario_path("upgrade-503.json")) as s:
+        with Stagesim(scenario=scenario_path("upgrade-503.json")) as s:
             async def go():
                 t0 = time.monotonic()
                 with self.assertRaises(websockets.InvalidStatusCode) as cm:
