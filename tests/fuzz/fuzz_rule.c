@@ -5,24 +5,25 @@
  * drops the run-time ones). Engine B gets only the rules A kept, in the
  * same order. However A's index looks after those removals, both must then
  * decide every crossing alike (names taken from the input's strings) and
- * list the same rules; clearing A must leave nothing (LeakSanitizer sees
- * anything freed twice or never).
+ * list the same rules; clearing A must leave nothing (ASan and
+ * LeakSanitizer see anything freed twice or never).
  *
  * The two engines live for the whole run and are cleared after each input:
- * a new engine costs its journal ring (65536 slots, 512 KB to allocate and
- * sweep), which held fresh engines to ~380 inputs/s. What carries over is
- * only counters, the journal and the index's empty tables, never a rule;
- * an input starts on a cleared index, which is itself worth testing. Their
- * journal rings are filled first, so that each line an input writes frees
- * one: allocations then balance per input, and libFuzzer's leak check,
- * which scans the whole heap after any input that does not balance, stays
- * cheap. */
+ * a new engine costs its journal ring (SIM_JOURNAL_RING slots, 512 KB to
+ * allocate and sweep), which held fresh engines to ~380 inputs/s. What
+ * carries over is only counters, the journal and the index's empty tables,
+ * never a rule; an input starts on a cleared index, which is itself worth
+ * testing. Their journal rings are filled first, so that each line an input
+ * writes frees one: allocations then balance per input, and libFuzzer's
+ * leak check, which scans the whole heap after any input that does not
+ * balance, stays cheap. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fault.h"
 #include "fuzz_common.h"
+#include "journal.h"
 
 #define NOW_MS 1700000000000LL
 #define MAX_RULES 64
@@ -40,7 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     b = sim_faults_new(42, NULL, NOW_MS);
     sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_ACCEPT, .proto = "ws"};
     sim_action x;
-    while (sim_faults_journal_count(a) < 65536) {
+    while (sim_faults_journal_count(a) < SIM_JOURNAL_RING) {
         sim_faults_cross(a, &w, NOW_MS, &x);
         sim_faults_cross(b, &w, NOW_MS, &x);
     }
