@@ -504,6 +504,16 @@ class ControlApi(unittest.TestCase):
                 since = int(r.headers["x-journal-last"])
             self.assertEqual(len(seen), int(r.headers["x-journal-total"]))
             self.assertEqual(seen, httpx.get(c + "/journal", timeout=10).text.splitlines())
+            # Past the end, up to the largest since there is: an empty page
+            # that says where the journal stands (once a wrap-around read).
+            total = int(r.headers["x-journal-total"])
+            for since in (total, total + 1, 2**64 - 1):
+                r = httpx.get(c + "/journal", params={"since": since}, timeout=10)
+                self.assertEqual((r.status_code, r.text), (200, ""), since)
+                self.assertGreaterEqual(int(r.headers["x-journal-total"]), total)
+                self.assertEqual(int(r.headers["x-journal-first"]), int(r.headers["x-journal-last"]) + 1)
+            r = httpx.get(c + "/journal", params={"since": 2**64}, timeout=10)
+            self.assertEqual(r.status_code, 422)
             r = httpx.get(c + "/journal/wait", params={"rule": "x" * 200}, timeout=10)
             self.assertEqual(r.status_code, 422)
             self.assertIn("1-64 characters", r.json()["detail"])

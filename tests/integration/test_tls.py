@@ -6,6 +6,7 @@ plain); usage errors."""
 import asyncio
 import json
 import os
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -16,7 +17,7 @@ import redis
 import websockets
 
 from stagesim import Stagesim
-from support import STAGESIM
+from support import SOURCE_ROOT, STAGESIM
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
@@ -162,6 +163,28 @@ class GivenPairAndDirectory(unittest.TestCase):
                                            timeout=10).json(), {"status": "ok"})
         finally:
             os.unlink(f.name)
+
+
+class EveryScenario(unittest.TestCase):
+    """Every shipped scenario runs over TLS (--tls): both TLS ports complete
+    a handshake that verifies against the READY certificate alone, whatever
+    the scenario does to the requests behind it."""
+
+    def test_each_serves_tls(self):
+        names = sorted(f[:-5] for f in os.listdir(os.path.join(SOURCE_ROOT, "scenarios"))
+                       if f.endswith(".json"))
+        self.assertGreaterEqual(len(names), 35)
+        for name in names:
+            with self.subTest(scenario=name), \
+                    Stagesim(scenario=os.path.join(SOURCE_ROOT, "scenarios", name + ".json"),
+                             tls=True) as s:
+                self.assertTrue(s.cert, "READY names the certificate")
+                ctx = trusting(s.cert)
+                for port in (s.backend_port, s.auth_port):
+                    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                            ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                        self.assertTrue(tls.version().startswith("TLS"), (name, port))
+                self.assertEqual(s.stop(), 0)
 
 
 class UsageErrors(unittest.TestCase):

@@ -13,6 +13,7 @@ import tempfile
 import time
 import unittest
 
+import httpx
 import jwt
 import websockets
 
@@ -447,6 +448,50 @@ class NoTokenReject(unittest.TestCase):
                 self.assertEqual(s.stop(), 0)
         finally:
             os.unlink(f.name)
+
+
+class ServicesDisagree(unittest.TestCase):
+    """The backend and the auth service disagree on a token (CONTRACT I7;
+    docs/scenarios.md auth.backend_clock_skew_ms, auth.backend_jwt_secret):
+    the auth service's /auth/validate says valid while the backend refuses
+    it, over the WebSocket and on a Bearer route."""
+
+    def check(self, auth, ws_text, bearer_text="Invalid authentication credentials"):
+        scen = {"name": "disagree", "users": USERS, "auth": dict(auth, jwt_secret=SECRET)}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(scen, f)
+        try:
+            with Stagesim(scenario=f.name) as s:
+                tok = login(s)["access_token"]
+                r = httpx.post(s.auth_url + "/auth/validate", json={"token": tok}, timeout=10)
+                self.assertEqual(r.json()["valid"], True, "the auth service says valid")
+                r = httpx.post(s.http_url + "/api/threads/create", timeout=10, json={},
+                              headers={"Authorization": "Bearer " + tok})
+                self.assertEqual((r.status_code, r.json()), (401, {"detail": bearer_text}))
+
+                async def go():
+                    ws = await websockets.connect(s.ws_url + "?token=" + tok)
+                    frames = await expect_close(self, ws, 1008, "Authentication failed")
+                    return frames
+                frames = run(go())
+                self.assertEqual([(f["type"], f["error_code"], f["error_message"]) for f in frames],
+                                 [("error_message", "AUTH_FAILED", ws_text)])
+        finally:
+            os.unlink(f.name)
+
+    def test_backend_clock_behind(self):
+        """Behind by 5 s, a fresh token's iat is in the backend's future:
+        PyJWT's ImmatureSignatureError, which the backend reports as an
+        invalid token."""
+        self.check({"backend_clock_skew_ms": -5000}, "Authentication failed: Invalid token")
+
+    def test_backend_clock_ahead_by_the_lifetime(self):
+        self.check({"backend_clock_skew_ms": 1801000}, "Authentication failed: Token has expired",
+                   "Token has expired")
+
+    def test_other_secret(self):
+        self.check({"backend_jwt_secret": "not-the-auth-services-secret-0123456789"},
+                   "Authentication failed: Invalid token")
 
 
 class Heartbeat(unittest.TestCase):
