@@ -1,7 +1,7 @@
 /* fault.h -- the one decision point. Every place where something crosses a
  * wire (a connection accepted, a request or command read, a reply or event
  * about to be sent, a close) describes the crossing as a sim_wire and asks
- * sim_fault_cross() what to do. The engine journals the crossing and answers
+ * sim_faults_cross() what to do. The engine journals the crossing and answers
  * with an action; services implement actions, never rules. */
 #ifndef SIM_FAULT_H
 #define SIM_FAULT_H

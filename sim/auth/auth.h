@@ -55,7 +55,7 @@ sim_auth_status sim_auth_check_access(sim_auth_store *st, const char *token, int
 char *sim_auth_issue_access(sim_auth_store *st, const char *user_id, const char *email,
                             int64_t now_ms);
 
-/* The auth service routes of CONTRACT section 3, pure. */
+/* The auth service routes of docs/contract.md §3.1, pure. */
 void sim_auth_handle(sim_auth_store *st, const sim_http_request *req, sim_http_response *resp);
 
 /* The auth HTTP service (libmicrohttpd) on the loop. */

@@ -1,6 +1,6 @@
-/* auth_routes.c -- the auth service's HTTP routes (CONTRACT section 3) as a
- * pure request -> response function over the store, plus the few lines that
- * put them on libmicrohttpd (sim/mhd.c) as the auth service.
+/* auth_routes.c -- the auth service's HTTP routes (docs/contract.md §3.1) as
+ * a pure request -> response function over the store, plus the few lines that
+ * put them on libmicrohttpd (sim/net/mhd.c) as the auth service.
  *
  * Bad bodies follow FastAPI + pydantic v2, which is what staging runs: every
  * body problem is a 422 whose `detail` is a list of

@@ -1,6 +1,7 @@
 /* auth_store.c -- the auth service's state: users (scenario + registered),
- * the signing secret and E2E key, token issuing with the CONTRACT section 3
- * claims, and the revoked-jti set. Pure: `now_ms` is always a parameter. */
+ * the signing secret and E2E key, token issuing with the claims of
+ * docs/contract.md §3.2, and the revoked-jti set. Pure: `now_ms` is always
+ * a parameter. */
 #include "auth_int.h"
 
 #include <math.h>

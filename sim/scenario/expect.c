@@ -24,7 +24,8 @@ static const char *const result_fields[] = {"ok", "stage", "failure", "expected"
                                             "http_status", "close_code", "close_reason",
                                             "event_ordinal", "latency_ms", NULL};
 
-/* The journal members a filter may name (docs/faults.md §Journal, §4.4). */
+/* The journal members a filter may name (docs/faults.md "Journal",
+ * docs/drills.md §4.4). */
 static const char *const journal_members[] = {
     "t_ms", "svc", "proto", "point", "conn", "msg", "run", "method", "name", "key", "user",
     "status", "rule", "action", "delay_ms", "code", "latency_ms", "event", "breaker", "from",

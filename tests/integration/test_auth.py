@@ -1,4 +1,4 @@
-"""The auth service (CONTRACT section 3) through the real binary, with httpx
+"""The auth service (docs/contract.md §3) through the real binary, with httpx
 and PyJWT: every route, token claims checked by PyJWT, refresh rotation,
 logout revocation, the E2E bypass cases, bad bodies and bad tokens."""
 import json
@@ -425,7 +425,7 @@ class SecretsAndKeys(unittest.TestCase):
 
 
 class FaultsOnAuth(unittest.TestCase):
-    """auth.request fault rules from a scenario, carried out by sim/mhd.c."""
+    """auth.request fault rules from a scenario, carried out by sim/net/mhd.c."""
 
     RULES = [
         {"id": "slow-config", "on": "auth.request", "match": {"name": "/auth/config"},

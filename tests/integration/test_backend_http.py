@@ -1,4 +1,4 @@
-"""Every backend HTTP route of CONTRACT section 1, with httpx against the real
+"""Every backend HTTP route of docs/contract.md §1, with httpx against the real
 binary: status codes and JSON shapes, Bearer auth on the thread routes, the
 JSON 404, and /health/infrastructure following Redis."""
 import json

@@ -1,14 +1,14 @@
 """Shared by the incident library's tests (test_incidents_ws.py,
 test_incidents_http.py, test_incidents_slow.py): the exact client-side texts
-of SYMPTOMS.md, real clients (python websockets, httpx, redis-py, curl), and
+of docs/contract.md §6.3, real clients (python websockets, httpx, redis-py, curl), and
 a runner that carries out slow checks concurrently so a test class waits for
 the slowest, not for the sum.
 
-The texts of SYMPTOMS.md were printed by a newer python websockets than
+The texts of docs/contract.md §6.3 were printed by a newer python websockets than
 Debian's 10.4, which the tests use. Two differences, both in wording the
 library picks, not on the wire:
 - websockets >= 11 explains close code 1011 as "internal error", 10.4 as
-  "unexpected error": `this_library()` rewrites a SYMPTOMS text into what the
+  "unexpected error": `this_library()` rewrites such a text into what the
   installed library prints for the same close frame, and the tests compare
   str(exception) with that;
 - websockets >= 13 raises TimeoutError("timed out during opening handshake")
@@ -31,7 +31,7 @@ from support import login, scenario_path
 
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
-# SYMPTOMS.md, verbatim.
+# docs/contract.md §6.3, verbatim.
 S1 = "server rejected WebSocket connection: HTTP 403"
 S2 = "server rejected WebSocket connection: HTTP 500"
 S3 = "server rejected WebSocket connection: HTTP 503"
@@ -69,7 +69,7 @@ def at_least(tc, seconds, bound, msg=None, eps=None):
 
 
 def this_library(text):
-    """A SYMPTOMS text as the installed websockets words the same frames."""
+    """A symptom's text as the installed websockets words the same frames."""
     words = str(Close(1011, "x"))   # "1011 (<its words>) x"
     return text.replace("(internal error)", words[len("1011 "):-len(" x")])
 

@@ -1,6 +1,6 @@
 """The incident library, HTTP side (docs/incidents.md): the backend's and the
 auth service's routes as httpx and curl see them under each scenario, with
-the exact status and body of SYMPTOMS.md inside its timing band (the lower
+the exact status and body of docs/contract.md §6 inside its timing band (the lower
 bound strictly), and the same requests against golden-path."""
 import asyncio
 import json

@@ -1,5 +1,5 @@
 """The incident library, WebSocket side (docs/incidents.md): for each scenario
-a real python websockets client sees the symptom of SYMPTOMS.md with its
+a real python websockets client sees the symptom of docs/contract.md §6 with its
 exact text and inside its timing band (the lower bound strictly: that delay
 is the simulator's), and the same client against golden-path sees none.
 Texts: test_incidents_common.py says how websockets 10.4 words them."""

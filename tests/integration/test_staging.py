@@ -41,7 +41,7 @@ def health_delays(s, n):
 
 
 async def current_client(url, token, ctx=None):
-    """A client written against the current build (CONTRACT §2): waits for
+    """A client written against the current build (docs/contract.md §2): waits for
     connection_established, then reads every event's `data`."""
     async with websockets.connect(url + "?token=" + token, ssl=ctx, open_timeout=10) as ws:
         welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))

@@ -1,4 +1,4 @@
-"""The backend WebSocket (CONTRACT section 2) with python-websockets (Debian's
+"""The backend WebSocket (docs/contract.md §2) with python-websockets (Debian's
 10.x, legacy client API) against the real binary: token sources and
 subprotocol echo, 1003, AUTH_FAILED + 1008 for tampered/expired/alg-none
 tokens, the demo user, welcome, ping/heartbeat/ack, JSON errors, 1009,
