@@ -18,11 +18,11 @@ from support import STAGESIM, scenario_path
 E2E_KEY = "probe-e2e-key-0123456789abcdef"
 
 
-def probe(*args, timeout=120):
+def probe(*args, timeout=120, env=None):
     """Runs `stagesim probe ARGS --json`; returns (exit code, attempt objects,
     the summary object, stderr)."""
     r = subprocess.run([STAGESIM, "probe", *args, "--json"], capture_output=True, text=True,
-                       timeout=timeout)
+                       timeout=timeout, env=env)
     lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
     attempts = [o for o in lines if o["type"] == "attempt"]
     summary = [o for o in lines if o["type"] == "summary"]
@@ -242,6 +242,21 @@ class OverTls(SimTest):
         a = self.failures(golden(self.sim, "--cacert", "/etc/ssl/certs/ca-certificates.crt"))[0]
         self.assertEqual(fields(a, "stage", "failure"), ("login", "connect"))
         self.assertIn("self-signed certificate", a["detail"])
+
+
+    def test_system_store_as_openssl_finds_it(self):
+        # Without --cacert the system store is loaded before the first TLS
+        # connection (probe_net.c), from where OpenSSL looks: SSL_CERT_FILE
+        # naming the READY certificate makes it trusted; a store without it
+        # does not.
+        env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+        url = self.sim.backend_url + "/health"
+        self.passes(probe("health", "--url", url, env=dict(env, SSL_CERT_FILE=self.sim.cert)))
+        with tempfile.TemporaryDirectory() as empty:
+            a = self.failures(probe("health", "--url", url,
+                                    env=dict(env, SSL_CERT_FILE=os.path.join(empty, "none.pem"),
+                                             SSL_CERT_DIR=empty)))[0]
+        self.assertIn("certificate", a["detail"])
 
 
 class UsageErrors(unittest.TestCase):
