@@ -20,9 +20,12 @@
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "dep_breaker.h"
 #include "fault.h"
@@ -235,10 +238,25 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     schedule_retry(h);
 }
 
+/* The connection came up, though the loop has not yet told hiredis: the
+ * socket is writable with no error pending. */
+static int connected_unseen(const redisAsyncContext *ac) {
+    struct pollfd p = {.fd = ac->c.fd, .events = POLLOUT};
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) &&
+           !(p.revents & (POLLERR | POLLHUP)) &&
+           getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0;
+}
+
 static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     sim_history *h = w->data;
     if (!h->attempting || h->connected) return;
+    /* A timeout is no answer by then. On a busy machine, with time
+     * compressed (--time-scale), the timer can come due in the iteration
+     * that also finds the connection made: that is an answer. */
+    if (h->ac && connected_unseen(h->ac)) return;
     /* Not connected, so redisAsyncFree calls no disconnect callback; pending
      * command callbacks get a NULL reply. (A hung attempt has no context.) */
     if (h->ac) {
@@ -260,6 +278,14 @@ static void on_command_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
     if (!h->ac || !h->sent_count) return;
     if (now_ms(h) - h->sent[h->sent_head].sent_ms < h->command_timeout_ms) {
         command_timer_arm(h);
+        return;
+    }
+    /* A reply waiting in the socket is an answer the loop has not handed
+     * hiredis yet (as for the connect): look again once it has. */
+    int waiting = 0;
+    if (ioctl(h->ac->c.fd, FIONREAD, &waiting) == 0 && waiting > 0) {
+        ev_timer_set(w, 0.001, 0.);
+        ev_timer_start(loop, w);
         return;
     }
     snprintf(h->status, sizeof(h->status), "Timeout reading from socket");
@@ -300,6 +326,10 @@ static void start_connect(sim_history *h) {
     }
     h->attempt_permitted = 1;
     h->attempting = 1;
+    /* The loop's time may be a slow start-up behind (the first attempt is
+     * made inside sim_start): the connect timeout counts from now, or it
+     * could fire before the loop first looked at the socket. */
+    ev_now_update(h->loop);
     h->attempt_ms = now_ms(h);
     /* The connection going out crosses the wire like any other: a rule may
      * refuse it, make its host name unresolvable, or let it hang. */
