@@ -18,7 +18,7 @@ struct probe_breaker {
     int64_t last_ms;            /* the breaker's time never goes back, even if the loop's does */
     stagesim_breaker_state state;  /* after the latest transition */
     int transitions;
-    int finished;
+    int finished;               /* the last verdict is in: the timer stays off */
     sim_probe_breaker_fn cb;
     void *ctx;
     ev_timer due;               /* the breaker's own deadline, when it has one */
@@ -108,9 +108,12 @@ void probe_breaker_record(probe_breaker *pb, stagesim_breaker_permit *permit, in
     rearm(pb);
 }
 
-void probe_breaker_finish(probe_breaker *pb, sim_probe_summary *s) {
+void probe_breaker_stop(probe_breaker *pb) {
     pb->finished = 1;
     ev_timer_stop(pb->loop, &pb->due);
+}
+
+void probe_breaker_summarize(const probe_breaker *pb, sim_probe_summary *s) {
     s->breaker = 1;
     s->breaker_state = pb->state;
     s->transitions = pb->transitions;

@@ -34,8 +34,9 @@ int probe_breaker_acquire(probe_breaker *pb, stagesim_breaker_permit *permit,
 /* The permitted attempt's outcome, at its end, now. */
 void probe_breaker_record(probe_breaker *pb, stagesim_breaker_permit *permit, int ok,
                           int64_t latency_ms);
-/* The run is over: no more transitions by time. Fills the summary's
- * breaker fields. */
-void probe_breaker_finish(probe_breaker *pb, sim_probe_summary *s);
+/* The last verdict is in: no more transitions by time. */
+void probe_breaker_stop(probe_breaker *pb);
+/* Fills the summary's breaker fields. */
+void probe_breaker_summarize(const probe_breaker *pb, sim_probe_summary *s);
 
 #endif

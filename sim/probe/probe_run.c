@@ -6,7 +6,8 @@
  * timeout) through probe_attempt.c, reaped from a 0 s timer after the
  * verdict (the kind's state is released outside the library callback the
  * verdict came from), then its slot starts the next one `interval` after
- * the previous start. */
+ * the previous start. Behind a breaker (probe_breaker.c) an attempt asks
+ * it first; a refused one is not started and has its verdict at once. */
 #include "probe_int.h"
 
 #include <stdio.h>
@@ -53,7 +54,7 @@ static void on_drained(struct ev_loop *loop, ev_timer *t, int revents) {
     sim_probe_summary s;
     sim_probe_summarize(run->results, (size_t)run->finished,
                         run->last_verdict_ms - run->first_start_ms, &s);
-    if (run->breaker) probe_breaker_finish(run->breaker, &s);
+    if (run->breaker) probe_breaker_summarize(run->breaker, &s);
     run->done(run->ctx, &s);
 }
 
