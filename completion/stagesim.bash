@@ -47,7 +47,7 @@ _stagesim() {
         return ;;
     --backend-port|--auth-port|--redis-port|--control-port|--control-token|--control-host|--bind|\
     --seed|--time-scale|--count|--interval|--concurrency|--timeout-ms|--url|--backend|--auth|\
-    --redis|--email|--password|--e2e-key|--ws-path|--status|--field|--max-latency-ms)
+    --redis|--email|--password|--e2e-key|--ws-path|--status|--field|--max-latency-ms|--breaker)
         return ;;   # a value only the user knows
     esac
 

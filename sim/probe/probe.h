@@ -17,6 +17,10 @@
 
 struct ev_loop;
 
+/* A transition of the run's breaker, as soon as it happens; t is borrowed
+ * for the call. Must not free the run. */
+typedef void (*sim_probe_breaker_fn)(void *ctx, const sim_probe_transition *t);
+
 /* What to probe and how. Strings are borrowed for the life of the run. */
 typedef struct sim_probe_options {
     const char *probe;            /* "health", "golden-path", "auth" or "redis" */
@@ -26,6 +30,10 @@ typedef struct sim_probe_options {
     int64_t timeout_ms;           /* per attempt; default 10000 */
     const char *cacert;           /* PEM CA for https/wss; NULL: the system store */
     const sim_clock *clock;       /* NULL: real time; a drill passes the simulator's */
+    const char *breaker;          /* a breaker spec (docs/breaker.md): every attempt asks it
+                                   * first and is refused, not sent, when it says no; NULL:
+                                   * none */
+    sim_probe_breaker_fn on_breaker; /* its transitions, with the run's ctx; may be NULL */
     /* health */
     const char *url;
     int status;                   /* default 200 */

@@ -17,6 +17,9 @@ void probe_attempt_finish(probe_attempt *a) {
     run->results[run->finished++] = a->res;
     run->last_verdict_ms = now;
     run->on_result(run->ctx, &a->res);
+    /* After the verdict, so that a transition it causes reads after it. */
+    if (a->permitted) probe_breaker_record(run->breaker, &a->permit, a->res.ok, a->res.latency_ms);
+    if (run->breaker && run->finished == run->opt.count) probe_breaker_stop(run->breaker);
     /* The runner's reap timer releases the kind's state from the loop. */
     ev_timer_start(run->loop, &a->reap);
 }

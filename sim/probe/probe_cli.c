@@ -21,7 +21,7 @@ static const char usage[] =
     "       stagesim probe auth        --auth URL [--email E --password P] [--e2e-key K]\n"
     "       stagesim probe redis       --redis HOST:PORT [--password P]\n"
     "common: [--count N] [--interval MS] [--concurrency C] [--timeout-ms T] [--cacert FILE]\n"
-    "        [--json] [--verbose]\n"
+    "        [--breaker SPEC] [--json] [--verbose]\n"
     "\n"
     "Probe a deployment (stagesim or a real one) and check every answer:\n"
     "  health       GET URL: the status, body fields (dotted paths into the JSON body,\n"
@@ -41,9 +41,14 @@ static const char usage[] =
     "  --concurrency C    attempts in flight at once (default 1): a load test, every run checked\n"
     "  --interval MS      between two starts of one concurrency slot (default 0)\n"
     "  --timeout-ms T     per attempt (default 10000)\n"
-    "  --json             one JSON object per attempt, then a summary object\n"
+    "  --breaker SPEC     run the attempts behind a circuit breaker of this spec, e.g.\n"
+    "                     consecutiveFailures=3,waitDurationInOpenState=5s (docs/breaker.md):\n"
+    "                     an attempt it refuses is not sent and counts as failed; its\n"
+    "                     transitions are printed as they happen, on the --interval clock\n"
+    "  --json             one JSON object per attempt and per transition, then a summary object\n"
     "\n"
-    "Exit codes: 0 every attempt passed, 1 an attempt failed, 2 usage error.\n";
+    "Exit codes: 0 every attempt passed, 1 an attempt failed or was refused by the breaker,\n"
+    "2 usage error.\n";
 
 enum { K_HEALTH = 1, K_GOLDEN = 2, K_AUTH = 4, K_REDIS = 8, K_ALL = 15 };
 
@@ -57,7 +62,7 @@ static const struct {
 enum {
     O_COUNT = 1, O_INTERVAL, O_CONCURRENCY, O_TIMEOUT, O_CACERT, O_JSON, O_VERBOSE, O_HELP,
     O_URL, O_STATUS, O_FIELD, O_MAX_LATENCY, O_BACKEND, O_AUTH, O_EMAIL, O_PASSWORD, O_E2E_KEY,
-    O_TOKEN_SOURCE, O_WS_PATH, O_REDIS,
+    O_TOKEN_SOURCE, O_WS_PATH, O_REDIS, O_BREAKER,
 };
 
 static const struct {
@@ -69,6 +74,7 @@ static const struct {
     {{"concurrency", required_argument, NULL, O_CONCURRENCY}, K_ALL},
     {{"timeout-ms", required_argument, NULL, O_TIMEOUT}, K_ALL},
     {{"cacert", required_argument, NULL, O_CACERT}, K_HEALTH | K_GOLDEN | K_AUTH},
+    {{"breaker", required_argument, NULL, O_BREAKER}, K_ALL},
     {{"json", no_argument, NULL, O_JSON}, K_ALL},
     {{"verbose", no_argument, NULL, O_VERBOSE}, K_ALL},
     {{"help", no_argument, NULL, O_HELP}, K_ALL},
@@ -152,6 +158,7 @@ static int apply(cli *c, int id, int kind, const char *arg, char *err, size_t er
     case O_STATUS: o->status = (int)v; break;
     case O_MAX_LATENCY: o->max_latency_ms = v; break;
     case O_CACERT: o->cacert = arg; break;
+    case O_BREAKER: o->breaker = arg; break;
     case O_JSON: c->json = 1; break;
     case O_VERBOSE: sim_log_set_level(SIM_LOG_DEBUG); break;
     case O_URL: o->url = arg; break;
@@ -243,6 +250,14 @@ static void on_result(void *ctx, const sim_probe_result *r) {
     print_buf(&b);
 }
 
+static void on_breaker(void *ctx, const sim_probe_transition *t) {
+    cli *c = ctx;
+    sim_buf b = {0};
+    if (c->json) sim_probe_transition_json(t, c->opt.probe, &b);
+    else sim_probe_transition_line(t, &b);
+    print_buf(&b);
+}
+
 static void on_done(void *ctx, const sim_probe_summary *s) {
     cli *c = ctx;
     sim_buf b = {0};
@@ -277,6 +292,7 @@ int sim_probe_main(int argc, char **argv) {
         cli_free(&c);
         return parsed > 0 ? 0 : 2;
     }
+    c.opt.on_breaker = on_breaker;
     c.loop = EV_DEFAULT;
     char err[300];
     int code;

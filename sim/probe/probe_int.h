@@ -11,6 +11,7 @@
 #include <ev.h>
 
 #include "probe.h"
+#include "probe_breaker.h"
 #include "probe_net.h"
 #include "probe_url.h"
 
@@ -52,6 +53,7 @@ struct sim_probe_run {
     const probe_kind *kind;
     probe_target target;
     probe_net *net;                /* NULL for kinds without lws */
+    probe_breaker *breaker;        /* NULL without opt.breaker */
     sim_probe_result_fn on_result;
     sim_probe_done_fn done;
     void *ctx;
@@ -68,7 +70,9 @@ struct probe_attempt {
     struct probe_slot *slot;
     sim_probe_result res;
     int64_t start_ms;
-    void *state;                   /* the kind's */
+    void *state;                   /* the kind's; NULL when the breaker refused it */
+    stagesim_breaker_permit permit;
+    int permitted;                 /* the breaker let it through: its outcome goes there */
     int finished;
     ev_timer timeout;
     ev_timer reap;                 /* releases the state after the verdict */

@@ -6,7 +6,8 @@
  * timeout) through probe_attempt.c, reaped from a 0 s timer after the
  * verdict (the kind's state is released outside the library callback the
  * verdict came from), then its slot starts the next one `interval` after
- * the previous start. */
+ * the previous start. Behind a breaker (probe_breaker.c) an attempt asks
+ * it first; a refused one is not started and has its verdict at once. */
 #include "probe_int.h"
 
 #include <stdio.h>
@@ -53,6 +54,7 @@ static void on_drained(struct ev_loop *loop, ev_timer *t, int revents) {
     sim_probe_summary s;
     sim_probe_summarize(run->results, (size_t)run->finished,
                         run->last_verdict_ms - run->first_start_ms, &s);
+    if (run->breaker) probe_breaker_summarize(run->breaker, &s);
     run->done(run->ctx, &s);
 }
 
@@ -69,7 +71,7 @@ static void begin_drain(sim_probe_run *run) {
 static void attempt_free(probe_attempt *a) {
     ev_timer_stop(a->run->loop, &a->timeout);
     ev_timer_stop(a->run->loop, &a->reap);
-    a->run->kind->release(a->state);
+    if (a->state) a->run->kind->release(a->state);
     a->slot->current = NULL;
     free(a);
 }
@@ -100,9 +102,20 @@ static void attempt_start(probe_slot *slot) {
     slot->current = a;
     ev_timer_init(&a->timeout, on_timeout, sim_clock_wait_s(run->clock, run->opt.timeout_ms), 0.0);
     a->timeout.data = a;
-    ev_timer_start(run->loop, &a->timeout);
     ev_timer_init(&a->reap, on_reap, 0.0, 0.0);
     a->reap.data = a;
+    if (run->breaker) {
+        stagesim_breaker_state state;
+        if (!probe_breaker_acquire(run->breaker, &a->permit, &state)) {
+            /* Not sent: the verdict now, the slot's next attempt from the
+             * reap timer, as after any other verdict. */
+            sim_probe_refuse(&a->res, state);
+            probe_attempt_finish(a);
+            return;
+        }
+        a->permitted = 1;
+    }
+    ev_timer_start(run->loop, &a->timeout);
     a->state = run->kind->start(a);
 }
 
@@ -143,7 +156,7 @@ static int check_options(const sim_probe_options *o, char *err, size_t errlen) {
     else if (o->timeout_ms < 1) snprintf(err, errlen, "--timeout-ms: must be >= 1");
     else if (o->cacert && access(o->cacert, R_OK) != 0)
         snprintf(err, errlen, "--cacert: cannot read %s", o->cacert);
-    else return 0;
+    else if (!o->breaker || probe_breaker_check(o->breaker, err, errlen) == 0) return 0;
     return -1;
 }
 
@@ -174,6 +187,9 @@ sim_probe_run *sim_probe_start(struct ev_loop *loop, const sim_probe_options *o,
     if (run->opt.concurrency > run->opt.count) run->opt.concurrency = run->opt.count;
     sim_clock_init(&run->own_clock, ev_now(loop), 1.0);
     run->clock = o->clock ? o->clock : &run->own_clock;
+    if (o->breaker)
+        run->breaker = probe_breaker_new(o->breaker, kind->name, loop, run->clock,
+                                         probe_now_ms(run), o->on_breaker, ctx);
     run->results = sim_xcalloc((size_t)run->opt.count, sizeof(*run->results));
     run->slots = sim_xcalloc((size_t)run->opt.concurrency, sizeof(*run->slots));
     ev_init(&run->drain, on_drained);
@@ -201,6 +217,7 @@ void sim_probe_free(sim_probe_run *run) {
      * connection gone): stop it, which also clears that, afterwards. */
     probe_net_free(run->net);
     ev_timer_stop(run->loop, &run->drain);
+    probe_breaker_free(run->breaker);
     free(run->slots);
     free(run->results);
     free(run);

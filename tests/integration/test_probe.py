@@ -3,7 +3,9 @@ times (100 at once), with each token source, the E2E bypass and the legacy
 build; the same failure point on every attempt against ws-1011-mid-run; a
 refused upgrade and a timeout; over wss with the READY line's certificate;
 health passing and failing; auth; redis passing, and failing against a
-closed port; usage errors. Results are read from --json (docs/probes.md)."""
+closed port; attempts behind a breaker (--breaker) against a failing /health,
+checked against the server's journal; usage errors. Results are read from
+--json (docs/probes.md)."""
 import json
 import os
 import socket
@@ -18,15 +20,21 @@ from support import STAGESIM, scenario_path
 E2E_KEY = "probe-e2e-key-0123456789abcdef"
 
 
+def probe_lines(*args, timeout=120, env=None):
+    """Runs `stagesim probe ARGS --json`; returns (exit code, every object in
+    the order printed, stderr)."""
+    r = subprocess.run([STAGESIM, "probe", *args, "--json"], capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    return r.returncode, [json.loads(line) for line in r.stdout.splitlines() if line.strip()], r.stderr
+
+
 def probe(*args, timeout=120, env=None):
     """Runs `stagesim probe ARGS --json`; returns (exit code, attempt objects,
     the summary object, stderr)."""
-    r = subprocess.run([STAGESIM, "probe", *args, "--json"], capture_output=True, text=True,
-                       timeout=timeout, env=env)
-    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    code, lines, err = probe_lines(*args, timeout=timeout, env=env)
     attempts = [o for o in lines if o["type"] == "attempt"]
     summary = [o for o in lines if o["type"] == "summary"]
-    return r.returncode, attempts, summary[0] if summary else None, r.stderr
+    return code, attempts, summary[0] if summary else None, err
 
 
 def golden(sim, *args, **kw):
@@ -259,6 +267,149 @@ class OverTls(SimTest):
         self.assertIn("certificate", a["detail"])
 
 
+HALF_OPEN_SPEC = "consecutiveFailures=3,waitDurationInOpenState=%s,permittedNumberOfCallsInHalfOpenState=1"
+
+
+class BehindABreaker(SimTest):
+    """--breaker against a /health made to fail by a run-time fault rule.
+    What the probe says is checked against what the server saw: its journal
+    counts the requests that arrived, so a refused attempt that was sent
+    anyway cannot pass. Bounds are counts and order, not times."""
+
+    def setUp(self):
+        self.since = self.sim.control.journal(limit=1).total
+        self.rules = []
+
+    def tearDown(self):
+        for rule in self.rules:
+            self.sim.control.remove_fault(rule)
+
+    def fail_health(self, rule_id, **when):
+        self.sim.control.add_fault(dict(id=rule_id, on="http.request", match={"name": "/health"},
+                                        action={"kind": "status", "status": 503}, **when))
+        self.rules.append(rule_id)
+
+    def health_behind(self, spec, *args):
+        return probe_lines("health", "--url", self.sim.backend_url + "/health", "--breaker", spec,
+                           *args)
+
+    def received(self, svc="backend", name="/health"):
+        """The requests the server got since the test began."""
+        return len(self.sim.control.journal_all(since=self.since, svc=svc, point="request",
+                                                name=name))
+
+    def replay(self, lines):
+        """Walks the output in order, the breaker's state following its
+        transition lines: every attempt must be refused exactly when the
+        state is open (the transition a verdict causes is printed after that
+        verdict, the one an attempt's start observes before it). Returns the
+        transitions as (from, to, reason) and the refused attempts' numbers."""
+        state, transitions, refused = "closed", [], []
+        for o in lines:
+            if o["type"] == "breaker":
+                self.assertEqual((o["svc"], o["event"], o["breaker"], o["from"]),
+                                 ("probe", "breaker", "health", state), o)
+                self.assertLessEqual(o["eligible_ms"], o["t_ms"], o)
+                state = o["to"]
+                transitions.append((o["from"], o["to"], o["reason"]))
+            elif o["type"] == "attempt":
+                self.assertEqual(o["stage"] == "breaker", state == "open", (state, o))
+                if state == "open":
+                    refused.append(o["attempt"])
+                    self.assertEqual((o["ok"], o["failure"], o["http_status"], o["latency_ms"]),
+                                     (False, "not_permitted", None, 0), o)
+        return transitions, refused
+
+    def test_opens_refuses_half_opens_and_closes_once_the_fault_is_gone(self):
+        # The rule fails the first 3 requests only: attempts 1-3 fail and
+        # open the breaker; refusals until the 500 ms wait is over; the one
+        # trial then finds /health well and closes it.
+        self.fail_health("health-503-first-3", times=3)
+        code, lines, err = self.health_behind(HALF_OPEN_SPEC % "500ms", "--count", "15",
+                                              "--interval", "100")
+        self.assertEqual(code, 1, err[-2000:])   # refusals count as failures
+        transitions, refused = self.replay(lines)
+        self.assertEqual(transitions, [("closed", "open", "consecutive_failures"),
+                                       ("open", "half_open", "wait_elapsed"),
+                                       ("half_open", "closed", "success_threshold")])
+        attempts = [o for o in lines if o["type"] == "attempt"]
+        self.assertEqual([a["attempt"] for a in attempts], list(range(1, 16)))
+        self.assertEqual([(a["stage"], a["http_status"]) for a in attempts[:3]], [("status", 503)] * 3)
+        # Refused: the attempts right after the third, at least one (they
+        # start 100 ms apart inside a 500 ms wait), at most what fits in it.
+        self.assertEqual(refused, list(range(4, 4 + len(refused))))
+        self.assertTrue(1 <= len(refused) <= 6, refused)
+        self.assertTrue(all(a["ok"] for a in attempts[3 + len(refused):]), attempts)
+        opened, half_open = [o for o in lines if o["type"] == "breaker"][:2]
+        self.assertEqual(half_open["eligible_ms"], opened["t_ms"] + 500)
+        summary = lines[-1]
+        self.assertEqual(summary["type"], "summary")
+        self.assertEqual(summary["breaker"], {"state": "closed", "permitted": 15 - len(refused),
+                                              "refused": len(refused), "transitions": 3})
+        self.assertEqual((summary["passed"], summary["failed"]), (12 - len(refused), 3 + len(refused)))
+        # Refused attempts never reached the server.
+        self.assertEqual(self.received(), 15 - len(refused))
+        self.assertEqual(self.sim.control.fault("health-503-first-3")["fired"], 3)
+
+    def test_a_failing_trial_reopens_and_refused_attempts_stay_off_the_wire(self):
+        self.fail_health("health-503-always")
+        code, lines, err = self.health_behind(HALF_OPEN_SPEC % "300ms", "--count", "12",
+                                              "--interval", "100")
+        self.assertEqual(code, 1, err[-2000:])
+        transitions, refused = self.replay(lines)
+        # 3 failures, then cycles of refusals and one failing trial: a
+        # refusal per 100 ms in a 300 ms wait leaves room for at least one.
+        # Each half-open is seen by the attempt that becomes its trial.
+        trials = (len(transitions) - 1) // 2
+        self.assertGreaterEqual(trials, 1)
+        self.assertEqual(transitions, [("closed", "open", "consecutive_failures")] +
+                         [("open", "half_open", "wait_elapsed"),
+                          ("half_open", "open", "half_open_failure")] * trials)
+        sent = [o for o in lines if o["type"] == "attempt" and o["stage"] != "breaker"]
+        self.assertEqual({(a["stage"], a["http_status"]) for a in sent}, {("status", 503)})
+        self.assertEqual(len(sent), 3 + trials)
+        self.assertEqual(len(sent) + len(refused), 12)
+        summary = lines[-1]
+        self.assertEqual(summary["breaker"]["permitted"], len(sent))
+        self.assertEqual(summary["breaker"]["refused"], len(refused))
+        self.assertEqual(self.received(), len(sent))
+        self.assertEqual(self.sim.control.fault("health-503-always")["fired"], len(sent))
+
+    def test_human_lines_and_another_probe(self):
+        # A wait far longer than the run: two failures, then only refusals.
+        self.fail_health("health-503-human")
+        r = subprocess.run([STAGESIM, "probe", "health", "--url", self.sim.backend_url + "/health",
+                            "--breaker", "consecutiveFailures=2,waitDurationInOpenState=10m",
+                            "--count", "5"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        out = r.stdout.splitlines()
+        self.assertEqual(out[0], "attempt 1: FAIL at status: HTTP 503 (expected 200, got 503)")
+        self.assertRegex(out[2], r"^breaker closed -> open at \d+ ms \(2 consecutive failures\)$")
+        self.assertEqual(out[3:6], ["attempt %d: REFUSED: not sent, the breaker is open" % n
+                                    for n in (3, 4, 5)])
+        self.assertRegex(out[6], r"^health: 0 passed, 5 failed of 5; ")
+        self.assertEqual(out[7], "breaker: open at the end; 2 attempts sent, 3 refused; 1 transition")
+        self.assertEqual(self.received(), 2)
+        # auth: the same breaker in front of a refused login.
+        code, attempts, summary, err = probe("auth", "--auth", self.sim.auth_url, "--password", "nope",
+                                             "--breaker", "consecutiveFailures=1,waitDurationInOpenState=10m",
+                                             "--count", "3")
+        self.assertEqual(code, 1, err[-2000:])
+        self.assertEqual([(a["stage"], a["failure"]) for a in attempts],
+                         [("login", "status")] + [("breaker", "not_permitted")] * 2)
+        self.assertEqual(summary["breaker"], {"state": "open", "permitted": 1, "refused": 2,
+                                              "transitions": 1})
+        self.assertEqual(self.received("auth", "/auth/login"), 1)
+
+    def test_a_breaker_that_never_trips_changes_nothing(self):
+        code, lines, err = self.health_behind("consecutiveFailures=3", "--count", "4")
+        self.assertEqual(code, 0, err[-2000:])
+        self.assertEqual([o["type"] for o in lines], ["attempt"] * 4 + ["summary"])
+        self.assertEqual(lines[-1]["breaker"], {"state": "closed", "permitted": 4, "refused": 0,
+                                                "transitions": 0})
+        self.assertEqual(self.received(), 4)
+
+
 class UsageErrors(unittest.TestCase):
     def check(self, args, needle):
         r = subprocess.run([STAGESIM, "probe", *args], capture_output=True, text=True, timeout=20)
@@ -286,10 +437,22 @@ class UsageErrors(unittest.TestCase):
         self.check(["auth", "--auth", "http://h", "--bogus"], "unknown or incomplete option '--bogus'")
         self.check(["auth", "--auth", "http://h", "extra"], "unexpected argument 'extra'")
 
+    def test_a_bad_breaker_spec_names_its_key(self):
+        # Worded as the scenario loader words it, after the flag.
+        self.check(["health", "--url", "http://h", "--breaker", "waitDurationInOpenState=0"],
+                   "stagesim probe health: --breaker: waitDurationInOpenState: must be >= 1")
+        self.check(["redis", "--redis", "h:1", "--breaker", "consecutiveFailures=3,fooBar=1"],
+                   "--breaker: fooBar: unknown key")
+        self.check(["golden-path", "--backend", "http://h", "--auth", "http://h", "--breaker",
+                    "slidingWindowType=SIDEWAYS"],
+                   "--breaker: slidingWindowType: must be COUNT_BASED or TIME_BASED")
+        self.check(["auth", "--auth", "http://h", "--breaker"], "unknown or incomplete option '--breaker'")
+
     def test_help(self):
         r = subprocess.run([STAGESIM, "probe", "--help"], capture_output=True, text=True, timeout=20)
         self.assertEqual(r.returncode, 0)
-        for word in ("health", "golden-path", "auth", "redis", "--concurrency", "--cacert", "--json"):
+        for word in ("health", "golden-path", "auth", "redis", "--concurrency", "--cacert", "--json",
+                     "--breaker"):
             self.assertIn(word, r.stdout)
         r = subprocess.run([STAGESIM, "--help"], capture_output=True, text=True, timeout=20)
         self.assertIn("stagesim probe", r.stdout)
