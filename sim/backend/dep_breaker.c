@@ -19,12 +19,18 @@ struct sim_dep_breaker {
     ev_timer deadline;          /* a transition the breaker makes by itself */
     ev_timer tell;              /* the owner hears of a transition from here */
     stagesim_breaker_state told;
+    int64_t last_ms;            /* the latest now_ms handed to the breaker */
     sim_dep_breaker_cb cb;
     void *ctx;
 };
 
-static int64_t now_ms(const sim_dep_breaker *d) {
-    return sim_clock_now_ms(d->clock, ev_now(d->loop));
+/* Never behind the last time the breaker saw: the loop's time follows the
+ * wall clock, which can be stepped back, and the breaker's windows and
+ * waits only count forward (breaker.c asserts it). */
+static int64_t now_ms(sim_dep_breaker *d) {
+    int64_t now = sim_clock_now_ms(d->clock, ev_now(d->loop));
+    if (now < d->last_ms) now = d->last_ms;
+    return d->last_ms = now;
 }
 
 static void on_change(void *ctx, stagesim_breaker_state from, stagesim_breaker_state to,
