@@ -3,7 +3,7 @@
  * sim_http handler and queues the reply. Shared by the auth service and the
  * control API, so nothing here knows about routes.
  *
- * Loop binding (see LIBRARIES.md): MHD_USE_EPOLL gives one epoll fd that we
+ * Loop binding (docs/libraries.md §3): MHD_USE_EPOLL gives one epoll fd that we
  * watch with an ev_io; after EVERY MHD_run the ev_timer is re-armed from
  * MHD_get_timeout (0 = "run again now": edge-triggered sockets still have
  * work). DELAY and HANG suspend the connection; resuming needs an MHD_run,
@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "caps.h"
+#include "head_gate.h"
 #include "listener.h"
 #include "sock.h"
 #include "util.h"
@@ -81,11 +82,10 @@ struct sim_mhd {
     uint64_t nconn;
     size_t open;              /* connections MHD holds now */
     conn *conns;              /* their list */
-    size_t npending;          /* clients whose first head we are still waiting for */
-    size_t refusing;          /* of both, over_cap */
+    sim_head_gate *gate;      /* clients whose first head we are still waiting for */
+    size_t refusing;          /* of those and MHD's, over_cap */
     int adding_over_cap;      /* the connection MHD_add_connection is adding is over_cap */
     int adding_seen;          /* ... and MHD reported it */
-    struct pending *pending;  /* list head */
     req *suspended;           /* list head */
     char lastlog[256];        /* last MHD message, for start-up errors */
 };
@@ -619,11 +619,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 
 /* ---- life cycle (docs/lifecycle.md) --------------------------------------- */
 
-static void pending_close_all(sim_mhd *m);
-
 void sim_mhd_crash(sim_mhd *m) {
     sim_listener_close(m->listener);
-    pending_close_all(m);   /* clients MHD has not seen yet */
+    sim_head_gate_close_all(m->gate);   /* clients MHD has not seen yet */
     /* Every connection ends as the process's death would end it: MHD sees
      * the socket shut and closes it; a suspended request is resumed to be
      * closed. */
@@ -669,100 +667,14 @@ static void hand_over(sim_mhd *m, int fd, int over_cap) {
     run(m);
 }
 
-/* ---- the first request head, before MHD --------------------------------------
- *
- * libmicrohttpd 0.9.75 answers a malformed head with an HTML page (400, 431,
- * 505), writes its 400 head twice for a bad Content-Length, and closes
- * without a word on a request line it cannot read. So a client's first head
- * is peeked at (MSG_PEEK: MHD still reads it all) and checked as uvicorn
- * would (sim_http_head_check); a bad one gets a JSON answer instead and MHD
- * never sees it. While the head is incomplete, SO_RCVLOWAT makes the socket
- * readable only when more than what was peeked has come: no polling. Later
- * requests on a keep-alive connection, and TLS, are MHD's own
- * (docs/errors.md). */
-
-#define HEAD_MAX 16384            /* as the backend's pre-read: more → 431 */
-#define HEAD_TIMEOUT_S 60.0       /* MHD_OPTION_CONNECTION_TIMEOUT's */
-
-typedef struct pending {
-    sim_mhd *m;
-    int fd;
-    int over_cap;
-    ev_io io;
-    ev_timer timer;
-    struct pending *prev, *next;
-} pending;
-
-static void pending_free(pending *p, int close_fd) {
-    sim_mhd *m = p->m;
-    ev_io_stop(m->loop, &p->io);
-    ev_timer_stop(m->loop, &p->timer);
-    if (p->prev) p->prev->next = p->next;
-    else m->pending = p->next;
-    if (p->next) p->next->prev = p->prev;
-    m->npending--;
-    if (close_fd) {
-        close(p->fd);
-        if (p->over_cap) m->refusing--;
-    }
-    free(p);
+/* A client whose first head checked out (head_gate.h). */
+static void on_head_passed(void *ctx, int fd, int over_cap) {
+    hand_over(ctx, fd, over_cap);
 }
 
-static void pending_close_all(sim_mhd *m) {
-    while (m->pending) pending_free(m->pending, 1);
-}
-
-/* A bad head's answer; what the client sent is read first, so that the
- * close sends a FIN after the answer, not a reset before it. */
-static void head_refuse(pending *p, int status, const char *detail) {
-    char buf[512], body[160], tmp[4096];
-    snprintf(body, sizeof body, "{\"detail\":\"%s\"}", detail);
-    size_t n = sim_http_raw(buf, sizeof buf, status, "application/json", NULL, body);
-    for (int i = 0; i < 8 && recv(p->fd, tmp, sizeof tmp, MSG_DONTWAIT) > 0; i++) {}
-    (void)!send(p->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    shutdown(p->fd, SHUT_WR);
-    pending_free(p, 1);
-}
-
-static void on_head(struct ev_loop *loop, ev_io *w, int revents) {
-    (void)loop, (void)revents;
-    pending *p = w->data;
-    static char buf[HEAD_MAX + 1];
-    ssize_t n = recv(p->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    if (n <= 0) {
-        pending_free(p, 1);   /* gone before a request */
-        return;
-    }
-    /* RFC 9112 2.2: empty lines before a request line are ignored. */
-    size_t skip = 0;
-    while (skip + 1 < (size_t)n && buf[skip] == '\r' && buf[skip + 1] == '\n') skip += 2;
-    char *end = memmem(buf + skip, (size_t)n - skip, "\r\n\r\n", 4);
-    if (!end) {
-        if ((size_t)n > HEAD_MAX) {
-            head_refuse(p, 431, "Request Header Fields Too Large");
-            return;
-        }
-        int lowat = (int)n + 1;
-        setsockopt(p->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
-        return;
-    }
-    const char *why;
-    int status = sim_http_head_check(buf + skip, (size_t)(end + 4 - buf) - skip, &why);
-    if (status) {
-        head_refuse(p, status, why);
-        return;
-    }
-    int lowat = 1, fd = p->fd, over_cap = p->over_cap;
-    setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
-    sim_mhd *m = p->m;
-    pending_free(p, 0);
-    hand_over(m, fd, over_cap);
-}
-
-static void on_head_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
-    (void)loop, (void)revents;
-    pending_free(w->data, 1);
+static void on_head_dropped(void *ctx, int over_cap) {
+    sim_mhd *m = ctx;
+    if (over_cap) m->refusing--;
 }
 
 /* Our listener accepted a client. */
@@ -770,7 +682,8 @@ static void on_client(void *ctx, int fd) {
     sim_mhd *m = ctx;
     /* Over the cap (caps.h) a client's request is read and answered 503,
      * a few at a time; past those, the 503 at once. */
-    int over_cap = (long)(m->open + m->npending - m->refusing) >= m->cfg.max_conns;
+    int over_cap =
+        (long)(m->open + sim_head_gate_waiting(m->gate) - m->refusing) >= m->cfg.max_conns;
     if (over_cap && m->refusing >= SIM_CAPS_REFUSING) {
         refuse(m, fd);
         close(fd);
@@ -782,20 +695,7 @@ static void on_client(void *ctx, int fd) {
         hand_over(m, fd, over_cap);   /* the head is inside TLS: MHD's */
         return;
     }
-    pending *p = sim_xcalloc(1, sizeof *p);
-    p->m = m;
-    p->fd = fd;
-    p->over_cap = over_cap;
-    p->next = m->pending;
-    if (m->pending) m->pending->prev = p;
-    m->pending = p;
-    m->npending++;
-    ev_io_init(&p->io, on_head, fd, EV_READ);
-    p->io.data = p;
-    ev_io_start(m->loop, &p->io);
-    ev_timer_init(&p->timer, on_head_timeout, HEAD_TIMEOUT_S, 0.);
-    p->timer.data = p;
-    ev_timer_start(m->loop, &p->timer);
+    sim_head_gate_add(m->gate, fd, over_cap);
 }
 
 sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *err, size_t errlen) {
@@ -841,10 +741,13 @@ sim_mhd *sim_mhd_start(struct ev_loop *loop, const sim_mhd_config *cfg, char *er
         free(m);
         return NULL;
     }
+    sim_head_gate_config gc = {.pass = on_head_passed, .dropped = on_head_dropped, .ctx = m};
+    m->gate = sim_head_gate_new(loop, &gc);
     sim_listener_config lc = {.who = cfg->who, .bind = cfg->bind, .port = cfg->port,
                               .on_accept = on_client, .on_refuse = refuse, .ctx = m};
     m->listener = sim_listener_start(loop, &lc, err, errlen);
     if (!m->listener) {
+        sim_head_gate_free(m->gate);
         MHD_stop_daemon(m->d);
         free(m);
         return NULL;
@@ -879,7 +782,7 @@ void sim_mhd_stop(sim_mhd *m) {
     }
     if (resumed)
         MHD_run(m->d);
-    pending_close_all(m);
+    sim_head_gate_free(m->gate);
     sim_listener_free(m->listener);
     ev_io_stop(m->loop, &m->io);
     ev_timer_stop(m->loop, &m->tick);
