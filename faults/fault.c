@@ -352,6 +352,13 @@ void sim_faults_cross(sim_faults *f, const sim_wire *w, int64_t now_ms, sim_acti
     add_latency(f, w, out);
     if (journaled || winner) journal_crossing(f, w, now_ms, out);
     if (winner && f->listener) f->listener(f->listener_ctx, winner->rule->id, winner->fired);
+    if (out->kind == SIM_ACT_MARK) {
+        /* Journaled and counted, and nothing else: the crossings it watches
+         * (Redis commands, say) are otherwise not journaled one by one. */
+        uint32_t latency = out->latency_ms;
+        memset(out, 0, sizeof(*out));
+        out->latency_ms = latency;
+    }
     if (expired) expire_rules(f, now_ms);
 }
 

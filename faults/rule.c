@@ -28,6 +28,8 @@ enum {
 };
 #define ON_HTTPISH (ON_HTTP_REQUEST | ON_AUTH_REQUEST)
 #define ON_WS_ANY (ON_WS_ACCEPT | ON_WS_MESSAGE | ON_WS_SEND)
+#define ON_EVERY_PLACE (ON_HTTPISH | ON_WS_ANY | ON_REDIS_ACCEPT | ON_REDIS_COMMAND | ON_AUTH_TOKEN | \
+                        ON_REDIS_MESSAGE | ON_DEP_CONNECT)
 
 static const struct where {
     const char *name;
@@ -297,6 +299,7 @@ static const struct action_def {
     {"partial", SIM_ACT_PARTIAL, ON_REDIS_COMMAND, parse_none},
     {"refuse", SIM_ACT_REFUSE, ON_REDIS_ACCEPT | ON_DEP_CONNECT, parse_refuse},
     {"unresolved", SIM_ACT_UNRESOLVED, ON_DEP_CONNECT, parse_none},
+    {"mark", SIM_ACT_MARK, ON_EVERY_PLACE, parse_none},
     {"reject", SIM_ACT_REPLY, ON_AUTH_TOKEN, parse_none},
 };
 

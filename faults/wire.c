@@ -10,6 +10,7 @@ const char *sim_action_name(sim_action_kind kind) {
         [SIM_ACT_REPLACE] = "replace", [SIM_ACT_STALL] = "stall", [SIM_ACT_MISROUTE] = "misroute",
         [SIM_ACT_HOLD] = "hold", [SIM_ACT_PARTIAL] = "partial", [SIM_ACT_REFUSE] = "refuse",
         [SIM_ACT_EMPTY] = "empty", [SIM_ACT_SLOW] = "slow", [SIM_ACT_UNRESOLVED] = "unresolved",
+        [SIM_ACT_MARK] = "mark",
     };
     return kind < SIM_ACT_COUNT && names[kind] ? names[kind] : "unknown";
 }

@@ -58,6 +58,8 @@ typedef enum {
     SIM_ACT_EMPTY,        /* HTTP: close without any reply */
     SIM_ACT_SLOW,         /* HTTP: send the body at code bytes per second */
     SIM_ACT_UNRESOLVED,   /* dependency connect: the host name does not resolve */
+    SIM_ACT_MARK,         /* nothing changes: the firing is journaled (the engine hands
+                             the service SIM_ACT_PASS) */
     SIM_ACT_COUNT
 } sim_action_kind;
 

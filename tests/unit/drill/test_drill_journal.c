@@ -9,6 +9,7 @@
 
 #include "drill_journal.h"
 #include "tap.h"
+#include "util.h"
 
 static void parse(sim_drill_journal *j, const char *text) {
     char err[128] = "";
@@ -119,8 +120,34 @@ static void test_insert_by_time(void) {
     sim_drill_journal_free(&j);
 }
 
+/* A `mark` rule's firings are journaled but left out of the digest: their
+ * number follows timing (docs/faults.md). */
+static void test_marks_left_out(void) {
+    sim_drill_journal a, b;
+    parse(&a, run_a);
+    sim_buf with = {0};
+    sim_buf_puts(&with, run_a);
+    sim_buf_puts(&with, "{\"t_ms\":8,\"svc\":\"backend\",\"proto\":\"dep\",\"point\":\"connect\","
+                        "\"conn\":3,\"name\":\"redis\",\"rule\":\"m\",\"action\":\"mark\"}\n");
+    sim_buf_puts(&with, "{\"t_ms\":9,\"svc\":\"redis\",\"proto\":\"resp\",\"point\":\"request\","
+                        "\"conn\":1,\"name\":\"rpush\",\"rule\":\"m\",\"action\":\"delay\"}\n");
+    parse(&b, with.data);
+    sim_buf_free(&with);
+    is_int(b.n, a.n + 2, "both lines are in the journal");
+    sim_drill_digest da, db;
+    sim_drill_digest_compute(&a, &da);
+    sim_drill_digest_compute(&b, &db);
+    is_int(db.n, da.n + 1, "the mark is not a canonical line; another action is");
+    ok(strcmp(da.final, db.final) != 0, "so the digest still sees the other firing");
+    sim_drill_digest_free(&da);
+    sim_drill_digest_free(&db);
+    sim_drill_journal_free(&a);
+    sim_drill_journal_free(&b);
+}
+
 int main(void) {
     test_canonical();
+    test_marks_left_out();
     test_empty_and_bad();
     test_insert_by_time();
     return tap_done();

@@ -300,6 +300,26 @@ static void test_ttl_journal_metrics(void) {
     ok(strstr(b.data, "stagesim_crossings_total{service=\"redis\",point=\"request\"} 1\n") != NULL, "metrics count redis");
     ok(strstr(b.data, "stagesim_connections_total{service=\"backend\"} 2\n") != NULL, "metrics count accepts");
     sim_buf_free(&b);
+
+    /* A mark journals its firings and changes nothing: the service gets
+     * pass (docs/faults.md), on every place. */
+    is_int(add(f, "{\"id\":\"watch\",\"on\":\"redis.command\",\"action\":{\"kind\":\"mark\"}}",
+               11000, err, sizeof(err)), 0, "a mark on Redis commands");
+    is_int(add(f, "{\"id\":\"tries\",\"on\":\"dep.connect\",\"action\":{\"kind\":\"mark\"}}",
+               11000, err, sizeof(err)), 0, "a mark on the backend's connection attempts");
+    sim_faults_cross(f, &r, 11100, &a);
+    ok(a.kind == SIM_ACT_PASS && a.rule_id == NULL, "the command passes as if no rule fired");
+    sim_wire c = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_CONNECT, .proto = "dep", .name = "redis",
+                  .conn = 4};
+    sim_faults_cross(f, &c, 11200, &a);
+    is_int(a.kind, SIM_ACT_PASS, "the attempt passes");
+    is_int(sim_faults_journal_count(f), 4, "both firings journaled");
+    b.len = 0;
+    sim_faults_journal_since(f, 2, 100, &b);
+    ok(strstr(b.data, "\"name\":\"get\",\"rule\":\"watch\",\"action\":\"mark\"}\n") &&
+       strstr(b.data, "\"conn\":4,\"name\":\"redis\",\"rule\":\"tries\",\"action\":\"mark\"}\n"),
+       "as marks: %s", b.data);
+    sim_buf_free(&b);
     sim_faults_free(f);
 }
 
