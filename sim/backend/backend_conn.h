@@ -87,6 +87,7 @@ typedef struct ws_part {
     ev_io seen;
     ev_timer rest;
     int close_started;           /* our close is out: lws may call WRITEABLE again, answer 0 */
+    int write_asked;             /* lws_callback_on_writable called, WRITEABLE not yet come */
     int close_code;              /* the close as sent or received, for the close crossing */
 } ws_part;
 
