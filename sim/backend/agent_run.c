@@ -226,18 +226,21 @@ char *sim_run_event(const sim_run *r, int i, int64_t now_ms) {
     return b.data;
 }
 
-char *sim_run_history_entry(const sim_run *r, int answer, int64_t now_ms) {
+void sim_run_history_entry_append(const sim_run *r, int answer, int64_t now_ms, sim_buf *b) {
     char iso[SIM_ISO_LEN];
     sim_iso_time(iso, now_ms);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "role", answer ? "assistant" : "user");
-    cJSON_AddStringToObject(j, "content", answer ? r->answer : r->prompt);
-    cJSON_AddStringToObject(j, "run_id", r->run_id);
-    cJSON_AddStringToObject(j, "thread_id", r->thread_id);
-    cJSON_AddStringToObject(j, "user_id", r->user_id);
-    cJSON_AddStringToObject(j, "timestamp", iso);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    sim_assert(s);
-    return s;
+    MEMBER(b, "{\"role\":", answer ? "assistant" : "user");
+    MEMBER(b, ",\"content\":", answer ? r->answer : r->prompt);
+    MEMBER(b, ",\"run_id\":", r->run_id);
+    /* cJSON left out a NULL string member; so does this. */
+    if (r->thread_id) MEMBER(b, ",\"thread_id\":", r->thread_id);
+    MEMBER(b, ",\"user_id\":", r->user_id);
+    MEMBER(b, ",\"timestamp\":", iso);
+    LIT(b, "}");
+}
+
+char *sim_run_history_entry(const sim_run *r, int answer, int64_t now_ms) {
+    sim_buf b = {0};
+    sim_run_history_entry_append(r, answer, now_ms, &b);
+    return b.data;
 }

@@ -66,6 +66,8 @@ const char *sim_run_event_type(int i);
  * {"role","content","run_id","thread_id","user_id","timestamp":iso}.
  * Caller frees. */
 char *sim_run_history_entry(const sim_run *r, int answer, int64_t now_ms);
+/* The same, appended to b (the bytes cJSON printed, without cJSON). */
+void sim_run_history_entry_append(const sim_run *r, int answer, int64_t now_ms, sim_buf *b);
 
 /* The answer text for a prompt: answer_template with {prompt}, {tool},
  * {agent} and {digest} substituted. Caller frees. */

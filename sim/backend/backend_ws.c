@@ -39,11 +39,13 @@ static void env_misroute(void *ctx, const char *user_id, const char *json, int64
 static void env_run_done(void *ctx, const sim_run *run, int64_t now_ms) {
     sim_backend *b = ctx;
     if (!b->cfg.history) return;
+    sim_buf s = {0};
     for (int answer = 0; answer < 2; answer++) {
-        char *s = sim_run_history_entry(run, answer, now_ms);
-        sim_history_append(b->cfg.history, run->thread_id, s);
-        free(s);
+        s.len = 0;
+        sim_run_history_entry_append(run, answer, now_ms, &s);
+        sim_history_append(b->cfg.history, run->thread_id, s.data);
     }
+    sim_buf_free(&s);
 }
 
 static int env_claim_thread(void *ctx, const char *thread_id, const char *owner) {

@@ -197,6 +197,21 @@ static char *ref_event(const sim_run *r, int i, int64_t now_ms) {
     return s;
 }
 
+static char *ref_history(const sim_run *r, int answer, int64_t now_ms) {
+    char iso[SIM_ISO_LEN];
+    sim_iso_time(iso, now_ms);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "role", answer ? "assistant" : "user");
+    cJSON_AddStringToObject(j, "content", answer ? r->answer : r->prompt);
+    cJSON_AddStringToObject(j, "run_id", r->run_id);
+    cJSON_AddStringToObject(j, "thread_id", r->thread_id);
+    cJSON_AddStringToObject(j, "user_id", r->user_id);
+    cJSON_AddStringToObject(j, "timestamp", iso);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
 /* Every event of many runs, both profiles, prompts with every byte JSON
  * escapes, gaps that make the execution times awkward doubles, an agent
  * name long enough to be cut: the same bytes as the cJSON version. */
@@ -232,9 +247,18 @@ static void test_events_match_cjson(void) {
                             free(mine);
                             free(ref);
                         }
+                        for (int answer = 0; answer < 2; answer++) {
+                            char *mine = sim_run_history_entry(&r, answer, 1700000000123LL);
+                            char *ref = ref_history(&r, answer, 1700000000123LL);
+                            events++;
+                            if (strcmp(mine, ref) != 0 && mismatches++ == 0)
+                                printf("# first mismatch:\n#  %s\n#  %s\n", mine, ref);
+                            free(mine);
+                            free(ref);
+                        }
                         sim_run_free(&r);
                     }
-    is_int(mismatches, 0, "%d events, byte for byte as cJSON printed them", events);
+    is_int(mismatches, 0, "%d events and history records, byte for byte as cJSON printed them", events);
 }
 
 static void test_history_entry(void) {
