@@ -50,8 +50,10 @@ typedef struct history_req {
     char thread_id[129];
 } history_req;
 
-/* HTTP requests, one at a time on a keep-alive connection (backend_http.c). */
+/* HTTP requests, one at a time on a keep-alive connection (backend_http.c).
+ * Allocated while the connection is HTTP. */
 typedef struct http_part {
+    conn *c;                     /* the connection it belongs to */
     char path[256];
     char method[8];
     char *query;                 /* owned, NULL when none */
@@ -109,7 +111,7 @@ struct conn {
     struct sim_auth_check *check;
     union {
         pre_part pre;
-        http_part http;
+        http_part *http;
         ws_part ws;
     } u;                         /* the part of `kind` */
 };

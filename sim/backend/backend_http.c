@@ -44,7 +44,7 @@ static const char *req_header(const sim_http_request *req, const char *name) {
 }
 
 static void http_reset(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     free(h->query);
     h->query = NULL;
     h->body.len = 0;
@@ -57,8 +57,8 @@ static void http_reset(conn *c) {
 }
 
 static void timer_start(conn *c, int64_t ms) {
-    ev_timer_set(&c->u.http.timer, sim_backend_wait_s(c->b, ms), 0.0);
-    ev_timer_start(c->b->loop, &c->u.http.timer);
+    ev_timer_set(&c->u.http->timer, sim_backend_wait_s(c->b, ms), 0.0);
+    ev_timer_start(c->b->loop, &c->u.http->timer);
 }
 
 /* A `status` action's answer in the response: the rule's status and body,
@@ -66,7 +66,7 @@ static void timer_start(conn *c, int64_t ms) {
  * action's strings belong to the rule, which may be deleted (control API,
  * ttl_ms, /reset) before a delayed reply is written. */
 static void http_fault_reply(conn *c, const sim_action *a) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     sim_http_response_free(&h->resp);
     sim_http_response_init(&h->resp);
     h->resp.status = a->code ? a->code : 500;
@@ -77,14 +77,14 @@ static void http_fault_reply(conn *c, const sim_action *a) {
 }
 
 static void http_ready(conn *c) {
-    c->u.http.resp_ready = 1;
+    c->u.http->resp_ready = 1;
     if (c->wsi && !c->hung && !c->aborted) lws_callback_on_writable(c->wsi);
 }
 
 /* The response is computed: crosses http send, then lets the writeable
  * callback write it. */
 static void http_respond(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     sim_action a;
     sim_backend_cross(c->b, SIM_WIRE_SEND, "http", h->path, h->method, NULL, c->ordinal,
                       h->requests, 0, h->resp.status, &a);
@@ -113,8 +113,8 @@ static void history_cb(void *ctx, void *json_array, const char *error) {
     history_req *hr = ctx;
     conn *c = hr->c;
     if (c) {
-        c->u.http.hreq = NULL;
-        sim_backend_routes_history(&c->u.http.resp, hr->thread_id, json_array, error);
+        c->u.http->hreq = NULL;
+        sim_backend_routes_history(&c->u.http->resp, hr->thread_id, json_array, error);
         http_respond(c);
     }
     free(hr);
@@ -125,7 +125,7 @@ static void http_route(conn *c);
 static void on_verdict(void *ctx, sim_auth_status status, const sim_principal *who,
                        const char *why) {
     conn *c = ctx;
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     c->check = NULL;
     h->verdict_set = 1;
     h->verdict.status = status;
@@ -136,7 +136,7 @@ static void on_verdict(void *ctx, sim_auth_status status, const sim_principal *w
 
 /* Runs the route and starts the response. */
 static void http_route(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     sim_backend *b = c->b;
     int64_t now = sim_backend_arrival_ms(b);
     sim_http_request req = {.method = h->method,
@@ -175,8 +175,8 @@ static void http_route(conn *c) {
 
 static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop, (void)revents;
-    conn *c = (conn *)((char *)t - offsetof(conn, u.http.timer));
-    http_part *h = &c->u.http;
+    http_part *h = (http_part *)((char *)t - offsetof(http_part, timer));
+    conn *c = h->c;
     if (h->slow_wait) {
         /* SLOW: the next chunk of the body may go. */
         h->slow_wait = 0;
@@ -190,13 +190,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 void sim_backend_http_start(conn *c) {
     sim_backend_conn_become(c, C_HTTP);
-    ev_init(&c->u.http.timer, timer_cb);
+    ev_init(&c->u.http->timer, timer_cb);
 }
 
 /* A complete request (headers and body): crosses http request and acts.
  * Returns what the lws callback returns. */
 static int http_request(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     sim_action a;
     /* lws also reports BODY_COMPLETION for "Content-Length: 0", after we
      * already answered from LWS_CALLBACK_HTTP. More than once is lws 4.1.6
@@ -275,7 +275,7 @@ static int bad_framing(const conn *c, struct lws *wsi) {
 }
 
 int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     http_reset(c);
     h->req_started = 0;
     h->late_completions = 0;
@@ -310,7 +310,7 @@ int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path) {
 }
 
 void sim_backend_http_body(conn *c, const void *in, size_t len) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     if (h->body_too_big) return;
     if (h->body.len + len > BODY_MAX) h->body_too_big = 1;
     else sim_buf_append(&h->body, in, len);
@@ -349,7 +349,7 @@ static int add_headers(const http_part *h, struct lws *wsi, unsigned char **p,
 /* Writes the response: headers, then the body in chunks, then ends the
  * transaction (keep-alive). */
 int sim_backend_http_writeable(conn *c, struct lws *wsi) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     if (h->close_now) return -1;
     if (!h->resp_ready || c->hung || c->aborted) return 0;
     if (!h->headers_sent) {
@@ -402,7 +402,7 @@ int sim_backend_http_writeable(conn *c, struct lws *wsi) {
 }
 
 void sim_backend_http_closed(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     if (!h->requests) return;
     sim_action a;
     sim_backend_cross(c->b, SIM_WIRE_CLOSE, "http", h->path, h->method, NULL, c->ordinal,
