@@ -35,6 +35,16 @@ void sim_caps_size(sim_caps *caps, long fds, int tls, long override) {
     caps->fits = fds < 0 || need <= fds - caps->reserve;
 }
 
+long sim_caps_fds_wanted(int tls) {
+    sim_caps c;
+    /* The smallest limit whose shares give every service its maximum. */
+    long per_share = SHARES_BACKEND * (tls ? 3 : 1) + SHARES_REDIS + SHARES_AUTH + SHARES_CONTROL;
+    long share = (SIM_CAPS_MAX + SHARES_REDIS - 1) / SHARES_REDIS;
+    share = share > SIM_CAPS_MAX / SHARES_BACKEND ? share : SIM_CAPS_MAX / SHARES_BACKEND;
+    sim_caps_size(&c, 0, tls, 0);
+    return share * per_share + c.reserve;
+}
+
 long sim_caps_fd_limit(void) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return -1;

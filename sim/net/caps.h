@@ -45,6 +45,8 @@ typedef struct sim_caps {
  * TLS front (the client's socket, the front's loopback leg, the backend's
  * end of it). override > 0 sets every cap to it instead (--max-clients). */
 void sim_caps_size(sim_caps *caps, long fds, int tls, long override);
+/* The descriptor limit at which every cap reaches SIM_CAPS_MAX. */
+long sim_caps_fds_wanted(int tls);
 /* The soft descriptor limit now, or -1 when unlimited. */
 long sim_caps_fd_limit(void);
 /* The figures as one log line into out. */
