@@ -203,7 +203,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
  * collects anyway. tx_packet_size: the most lws sends in one send() (by
  * default rx_buffer_size), so that a batch of frames leaves in one
  * (docs/libraries.md §2.8). */
-#define WS_RX_BUFFER 1024
+#define WS_RX_BUFFER 512
 #define TX_PACKET 65536
 
 static const struct lws_protocols protocols[] = {
