@@ -74,6 +74,8 @@ typedef struct http_part {
     int slow_rate;               /* SLOW: body bytes per second, 0 = full speed */
     int slow_wait;               /* SLOW: the next chunk waits for the timer */
     int upgrading;               /* CONFIRM_UPGRADE let an upgrade through: the 101 is next */
+    int in_request;              /* inside the lws callback that completed the request */
+    int write_now;               /* its answer is ready: written before that callback returns */
     int verdict_set;             /* the remote verdict on the request's token is in `verdict` */
     sim_token_verdict verdict;
 } http_part;

@@ -77,8 +77,13 @@ static void http_fault_reply(conn *c, const sim_action *a) {
 }
 
 static void http_ready(conn *c) {
-    c->u.http->resp_ready = 1;
-    if (c->wsi && !c->hung && !c->aborted) lws_callback_on_writable(c->wsi);
+    http_part *h = c->u.http;
+    h->resp_ready = 1;
+    if (!c->wsi || c->hung || c->aborted) return;
+    /* Answered inside the callback that brought the request (lws's own
+     * lws_return_http_status does so): no POLLOUT round trip. */
+    if (h->in_request) h->write_now = 1;
+    else lws_callback_on_writable(c->wsi);
 }
 
 /* The response is computed: crosses http send, then lets the writeable
@@ -195,7 +200,21 @@ void sim_backend_http_start(conn *c) {
 
 /* A complete request (headers and body): crosses http request and acts.
  * Returns what the lws callback returns. */
+static int http_decide(conn *c);
+
+/* The request and, when its answer is ready at once, the answer. */
 static int http_request(conn *c) {
+    http_part *h = c->u.http;
+    h->in_request = 1;
+    h->write_now = 0;
+    int rc = http_decide(c);
+    h->in_request = 0;
+    if (rc || !h->write_now || !c->wsi) return rc;
+    h->write_now = 0;
+    return sim_backend_http_writeable(c, c->wsi);
+}
+
+static int http_decide(conn *c) {
     http_part *h = c->u.http;
     sim_action a;
     /* lws also reports BODY_COMPLETION for "Content-Length: 0", after we
@@ -346,6 +365,10 @@ static int add_headers(const http_part *h, struct lws *wsi, unsigned char **p,
                                         sizeof(server) - 1, p, end);
 }
 
+/* The response head's room, and the largest body sent with it. */
+#define HEAD_MAX 2048
+#define ONE_WRITE_BODY 4096
+
 /* Writes the response: headers, then the body in chunks, then ends the
  * transaction (keep-alive). */
 int sim_backend_http_writeable(conn *c, struct lws *wsi) {
@@ -354,17 +377,28 @@ int sim_backend_http_writeable(conn *c, struct lws *wsi) {
     if (!h->resp_ready || c->hung || c->aborted) return 0;
     if (!h->headers_sent) {
         sim_backend_http_decorate(c, h->requests, &h->resp);
-        unsigned char buf[LWS_PRE + 2048];
-        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+        unsigned char buf[LWS_PRE + HEAD_MAX + ONE_WRITE_BODY];
+        unsigned char *start = buf + LWS_PRE, *p = start, *end = start + HEAD_MAX - 1;
         if (lws_add_http_common_headers(wsi, (unsigned int)h->resp.status,
                                         h->resp.content_type ? h->resp.content_type
                                                              : "application/json",
                                         h->resp.body.len, &p, end))
             return -1;
         if (add_headers(h, wsi, &p, end)) return -1;
-        if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+        if (lws_finalize_http_header(wsi, &p, end)) return -1;
         h->headers_sent = 1;
-        if (!h->is_head && h->resp.body.len) {
+        size_t body = h->is_head ? 0 : h->resp.body.len;
+        /* A small body at full speed goes with the head, in one send (and
+         * one writeable callback, not two): for HTTP/1.1 lws writes the
+         * bytes of LWS_WRITE_HTTP_HEADERS as they are. */
+        int together = body <= ONE_WRITE_BODY && !h->slow_rate;
+        if (together && body) {
+            memcpy(p, h->resp.body.data, body);
+            p += body;
+        }
+        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+            return -1;
+        if (body && !together) {
             lws_callback_on_writable(wsi);
             return 0;
         }
