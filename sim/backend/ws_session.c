@@ -399,8 +399,11 @@ static int send_event(sim_ws_session *s, int i, const char *run_id, int64_t now)
     if (a.kind != SIM_ACT_PASS || s->pipe.head || s->held.head || gone(s))
         return deliver(s, sim_run_event(&s->run, i, now), &a, run_id, now);
     size_t start = s->out.len;
-    /* A run's five events take about 2 KiB: one allocation for them all. */
-    sim_buf_reserve(&s->out, s->out.cap ? 4 + 512 : 2048);
+    /* Room for this event, or for the whole run when its later events are
+     * due at once too (gap 0: about 2 KiB): one allocation either way, and
+     * an idle or slow connection holds no more than one event's worth. */
+    int batch = !s->out.cap && i + 1 < SIM_RUN_EVENTS && s->run.gap_ms[i + 1] == 0;
+    sim_buf_reserve(&s->out, batch ? 4095 : 511);   /* 4 KiB or 512 bytes */
     s->out.len += 4;   /* the header of a frame under 64 KiB */
     sim_run_event_append(&s->run, i, now, &s->out);
     const char *text = s->out.data + start + 4;
