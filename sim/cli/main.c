@@ -202,11 +202,7 @@ static int cmd_up(int argc, char **argv) {
      * the hard limit when we may, up to what every cap at its maximum needs
      * (with TLS: the scenario may ask for it); sim_start shares them out as
      * connection caps and logs the figures (caps.h). */
-    long fds_had, fds = sim_listener_raise_fd_limit(sim_caps_fds_wanted(1), &fds_had);
-    if (fds != fds_had)
-        sim_info("open files: limit raised from %ld to %ld", fds_had, fds);
-    else
-        sim_info("open files: limit %ld (the most this process may have)", fds);
+    sim_listener_raise_fd_limit(sim_caps_fds_wanted(1), &opt.fds_before);
     struct ev_loop *loop = EV_DEFAULT;
     int code;
     run_state st = {.loop = loop};
