@@ -761,10 +761,12 @@ def build_tools(args):
             print("== meson setup build-bench --buildtype=release", file=sys.stderr)
             subprocess.run(["meson", "setup", build, ROOT, "--buildtype=release"], check=True,
                            stdout=subprocess.DEVNULL, timeout=600)
-        # the binary lives in sim/app/ since the one-folder-per-layer layout (commit 2a088a2)
         subprocess.run(["ninja", "-C", build, "stagesim"], check=True,
                        stdout=subprocess.DEVNULL, timeout=1800)
-        CFG.stagesim = os.path.join(build, "sim", "app", "stagesim")
+        # the top meson.build links stagesim in the build dir's root (older layouts: sim/app/)
+        CFG.stagesim = os.path.join(build, "stagesim")
+        if not os.access(CFG.stagesim, os.X_OK):
+            CFG.stagesim = os.path.join(build, "sim", "app", "stagesim")
     if not os.access(CFG.stagesim, os.X_OK):
         sys.exit("run.py: no stagesim binary at %s" % CFG.stagesim)
     rc, out, err = run_cmd([sys.executable, os.path.join(BENCH, "ws_ref_selftest.py")],
