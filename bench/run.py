@@ -668,7 +668,9 @@ def redis_benchmark(res):
 def faults_overhead(res):
     """bench/faults_overhead.py: 100 never-matching rules vs none. It builds and runs the
     stagesim of a meson build dir: the one --stagesim is in."""
-    build = os.path.dirname(os.path.dirname(os.path.dirname(CFG.stagesim)))
+    build = os.path.dirname(CFG.stagesim)   # BUILD/stagesim, or BUILD/sim/app/stagesim
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        build = os.path.dirname(os.path.dirname(build))
     if not os.path.exists(os.path.join(build, "build.ninja")):
         raise RuntimeError("%s is not in a meson build dir (BUILD/stagesim)" % CFG.stagesim)
     rc, out, err = run_cmd([sys.executable, os.path.join(BENCH, "faults_overhead.py"), "--build",
