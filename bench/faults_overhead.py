@@ -132,9 +132,11 @@ def main():
     if not os.path.exists(os.path.join(a.build, "build.ninja")):
         subprocess.run(["meson", "setup", a.build, ROOT, "--buildtype=release"], check=True,
                        stdout=subprocess.DEVNULL)
-    # the binary lives in sim/app/ since the one-folder-per-layer layout (commit 2a088a2)
     subprocess.run(["ninja", "-C", a.build, "stagesim"], check=True, stdout=subprocess.DEVNULL)
-    sim = os.path.join(a.build, "sim", "app", "stagesim")
+    # the top meson.build links stagesim in the build dir's root (older layouts: sim/app/)
+    sim = os.path.join(a.build, "stagesim")
+    if not os.access(sim, os.X_OK):
+        sim = os.path.join(a.build, "sim", "app", "stagesim")
     ws_load = os.path.join(a.build, "ws_load")
     subprocess.run(["cc", "-std=c11", "-O2", "-o", ws_load, os.path.join(ROOT, "bench", "ws_load.c")],
                    check=True)

@@ -668,7 +668,9 @@ def redis_benchmark(res):
 def faults_overhead(res):
     """bench/faults_overhead.py: 100 never-matching rules vs none. It builds and runs the
     stagesim of a meson build dir: the one --stagesim is in."""
-    build = os.path.dirname(os.path.dirname(os.path.dirname(CFG.stagesim)))
+    build = os.path.dirname(CFG.stagesim)   # BUILD/stagesim, or BUILD/sim/app/stagesim
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        build = os.path.dirname(os.path.dirname(build))
     if not os.path.exists(os.path.join(build, "build.ninja")):
         raise RuntimeError("%s is not in a meson build dir (BUILD/stagesim)" % CFG.stagesim)
     rc, out, err = run_cmd([sys.executable, os.path.join(BENCH, "faults_overhead.py"), "--build",
@@ -761,10 +763,12 @@ def build_tools(args):
             print("== meson setup build-bench --buildtype=release", file=sys.stderr)
             subprocess.run(["meson", "setup", build, ROOT, "--buildtype=release"], check=True,
                            stdout=subprocess.DEVNULL, timeout=600)
-        # the binary lives in sim/app/ since the one-folder-per-layer layout (commit 2a088a2)
         subprocess.run(["ninja", "-C", build, "stagesim"], check=True,
                        stdout=subprocess.DEVNULL, timeout=1800)
-        CFG.stagesim = os.path.join(build, "sim", "app", "stagesim")
+        # the top meson.build links stagesim in the build dir's root (older layouts: sim/app/)
+        CFG.stagesim = os.path.join(build, "stagesim")
+        if not os.access(CFG.stagesim, os.X_OK):
+            CFG.stagesim = os.path.join(build, "sim", "app", "stagesim")
     if not os.access(CFG.stagesim, os.X_OK):
         sys.exit("run.py: no stagesim binary at %s" % CFG.stagesim)
     rc, out, err = run_cmd([sys.executable, os.path.join(BENCH, "ws_ref_selftest.py")],

@@ -65,19 +65,36 @@ void sim_faults_free(sim_faults *f) {
 
 /* ---- journal ---------------------------------------------------------- */
 
+/* One line per crossing, on every hot path: appends, no printf. */
 static void journal_crossing(sim_faults *f, const sim_wire *w, int64_t now_ms, const sim_action *a) {
     sim_buf *b = &f->line;
     b->len = 0;
-    sim_buf_printf(b, "{\"t_ms\":%lld,\"svc\":\"%s\",\"proto\":\"%s\",\"point\":\"%s\",\"conn\":%llu",
-                   (long long)(now_ms - f->start_ms), sim_service_name(w->service),
-                   w->proto ? w->proto : "", sim_wire_point_name(w->point), (unsigned long long)w->conn);
-    if (w->msg) sim_buf_printf(b, ",\"msg\":%llu", (unsigned long long)w->msg);
-    if (w->run) sim_buf_printf(b, ",\"run\":%llu", (unsigned long long)w->run);
+    sim_buf_puts(b, "{\"t_ms\":");
+    sim_buf_i64(b, now_ms - f->start_ms);
+    sim_buf_puts(b, ",\"svc\":\"");
+    sim_buf_puts(b, sim_service_name(w->service));
+    sim_buf_puts(b, "\",\"proto\":\"");
+    sim_buf_puts(b, w->proto ? w->proto : "");
+    sim_buf_puts(b, "\",\"point\":\"");
+    sim_buf_puts(b, sim_wire_point_name(w->point));
+    sim_buf_puts(b, "\",\"conn\":");
+    sim_buf_u64(b, w->conn);
+    if (w->msg) {
+        sim_buf_puts(b, ",\"msg\":");
+        sim_buf_u64(b, w->msg);
+    }
+    if (w->run) {
+        sim_buf_puts(b, ",\"run\":");
+        sim_buf_u64(b, w->run);
+    }
     if (w->method) sim_json_member(b, "method", w->method);
     if (w->name) sim_json_member(b, "name", w->name);
     if (w->key) sim_json_member(b, "key", w->key);
     if (w->user_id) sim_json_member(b, "user", w->user_id);
-    if (w->status) sim_buf_printf(b, ",\"status\":%d", w->status);
+    if (w->status) {
+        sim_buf_puts(b, ",\"status\":");
+        sim_buf_i64(b, w->status);
+    }
     if (a->rule_id) {
         sim_json_member(b, "rule", a->rule_id);
         sim_json_member(b, "action", sim_action_name(a->kind));

@@ -3,10 +3,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct sim_journal {
     FILE *file;
-    char **ring;      /* SIM_JOURNAL_RING lines; ring[seq % SIM_JOURNAL_RING] */
+    sim_buf *ring;    /* SIM_JOURNAL_RING lines; ring[seq % SIM_JOURNAL_RING]. A slot
+                         keeps its buffer for the line that replaces it. */
     uint64_t seq;     /* last line written */
 };
 
@@ -15,23 +17,32 @@ sim_journal *sim_journal_open(const char *path) {
     if (path && !(file = fopen(path, "w"))) return NULL;
     sim_journal *j = sim_xcalloc(1, sizeof(*j));
     j->file = file;
-    j->ring = sim_xcalloc(SIM_JOURNAL_RING, sizeof(char *));
+    j->ring = sim_xcalloc(SIM_JOURNAL_RING, sizeof(sim_buf));
     return j;
 }
 
 void sim_journal_free(sim_journal *j) {
     if (!j) return;
     if (j->file) fclose(j->file);
-    for (size_t i = 0; i < SIM_JOURNAL_RING; i++) free(j->ring[i]);
+    for (size_t i = 0; i < SIM_JOURNAL_RING; i++) sim_buf_free(&j->ring[i]);
     free(j->ring);
     free(j);
 }
 
 void sim_journal_add(sim_journal *j, const char *line, size_t len) {
     j->seq++;
-    char **slot = &j->ring[j->seq % SIM_JOURNAL_RING];
-    free(*slot);
-    *slot = sim_xstrndup(line, len);
+    sim_buf *slot = &j->ring[j->seq % SIM_JOURNAL_RING];
+    /* The slot's buffer is kept when the line fits it without wasting more
+     * than 64 bytes: no malloc per line, and a full ring costs what the
+     * lines do. */
+    if (slot->cap < len + 1 || slot->cap > len + 1 + 64) {
+        free(slot->data);
+        slot->cap = (len + 1 + 31) & ~(size_t)31;
+        slot->data = sim_xmalloc(slot->cap);
+    }
+    memcpy(slot->data, line, len);
+    slot->data[len] = '\0';
+    slot->len = len;
     if (j->file) {
         fwrite(line, 1, len, j->file);
         fputc('\n', j->file);
@@ -52,7 +63,8 @@ size_t sim_journal_since(const sim_journal *j, uint64_t since, size_t limit, sim
     uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
     size_t n = 0;
     for (; seq <= j->seq && n < limit; seq++, n++) {
-        sim_buf_puts(out, j->ring[seq % SIM_JOURNAL_RING]);
+        const sim_buf *l = &j->ring[seq % SIM_JOURNAL_RING];
+        sim_buf_append(out, l->data, l->len);
         sim_buf_append(out, "\n", 1);
     }
     return n;

@@ -178,6 +178,8 @@ sim *sim_start(struct ev_loop *loop, const sim_options *opt, char *err, size_t e
     sim_caps_size(&caps, sim_caps_fd_limit(), s->tls, opt->max_clients);
     char line[320];
     sim_caps_describe(&caps, line, sizeof(line));
+    if (opt->fds_before && opt->fds_before != caps.fds)
+        sim_info("open files: limit raised from %ld to %ld", opt->fds_before, caps.fds);
     if (caps.fits) sim_info("%s", line);
     else sim_warn("%s", line);
 

@@ -26,6 +26,8 @@ typedef struct sim_options {
     const char *tls_key;
     const char *tls_dir;        /* where a generated pair goes; NULL: a fresh private directory */
     double time_scale;          /* every duration stagesim owns runs this many times faster (1) */
+    long fds_before;            /* the descriptor limit before stagesim up raised it (logged
+                                   with the caps); 0: not raised here */
     long max_clients;           /* every service's connection cap; 0: from the descriptor
                                    limit (caps.h) */
 } sim_options;

@@ -4,6 +4,9 @@
 #include "agent_run.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,8 @@
 
 static const char *const event_types[SIM_RUN_EVENTS] = {
     "agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"};
+
+static void plan_text(sim_run *r);
 
 const char *sim_run_event_type(int i) {
     return i >= 0 && i < SIM_RUN_EVENTS ? event_types[i] : NULL;
@@ -83,6 +88,7 @@ void sim_run_plan(sim_run *r, const sim_run_input *in) {
     r->tool_ms = (double)(50 + (int)(sim_unit(sim_mix(in->seed, "tool_ms", in->conn, in->run)) *
                                      500)) / 10.0;
     r->total_ms = (double)sc->gap_ms * (SIM_RUN_EVENTS - 1) + r->tool_ms;
+    plan_text(r);
 }
 
 void sim_run_free(sim_run *r) {
@@ -93,98 +99,169 @@ void sim_run_free(sim_run *r) {
     free(r->tool);
     free(r->reasoning);
     free(r->answer);
+    free(r->started_msg);
+    free(r->summary);
     memset(r, 0, sizeof(*r));
 }
 
-/* The inner object of event i: "data" in profile current. */
-static void fill_data(const sim_run *r, int i, cJSON *d) {
-    switch (i) {
-    case 0:
-        cJSON_AddStringToObject(d, "status", "started");
-        {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "%s has started processing your request", r->agent);
-            cJSON_AddStringToObject(d, "message", msg);
-        }
-        break;
-    case 1:
-        cJSON_AddStringToObject(d, "reasoning", r->reasoning);
-        cJSON_AddNumberToObject(d, "step_number", 1);
-        cJSON_AddNumberToObject(d, "progress_percentage", 10);
-        cJSON_AddStringToObject(d, "status", "thinking");
-        break;
-    case 2: {
-        cJSON *p = cJSON_AddObjectToObject(d, "parameters");
-        cJSON_AddStringToObject(p, "query", r->prompt);
-        cJSON_AddNumberToObject(p, "max_results", 5);
-        cJSON_AddStringToObject(d, "status", "executing");
-        break;
-    }
-    case 3: {
-        cJSON *res = cJSON_AddObjectToObject(d, "result");
-        char summary[128];
-        snprintf(summary, sizeof(summary), "%s found relevant results (%s)", r->tool, r->digest);
-        cJSON_AddStringToObject(res, "summary", summary);
-        cJSON_AddStringToObject(res, "digest", r->digest);
-        cJSON_AddNumberToObject(res, "matches", (double)(1 + (r->digest[0] % 5)));
-        cJSON_AddNumberToObject(d, "execution_time_ms", r->tool_ms);
-        cJSON_AddStringToObject(d, "status", "completed");
-        break;
-    }
-    case 4: {
-        cJSON_AddStringToObject(d, "status", "completed");
-        cJSON *res = cJSON_AddObjectToObject(d, "result");
-        cJSON_AddStringToObject(res, "response", r->answer);
-        cJSON_AddNumberToObject(d, "execution_time_ms", r->total_ms);
-        break;
-    }
+/* A number as cJSON prints it (print_number in cJSON 1.7.15): an integral
+ * value that fits an int with %d, else %1.15g, or %1.17g when %1.15g does
+ * not read back as the same double. Done once per run, not per event. */
+static void cjson_number(char *out, size_t n, double d) {
+    int i = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+    long long tenths = fabs(d) < 1e13 ? llround(d * 10) : 0;
+    if (isnan(d) || isinf(d)) {
+        snprintf(out, n, "null");
+    } else if (d == (double)i) {
+        snprintf(out, n, "%d", i);
+    } else if (tenths && (double)tenths / 10.0 == d && n >= 24) {
+        /* The nearest double to k/10 (the usual execution time) prints as
+         * k/10 under %1.15g and reads back the same: write it directly. */
+        sim_buf b = {0};
+        if (tenths < 0) sim_buf_append(&b, "-", 1);
+        unsigned long long a = (unsigned long long)(tenths < 0 ? -tenths : tenths);
+        sim_buf_u64(&b, a / 10);
+        char frac[2] = {'.', (char)('0' + a % 10)};
+        sim_buf_append(&b, frac, 2);
+        memcpy(out, b.data, b.len + 1);
+        sim_buf_free(&b);
+    } else {
+        snprintf(out, n, "%1.15g", d);
+        double back = strtod(out, NULL);
+        double max = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
+        if (!(fabs(back - d) <= max * DBL_EPSILON)) snprintf(out, n, "%1.17g", d);
     }
 }
 
-char *sim_run_event(const sim_run *r, int i, int64_t now_ms) {
+/* The parts one after the other (NULL ends them), cut to max bytes as
+ * snprintf into a buffer of max + 1 cut them. */
+static char *joined(size_t max, const char *a, const char *b, const char *c, const char *d) {
+    sim_buf t = {0};
+    const char *parts[] = {a, b, c, d};
+    for (int i = 0; i < 4 && parts[i]; i++) sim_buf_puts(&t, parts[i]);
+    if (t.len > max) {
+        t.len = max;
+        t.data[max] = '\0';
+    }
+    return t.data;
+}
+
+static void plan_text(sim_run *r) {
+    /* The texts of events 0 and 3, cut where the fixed buffers of the first
+     * version cut them (255 and 127 bytes). */
+    r->started_msg = joined(255, r->agent, " has started processing your request", NULL, NULL);
+    r->summary = joined(127, r->tool, " found relevant results (", r->digest, ")");
+    cjson_number(r->tool_ms_text, sizeof(r->tool_ms_text), r->tool_ms);
+    cjson_number(r->total_ms_text, sizeof(r->total_ms_text), r->total_ms);
+}
+
+#define LIT(b, s) sim_buf_append((b), (s), sizeof(s) - 1)
+
+/* ,"key":"value" */
+static void member_str(sim_buf *b, const char *key_lit, size_t klen, const char *v) {
+    sim_buf_append(b, key_lit, klen);
+    sim_buf_json_str(b, v);
+}
+#define MEMBER(b, k, v) member_str((b), k, sizeof(k) - 1, (v))
+
+/* The members of event i's inner object ("data" in profile current), each
+ * with its leading comma, in the order the cJSON version added them. */
+static void fill_data(const sim_run *r, int i, sim_buf *b) {
+    switch (i) {
+    case 0:
+        MEMBER(b, ",\"status\":", "started");
+        MEMBER(b, ",\"message\":", r->started_msg);
+        break;
+    case 1:
+        MEMBER(b, ",\"reasoning\":", r->reasoning);
+        LIT(b, ",\"step_number\":1,\"progress_percentage\":10");
+        MEMBER(b, ",\"status\":", "thinking");
+        break;
+    case 2:
+        MEMBER(b, ",\"parameters\":{\"query\":", r->prompt);
+        LIT(b, ",\"max_results\":5}");
+        MEMBER(b, ",\"status\":", "executing");
+        break;
+    case 3: {
+        char matches[2] = {(char)('0' + 1 + (r->digest[0] % 5)), 0};
+        MEMBER(b, ",\"result\":{\"summary\":", r->summary);
+        MEMBER(b, ",\"digest\":", r->digest);
+        LIT(b, ",\"matches\":");
+        sim_buf_append(b, matches, 1);
+        LIT(b, "},\"execution_time_ms\":");
+        sim_buf_puts(b, r->tool_ms_text);
+        MEMBER(b, ",\"status\":", "completed");
+        break;
+    }
+    case 4:
+        MEMBER(b, ",\"status\":", "completed");
+        MEMBER(b, ",\"result\":{\"response\":", r->answer);
+        LIT(b, "},\"execution_time_ms\":");
+        sim_buf_puts(b, r->total_ms_text);
+        break;
+    }
+}
+
+/* Drops the leading comma of an object's first member: "{," -> "{". */
+static void open_object(sim_buf *b, size_t at) {
+    memmove(b->data + at + 1, b->data + at + 2, b->len - at - 2);
+    b->len--;
+    b->data[b->len] = '\0';
+}
+
+void sim_run_event_append(const sim_run *r, int i, int64_t now_ms, sim_buf *b) {
     sim_assert(i >= 0 && i < SIM_RUN_EVENTS);
     char iso[SIM_ISO_LEN];
     sim_iso_time(iso, now_ms);
     int has_tool = (i == 2 || i == 3);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "type", event_types[i]);
-    cJSON_AddStringToObject(j, "run_id", r->run_id);
-    cJSON *inner = cJSON_CreateObject();
+    MEMBER(b, "{\"type\":", event_types[i]);
+    MEMBER(b, ",\"run_id\":", r->run_id);
+    size_t inner;
     if (r->profile == SIM_PROFILE_LEGACY) {
-        cJSON_AddStringToObject(j, "agent_name", r->agent);
-        cJSON_AddStringToObject(j, "timestamp", iso);
-        if (r->thread_id) cJSON_AddStringToObject(j, "thread_id", r->thread_id);
-        cJSON_AddStringToObject(inner, "user_id", r->user_id);
-        if (has_tool) cJSON_AddStringToObject(inner, "tool_name", r->tool);
-        fill_data(r, i, inner);
-        cJSON_AddItemToObject(j, "payload", inner);
+        MEMBER(b, ",\"agent_name\":", r->agent);
+        MEMBER(b, ",\"timestamp\":", iso);
+        if (r->thread_id) MEMBER(b, ",\"thread_id\":", r->thread_id);
+        LIT(b, ",\"payload\":{");
+        inner = b->len - 1;
+        MEMBER(b, ",\"user_id\":", r->user_id);
+        if (has_tool) MEMBER(b, ",\"tool_name\":", r->tool);
+        fill_data(r, i, b);
     } else {
-        cJSON_AddStringToObject(j, "user_id", r->user_id);
-        cJSON_AddStringToObject(j, "agent_name", r->agent);
-        if (has_tool) cJSON_AddStringToObject(j, "tool_name", r->tool);
-        cJSON_AddStringToObject(j, "timestamp", iso);
-        if (r->thread_id) cJSON_AddStringToObject(j, "thread_id", r->thread_id);
-        fill_data(r, i, inner);
-        cJSON_AddItemToObject(j, "data", inner);
+        MEMBER(b, ",\"user_id\":", r->user_id);
+        MEMBER(b, ",\"agent_name\":", r->agent);
+        if (has_tool) MEMBER(b, ",\"tool_name\":", r->tool);
+        MEMBER(b, ",\"timestamp\":", iso);
+        if (r->thread_id) MEMBER(b, ",\"thread_id\":", r->thread_id);
+        LIT(b, ",\"data\":{");
+        inner = b->len - 1;
+        fill_data(r, i, b);
     }
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    sim_assert(s);
-    return s;
+    /* Every event's inner object has members: its first comma goes. */
+    open_object(b, inner);
+    LIT(b, "}}");
+}
+
+char *sim_run_event(const sim_run *r, int i, int64_t now_ms) {
+    sim_buf b = {0};
+    sim_run_event_append(r, i, now_ms, &b);
+    return b.data;
+}
+
+void sim_run_history_entry_append(const sim_run *r, int answer, int64_t now_ms, sim_buf *b) {
+    char iso[SIM_ISO_LEN];
+    sim_iso_time(iso, now_ms);
+    MEMBER(b, "{\"role\":", answer ? "assistant" : "user");
+    MEMBER(b, ",\"content\":", answer ? r->answer : r->prompt);
+    MEMBER(b, ",\"run_id\":", r->run_id);
+    /* cJSON left out a NULL string member; so does this. */
+    if (r->thread_id) MEMBER(b, ",\"thread_id\":", r->thread_id);
+    MEMBER(b, ",\"user_id\":", r->user_id);
+    MEMBER(b, ",\"timestamp\":", iso);
+    LIT(b, "}");
 }
 
 char *sim_run_history_entry(const sim_run *r, int answer, int64_t now_ms) {
-    char iso[SIM_ISO_LEN];
-    sim_iso_time(iso, now_ms);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "role", answer ? "assistant" : "user");
-    cJSON_AddStringToObject(j, "content", answer ? r->answer : r->prompt);
-    cJSON_AddStringToObject(j, "run_id", r->run_id);
-    cJSON_AddStringToObject(j, "thread_id", r->thread_id);
-    cJSON_AddStringToObject(j, "user_id", r->user_id);
-    cJSON_AddStringToObject(j, "timestamp", iso);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    sim_assert(s);
-    return s;
+    sim_buf b = {0};
+    sim_run_history_entry_append(r, answer, now_ms, &b);
+    return b.data;
 }

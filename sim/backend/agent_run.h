@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include "scenario.h"
+#include "util.h"
 
 #define SIM_RUN_EVENTS 5
 
@@ -40,6 +41,10 @@ typedef struct sim_run {
     uint32_t gap_ms[SIM_RUN_EVENTS];
     double tool_ms;       /* tool_completed.execution_time_ms */
     double total_ms;      /* agent_completed.execution_time_ms */
+    /* Made once per run, so that an event is only copies and escapes. */
+    char *started_msg;    /* agent_started.data.message */
+    char *summary;        /* tool_completed.data.result.summary */
+    char tool_ms_text[32], total_ms_text[32];   /* the two numbers as cJSON prints them */
 } sim_run;
 
 /* Plans a run: fills *r (free with sim_run_free). Deterministic: the same
@@ -47,7 +52,11 @@ typedef struct sim_run {
 void sim_run_plan(sim_run *r, const sim_run_input *in);
 void sim_run_free(sim_run *r);
 
-/* Event i (0..4) of the run as JSON, stamped with `now_ms`. Caller frees. */
+/* Event i (0..4) of the run as JSON, stamped with `now_ms`, appended to b:
+ * the bytes cJSON_PrintUnformatted gave for the same object, built without
+ * cJSON, malloc per member or printf. */
+void sim_run_event_append(const sim_run *r, int i, int64_t now_ms, sim_buf *b);
+/* The same as a string. Caller frees. */
 char *sim_run_event(const sim_run *r, int i, int64_t now_ms);
 /* Its type name ("agent_started" ...). */
 const char *sim_run_event_type(int i);
@@ -57,6 +66,8 @@ const char *sim_run_event_type(int i);
  * {"role","content","run_id","thread_id","user_id","timestamp":iso}.
  * Caller frees. */
 char *sim_run_history_entry(const sim_run *r, int answer, int64_t now_ms);
+/* The same, appended to b (the bytes cJSON printed, without cJSON). */
+void sim_run_history_entry_append(const sim_run *r, int answer, int64_t now_ms, sim_buf *b);
 
 /* The answer text for a prompt: answer_template with {prompt}, {tool},
  * {agent} and {digest} substituted. Caller frees. */

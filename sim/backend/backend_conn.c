@@ -110,11 +110,12 @@ static void part_release(conn *c) {
         free(c->u.pre.refuse_body);
         break;
     case C_HTTP:
-        ev_timer_stop(loop, &c->u.http.timer);
-        if (c->u.http.hreq) c->u.http.hreq->c = NULL;
-        free(c->u.http.query);
-        sim_buf_free(&c->u.http.body);
-        sim_http_response_free(&c->u.http.resp);
+        ev_timer_stop(loop, &c->u.http->timer);
+        if (c->u.http->hreq) c->u.http->hreq->c = NULL;
+        free(c->u.http->query);
+        sim_buf_free(&c->u.http->body);
+        sim_http_response_free(&c->u.http->resp);
+        free(c->u.http);
         break;
     case C_WS:
         ev_timer_stop(loop, &c->u.ws.timer);
@@ -130,6 +131,12 @@ void sim_backend_conn_become(conn *c, conn_kind kind) {
     part_release(c);
     memset(&c->u, 0, sizeof(c->u));
     c->kind = kind;
+    if (kind == C_HTTP) {
+        /* Apart: a WebSocket, the most numerous connection, does not carry
+         * an HTTP request's 6 KB of headers and reply. */
+        c->u.http = sim_xcalloc(1, sizeof(http_part));
+        c->u.http->c = c;
+    }
 }
 
 void sim_backend_conn_free(conn *c) {
@@ -166,7 +173,7 @@ void sim_backend_conn_abort(conn *c) {
     /* An HTTP wsi waiting for nothing would never notice the dead socket
      * (an fd leak per reset): have its writeable callback close it. */
     if (c->wsi && c->kind == C_HTTP) {
-        c->u.http.close_now = 1;
+        c->u.http->close_now = 1;
         lws_callback_on_writable(c->wsi);
     }
 }

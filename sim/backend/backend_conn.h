@@ -50,8 +50,10 @@ typedef struct history_req {
     char thread_id[129];
 } history_req;
 
-/* HTTP requests, one at a time on a keep-alive connection (backend_http.c). */
+/* HTTP requests, one at a time on a keep-alive connection (backend_http.c).
+ * Allocated while the connection is HTTP. */
 typedef struct http_part {
+    conn *c;                     /* the connection it belongs to */
     char path[256];
     char method[8];
     char *query;                 /* owned, NULL when none */
@@ -72,6 +74,8 @@ typedef struct http_part {
     int slow_rate;               /* SLOW: body bytes per second, 0 = full speed */
     int slow_wait;               /* SLOW: the next chunk waits for the timer */
     int upgrading;               /* CONFIRM_UPGRADE let an upgrade through: the 101 is next */
+    int in_request;              /* inside the lws callback that completed the request */
+    int write_now;               /* its answer is ready: written before that callback returns */
     int verdict_set;             /* the remote verdict on the request's token is in `verdict` */
     sim_token_verdict verdict;
 } http_part;
@@ -87,6 +91,7 @@ typedef struct ws_part {
     ev_io seen;
     ev_timer rest;
     int close_started;           /* our close is out: lws may call WRITEABLE again, answer 0 */
+    int write_asked;             /* lws_callback_on_writable called, WRITEABLE not yet come */
     int close_code;              /* the close as sent or received, for the close crossing */
 } ws_part;
 
@@ -108,7 +113,7 @@ struct conn {
     struct sim_auth_check *check;
     union {
         pre_part pre;
-        http_part http;
+        http_part *http;
         ws_part ws;
     } u;                         /* the part of `kind` */
 };

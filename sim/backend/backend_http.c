@@ -44,7 +44,7 @@ static const char *req_header(const sim_http_request *req, const char *name) {
 }
 
 static void http_reset(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     free(h->query);
     h->query = NULL;
     h->body.len = 0;
@@ -57,8 +57,8 @@ static void http_reset(conn *c) {
 }
 
 static void timer_start(conn *c, int64_t ms) {
-    ev_timer_set(&c->u.http.timer, sim_backend_wait_s(c->b, ms), 0.0);
-    ev_timer_start(c->b->loop, &c->u.http.timer);
+    ev_timer_set(&c->u.http->timer, sim_backend_wait_s(c->b, ms), 0.0);
+    ev_timer_start(c->b->loop, &c->u.http->timer);
 }
 
 /* A `status` action's answer in the response: the rule's status and body,
@@ -66,7 +66,7 @@ static void timer_start(conn *c, int64_t ms) {
  * action's strings belong to the rule, which may be deleted (control API,
  * ttl_ms, /reset) before a delayed reply is written. */
 static void http_fault_reply(conn *c, const sim_action *a) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     sim_http_response_free(&h->resp);
     sim_http_response_init(&h->resp);
     h->resp.status = a->code ? a->code : 500;
@@ -77,14 +77,19 @@ static void http_fault_reply(conn *c, const sim_action *a) {
 }
 
 static void http_ready(conn *c) {
-    c->u.http.resp_ready = 1;
-    if (c->wsi && !c->hung && !c->aborted) lws_callback_on_writable(c->wsi);
+    http_part *h = c->u.http;
+    h->resp_ready = 1;
+    if (!c->wsi || c->hung || c->aborted) return;
+    /* Answered inside the callback that brought the request (lws's own
+     * lws_return_http_status does so): no POLLOUT round trip. */
+    if (h->in_request) h->write_now = 1;
+    else lws_callback_on_writable(c->wsi);
 }
 
 /* The response is computed: crosses http send, then lets the writeable
  * callback write it. */
 static void http_respond(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     sim_action a;
     sim_backend_cross(c->b, SIM_WIRE_SEND, "http", h->path, h->method, NULL, c->ordinal,
                       h->requests, 0, h->resp.status, &a);
@@ -113,8 +118,8 @@ static void history_cb(void *ctx, void *json_array, const char *error) {
     history_req *hr = ctx;
     conn *c = hr->c;
     if (c) {
-        c->u.http.hreq = NULL;
-        sim_backend_routes_history(&c->u.http.resp, hr->thread_id, json_array, error);
+        c->u.http->hreq = NULL;
+        sim_backend_routes_history(&c->u.http->resp, hr->thread_id, json_array, error);
         http_respond(c);
     }
     free(hr);
@@ -125,7 +130,7 @@ static void http_route(conn *c);
 static void on_verdict(void *ctx, sim_auth_status status, const sim_principal *who,
                        const char *why) {
     conn *c = ctx;
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     c->check = NULL;
     h->verdict_set = 1;
     h->verdict.status = status;
@@ -136,7 +141,7 @@ static void on_verdict(void *ctx, sim_auth_status status, const sim_principal *w
 
 /* Runs the route and starts the response. */
 static void http_route(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     sim_backend *b = c->b;
     int64_t now = sim_backend_arrival_ms(b);
     sim_http_request req = {.method = h->method,
@@ -175,8 +180,8 @@ static void http_route(conn *c) {
 
 static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop, (void)revents;
-    conn *c = (conn *)((char *)t - offsetof(conn, u.http.timer));
-    http_part *h = &c->u.http;
+    http_part *h = (http_part *)((char *)t - offsetof(http_part, timer));
+    conn *c = h->c;
     if (h->slow_wait) {
         /* SLOW: the next chunk of the body may go. */
         h->slow_wait = 0;
@@ -190,13 +195,27 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 void sim_backend_http_start(conn *c) {
     sim_backend_conn_become(c, C_HTTP);
-    ev_init(&c->u.http.timer, timer_cb);
+    ev_init(&c->u.http->timer, timer_cb);
 }
 
 /* A complete request (headers and body): crosses http request and acts.
  * Returns what the lws callback returns. */
+static int http_decide(conn *c);
+
+/* The request and, when its answer is ready at once, the answer. */
 static int http_request(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
+    h->in_request = 1;
+    h->write_now = 0;
+    int rc = http_decide(c);
+    h->in_request = 0;
+    if (rc || !h->write_now || !c->wsi) return rc;
+    h->write_now = 0;
+    return sim_backend_http_writeable(c, c->wsi);
+}
+
+static int http_decide(conn *c) {
+    http_part *h = c->u.http;
     sim_action a;
     /* lws also reports BODY_COMPLETION for "Content-Length: 0", after we
      * already answered from LWS_CALLBACK_HTTP. More than once is lws 4.1.6
@@ -275,7 +294,7 @@ static int bad_framing(const conn *c, struct lws *wsi) {
 }
 
 int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     http_reset(c);
     h->req_started = 0;
     h->late_completions = 0;
@@ -310,7 +329,7 @@ int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path) {
 }
 
 void sim_backend_http_body(conn *c, const void *in, size_t len) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     if (h->body_too_big) return;
     if (h->body.len + len > BODY_MAX) h->body_too_big = 1;
     else sim_buf_append(&h->body, in, len);
@@ -346,25 +365,40 @@ static int add_headers(const http_part *h, struct lws *wsi, unsigned char **p,
                                         sizeof(server) - 1, p, end);
 }
 
+/* The response head's room, and the largest body sent with it. */
+#define HEAD_MAX 2048
+#define ONE_WRITE_BODY 4096
+
 /* Writes the response: headers, then the body in chunks, then ends the
  * transaction (keep-alive). */
 int sim_backend_http_writeable(conn *c, struct lws *wsi) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     if (h->close_now) return -1;
     if (!h->resp_ready || c->hung || c->aborted) return 0;
     if (!h->headers_sent) {
         sim_backend_http_decorate(c, h->requests, &h->resp);
-        unsigned char buf[LWS_PRE + 2048];
-        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+        unsigned char buf[LWS_PRE + HEAD_MAX + ONE_WRITE_BODY];
+        unsigned char *start = buf + LWS_PRE, *p = start, *end = start + HEAD_MAX - 1;
         if (lws_add_http_common_headers(wsi, (unsigned int)h->resp.status,
                                         h->resp.content_type ? h->resp.content_type
                                                              : "application/json",
                                         h->resp.body.len, &p, end))
             return -1;
         if (add_headers(h, wsi, &p, end)) return -1;
-        if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+        if (lws_finalize_http_header(wsi, &p, end)) return -1;
         h->headers_sent = 1;
-        if (!h->is_head && h->resp.body.len) {
+        size_t body = h->is_head ? 0 : h->resp.body.len;
+        /* A small body at full speed goes with the head, in one send (and
+         * one writeable callback, not two): for HTTP/1.1 lws writes the
+         * bytes of LWS_WRITE_HTTP_HEADERS as they are. */
+        int together = body <= ONE_WRITE_BODY && !h->slow_rate;
+        if (together && body) {
+            memcpy(p, h->resp.body.data, body);
+            p += body;
+        }
+        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+            return -1;
+        if (body && !together) {
             lws_callback_on_writable(wsi);
             return 0;
         }
@@ -402,7 +436,7 @@ int sim_backend_http_writeable(conn *c, struct lws *wsi) {
 }
 
 void sim_backend_http_closed(conn *c) {
-    http_part *h = &c->u.http;
+    http_part *h = c->u.http;
     if (!h->requests) return;
     sim_action a;
     sim_backend_cross(c->b, SIM_WIRE_CLOSE, "http", h->path, h->method, NULL, c->ordinal,

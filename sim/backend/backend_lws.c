@@ -113,7 +113,7 @@ static int confirm_upgrade(conn *c, struct lws *wsi) {
                                           sim_backend_now_ms(b));
         free(query);
         /* The connection's close crossing names the upgrade's path. */
-        snprintf(c->u.http.path, sizeof(c->u.http.path), "%s", path);
+        snprintf(c->u.http->path, sizeof(c->u.http->path), "%s", path);
         c->ordinal = ++b->ws_conns;
         int r = keepalive_upgrade_faults(c, wsi);
         if (r) return r;
@@ -128,14 +128,14 @@ static int confirm_upgrade(conn *c, struct lws *wsi) {
     if (hs->auth.token && hs->auth_status != SIM_AUTH_OK &&
         b->cfg.sc->invalid_token == SIM_BAD_TOKEN_REJECT)
         return upgrade_refuse(c, wsi, 403, NULL, "{\"detail\":\"Authentication failed\"}");
-    c->u.http.upgrading = 1;
+    c->u.http->upgrading = 1;
     return 0;
 }
 
 /* The 101 echoes the subprotocol the token came in (docs/contract.md §2.2). */
 static int add_upgrade_headers(const conn *c, struct lws_process_html_args *args) {
     const sim_ws_handshake *hs = c->upgrade;
-    if (c->kind != C_HTTP || !c->u.http.upgrading || !hs || !hs->auth.subprotocol ||
+    if (c->kind != C_HTTP || !c->u.http->upgrading || !hs || !hs->auth.subprotocol ||
         hs->auth.unsupported)
         return 0;
     int n = snprintf(args->p, (size_t)args->max_len, "Sec-WebSocket-Protocol: %s\r\n",
@@ -197,8 +197,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
 }
 
+/* rx_buffer_size: lws gives every WebSocket a receive buffer of this size
+ * for its whole life (by default pt_serv_buf_size, 4096 bytes); client
+ * messages are small, and longer ones arrive in pieces that the session
+ * collects anyway. tx_packet_size: the most lws sends in one send() (by
+ * default rx_buffer_size), so that a batch of frames leaves in one
+ * (docs/libraries.md §2.8). */
+#define WS_RX_BUFFER 512
+#define TX_PACKET 65536
+
 static const struct lws_protocols protocols[] = {
-    {"stagesim", callback, 0, 0, 0, NULL, 0},
+    {"stagesim", callback, 0, WS_RX_BUFFER, 0, NULL, TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

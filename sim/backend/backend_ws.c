@@ -1,8 +1,8 @@
 /* backend_ws.c -- a WebSocket session (ws_session.c, pure) on libwebsockets
  * and libev. The session decides; this file owns the wsi, the one ev_timer
  * at the session's deadline (never an lws timer: the 4.1.6 libev glue fires
- * those late, docs/libraries.md §2.3), and writes the session's frames one
- * per SERVER_WRITEABLE from their LWS_PRE headroom (§2.8), closes with
+ * those late, docs/libraries.md §2.3), and writes everything the session
+ * has framed in one lws_write per SERVER_WRITEABLE (§2.8), closes with
  * close_started handling (§2.9). After every call into the session,
  * ws_sync does what the session wants: write, cut TCP, re-arm the timer. */
 #include "backend_ws.h"
@@ -39,11 +39,13 @@ static void env_misroute(void *ctx, const char *user_id, const char *json, int64
 static void env_run_done(void *ctx, const sim_run *run, int64_t now_ms) {
     sim_backend *b = ctx;
     if (!b->cfg.history) return;
+    sim_buf s = {0};
     for (int answer = 0; answer < 2; answer++) {
-        char *s = sim_run_history_entry(run, answer, now_ms);
-        sim_history_append(b->cfg.history, run->thread_id, s);
-        free(s);
+        s.len = 0;
+        sim_run_history_entry_append(run, answer, now_ms, &s);
+        sim_history_append(b->cfg.history, run->thread_id, s.data);
     }
+    sim_buf_free(&s);
 }
 
 static int env_claim_thread(void *ctx, const char *thread_id, const char *owner) {
@@ -76,11 +78,24 @@ static void ws_arm(conn *c) {
     ev_timer_start(b->loop, &w->timer);
 }
 
+/* Write interest changes only when the output goes from empty to not
+ * empty (here) and back (lws drops POLLOUT before SERVER_WRITEABLE). */
 static void ws_sync(conn *c) {
-    unsigned wants = sim_ws_session_wants(c->u.ws.session);
+    ws_part *w = &c->u.ws;
+    unsigned wants = sim_ws_session_wants(w->session);
     if ((wants & SIM_WS_WANT_ABORT) && !c->aborted) sim_backend_conn_abort(c);
-    if (wants & SIM_WS_WANT_WRITE) lws_callback_on_writable(c->wsi);
+    if ((wants & SIM_WS_WANT_WRITE) && !w->write_asked) {
+        w->write_asked = 1;
+        lws_callback_on_writable(c->wsi);
+    }
     ws_arm(c);
+}
+
+/* Does what is due already (a run's first event at gap 0) now rather than
+ * from a 0 s timer one loop iteration later. */
+static void ws_settle(conn *c, int64_t now) {
+    if (sim_ws_session_deadline(c->u.ws.session) <= now) sim_ws_session_tick(c->u.ws.session, now);
+    ws_sync(c);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -141,30 +156,38 @@ int sim_backend_ws_established(conn *c) {
 int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
     ws_part *w = &c->u.ws;
     if (w->close_started) return 0;
-    sim_ws_session_receive(w->session, in, len, lws_is_final_fragment(c->wsi),
-                           sim_backend_arrival_ms(c->b));
-    ws_sync(c);
+    int64_t now = sim_backend_arrival_ms(c->b);
+    sim_ws_session_receive(w->session, in, len, lws_is_final_fragment(c->wsi), now);
+    ws_settle(c, now);
     return 0;
 }
 
+/* Everything the session framed goes in one lws_write: LWS_WRITE_RAW is
+ * passed through by lws's ws role as it is, and lws keeps what the socket
+ * does not take and sends it before the next SERVER_WRITEABLE (§2.8). A
+ * close is lws's to frame (lws_close_reason, then -1), in a callback of its
+ * own once the frames before it are out. */
 int sim_backend_ws_writeable(conn *c) {
     ws_part *w = &c->u.ws;
+    w->write_asked = 0;
     /* Awaiting the close ack: not -1, which would cut TCP (§2.9). */
     if (w->close_started) return 0;
-    sim_ws_frame *f = sim_ws_session_pop(w->session);
-    if (!f) return 0;
-    if (f->close_code) {
-        lws_close_reason(c->wsi, (enum lws_close_status)f->close_code, f->text, f->len);
-        w->close_code = f->close_code;
-        w->close_started = 1;
-        sim_ws_frame_free(f);
-        return -1;
+    size_t len;
+    const unsigned char *out = sim_ws_session_out(w->session, &len);
+    if (out) {
+        int n = lws_write(c->wsi, (unsigned char *)out, len, LWS_WRITE_RAW);
+        sim_ws_session_out_done(w->session);
+        if (n < 0) return -1;
+        ws_sync(c);   /* a close behind them: another callback */
+        return 0;
     }
-    int n = lws_write(c->wsi, f->text, f->len, LWS_WRITE_TEXT);
+    sim_ws_frame *f = sim_ws_session_close_next(w->session);
+    if (!f) return 0;
+    lws_close_reason(c->wsi, (enum lws_close_status)f->close_code, f->text, f->len);
+    w->close_code = f->close_code;
+    w->close_started = 1;
     sim_ws_frame_free(f);
-    if (n < 0) return -1;
-    if (sim_ws_session_wants(w->session) & SIM_WS_WANT_WRITE) lws_callback_on_writable(c->wsi);
-    return 0;
+    return -1;
 }
 
 void sim_backend_ws_peer_close(conn *c, const void *in, size_t len) {

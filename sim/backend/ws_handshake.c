@@ -37,6 +37,8 @@ void sim_ws_handshake_free(sim_ws_handshake *hs) {
     if (!hs) return;
     sim_ws_auth_free(&hs->auth);
     free(hs->welcome);
+    free(hs->welcome_type);
+    free(hs->close_reason);
     free(hs);
 }
 
@@ -44,7 +46,9 @@ void sim_ws_handshake_accept_action(sim_ws_handshake *hs, const sim_action *a, c
                                     int64_t now_ms) {
     if (a->kind == SIM_ACT_CLOSE) {
         hs->close_code = a->code ? a->code : 1011;
-        snprintf(hs->close_reason, sizeof(hs->close_reason), "%s", a->text ? a->text : "");
+        const char *r = a->text ? a->text : "";
+        free(hs->close_reason);
+        hs->close_reason = sim_xstrndup(r, strnlen(r, 123));
     } else if (a->kind == SIM_ACT_REPLACE) {
         const char *type = a->field ? a->field : "error_message";
         free(hs->welcome);
@@ -53,6 +57,7 @@ void sim_ws_handshake_accept_action(sim_ws_handshake *hs, const sim_action *a, c
         else
             hs->welcome = sim_ws_replacement(type, a->error_code, a->text, NULL,
                                              hs->user_id[0] ? hs->user_id : NULL, agent, now_ms);
-        snprintf(hs->welcome_type, sizeof(hs->welcome_type), "%s", type);
+        free(hs->welcome_type);
+        hs->welcome_type = sim_xstrndup(type, strnlen(type, 255));
     }
 }

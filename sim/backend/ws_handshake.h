@@ -28,11 +28,12 @@ typedef struct sim_ws_handshake {
     double exp;                   /* its exp claim, epoch s */
     /* A CLOSE at ws.accept: the upgrade goes through, then this close. */
     int close_code;               /* 0: none */
-    char close_reason[124];       /* at most 123 bytes (docs/libraries.md §2.9) */
+    char *close_reason;           /* owned; at most 123 bytes (docs/libraries.md §2.9) */
     /* A REPLACE at ws.accept: sent instead of the welcome. Both copied: the
-     * rule may be gone by then. */
+     * rule may be gone by then. Allocated only then: every session keeps
+     * its handshake. */
     char *welcome;                /* owned, NULL: the usual welcome */
-    char welcome_type[256];
+    char *welcome_type;           /* owned, with welcome */
 } sim_ws_handshake;
 
 /* Finds the token (subprotocol, then Authorization, then the query), checks

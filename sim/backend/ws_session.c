@@ -55,7 +55,9 @@ struct sim_ws_session {
     uint64_t user_run;           /* that run's ordinal among its user's runs */
     uint64_t runs_req;           /* runs asked for so far (chat messages with text) */
 
-    frame_list out;              /* ready for the glue, in order */
+    sim_buf out;                 /* text frames ready for the glue, framed, in order;
+                                    freed once written (idle sessions hold none) */
+    sim_ws_frame *out_close;     /* the close that follows them, NULL when none */
     frame_list pipe;             /* behind a delayed frame, in order */
     frame_list held;             /* HOLD: sent right after the next frame */
     inmsg *ihead, *itail;        /* client messages behind a delayed one or the gate */
@@ -142,6 +144,49 @@ static void list_clear(frame_list *l) {
     while (l->head) sim_ws_frame_free(list_pop(l));
 }
 
+/* ---- framing: what goes out is RFC 6455 server frames, ready to write ---- */
+
+/* The header of an unmasked, final text frame with n bytes of payload. */
+static size_t frame_header(unsigned char *h, size_t n) {
+    h[0] = 0x81;
+    if (n < 126) {
+        h[1] = (unsigned char)n;
+        return 2;
+    }
+    if (n < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(n >> 8);
+        h[3] = (unsigned char)n;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    return 10;
+}
+
+/* Frames the payload that starts `reserved` bytes after out.len's value
+ * `start` (where that many bytes were kept for the header) in place. */
+static void frame_close_up(sim_buf *out, size_t start, size_t reserved) {
+    size_t n = out->len - start - reserved;
+    unsigned char h[10];
+    size_t hl = frame_header(h, n);
+    if (hl != reserved) {
+        sim_buf_reserve(out, hl > reserved ? hl - reserved : 0);
+        memmove(out->data + start + hl, out->data + start + reserved, n);
+        out->len = start + hl + n;
+        out->data[out->len] = '\0';
+    }
+    memcpy(out->data + start, h, hl);
+}
+
+static void out_append_text(sim_ws_session *s, const unsigned char *text, size_t len) {
+    unsigned char h[10];
+    size_t hl = frame_header(h, len);
+    sim_buf_reserve(&s->out, hl + len);
+    sim_buf_append(&s->out, h, hl);
+    sim_buf_append(&s->out, text, len);
+}
+
 /* ---- the pipe: outgoing frames in order, a delayed one holds back the rest */
 
 static int gone(const sim_ws_session *s) {
@@ -154,8 +199,19 @@ static void out_push(sim_ws_session *s, sim_ws_frame *f) {
         sim_ws_frame_free(f);
         return;
     }
-    if (f->close_code) s->close_queued = 1;
-    list_push(&s->out, f);
+    if (f->close_code) {
+        s->close_queued = 1;
+        s->out_close = f;
+        return;
+    }
+    out_append_text(s, f->text, f->len);
+    sim_ws_frame_free(f);
+}
+
+static void out_clear(sim_ws_session *s) {
+    sim_buf_free(&s->out);
+    sim_ws_frame_free(s->out_close);
+    s->out_close = NULL;
 }
 
 /* Sends f at `due` but never before a frame pushed earlier: DELAY delays
@@ -251,17 +307,18 @@ enum { SENT, STOPPED };
  * the message belongs to (for REPLACE), may be NULL. Returns STOPPED when
  * the action ended the run or the session (close, abort, hang, stall): the
  * caller must not touch the run. */
-static int send_message(sim_ws_session *s, char *json, const char *type, uint64_t run,
-                        const char *run_id, int64_t now) {
-    if (s->hung || s->aborted) {
-        free(json);
-        return STOPPED;
-    }
+static void cross_send(sim_ws_session *s, const char *type, uint64_t run, int64_t now,
+                       sim_action *a) {
     sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_SEND, .proto = "ws", .name = type,
                   .user_id = user_of(s), .conn = s->ordinal, .msg = ++s->msgs_out, .run = run,
                   .user_run = run && run == s->runs ? s->user_run : 0};
-    sim_action a;
-    s->env->cross(s->env->ctx, &w, now, &a);
+    s->env->cross(s->env->ctx, &w, now, a);
+}
+
+/* Carries out the ws.send decision `a` on the message json (taken). */
+static int deliver(sim_ws_session *s, char *json, const sim_action *act_in, const char *run_id,
+                   int64_t now) {
+    sim_action a = *act_in;
     int64_t due = now;
     int rc = SENT;
     sim_ws_frame *f = NULL, *dup = NULL;
@@ -321,6 +378,49 @@ static int send_message(sim_ws_session *s, char *json, const char *type, uint64_
     return rc;
 }
 
+static int send_message(sim_ws_session *s, char *json, const char *type, uint64_t run,
+                        const char *run_id, int64_t now) {
+    if (s->hung || s->aborted) {
+        free(json);
+        return STOPPED;
+    }
+    sim_action a;
+    cross_send(s, type, run, now, &a);
+    return deliver(s, json, &a, run_id, now);
+}
+
+/* Event i of the current run, as send_message. When the event passes and
+ * nothing waits before it (the hot path) it is built straight into the
+ * output as a frame: no string of its own, no copy. */
+static int send_event(sim_ws_session *s, int i, const char *run_id, int64_t now) {
+    if (s->hung || s->aborted) return STOPPED;
+    sim_action a;
+    cross_send(s, sim_run_event_type(i), s->runs, now, &a);
+    if (a.kind != SIM_ACT_PASS || s->pipe.head || s->held.head || gone(s))
+        return deliver(s, sim_run_event(&s->run, i, now), &a, run_id, now);
+    size_t start = s->out.len;
+    /* Room for this event, or for the whole run when its later events are
+     * due at once too (gap 0: about 2 KiB): one allocation either way, and
+     * an idle or slow connection holds no more than one event's worth. */
+    int batch = !s->out.cap && i + 1 < SIM_RUN_EVENTS && s->run.gap_ms[i + 1] == 0;
+    sim_buf_reserve(&s->out, batch ? 4095 : 511);   /* 4 KiB or 512 bytes */
+    s->out.len += 4;   /* the header of a frame under 64 KiB */
+    sim_run_event_append(&s->run, i, now, &s->out);
+    const char *text = s->out.data + start + 4;
+    size_t len = s->out.len - start - 4;
+    if (sim_utf8_valid(text, len)) {
+        frame_close_up(&s->out, start, 4);
+        return SENT;
+    }
+    /* Bytes that are not UTF-8 (frame_text): the slow way. */
+    char *json = sim_xstrndup(text, len);
+    s->out.len = start;
+    s->out.data[start] = '\0';
+    out_push(s, frame_text(s, json));
+    free(json);
+    return SENT;
+}
+
 /* The run's next event is due. A DELAY does not move the run's schedule:
  * the delayed event waits in the pipe and the later ones queue behind it. */
 static void run_step(sim_ws_session *s, int64_t now) {
@@ -328,8 +428,7 @@ static void run_step(sim_ws_session *s, int64_t now) {
     /* send_message may end the run (and free it) before it returns. */
     char run_id[sizeof(s->run.run_id)];
     snprintf(run_id, sizeof(run_id), "%s", s->run.run_id);
-    char *e = sim_run_event(&s->run, i, now);
-    if (send_message(s, e, sim_run_event_type(i), s->runs, run_id, now) == STOPPED) return;
+    if (send_event(s, i, run_id, now) == STOPPED) return;
     s->run_next++;
     if (s->run_next >= SIM_RUN_EVENTS) {
         s->env->run_done(s->env->ctx, &s->run, now);
@@ -401,7 +500,7 @@ static void flood(sim_ws_session *s, int64_t now) {
     in_clear(s);
     list_clear(&s->pipe);
     list_clear(&s->held);
-    if (!s->close_queued) list_clear(&s->out);
+    if (!s->close_queued) out_clear(s);
     session_close(s, SIM_WS_FLOOD_CODE, SIM_WS_FLOOD_REASON, now);
 }
 
@@ -456,8 +555,9 @@ static void dispatch(sim_ws_session *s, sim_ws_msg *m, uint64_t run_ord, uint64_
     sim_ws_msg_free(m);
 }
 
-/* Handles (or answers) one queued client message; frees the entry. */
-static void inmsg_run(sim_ws_session *s, inmsg *q, int64_t now) {
+/* Handles (or answers) one client message; frees what the entry holds,
+ * not the entry. */
+static void inmsg_handle(sim_ws_session *s, inmsg *q, int64_t now) {
     if (!s->hung && !s->aborted) {
         if (q->reply) {
             uint64_t run = q->run_ord ? q->run_ord : s->runs_req;
@@ -469,6 +569,11 @@ static void inmsg_run(sim_ws_session *s, inmsg *q, int64_t now) {
     }
     free(q->reply);
     sim_ws_msg_free(&q->m);
+}
+
+/* Handles one queued client message and frees the entry. */
+static void inmsg_run(sim_ws_session *s, inmsg *q, int64_t now) {
+    inmsg_handle(s, q, now);
     free(q);
 }
 
@@ -482,18 +587,17 @@ static void in_push(sim_ws_session *s, sim_ws_msg *m, uint64_t run_ord, uint64_t
         flood(s, now);
         return;
     }
-    inmsg *q = sim_xcalloc(1, sizeof(*q));
-    q->m = *m;
+    due = s->gate_until_ms > due ? s->gate_until_ms : due;   /* behind the start-up gate */
+    inmsg now_q = {.m = *m, .run_ord = run_ord, .user_ord = user_ord, .reply = reply, .due_ms = due};
     memset(m, 0, sizeof(*m));
-    q->run_ord = run_ord;
-    q->user_ord = user_ord;
-    q->reply = reply;
-    if (reply_type) snprintf(q->reply_type, sizeof(q->reply_type), "%s", reply_type);
-    q->due_ms = s->gate_until_ms > due ? s->gate_until_ms : due;   /* behind the start-up gate */
-    if (!s->ihead && q->due_ms <= now) {
-        inmsg_run(s, q, now);
+    if (reply_type) snprintf(now_q.reply_type, sizeof(now_q.reply_type), "%s", reply_type);
+    if (!s->ihead && due <= now) {
+        /* The common case: handled at once, never queued, never allocated. */
+        inmsg_handle(s, &now_q, now);
         return;
     }
+    inmsg *q = sim_xmalloc(sizeof(*q));
+    *q = now_q;
     if (s->itail) s->itail->next = q;
     else s->ihead = q;
     s->itail = q;
@@ -561,9 +665,12 @@ void sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int
     if (!final) return;
     /* Any client frame, a pong included, resets the heartbeat. */
     if (s->heartbeat_due_ms) heartbeat_start(s, now_ms);
-    size_t n = s->rx.len;
-    s->rx.len = 0;
-    client_message(s, s->rx.data ? s->rx.data : "", n, now_ms);
+    /* The message is parsed from the buffer, which then goes: an idle
+     * session holds no receive buffer. */
+    sim_buf rx = s->rx;
+    s->rx = (sim_buf){0};
+    client_message(s, rx.data ? rx.data : "", rx.len, now_ms);
+    sim_buf_free(&rx);
 }
 
 /* ---- establishment and the start-up gate ---------------------------------- */
@@ -608,6 +715,9 @@ void sim_ws_session_open(sim_ws_session *s, int64_t now_ms) {
         session_close(s, 1008, hs->remote ? "SSOT Auth failed" : "Authentication failed", now_ms);
         return;
     }
+    /* The token was checked and its subprotocol echoed in the 101: the
+     * strings (a JWT is ~400 bytes) are not kept for the session's life. */
+    sim_ws_auth_free(&s->hs->auth);
     if (hs->close_code) {
         session_close(s, hs->close_code, hs->close_reason, now_ms);
         return;
@@ -762,14 +872,45 @@ void sim_ws_session_tick(sim_ws_session *s, int64_t now_ms) {
 
 unsigned sim_ws_session_wants(const sim_ws_session *s) {
     unsigned w = 0;
-    if (s->out.head && !s->hung && !s->aborted) w |= SIM_WS_WANT_WRITE;
+    if ((s->out.len || s->out_close) && !s->hung && !s->aborted) w |= SIM_WS_WANT_WRITE;
     if (s->aborted) w |= SIM_WS_WANT_ABORT;
     return w;
 }
 
+const unsigned char *sim_ws_session_out(const sim_ws_session *s, size_t *len) {
+    *len = s->hung || s->aborted ? 0 : s->out.len;
+    return *len ? (const unsigned char *)s->out.data : NULL;
+}
+
+void sim_ws_session_out_done(sim_ws_session *s) {
+    sim_buf_free(&s->out);
+}
+
+sim_ws_frame *sim_ws_session_close_next(sim_ws_session *s) {
+    if (s->hung || s->aborted || s->out.len) return NULL;
+    sim_ws_frame *f = s->out_close;
+    s->out_close = NULL;
+    return f;
+}
+
 sim_ws_frame *sim_ws_session_pop(sim_ws_session *s) {
     if (s->hung || s->aborted) return NULL;
-    return list_pop(&s->out);
+    if (!s->out.len) return sim_ws_session_close_next(s);
+    /* One frame off the front, as a client would read it. */
+    const unsigned char *p = (const unsigned char *)s->out.data;
+    size_t hl = 2, n = p[1] & 0x7f;
+    if (n == 126) {
+        n = (size_t)p[2] << 8 | p[3];
+        hl = 4;
+    } else if (n == 127) {
+        n = 0;
+        for (int i = 0; i < 8; i++) n = n << 8 | p[2 + i];
+        hl = 10;
+    }
+    sim_ws_frame *f = frame_new(s, 0, (const char *)p + hl, n);
+    sim_buf_consume(&s->out, hl + n);
+    if (!s->out.len) sim_buf_free(&s->out);
+    return f;
 }
 
 void sim_ws_session_deliver(sim_ws_session *s, const char *user_id, const char *json,
@@ -828,7 +969,7 @@ void sim_ws_session_free(sim_ws_session *s) {
     if (!s) return;
     stop_runs(s);
     in_clear(s);
-    list_clear(&s->out);
+    out_clear(s);
     list_clear(&s->pipe);
     list_clear(&s->held);
     sim_buf_free(&s->rx);

@@ -112,13 +112,27 @@ void sim_ws_session_tick(sim_ws_session *s, int64_t now_ms);
 
 /* What the glue must do after any call into the session. */
 enum {
-    SIM_WS_WANT_WRITE = 1,      /* sim_ws_session_pop has a frame */
+    SIM_WS_WANT_WRITE = 1,      /* output or a close is ready */
     SIM_WS_WANT_ABORT = 2,      /* cut TCP without a close frame (ABORT) */
 };
 unsigned sim_ws_session_wants(const sim_ws_session *s);
 
-/* The next frame to write, in order, or NULL (none, or a HANG or ABORT
- * stopped the output). Caller frees with sim_ws_frame_free. */
+/* The output, for one write: every text frame ready so far, already framed
+ * as RFC 6455 server frames (unmasked, final), back to back, so that the
+ * events due in one loop iteration leave in one send (the glue writes them
+ * with LWS_WRITE_RAW, docs/libraries.md §2.8). NULL and *len 0 when there
+ * are none, or a HANG or ABORT stopped the output. The bytes stay valid
+ * until the next call into the session; sim_ws_session_out_done says they
+ * were all taken, and returns the buffer. */
+const unsigned char *sim_ws_session_out(const sim_ws_session *s, size_t *len);
+void sim_ws_session_out_done(sim_ws_session *s);
+/* The close that comes after the output, once the output is empty: a frame
+ * with close_code and its reason, or NULL. Caller frees. */
+sim_ws_frame *sim_ws_session_close_next(sim_ws_session *s);
+/* The next frame, in order, taken off the output one at a time (the unit
+ * tests read the output this way; the frame's text is the payload the
+ * client will read): a text frame, then the close, or NULL. Caller frees
+ * with sim_ws_frame_free. */
 sim_ws_frame *sim_ws_session_pop(sim_ws_session *s);
 void sim_ws_frame_free(sim_ws_frame *f);
 

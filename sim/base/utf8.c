@@ -20,7 +20,9 @@ size_t sim_utf8_len(const unsigned char *p) {
  * that are not UTF-8 (a percent-decoded path, a binary Redis key) become
  * \u00XX, so every journal line parses. */
 void sim_json_member(sim_buf *b, const char *key, const char *s) {
-    sim_buf_printf(b, ",\"%s\":\"", key);
+    sim_buf_append(b, ",\"", 2);
+    sim_buf_puts(b, key);
+    sim_buf_append(b, "\":\"", 3);
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         size_t n = sim_utf8_len(p);

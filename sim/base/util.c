@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- allocation ------------------------------------------------------- */
 
@@ -104,6 +103,56 @@ void sim_buf_free(sim_buf *b) {
     b->len = b->cap = 0;
 }
 
+void sim_buf_u64(sim_buf *b, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    sim_buf_append(b, tmp + sizeof(tmp) - n, n);
+}
+
+void sim_buf_i64(sim_buf *b, int64_t v) {
+    if (v < 0) {
+        sim_buf_append(b, "-", 1);
+        sim_buf_u64(b, 0 - (uint64_t)v);
+    } else {
+        sim_buf_u64(b, (uint64_t)v);
+    }
+}
+
+/* cJSON's print_string_ptr, byte for byte: quote, backslash and the control
+ * bytes escaped (\b \f \n \r \t, else \u00xx), everything else as it is. */
+void sim_buf_json_str(sim_buf *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    sim_buf_append(b, "\"", 1);
+    for (;;) {
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\') p++;
+        if (p > run) sim_buf_append(b, run, (size_t)(p - run));
+        if (!*p) break;
+        char e[6] = {'\\', 0};
+        size_t n = 2;
+        switch (*p) {
+        case '"': e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default:
+            e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[*p >> 4], e[5] = hex[*p & 15];
+            n = 6;
+        }
+        sim_buf_append(b, e, n);
+        p++;
+    }
+    sim_buf_append(b, "\"", 1);
+}
+
 /* ---- logging ---------------------------------------------------------- */
 
 static int log_level = SIM_LOG_INFO;
@@ -165,17 +214,55 @@ void sim_hex(char *out, size_t hexchars, uint64_t h) {
 
 /* ---- time and strings ------------------------------------------------- */
 
+/* Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil,
+ * inverted): arithmetic only, so a timestamp per event costs no gmtime,
+ * strftime or printf. Valid for every year the clamp below allows. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *put_digits(char *p, unsigned v, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 void sim_iso_time(char *out, int64_t epoch_ms) {
-    /* Inside the years gmtime_r and the format can hold: never garbage. */
+    /* Inside the years 0000-9999: never garbage. */
     if (epoch_ms < -62167219200000LL) epoch_ms = -62167219200000LL;
     if (epoch_ms > 253402300799999LL) epoch_ms = 253402300799999LL;
     int64_t ms = epoch_ms % 1000;
     if (ms < 0) ms += 1000;
-    time_t secs = (time_t)((epoch_ms - ms) / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, SIM_ISO_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, SIM_ISO_LEN - n, ".%06ld+00:00", (long)ms * 1000);
+    int64_t secs = (epoch_ms - ms) / 1000;
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    unsigned sod = (unsigned)(secs - days * 86400);
+    int64_t y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    char *p = put_digits(out, (unsigned)y, 4);
+    *p++ = '-';
+    p = put_digits(p, mo, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, sod / 3600, 2);
+    *p++ = ':';
+    p = put_digits(p, sod / 60 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, sod % 60, 2);
+    *p++ = '.';
+    p = put_digits(p, (unsigned)ms * 1000, 6);
+    memcpy(p, "+00:00", 7);
 }
 
 int sim_strcaseeq(const char *a, const char *b) {

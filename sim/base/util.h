@@ -22,6 +22,11 @@ void sim_buf_append(sim_buf *b, const void *p, size_t n);
 void sim_buf_puts(sim_buf *b, const char *s);
 void sim_buf_printf(sim_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sim_buf_vprintf(sim_buf *b, const char *fmt, va_list ap);
+/* Decimal integers and JSON strings without printf (hot paths). The string
+ * is escaped exactly as cJSON prints it; bytes >= 0x80 go as they are. */
+void sim_buf_u64(sim_buf *b, uint64_t v);
+void sim_buf_i64(sim_buf *b, int64_t v);
+void sim_buf_json_str(sim_buf *b, const char *s);
 /* Drops the first n bytes (consumed input). */
 void sim_buf_consume(sim_buf *b, size_t n);
 void sim_buf_free(sim_buf *b);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caps.h"
 #include "catalog.h"
 #include "drill.h"
 #include "fault_cli.h"
@@ -203,9 +204,11 @@ static int cmd_up(int argc, char **argv) {
         return 2;
     }
 
-    /* As redis-server: every descriptor the machine lets us have; sim_start
-     * shares them out as connection caps and logs the figures (caps.h). */
-    sim_listener_raise_fd_limit();
+    /* As redis-server: every descriptor the machine lets us have, and past
+     * the hard limit when we may, up to what every cap at its maximum needs
+     * (with TLS: the scenario may ask for it); sim_start shares them out as
+     * connection caps and logs the figures (caps.h). */
+    sim_listener_raise_fd_limit(sim_caps_fds_wanted(1), &opt.fds_before);
     struct ev_loop *loop = EV_DEFAULT;
     int code;
     run_state st = {.loop = loop};

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
-#define SHARES_BACKEND 4
+#define SHARES_BACKEND 5
 #define SHARES_REDIS 2
 #define SHARES_AUTH 1
 #define SHARES_CONTROL 1
@@ -33,6 +33,15 @@ void sim_caps_size(sim_caps *caps, long fds, int tls, long override) {
     }
     long need = caps->backend * backend_cost + caps->redis + caps->auth + caps->control;
     caps->fits = fds < 0 || need <= fds - caps->reserve;
+}
+
+long sim_caps_fds_wanted(int tls) {
+    sim_caps c;
+    /* The smallest limit whose shares give the backend its maximum. */
+    long per_share = SHARES_BACKEND * (tls ? 3 : 1) + SHARES_REDIS + SHARES_AUTH + SHARES_CONTROL;
+    long share = (SIM_CAPS_MAX + SHARES_BACKEND - 1) / SHARES_BACKEND;
+    sim_caps_size(&c, 0, tls, 0);
+    return share * per_share + c.reserve;
 }
 
 long sim_caps_fd_limit(void) {

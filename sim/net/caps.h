@@ -40,11 +40,13 @@ typedef struct sim_caps {
 } sim_caps;
 
 /* Sizes the caps for a limit of fds descriptors (-1: unlimited). The backend
- * gets four shares, Redis two, auth and control one each, every share
+ * gets five shares (10 000 WebSockets fit a limit of 20 000), Redis two, auth and control one each, every share
  * costing one descriptor per client, or three for the backend behind the
  * TLS front (the client's socket, the front's loopback leg, the backend's
  * end of it). override > 0 sets every cap to it instead (--max-clients). */
 void sim_caps_size(sim_caps *caps, long fds, int tls, long override);
+/* The descriptor limit at which the backend's cap reaches SIM_CAPS_MAX. */
+long sim_caps_fds_wanted(int tls);
 /* The soft descriptor limit now, or -1 when unlimited. */
 long sim_caps_fd_limit(void);
 /* The figures as one log line into out. */

@@ -189,12 +189,32 @@ void sim_listener_free(sim_listener *l) {
     free(l);
 }
 
-long sim_listener_raise_fd_limit(void) {
+/* The kernel's ceiling for RLIMIT_NOFILE, which a privileged process may
+ * raise its hard limit to. */
+static rlim_t nr_open(void) {
+    FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+    unsigned long long n = 0;
+    if (f) {
+        if (fscanf(f, "%llu", &n) != 1) n = 0;
+        fclose(f);
+    }
+    return n ? (rlim_t)n : 1048576;
+}
+
+long sim_listener_raise_fd_limit(long want, long *was) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+    if (was) *was = rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+    if (want > 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)want) {
+        /* Past the hard limit: only with CAP_SYS_RESOURCE, and never past
+         * the kernel's ceiling; without the privilege this fails quietly. */
+        rlim_t top = (rlim_t)want < nr_open() ? (rlim_t)want : nr_open();
+        struct rlimit more = {top, top};
+        if (top > rl.rlim_max && setrlimit(RLIMIT_NOFILE, &more) == 0) rl = more;
+    }
     if (rl.rlim_cur < rl.rlim_max) {
-        struct rlimit want = {rl.rlim_max, rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+        struct rlimit all = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &all) == 0) rl = all;
     }
     return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
 }

@@ -49,8 +49,11 @@ uint64_t sim_listener_exhausted(const sim_listener *l);
 uint64_t sim_listener_refused(const sim_listener *l);
 void sim_listener_free(sim_listener *l);
 
-/* Raises the soft descriptor limit to the hard one (as redis-server does)
- * and returns what the process has now. */
-long sim_listener_raise_fd_limit(void);
+/* Raises the soft descriptor limit to the hard one (as redis-server does);
+ * when the hard one is under `want` (> 0), first tries to raise both to
+ * `want` (a privileged process may, up to /proc/sys/fs/nr_open). Returns
+ * what the process has now (-1: unlimited) and, in *was (may be NULL),
+ * what it had. */
+long sim_listener_raise_fd_limit(long want, long *was);
 
 #endif

@@ -160,7 +160,7 @@ def http_keepalive(port, path):
 
 class ConnectionCaps(unittest.TestCase):
     """Every service's connection cap comes from the descriptor limit
-    (sim/net/caps.h: 64 kept, then four shares for the backend, two for
+    (sim/net/caps.h: 64 kept, then five shares for the backend, two for
     Redis, one each for auth and control). Each service, filled to its cap
     with idle clients, refuses the next one in its own words: Redis
     -ERR max number of clients reached, auth and control and backend HTTP a
@@ -168,7 +168,7 @@ class ConnectionCaps(unittest.TestCase):
     and once the clients go, every service answers again."""
 
     LIMIT = 256
-    CAPS = {"backend": 96, "redis": 48, "auth": 24, "control": 24}   # (256 - 64) / 8 shares
+    CAPS = {"backend": 105, "redis": 42, "auth": 21, "control": 21}   # (256 - 64) / 9 shares
 
     def test_refusals_at_each_cap(self):
         sim = Stagesim(wrap=["prlimit", "--nofile=%d" % self.LIMIT])

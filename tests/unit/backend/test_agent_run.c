@@ -1,6 +1,7 @@
 /* test_agent_run.c -- agent runs: the five events, their fields, and
  * determinism from the seed and the run's ordinals. */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,149 @@ static void test_run(void) {
     free(t);
 }
 
+
+/* ---- the first version, with cJSON: the reference the events must match
+ * byte for byte (sim_run_event builds them without cJSON since issue 11). */
+
+static void ref_fill_data(const sim_run *r, int i, cJSON *d) {
+    switch (i) {
+    case 0: {
+        cJSON_AddStringToObject(d, "status", "started");
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s has started processing your request", r->agent);
+        cJSON_AddStringToObject(d, "message", msg);
+        break;
+    }
+    case 1:
+        cJSON_AddStringToObject(d, "reasoning", r->reasoning);
+        cJSON_AddNumberToObject(d, "step_number", 1);
+        cJSON_AddNumberToObject(d, "progress_percentage", 10);
+        cJSON_AddStringToObject(d, "status", "thinking");
+        break;
+    case 2: {
+        cJSON *p = cJSON_AddObjectToObject(d, "parameters");
+        cJSON_AddStringToObject(p, "query", r->prompt);
+        cJSON_AddNumberToObject(p, "max_results", 5);
+        cJSON_AddStringToObject(d, "status", "executing");
+        break;
+    }
+    case 3: {
+        cJSON *res = cJSON_AddObjectToObject(d, "result");
+        char summary[128];
+        snprintf(summary, sizeof(summary), "%s found relevant results (%s)", r->tool, r->digest);
+        cJSON_AddStringToObject(res, "summary", summary);
+        cJSON_AddStringToObject(res, "digest", r->digest);
+        cJSON_AddNumberToObject(res, "matches", (double)(1 + (r->digest[0] % 5)));
+        cJSON_AddNumberToObject(d, "execution_time_ms", r->tool_ms);
+        cJSON_AddStringToObject(d, "status", "completed");
+        break;
+    }
+    case 4: {
+        cJSON_AddStringToObject(d, "status", "completed");
+        cJSON *res = cJSON_AddObjectToObject(d, "result");
+        cJSON_AddStringToObject(res, "response", r->answer);
+        cJSON_AddNumberToObject(d, "execution_time_ms", r->total_ms);
+        break;
+    }
+    }
+}
+
+static char *ref_event(const sim_run *r, int i, int64_t now_ms) {
+    static const char *const types[] = {"agent_started", "agent_thinking", "tool_executing",
+                                        "tool_completed", "agent_completed"};
+    char iso[SIM_ISO_LEN];
+    sim_iso_time(iso, now_ms);
+    int has_tool = (i == 2 || i == 3);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", types[i]);
+    cJSON_AddStringToObject(j, "run_id", r->run_id);
+    cJSON *inner = cJSON_CreateObject();
+    if (r->profile == SIM_PROFILE_LEGACY) {
+        cJSON_AddStringToObject(j, "agent_name", r->agent);
+        cJSON_AddStringToObject(j, "timestamp", iso);
+        if (r->thread_id) cJSON_AddStringToObject(j, "thread_id", r->thread_id);
+        cJSON_AddStringToObject(inner, "user_id", r->user_id);
+        if (has_tool) cJSON_AddStringToObject(inner, "tool_name", r->tool);
+        ref_fill_data(r, i, inner);
+        cJSON_AddItemToObject(j, "payload", inner);
+    } else {
+        cJSON_AddStringToObject(j, "user_id", r->user_id);
+        cJSON_AddStringToObject(j, "agent_name", r->agent);
+        if (has_tool) cJSON_AddStringToObject(j, "tool_name", r->tool);
+        cJSON_AddStringToObject(j, "timestamp", iso);
+        if (r->thread_id) cJSON_AddStringToObject(j, "thread_id", r->thread_id);
+        ref_fill_data(r, i, inner);
+        cJSON_AddItemToObject(j, "data", inner);
+    }
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+static char *ref_history(const sim_run *r, int answer, int64_t now_ms) {
+    char iso[SIM_ISO_LEN];
+    sim_iso_time(iso, now_ms);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "role", answer ? "assistant" : "user");
+    cJSON_AddStringToObject(j, "content", answer ? r->answer : r->prompt);
+    cJSON_AddStringToObject(j, "run_id", r->run_id);
+    cJSON_AddStringToObject(j, "thread_id", r->thread_id);
+    cJSON_AddStringToObject(j, "user_id", r->user_id);
+    cJSON_AddStringToObject(j, "timestamp", iso);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+/* Every event of many runs, both profiles, prompts with every byte JSON
+ * escapes, gaps that make the execution times awkward doubles, an agent
+ * name long enough to be cut: the same bytes as the cJSON version. */
+static void test_events_match_cjson(void) {
+    static char *tools[] = {"search_knowledge_base", "t\"ool\\", "\xc3\xa9t\xe2\x82\xac"};
+    static char *thinking[] = {"Thinking\n\tA", "\x01\x1f\x7f"};
+    char long_agent[400];
+    memset(long_agent, 'a', sizeof(long_agent) - 1);
+    long_agent[sizeof(long_agent) - 1] = '\0';
+    const char *agents[] = {"supervisor", "ag\"ent", long_agent};
+    const char *prompts[] = {"hello", "", "q\"u\\o\bt\fe\nd\rt\t", "\x01\x02\x1e\x1f ctl",
+                             "caf\xc3\xa9 \xf0\x9f\x98\x80 \xe2\x82\xac", "</script>/"};
+    const uint32_t gaps[] = {0, 1, 50, 333, 3000, 123457};
+    int mismatches = 0, events = 0;
+    for (size_t a = 0; a < 3; a++)
+        for (size_t g = 0; g < 6; g++)
+            for (size_t q = 0; q < 6; q++)
+                for (int p = 0; p < 2; p++)
+                    for (uint64_t run = 1; run <= 4; run++) {
+                        sim_agent_script s = {(char *)agents[a], tools, 3, thinking, 2, NULL,
+                                              gaps[g]};
+                        sim_run_input in = {&s, p ? SIM_PROFILE_LEGACY : SIM_PROFILE_CURRENT, 7,
+                                            "user-\"a\"", 3, run, prompts[q], NULL,
+                                            run % 2 ? "thread-1" : NULL};
+                        sim_run r;
+                        sim_run_plan(&r, &in);
+                        for (int i = 0; i < SIM_RUN_EVENTS; i++) {
+                            int64_t now = 1700000000000LL + (int64_t)(run * 7919 + i * 13);
+                            char *mine = sim_run_event(&r, i, now), *ref = ref_event(&r, i, now);
+                            events++;
+                            if (strcmp(mine, ref) != 0 && mismatches++ == 0)
+                                printf("# first mismatch:\n#  %s\n#  %s\n", mine, ref);
+                            free(mine);
+                            free(ref);
+                        }
+                        for (int answer = 0; answer < 2; answer++) {
+                            char *mine = sim_run_history_entry(&r, answer, 1700000000123LL);
+                            char *ref = ref_history(&r, answer, 1700000000123LL);
+                            events++;
+                            if (strcmp(mine, ref) != 0 && mismatches++ == 0)
+                                printf("# first mismatch:\n#  %s\n#  %s\n", mine, ref);
+                            free(mine);
+                            free(ref);
+                        }
+                        sim_run_free(&r);
+                    }
+    is_int(mismatches, 0, "%d events and history records, byte for byte as cJSON printed them", events);
+}
+
 static void test_history_entry(void) {
     sim_agent_script s = script();
     sim_run_input in = {&s, SIM_PROFILE_CURRENT, 7, "user-a", 1, 1, "What is up?", "run-1",
@@ -141,5 +285,6 @@ static void test_history_entry(void) {
 int main(void) {
     test_run();
     test_history_entry();
+    test_events_match_cjson();
     return tap_done();
 }

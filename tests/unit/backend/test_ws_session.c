@@ -617,6 +617,85 @@ static void test_fragments_and_size(void) {
     free(big);
 }
 
+
+/* ---- the output: framed, one write for what is due at once ---------------- */
+
+/* Walks RFC 6455 server frames (unmasked, final, text) back to back; returns
+ * how many, or -1 when the bytes are not exactly that. texts gets the
+ * payloads, one per line. */
+static int parse_frames(const unsigned char *p, size_t len, sim_buf *texts) {
+    int n = 0;
+    size_t at = 0;
+    while (at < len) {
+        if (len - at < 2 || p[at] != 0x81 || (p[at + 1] & 0x80)) return -1;
+        size_t hl = 2, plen = p[at + 1] & 0x7f;
+        if (plen == 126) {
+            if (len - at < 4) return -1;
+            plen = (size_t)p[at + 2] << 8 | p[at + 3];
+            hl = 4;
+            if (plen < 126) return -1;   /* the shortest form only */
+        } else if (plen == 127) {
+            if (len - at < 10) return -1;
+            plen = 0;
+            for (int i = 0; i < 8; i++) plen = plen << 8 | p[at + 2 + i];
+            hl = 10;
+            if (plen < 65536) return -1;
+        }
+        if (len - at - hl < plen) return -1;
+        sim_buf_append(texts, p + at + hl, plen);
+        sim_buf_append(texts, "\n", 1);
+        at += hl + plen;
+        n++;
+    }
+    return n;
+}
+
+static void test_output_is_one_write(void) {
+    fixture f;
+    setup(&f);
+    f.sc->agent.gap_ms = 0;
+    open_session(&f);
+    reset_out(&f);
+    /* A chat at gap 0: all five events are due at once, and are one write. */
+    const char *chat_msg = "{\"type\":\"user_message\",\"message\":\"hi\"}";
+    sim_ws_session_receive(f.s, chat_msg, strlen(chat_msg), 1, f.now);
+    ok(sim_ws_session_deadline(f.s) <= f.now, "the run is due now");
+    sim_ws_session_tick(f.s, f.now);
+    ok(sim_ws_session_wants(f.s) & SIM_WS_WANT_WRITE, "output wanted");
+    size_t len;
+    const unsigned char *o = sim_ws_session_out(f.s, &len);
+    sim_buf texts = {0};
+    is_int(parse_frames(o, len, &texts), 5, "five text frames back to back in one buffer");
+    is_int(count(texts.data, "\"type\":\"agent_"), 3, "agent_started, _thinking, _completed");
+    is_int(count(texts.data, "\"type\":\"tool_"), 2, "tool_executing, _completed");
+    ok(strstr(texts.data, "\"type\":\"agent_completed\"") > strstr(texts.data, "agent_started"),
+       "in order");
+    sim_ws_session_out_done(f.s);
+    o = sim_ws_session_out(f.s, &len);
+    ok(!o && len == 0, "nothing after out_done");
+    ok(!(sim_ws_session_wants(f.s) & SIM_WS_WANT_WRITE), "no write wanted when empty");
+    ok(sim_ws_session_close_next(f.s) == NULL, "no close");
+    sim_buf_free(&texts);
+
+    /* An answer of 126+ bytes gets the longer header; a close waits until
+     * the frames before it are taken. */
+    char msg[300];
+    snprintf(msg, sizeof(msg), "{\"type\":\"%0200d\"}", 7);
+    sim_ws_session_receive(f.s, msg, strlen(msg), 1, f.now);
+    sim_ws_session_shutdown(f.s, f.now);
+    o = sim_ws_session_out(f.s, &len);
+    texts = (sim_buf){0};
+    is_int(parse_frames(o, len, &texts), 1, "the ack, framed with a 16-bit length");
+    ok(len > 126 + 4 && o[1] == 126, "its header says so");
+    ok(sim_ws_session_close_next(f.s) == NULL, "the close waits for the frames before it");
+    sim_ws_session_out_done(f.s);
+    sim_ws_frame *c = sim_ws_session_close_next(f.s);
+    ok(c && c->close_code == 1001, "then the close");
+    sim_ws_frame_free(c);
+    sim_buf_free(&texts);
+    teardown(&f);
+}
+
 int main(void) {
     sim_log_set_level(SIM_LOG_ERROR);
     test_golden_path();
@@ -635,5 +714,6 @@ int main(void) {
     test_startup_gate();
     test_heartbeat();
     test_fragments_and_size();
+    test_output_is_one_write();
     return tap_done();
 }

@@ -1,5 +1,8 @@
 /* test_util.c -- buffers, deterministic mixing, time text, query parsing. */
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,11 +42,74 @@ static void test_time(void) {
     char t[SIM_ISO_LEN];
     sim_iso_time(t, 1758110096500);
     is_str(t, "2025-09-17T11:54:56.500000+00:00", "iso time");
+    /* The arithmetic version against gmtime_r and strftime, which it
+     * replaced: every day boundary, leap day and century around, negative
+     * times, both ends of the clamp. */
+    int bad = 0, n = 0;
+    const int64_t fixed[] = {0, -1, 1, 86399999, 86400000, -86400000, -86400001,
+                             951782400000LL, 951868800000LL, 4107542400000LL, 253402300799999LL,
+                             -30610224000000LL, 1709164800123LL};
+    const int64_t nfixed = (int64_t)(sizeof(fixed) / sizeof(fixed[0]));
+    for (int64_t i = -4000; i < 4000 + nfixed; i++) {
+        int64_t ms = i < 4000 ? i * 86400000LL * 37 + (i * 7919) % 86400000 : fixed[i - 4000];
+        char want[SIM_ISO_LEN];
+        int64_t r = ms % 1000;
+        if (r < 0) r += 1000;
+        time_t secs = (time_t)((ms - r) / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t k = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(want + k, sizeof(want) - k, ".%06ld+00:00", (long)r * 1000);
+        sim_iso_time(t, ms);
+        n++;
+        if (strcmp(t, want) != 0 && bad++ == 0) printf("# %lld: %s, not %s\n", (long long)ms, t, want);
+    }
+    is_int(bad, 0, "%d times as strftime wrote them", n);
+    /* strftime's %Y wrote year 1 as "1"; ISO 8601 (and Python) say 0001. */
+    sim_iso_time(t, -62135596800000LL);
+    is_str(t, "0001-01-01T00:00:00.000000+00:00", "years under 1000 in four digits");
+    sim_iso_time(t, 253402300800000LL * 2);
+    is_str(t, "9999-12-31T23:59:59.999000+00:00", "clamped at the top");
+    sim_iso_time(t, -62167219200000LL * 2);
+    is_str(t, "0000-01-01T00:00:00.000000+00:00", "clamped at the bottom");
+}
+
+/* The hot-path appenders against printf and cJSON. */
+static void test_fast_text(void) {
+    sim_buf b = {0};
+    const uint64_t u[] = {0, 7, 10, 99, 1000, 18446744073709551615ULL};
+    const int64_t i[] = {0, -1, -10, 42, INT64_MIN, INT64_MAX};
+    char want[64];
+    for (int k = 0; k < 6; k++) {
+        b.len = 0;
+        sim_buf_u64(&b, u[k]);
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)u[k]);
+        is_str(b.data, want, "u64 %s", want);
+        b.len = 0;
+        sim_buf_i64(&b, i[k]);
+        snprintf(want, sizeof(want), "%lld", (long long)i[k]);
+        is_str(b.data, want, "i64 %s", want);
+    }
+    char all[256];
+    for (int k = 1; k < 256; k++) all[k - 1] = (char)k;
+    all[255] = '\0';
+    b.len = 0;
+    sim_buf_json_str(&b, all);
+    cJSON *s = cJSON_CreateString(all);
+    char *c = cJSON_PrintUnformatted(s);
+    is_str(b.data, c, "every byte escaped as cJSON escapes it");
+    free(c);
+    cJSON_Delete(s);
+    b.len = 0;
+    sim_buf_json_str(&b, "");
+    is_str(b.data, "\"\"", "empty string");
+    sim_buf_free(&b);
 }
 
 int main(void) {
     test_buf();
     test_mix();
     test_time();
+    test_fast_text();
     return tap_done();
 }

@@ -16,21 +16,21 @@ int main(void) {
     /* The figures of docs/errors.md. */
     sim_caps_size(&c, 256, 0, 0);
     is_int(c.reserve, 64, "reserve");
-    is_int(c.backend, 96, "256: backend");
-    is_int(c.redis, 48, "256: redis");
-    is_int(c.auth, 24, "256: auth");
-    is_int(c.control, 24, "256: control");
+    is_int(c.backend, 105, "256: backend");
+    is_int(c.redis, 42, "256: redis");
+    is_int(c.auth, 21, "256: auth");
+    is_int(c.control, 21, "256: control");
     ok(c.fits, "256 fits");
     sim_caps_size(&c, 1024, 0, 0);
-    is_int(c.backend, 480, "1024: backend");
-    is_int(c.redis, 240, "1024: redis");
+    is_int(c.backend, 530, "1024: backend");
+    is_int(c.redis, 212, "1024: redis");
     sim_caps_size(&c, 20000, 0, 0);
-    is_int(c.backend, 9968, "20000: backend");
-    is_int(c.redis, 4984, "20000: redis");
+    is_int(c.backend, 10000, "20000: backend: 10 000 WebSockets fit");
+    is_int(c.redis, 4430, "20000: redis");
     sim_caps_size(&c, 1024, 1, 0);
     is_int(c.reserve, 64 + 8 + 16, "tls reserve");
-    is_int(c.backend, 232, "1024 with tls: backend (three descriptors a client)");
-    is_int(c.redis, 116, "1024 with tls: redis");
+    is_int(c.backend, 245, "1024 with tls: backend (three descriptors a client)");
+    is_int(c.redis, 98, "1024 with tls: redis");
 
     /* Whatever the limit, the caps fit in what the reserve leaves. */
     int all_fit = 1;
@@ -66,11 +66,18 @@ int main(void) {
     char line[256];
     sim_caps_size(&c, 256, 0, 0);
     sim_caps_describe(&c, line, sizeof(line));
-    is_str(line, "file descriptors: 256 (64 kept for stagesim); connection caps: backend 96, "
-                 "redis maxclients 48, auth 24, control 24", "log line");
+    is_str(line, "file descriptors: 256 (64 kept for stagesim); connection caps: backend 105, "
+                 "redis maxclients 42, auth 21, control 21", "log line");
     sim_caps_size(&c, 128, 0, 10000);
     sim_caps_describe(&c, line, sizeof(line));
     ok(strstr(line, "more than the descriptors hold") != NULL, "log line says it does not fit");
     ok(sim_caps_fd_limit() != 0, "the process has a limit or none");
+    for (int tls = 0; tls <= 1; tls++) {
+        long want = sim_caps_fds_wanted(tls);
+        sim_caps_size(&c, want, tls, 0);
+        is_int(c.backend, SIM_CAPS_MAX, "at the wanted limit (%ld, tls %d) the backend's cap is the most", want, tls);
+        sim_caps_size(&c, want - 9 * (tls ? 3 : 1), tls, 0);
+        ok(c.backend < SIM_CAPS_MAX, "and not under it");
+    }
     return tap_done();
 }
