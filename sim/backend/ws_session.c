@@ -1,7 +1,9 @@
 /* ws_session.c -- one backend WebSocket session, pure: the ordered outgoing
- * pipe, the inbound queue, runs, heartbeats, the start-up gate and the fault
- * actions of ws.send and ws.message. See ws_session.h. */
+ * pipe, runs, heartbeats, the start-up gate and the fault actions of ws.send
+ * and ws.message; what the client sends is ws_session_in.c's. See
+ * ws_session.h. */
 #include "ws_session.h"
+#include "ws_session_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,77 +18,9 @@ _Static_assert((int)SIM_WS_MALFORM_REMOVE_FIELD == (int)SIM_MALFORM_REMOVE_FIELD
                    (int)SIM_WS_MALFORM_INVALID_JSON == (int)SIM_MALFORM_INVALID_JSON,
                "ws_proto's malform modes follow wire.h's");
 
-/* A chat message waiting for the run before it to finish. */
-typedef struct pending_run {
-    struct pending_run *next;
-    sim_ws_msg msg;
-    uint64_t ord;       /* its run ordinal on the connection, from 1 */
-    uint64_t user_ord;  /* its run ordinal among the user's runs, from 1 */
-} pending_run;
-
-/* A client message waiting behind a delayed one (DELAY on ws.message keeps
- * the order of messages) or the start-up gate: handled at `due_ms`, or,
- * when `reply` is set (a REPLACE decided on arrival), answered with it. */
-typedef struct inmsg {
-    struct inmsg *next;
-    int64_t due_ms;
-    sim_ws_msg m;
-    uint64_t run_ord;   /* the run it starts, 0 when none */
-    uint64_t user_ord;  /* that run's ordinal among the user's runs */
-    char *reply;        /* owned */
-    char reply_type[32];
-} inmsg;
-
-typedef struct frame_list {
-    sim_ws_frame *head, *tail;
-} frame_list;
-
-struct sim_ws_session {
-    const sim_ws_session_config *cfg;
-    const sim_ws_session_env *env;
-    sim_ws_handshake *hs;        /* owned */
-    uint64_t ordinal;
-    char conn_id[40];
-
-    sim_buf rx;                  /* the fragments of the client message so far */
-    int rx_dropping;             /* legacy: the rest of an oversized message goes */
-    uint64_t msgs_in, msgs_out;
-    uint64_t runs;               /* ordinal of the run started last */
-    uint64_t user_run;           /* that run's ordinal among its user's runs */
-    uint64_t runs_req;           /* runs asked for so far (chat messages with text) */
-
-    sim_buf out;                 /* text frames ready for the glue, framed, in order;
-                                    freed once written (idle sessions hold none) */
-    sim_ws_frame *out_close;     /* the close that follows them, NULL when none */
-    frame_list pipe;             /* behind a delayed frame, in order */
-    frame_list held;             /* HOLD: sent right after the next frame */
-    inmsg *ihead, *itail;        /* client messages behind a delayed one or the gate */
-    size_t nin;                  /* their number (SIM_WS_MAX_QUEUED_MSGS) */
-    pending_run *rhead, *rtail;  /* chat messages waiting for the run */
-    size_t nruns;                /* their number (SIM_WS_MAX_PENDING_RUNS) */
-
-    sim_run run;
-    int run_active, run_next;
-    int64_t run_due_ms;          /* when event run_next goes */
-    int stalled;                 /* STALL: the run stopped for good, no run starts */
-
-    int64_t last_rx_ms;          /* when the last client frame came */
-    int heartbeat_sent;          /* since last_rx_ms */
-    int64_t heartbeat_due_ms;    /* 0: no heartbeat scheduled */
-    int64_t gate_until_ms;       /* start-up gate: messages wait until then; 0 = open */
-
-    int close_queued;            /* a close is in `out`: nothing more goes there */
-    int hung;                    /* HANG: answer nothing more */
-    int aborted;                 /* ABORT: TCP cut, nothing more */
-    int flooded;                 /* over a cap: closing with 1013, input ignored */
-    int shutting_down;
-};
-
-static void run_start_next(sim_ws_session *s, int64_t now);
 static void greet(sim_ws_session *s, int64_t now);
-static void heartbeat_start(sim_ws_session *s, int64_t now);
 
-static const char *user_of(const sim_ws_session *s) {
+const char *sim_wss_user_of(const sim_ws_session *s) {
     return s->hs->user_id[0] ? s->hs->user_id : NULL;
 }
 
@@ -130,7 +64,7 @@ static void list_push(frame_list *l, sim_ws_frame *f) {
     l->tail = f;
 }
 
-static sim_ws_frame *list_pop(frame_list *l) {
+sim_ws_frame *sim_wss_list_pop(frame_list *l) {
     sim_ws_frame *f = l->head;
     if (f) {
         l->head = f->next;
@@ -140,8 +74,8 @@ static sim_ws_frame *list_pop(frame_list *l) {
     return f;
 }
 
-static void list_clear(frame_list *l) {
-    while (l->head) sim_ws_frame_free(list_pop(l));
+void sim_wss_list_clear(frame_list *l) {
+    while (l->head) sim_ws_frame_free(sim_wss_list_pop(l));
 }
 
 /* ---- framing: what goes out is RFC 6455 server frames, ready to write ---- */
@@ -194,7 +128,7 @@ static int gone(const sim_ws_session *s) {
 }
 
 /* Hands a frame to the glue: the last step, no more delays. Takes f. */
-static void out_push(sim_ws_session *s, sim_ws_frame *f) {
+void sim_wss_out_push(sim_ws_session *s, sim_ws_frame *f) {
     if (gone(s)) {
         sim_ws_frame_free(f);
         return;
@@ -208,7 +142,7 @@ static void out_push(sim_ws_session *s, sim_ws_frame *f) {
     sim_ws_frame_free(f);
 }
 
-static void out_clear(sim_ws_session *s) {
+void sim_wss_out_clear(sim_ws_session *s) {
     sim_buf_free(&s->out);
     sim_ws_frame_free(s->out_close);
     s->out_close = NULL;
@@ -222,7 +156,7 @@ static void pipe_push(sim_ws_session *s, sim_ws_frame *f, int64_t due, int64_t n
         return;
     }
     if (!s->pipe.head && due <= now) {
-        out_push(s, f);
+        sim_wss_out_push(s, f);
         return;
     }
     f->due_ms = due;
@@ -232,18 +166,18 @@ static void pipe_push(sim_ws_session *s, sim_ws_frame *f, int64_t due, int64_t n
 /* Frames held back by HOLD go out right after the frame just pushed. */
 static void held_release(sim_ws_session *s, int64_t due, int64_t now) {
     sim_ws_frame *f;
-    while ((f = list_pop(&s->held))) pipe_push(s, f, due, now);
+    while ((f = sim_wss_list_pop(&s->held))) pipe_push(s, f, due, now);
 }
 
 /* Queues a close behind the frames pushed before it; the reason is cut to
  * the 123 bytes a close frame holds (docs/libraries.md §2.9). */
-static void session_close(sim_ws_session *s, int code, const char *reason, int64_t now) {
+void sim_wss_session_close(sim_ws_session *s, int code, const char *reason, int64_t now) {
     pipe_push(s, frame_new(s, code, reason, strnlen(reason, 123)), now, now);
 }
 
 /* ---- runs --------------------------------------------------------------- */
 
-static void stop_runs(sim_ws_session *s) {
+void sim_wss_stop_runs(sim_ws_session *s) {
     if (s->run_active) sim_run_free(&s->run);
     s->run_active = 0;
     while (s->rhead) {
@@ -256,31 +190,31 @@ static void stop_runs(sim_ws_session *s) {
     s->nruns = 0;
 }
 
-static char *replacement(const sim_ws_session *s, const sim_action *a, const char *run_id,
+char *sim_wss_replacement(const sim_ws_session *s, const sim_action *a, const char *run_id,
                          int64_t now) {
     if (a->details || a->nested)
         return sim_ws_error_shaped(a->error_code, a->text, a->details, a->nested, now);
     return sim_ws_replacement(a->field ? a->field : "error_message", a->error_code, a->text,
-                              run_id, user_of(s), s->cfg->sc->agent.agent_name, now);
+                              run_id, sim_wss_user_of(s), s->cfg->sc->agent.agent_name, now);
 }
 
 /* Carries out a session-level action of a crossing (drop, close, abort,
  * hang, reply). Returns 1 when the caller must not go on with what it was
  * doing. */
-static int act(sim_ws_session *s, const sim_action *a, int64_t now) {
+int sim_wss_act(sim_ws_session *s, const sim_action *a, int64_t now) {
     switch (a->kind) {
     case SIM_ACT_PASS: return 0;
     case SIM_ACT_DROP: return 1;
     case SIM_ACT_CLOSE:
-        stop_runs(s);
-        session_close(s, a->code ? a->code : 1011, a->text ? a->text : "", now);
+        sim_wss_stop_runs(s);
+        sim_wss_session_close(s, a->code ? a->code : 1011, a->text ? a->text : "", now);
         return 1;
     case SIM_ACT_ABORT:
-        stop_runs(s);
+        sim_wss_stop_runs(s);
         s->aborted = 1;
         return 1;
     case SIM_ACT_HANG:
-        stop_runs(s);
+        sim_wss_stop_runs(s);
         s->hung = 1;
         return 1;
     case SIM_ACT_REPLY: {
@@ -310,7 +244,7 @@ enum { SENT, STOPPED };
 static void cross_send(sim_ws_session *s, const char *type, uint64_t run, int64_t now,
                        sim_action *a) {
     sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_SEND, .proto = "ws", .name = type,
-                  .user_id = user_of(s), .conn = s->ordinal, .msg = ++s->msgs_out, .run = run,
+                  .user_id = sim_wss_user_of(s), .conn = s->ordinal, .msg = ++s->msgs_out, .run = run,
                   .user_run = run && run == s->runs ? s->user_run : 0};
     s->env->cross(s->env->ctx, &w, now, a);
 }
@@ -341,7 +275,7 @@ static int deliver(sim_ws_session *s, char *json, const sim_action *act_in, cons
         break;
     }
     case SIM_ACT_REPLACE: {
-        char *r = replacement(s, &a, run_id, now);
+        char *r = sim_wss_replacement(s, &a, run_id, now);
         f = frame_text(s, r);
         free(r);
         break;
@@ -361,11 +295,11 @@ static int deliver(sim_ws_session *s, char *json, const sim_action *act_in, cons
             pipe_push(s, frame_text(s, json), due, now);
             held_release(s, due, now);
         }
-        act(s, &a, now);
+        sim_wss_act(s, &a, now);
         rc = STOPPED;
         break;
     default:
-        if (act(s, &a, now)) rc = STOPPED;
+        if (sim_wss_act(s, &a, now)) rc = STOPPED;
         else f = frame_text(s, json);
         break;
     }
@@ -378,7 +312,7 @@ static int deliver(sim_ws_session *s, char *json, const sim_action *act_in, cons
     return rc;
 }
 
-static int send_message(sim_ws_session *s, char *json, const char *type, uint64_t run,
+int sim_wss_send_message(sim_ws_session *s, char *json, const char *type, uint64_t run,
                         const char *run_id, int64_t now) {
     if (s->hung || s->aborted) {
         free(json);
@@ -416,14 +350,14 @@ static int send_event(sim_ws_session *s, int i, const char *run_id, int64_t now)
     char *json = sim_xstrndup(text, len);
     s->out.len = start;
     s->out.data[start] = '\0';
-    out_push(s, frame_text(s, json));
+    sim_wss_out_push(s, frame_text(s, json));
     free(json);
     return SENT;
 }
 
 /* The run's next event is due. A DELAY does not move the run's schedule:
  * the delayed event waits in the pipe and the later ones queue behind it. */
-static void run_step(sim_ws_session *s, int64_t now) {
+void sim_wss_run_step(sim_ws_session *s, int64_t now) {
     int i = s->run_next;
     /* send_message may end the run (and free it) before it returns. */
     char run_id[sizeof(s->run.run_id)];
@@ -436,7 +370,7 @@ static void run_step(sim_ws_session *s, int64_t now) {
         s->run_active = 0;
         /* A frame held back with nothing after it in the run goes now. */
         held_release(s, now, now);
-        run_start_next(s, now);
+        sim_wss_run_start_next(s, now);
         return;
     }
     s->run_due_ms = now + s->run.gap_ms[s->run_next];
@@ -444,7 +378,7 @@ static void run_step(sim_ws_session *s, int64_t now) {
 
 /* The thread a chat runs in: the one it names, or one per connection made
  * up from its ordinal. out holds at least 64 bytes. */
-static const char *chat_thread(const sim_ws_session *s, const sim_ws_msg *m, char *out) {
+const char *sim_wss_chat_thread(const sim_ws_session *s, const sim_ws_msg *m, char *out) {
     if (m->thread_id) return m->thread_id;
     char hex[17];
     sim_hex(hex, 16, sim_mix(s->cfg->seed, "ws_thread", s->ordinal, 0));
@@ -452,7 +386,7 @@ static const char *chat_thread(const sim_ws_session *s, const sim_ws_msg *m, cha
     return out;
 }
 
-static void run_start_next(sim_ws_session *s, int64_t now) {
+void sim_wss_run_start_next(sim_ws_session *s, int64_t now) {
     if (s->run_active || s->stalled || !s->rhead || s->shutting_down) return;
     pending_run *p = s->rhead;
     s->rhead = p->next;
@@ -460,7 +394,7 @@ static void run_start_next(sim_ws_session *s, int64_t now) {
     s->nruns--;
     const sim_scenario *sc = s->cfg->sc;
     char tid[64];
-    const char *thread_id = chat_thread(s, &p->msg, tid);
+    const char *thread_id = sim_wss_chat_thread(s, &p->msg, tid);
     s->runs = p->ord;
     s->user_run = p->user_ord;
     sim_run_input in = {&sc->agent, sc->profile, s->cfg->seed, s->hs->user_id, s->ordinal,
@@ -473,10 +407,8 @@ static void run_start_next(sim_ws_session *s, int64_t now) {
     s->run_due_ms = now + s->run.gap_ms[0];
 }
 
-/* ---- client messages ---------------------------------------------------- */
-
 /* Drops every client message still waiting. */
-static void in_clear(sim_ws_session *s) {
+void sim_wss_in_clear(sim_ws_session *s) {
     while (s->ihead) {
         inmsg *q = s->ihead;
         s->ihead = q->next;
@@ -486,191 +418,6 @@ static void in_clear(sim_ws_session *s) {
     }
     s->itail = NULL;
     s->nin = 0;
-}
-
-/* A client queues more than a session may hold: everything it queued is
- * dropped, frames not yet written too, so that the close goes out at once;
- * the session is closed with 1013 and its later input ignored. */
-static void flood(sim_ws_session *s, int64_t now) {
-    if (s->flooded) return;
-    s->flooded = 1;
-    sim_warn("ws %s: over %d pending runs or %d queued messages; closing with %d", s->conn_id,
-             SIM_WS_MAX_PENDING_RUNS, SIM_WS_MAX_QUEUED_MSGS, SIM_WS_FLOOD_CODE);
-    stop_runs(s);
-    in_clear(s);
-    list_clear(&s->pipe);
-    list_clear(&s->held);
-    if (!s->close_queued) out_clear(s);
-    session_close(s, SIM_WS_FLOOD_CODE, SIM_WS_FLOOD_REASON, now);
-}
-
-static int starts_run(const sim_ws_msg *m) {
-    return (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) && m->text;
-}
-
-/* Handles a parsed client message (takes its contents). run_ord: the run
- * ordinal given to it on arrival. */
-static void dispatch(sim_ws_session *s, sim_ws_msg *m, uint64_t run_ord, uint64_t user_ord,
-                     int64_t now) {
-    if (s->flooded) {
-        sim_ws_msg_free(m);
-        return;
-    }
-    if (m->kind == SIM_WS_MSG_CHAT || m->kind == SIM_WS_MSG_START_AGENT) {
-        /* While shutting down, and without text, no run starts. */
-        char tid[64];
-        if (m->text && !s->shutting_down && s->nruns >= SIM_WS_MAX_PENDING_RUNS) {
-            flood(s, now);
-        } else if (m->text && !s->shutting_down && s->env->claim_thread &&
-                   s->env->claim_thread(s->env->ctx, chat_thread(s, m, tid), s->hs->user_id)) {
-            /* Another user's thread: no run, and nothing is stored there. */
-            char text[200];
-            snprintf(text, sizeof(text), "Thread %.64s belongs to another user",
-                     chat_thread(s, m, tid));
-            send_message(s, sim_ws_error("AUTH_FAILED", text, now), "error_message", s->runs_req,
-                         NULL, now);
-        } else if (m->text && !s->shutting_down) {
-            s->nruns++;
-            pending_run *p = sim_xcalloc(1, sizeof(*p));
-            p->msg = *m;
-            p->ord = run_ord;
-            p->user_ord = user_ord;
-            memset(m, 0, sizeof(*m));
-            if (s->rtail) s->rtail->next = p;
-            else s->rhead = p;
-            s->rtail = p;
-            run_start_next(s, now);
-        }
-        sim_ws_msg_free(m);
-        return;
-    }
-    char *reply = sim_ws_reply(m, s->hs->user_id, now);
-    if (reply) {
-        const char *type = m->kind == SIM_WS_MSG_PING        ? "pong"
-                           : m->kind == SIM_WS_MSG_HEARTBEAT ? "heartbeat_ack"
-                           : m->kind == SIM_WS_MSG_UNKNOWN   ? "ack"
-                                                             : "error_message";
-        send_message(s, reply, type, s->runs_req, NULL, now);
-    }
-    sim_ws_msg_free(m);
-}
-
-/* Handles (or answers) one client message; frees what the entry holds,
- * not the entry. */
-static void inmsg_handle(sim_ws_session *s, inmsg *q, int64_t now) {
-    if (!s->hung && !s->aborted) {
-        if (q->reply) {
-            uint64_t run = q->run_ord ? q->run_ord : s->runs_req;
-            send_message(s, q->reply, q->reply_type, run, NULL, now);
-            q->reply = NULL;
-        } else {
-            dispatch(s, &q->m, q->run_ord, q->user_ord, now);
-        }
-    }
-    free(q->reply);
-    sim_ws_msg_free(&q->m);
-}
-
-/* Handles one queued client message and frees the entry. */
-static void inmsg_run(sim_ws_session *s, inmsg *q, int64_t now) {
-    inmsg_handle(s, q, now);
-    free(q);
-}
-
-/* Queues a client message (or its REPLACE answer, taken) behind the
- * earlier ones; handled at once when nothing waits and it is not delayed. */
-static void in_push(sim_ws_session *s, sim_ws_msg *m, uint64_t run_ord, uint64_t user_ord,
-                    char *reply, const char *reply_type, int64_t due, int64_t now) {
-    if (s->flooded || s->nin >= SIM_WS_MAX_QUEUED_MSGS) {
-        sim_ws_msg_free(m);
-        free(reply);
-        flood(s, now);
-        return;
-    }
-    due = s->gate_until_ms > due ? s->gate_until_ms : due;   /* behind the start-up gate */
-    inmsg now_q = {.m = *m, .run_ord = run_ord, .user_ord = user_ord, .reply = reply, .due_ms = due};
-    memset(m, 0, sizeof(*m));
-    if (reply_type) snprintf(now_q.reply_type, sizeof(now_q.reply_type), "%s", reply_type);
-    if (!s->ihead && due <= now) {
-        /* The common case: handled at once, never queued, never allocated. */
-        inmsg_handle(s, &now_q, now);
-        return;
-    }
-    inmsg *q = sim_xmalloc(sizeof(*q));
-    *q = now_q;
-    if (s->itail) s->itail->next = q;
-    else s->ihead = q;
-    s->itail = q;
-    s->nin++;
-}
-
-/* One complete client message: crosses ws.message (its type after aliases;
- * a chat message carries the ordinal of the run it starts, any other the
- * runs asked for so far), then handles it. */
-static void client_message(sim_ws_session *s, const char *data, size_t len, int64_t now) {
-    sim_ws_msg m;
-    sim_ws_parse(data, len, &m);
-    int run = starts_run(&m);
-    uint64_t run_ord = run ? s->runs_req + 1 : s->runs_req;
-    uint64_t user_ord = run ? s->env->user_run(s->env->ctx, s->hs->user_id) : 0;
-    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_REQUEST, .proto = "ws",
-                  .name = sim_ws_msg_name(&m), .user_id = user_of(s), .conn = s->ordinal,
-                  .msg = ++s->msgs_in, .run = run_ord, .user_run = user_ord};
-    sim_action a;
-    s->env->cross(s->env->ctx, &w, now, &a);
-    switch (a.kind) {
-    case SIM_ACT_PASS:
-    case SIM_ACT_DELAY:
-        if (run) s->runs_req++;
-        in_push(s, &m, run ? run_ord : 0, user_ord, NULL, NULL,
-                now + (a.kind == SIM_ACT_DELAY ? a.delay_ms : 0), now);
-        return;
-    case SIM_ACT_REPLACE: {
-        /* Answered with the rule's message instead of being handled. */
-        char *r = replacement(s, &a, m.run_id, now);
-        const char *type = a.field ? a.field : "error_message";
-        sim_ws_msg_free(&m);
-        in_push(s, &m, 0, 0, r, type, now, now);
-        return;
-    }
-    default:
-        act(s, &a, now);
-        sim_ws_msg_free(&m);
-        return;
-    }
-}
-
-void sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int final,
-                            int64_t now_ms) {
-    if (s->hung || s->aborted || s->close_queued || s->flooded) return;
-    /* lws has no size limit of its own (docs/libraries.md §2.10); the
-     * profile decides (docs/contract.md §2.7). The rest of an oversized
-     * message is read and dropped: closing while the client still sends it
-     * would leave its bytes unread, the kernel would answer them with a
-     * reset, and the client would lose the close frame (1006). */
-    if (s->rx.len + len > SIM_WS_MAX_MESSAGE || s->rx_dropping) {
-        s->rx_dropping = !final;
-        s->rx.len = 0;
-        /* legacy: the message is dropped, the connection stays. */
-        if (final && s->cfg->sc->profile != SIM_PROFILE_LEGACY) {
-            stop_runs(s);
-            in_clear(s);
-            list_clear(&s->pipe);
-            list_clear(&s->held);
-            session_close(s, SIM_WS_TOO_BIG_CODE, SIM_WS_TOO_BIG_REASON, now_ms);
-        }
-        return;
-    }
-    sim_buf_append(&s->rx, data, len);
-    if (!final) return;
-    /* Any client frame, a pong included, resets the heartbeat. */
-    if (s->heartbeat_due_ms) heartbeat_start(s, now_ms);
-    /* The message is parsed from the buffer, which then goes: an idle
-     * session holds no receive buffer. */
-    sim_buf rx = s->rx;
-    s->rx = (sim_buf){0};
-    client_message(s, rx.data ? rx.data : "", rx.len, now_ms);
-    sim_buf_free(&rx);
 }
 
 /* ---- establishment and the start-up gate ---------------------------------- */
@@ -693,11 +440,11 @@ sim_ws_session *sim_ws_session_new(const sim_ws_session_config *cfg,
 void sim_ws_session_open(sim_ws_session *s, int64_t now_ms) {
     const sim_ws_handshake *hs = s->hs;
     if (hs->over_cap) {
-        session_close(s, 1013, "Try Again Later", now_ms);
+        sim_wss_session_close(s, 1013, "Try Again Later", now_ms);
         return;
     }
     if (hs->auth.unsupported) {
-        session_close(s, 1003, "No supported subprotocols", now_ms);
+        sim_wss_session_close(s, 1003, "No supported subprotocols", now_ms);
         return;
     }
     if (hs->auth.token && hs->auth_status != SIM_AUTH_OK) {
@@ -708,18 +455,18 @@ void sim_ws_session_open(sim_ws_session *s, int64_t now_ms) {
                                                                     : "Invalid token";
         char text[160];
         snprintf(text, sizeof(text), "Authentication failed: %s", why);
-        send_message(s, sim_ws_error("AUTH_FAILED", text, now_ms), "error_message", 0, NULL,
+        sim_wss_send_message(s, sim_ws_error("AUTH_FAILED", text, now_ms), "error_message", 0, NULL,
                      now_ms);
         /* Judged by the auth service, staging's backend said "SSOT Auth
          * failed" (S7). */
-        session_close(s, 1008, hs->remote ? "SSOT Auth failed" : "Authentication failed", now_ms);
+        sim_wss_session_close(s, 1008, hs->remote ? "SSOT Auth failed" : "Authentication failed", now_ms);
         return;
     }
     /* The token was checked and its subprotocol echoed in the 101: the
      * strings (a JWT is ~400 bytes) are not kept for the session's life. */
     sim_ws_auth_free(&s->hs->auth);
     if (hs->close_code) {
-        session_close(s, hs->close_code, hs->close_reason, now_ms);
+        sim_wss_session_close(s, hs->close_code, hs->close_reason, now_ms);
         return;
     }
     sim_debug("ws %s: user %s (token from %s)", s->conn_id, hs->user_id,
@@ -744,20 +491,20 @@ static void greet(sim_ws_session *s, int64_t now) {
     if (s->hs->welcome) {
         char *m = s->hs->welcome;
         s->hs->welcome = NULL;
-        send_message(s, m, s->hs->welcome_type, 0, NULL, now);
+        sim_wss_send_message(s, m, s->hs->welcome_type, 0, NULL, now);
         return;
     }
-    send_message(s, sim_ws_welcome(s->cfg->sc->profile, s->hs->user_id, s->conn_id, now),
+    sim_wss_send_message(s, sim_ws_welcome(s->cfg->sc->profile, s->hs->user_id, s->conn_id, now),
          "connection_established", 0, NULL, now);
-    heartbeat_start(s, now);
+    sim_wss_heartbeat_start(s, now);
 }
 
 /* The gate's time has come: phase `services` reached, or the wait is over. */
-static void gate_step(sim_ws_session *s, int64_t now) {
+void sim_wss_gate_step(sim_ws_session *s, int64_t now) {
     s->gate_until_ms = 0;
     if (s->hung || s->aborted || s->close_queued) {
         /* Nothing behind the gate will be answered. */
-        in_clear(s);
+        sim_wss_in_clear(s);
         return;
     }
     const sim_scenario *sc = s->cfg->sc;
@@ -767,8 +514,8 @@ static void gate_step(sim_ws_session *s, int64_t now) {
         char reason[120];
         snprintf(reason, sizeof(reason), "Service not ready: startup phase %s after %.1f s",
                  sim_phase_name(p), sc->startup_ws_wait_ms / 1000.0);
-        in_clear(s);
-        session_close(s, 1011, reason, now);
+        sim_wss_in_clear(s);
+        sim_wss_session_close(s, 1011, reason, now);
         return;
     }
     greet(s, now);
@@ -788,84 +535,28 @@ static void heartbeat_arm(sim_ws_session *s) {
         s->heartbeat_due_ms = s->last_rx_ms + sc->heartbeat_timeout_ms;
 }
 
-static void heartbeat_start(sim_ws_session *s, int64_t now) {
+void sim_wss_heartbeat_start(sim_ws_session *s, int64_t now) {
     s->last_rx_ms = now;
     s->heartbeat_sent = 0;
     heartbeat_arm(s);
 }
 
-static void heartbeat_step(sim_ws_session *s, int64_t now) {
+void sim_wss_heartbeat_step(sim_ws_session *s, int64_t now) {
     const sim_scenario *sc = s->cfg->sc;
     s->heartbeat_due_ms = 0;
     if (s->hung || s->aborted || s->close_queued) return;
     int64_t idle = now - s->last_rx_ms;
     if (sc->heartbeat_timeout_ms && idle >= sc->heartbeat_timeout_ms) {
-        stop_runs(s);
-        session_close(s, 1011, "Heartbeat timeout", now);
+        sim_wss_stop_runs(s);
+        sim_wss_session_close(s, 1011, "Heartbeat timeout", now);
         return;
     }
     if (sc->heartbeat_ms && !s->heartbeat_sent && idle >= sc->heartbeat_ms) {
         s->heartbeat_sent = 1;
-        send_message(s, sim_ws_heartbeat(s->hs->user_id, s->conn_id, now), "heartbeat", s->runs_req,
+        sim_wss_send_message(s, sim_ws_heartbeat(s->hs->user_id, s->conn_id, now), "heartbeat", s->runs_req,
              NULL, now);
     }
     heartbeat_arm(s);
-}
-
-/* ---- time ----------------------------------------------------------------- */
-
-/* What is due next. */
-typedef enum { DUE_NONE, DUE_GATE, DUE_INBOUND, DUE_RUN, DUE_HEARTBEAT, DUE_PIPE } due_kind;
-
-/* Keeps the earlier of *at and `when`; on a tie the one considered first. */
-static void consider(due_kind *k, int64_t *at, int64_t when, due_kind kind) {
-    if (when < *at) {
-        *at = when;
-        *k = kind;
-    }
-}
-
-static due_kind next_due(const sim_ws_session *s, int64_t *at) {
-    due_kind k = DUE_NONE;
-    *at = SIM_WS_NO_DEADLINE;
-    if (s->gate_until_ms) consider(&k, at, s->gate_until_ms, DUE_GATE);
-    /* Messages behind the start-up gate are due when it opens (in_push):
-     * the gate, considered first, goes first. */
-    if (s->ihead) consider(&k, at, s->ihead->due_ms, DUE_INBOUND);
-    if (s->run_active && !s->stalled && !s->hung && !s->aborted)
-        consider(&k, at, s->run_due_ms, DUE_RUN);
-    if (s->heartbeat_due_ms) consider(&k, at, s->heartbeat_due_ms, DUE_HEARTBEAT);
-    if (s->pipe.head) consider(&k, at, s->pipe.head->due_ms, DUE_PIPE);
-    return k;
-}
-
-int64_t sim_ws_session_deadline(const sim_ws_session *s) {
-    int64_t at;
-    next_due(s, &at);
-    return at;
-}
-
-void sim_ws_session_tick(sim_ws_session *s, int64_t now_ms) {
-    int64_t at;
-    due_kind k;
-    /* Each step removes or moves on what made it due, so this ends. */
-    while ((k = next_due(s, &at)) != DUE_NONE && at <= now_ms) {
-        switch (k) {
-        case DUE_GATE: gate_step(s, now_ms); break;
-        case DUE_INBOUND: {
-            inmsg *q = s->ihead;
-            s->ihead = q->next;
-            if (!s->ihead) s->itail = NULL;
-            s->nin--;
-            inmsg_run(s, q, now_ms);
-            break;
-        }
-        case DUE_RUN: run_step(s, now_ms); break;
-        case DUE_HEARTBEAT: heartbeat_step(s, now_ms); break;
-        case DUE_PIPE: out_push(s, list_pop(&s->pipe)); break;
-        case DUE_NONE: break;
-        }
-    }
 }
 
 /* ---- output and the rest of the session's life ---------------------------- */
@@ -928,12 +619,12 @@ int sim_ws_session_revoked(sim_ws_session *s, const char *user_id, const char *j
     const sim_ws_handshake *hs = s->hs;
     if (!hs->jti[0] || s->close_queued || s->aborted || s->shutting_down) return 0;
     if (jti ? strcmp(jti, hs->jti) != 0 : !user_id || strcmp(user_id, hs->user_id) != 0) return 0;
-    stop_runs(s);
-    in_clear(s);
-    send_message(s, sim_ws_error("AUTH_FAILED", "Authentication failed: Token has been revoked",
+    sim_wss_stop_runs(s);
+    sim_wss_in_clear(s);
+    sim_wss_send_message(s, sim_ws_error("AUTH_FAILED", "Authentication failed: Token has been revoked",
                                  now_ms),
                  "error_message", 0, NULL, now_ms);
-    session_close(s, 1008, "Authentication failed", now_ms);
+    sim_wss_session_close(s, 1008, "Authentication failed", now_ms);
     return 1;
 }
 
@@ -944,34 +635,34 @@ const char *sim_ws_session_jti(const sim_ws_session *s, double *exp) {
 
 void sim_ws_session_shutdown(sim_ws_session *s, int64_t now_ms) {
     s->shutting_down = 1;
-    stop_runs(s);
-    in_clear(s);
-    list_clear(&s->pipe);
-    list_clear(&s->held);
+    sim_wss_stop_runs(s);
+    sim_wss_in_clear(s);
+    sim_wss_list_clear(&s->pipe);
+    sim_wss_list_clear(&s->held);
     s->hung = 0;   /* a hung session still gets the goodbye */
-    session_close(s, 1001, "Server shutting down", now_ms);
+    sim_wss_session_close(s, 1001, "Server shutting down", now_ms);
 }
 
 void sim_ws_session_activity(sim_ws_session *s, int64_t now_ms) {
-    if (s->heartbeat_due_ms) heartbeat_start(s, now_ms);
+    if (s->heartbeat_due_ms) sim_wss_heartbeat_start(s, now_ms);
 }
 
 void sim_ws_session_closed(sim_ws_session *s, int code, int64_t now_ms) {
     sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_CLOSE, .proto = "ws",
-                  .name = s->hs->path, .user_id = user_of(s), .conn = s->ordinal,
+                  .name = s->hs->path, .user_id = sim_wss_user_of(s), .conn = s->ordinal,
                   .msg = s->msgs_in, .run = s->runs, .status = code};
     sim_action a;
     s->env->cross(s->env->ctx, &w, now_ms, &a);
-    stop_runs(s);
+    sim_wss_stop_runs(s);
 }
 
 void sim_ws_session_free(sim_ws_session *s) {
     if (!s) return;
-    stop_runs(s);
-    in_clear(s);
-    out_clear(s);
-    list_clear(&s->pipe);
-    list_clear(&s->held);
+    sim_wss_stop_runs(s);
+    sim_wss_in_clear(s);
+    sim_wss_out_clear(s);
+    sim_wss_list_clear(&s->pipe);
+    sim_wss_list_clear(&s->held);
     sim_buf_free(&s->rx);
     sim_ws_handshake_free(s->hs);
     free(s);
