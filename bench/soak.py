@@ -40,7 +40,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 
 import websockets
@@ -575,7 +574,7 @@ def ends_with_newline(path):
 
 # ---- the run ------------------------------------------------------------------------------------
 
-async def soak(args, p, ports, journal, out):
+async def soak(args, p, ports, journal):
     pid = p.pid
     t0 = time.monotonic()
     res = {"ports": ports, "rules": RULES}
@@ -618,7 +617,7 @@ async def soak(args, p, ports, journal, out):
                                  kib(s["stored_bytes"]), s["journal_lines"],
             sum(s["outcomes"]["unexpected"].values())), flush=True)
     stop.set()
-    done, pending = await asyncio.wait(tasks, timeout=40)
+    _, pending = await asyncio.wait(tasks, timeout=40)
     for t in pending:
         t.cancel()
     res["tasks_cancelled"] = len(pending)
@@ -628,7 +627,7 @@ async def soak(args, p, ports, journal, out):
     res["journal_lines_read_via_api"] = jstate["lines_read"]
 
     # After the clients closed: descriptors back to the baseline, polled.
-    fds, waited = poll(lambda: fd_count(pid) <= res["fds_baseline"], 30)
+    _, waited = poll(lambda: fd_count(pid) <= res["fds_baseline"], 30)
     res["fds_after"] = fd_count(pid)
     res["fds_wait_s"] = waited
     res["rss_after_close_kib"] = proc_kib(pid, "VmRSS")
@@ -788,7 +787,7 @@ def main():
             "command": " ".join(["bench/soak.py"] + sys.argv[1:]), "started_utc": stamp}
     p, ports, journal = start_stagesim(args.stagesim, out)
     try:
-        res = asyncio.run(soak(args, p, ports, journal, out))
+        res = asyncio.run(soak(args, p, ports, journal))
     except BaseException:
         p.kill()
         p.wait()
