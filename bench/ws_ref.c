@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ws_accept.h"
+
 #define MAX_MSG (1u << 20)   /* a client message larger than this is closed with 1009 */
 #define MAX_HEAD 8192        /* the upgrade request head */
 #define READ_CHUNK 65536
@@ -117,56 +119,6 @@ static void put_epoch(buf *b) { /* 1796160597.228 */
     char t[4] = {'.', (char)('0' + clk.ms / 100), (char)('0' + clk.ms / 10 % 10),
                  (char)('0' + clk.ms % 10)};
     put(b, t, 4);
-}
-
-/* ---- SHA-1 and base64, for Sec-WebSocket-Accept only ---------------------------------------------- */
-
-static uint32_t rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
-
-static void sha1(const unsigned char *data, size_t len, unsigned char out[20]) {
-    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    unsigned char m[192]; /* key (<= 100 bytes here) + GUID + padding */
-    size_t total = ((len + 8) / 64 + 1) * 64;
-    if (total > sizeof(m)) return;
-    memset(m, 0, total);
-    memcpy(m, data, len);
-    m[len] = 0x80;
-    uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++) m[total - 1 - i] = (unsigned char)(bits >> (8 * i));
-    for (size_t off = 0; off < total; off += 64) {
-        uint32_t w[80];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)m[off + 4 * i] << 24 | (uint32_t)m[off + 4 * i + 1] << 16 |
-                   (uint32_t)m[off + 4 * i + 2] << 8 | m[off + 4 * i + 3];
-        for (int i = 16; i < 80; i++) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-        for (int i = 0; i < 80; i++) {
-            uint32_t f, k;
-            if (i < 20) f = (b & c) | (~b & d), k = 0x5A827999;
-            else if (i < 40) f = b ^ c ^ d, k = 0x6ED9EBA1;
-            else if (i < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
-            else f = b ^ c ^ d, k = 0xCA62C1D6;
-            uint32_t t = rol(a, 5) + f + e + k + w[i];
-            e = d, d = c, c = rol(b, 30), b = a, a = t;
-        }
-        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
-    }
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 4; j++) out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
-}
-
-static void b64(const unsigned char *in, size_t n, char *out) {
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-                     (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = t[v >> 18 & 63];
-        out[o++] = t[v >> 12 & 63];
-        out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
 }
 
 /* ---- connections ---------------------------------------------------------------------------------- */
@@ -526,14 +478,8 @@ static int parse_upgrade(conn *c) {
     if (!path_ok || !key || !strcasestr(c->in.p, "\r\nUpgrade: websocket")) return refuse(c);
     key += 20;
     while (*key == ' ') key++;
-    size_t kl = strcspn(key, " \r\n");
-    if (kl > 64) kl = 64;
-    unsigned char cat[128], dig[20];
-    char accept[32];
-    memcpy(cat, key, kl);
-    memcpy(cat + kl, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
-    sha1(cat, kl + 36, dig);
-    b64(dig, 20, accept);
+    char accept[29];
+    ws_accept(key, strcspn(key, " \r\n"), accept);
     PUT(&c->out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Accept: ");
     put(&c->out, accept, 28);
