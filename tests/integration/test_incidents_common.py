@@ -175,6 +175,16 @@ class GoldenSim:
     """One golden-path simulator for a test class: the same checks against
     healthy staging must show no symptom."""
 
+    GOLDEN_ENV = None   # environment of the golden simulator, for a class that needs one
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_golden(cls.GOLDEN_ENV)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_golden()
+
     @classmethod
     def start_golden(cls, env=None):
         cls.golden = Stagesim(scenario=scenario_path("golden-path.json"), env=env)

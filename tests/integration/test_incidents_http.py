@@ -19,14 +19,6 @@ CLIENT_E2E_KEY = "the-e2e-key-the-clients-have"   # not the one staging has
 class Health(GoldenSim, unittest.TestCase):
     """S12, S13: GET /health answers an error, quickly."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.start_golden()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stop_golden()
-
     def assert_golden_health(self):
         r, took = http(self.golden, "GET", "/health")
         self.assertEqual((r.status_code, r.json()), (200, {"status": "ok"}))
@@ -60,14 +52,6 @@ class Health(GoldenSim, unittest.TestCase):
 
 class Api(GoldenSim, unittest.TestCase):
     """S15, S19, S24: the backend's REST routes."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.start_golden()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stop_golden()
 
     REQUESTS = [("GET", "/api/messages"), ("POST", "/api/chat"), ("GET", "/api/v1/status")]
 
@@ -133,14 +117,8 @@ class Api(GoldenSim, unittest.TestCase):
 class Auth(GoldenSim, unittest.TestCase):
     """S17, S18: the auth service."""
 
-    @classmethod
-    def setUpClass(cls):
-        # The key the clients hold is the one golden-path's auth service has.
-        cls.start_golden(env={"E2E_OAUTH_SIMULATION_KEY": CLIENT_E2E_KEY})
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stop_golden()
+    # The key the clients hold is the one golden-path's auth service has.
+    GOLDEN_ENV = {"E2E_OAUTH_SIMULATION_KEY": CLIENT_E2E_KEY}
 
     def e2e(self, s, key):
         headers = {"X-E2E-Bypass-Key": key} if key is not None else {}

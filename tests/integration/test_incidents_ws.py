@@ -27,14 +27,6 @@ def types(msgs):
 class Upgrades(GoldenSim, unittest.TestCase):
     """S1, S2: the upgrade refused with a status (S3, slow, is in test_incidents_slow)."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.start_golden()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stop_golden()
-
     async def refused(self, s, query=""):
         t0 = time.monotonic()
         with self.assertRaises(websockets.InvalidStatusCode) as cm:
@@ -85,14 +77,6 @@ class Upgrades(GoldenSim, unittest.TestCase):
 
 class Closes(GoldenSim, unittest.TestCase):
     """S5, S21, S6, S7: accepted (101), then closed by the server."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.start_golden()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stop_golden()
 
     def test_ws_1011_on_connect(self):
         """S5: a ~0.8 s connect, the welcome, then `received 1011 (internal
@@ -212,14 +196,6 @@ class Closes(GoldenSim, unittest.TestCase):
 
 class Unauthenticated(GoldenSim, unittest.TestCase):
     """S20: no token, yet accepted."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.start_golden()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stop_golden()
 
     async def unauthenticated(self, s):
         """No token: expects a rejection; returns what came instead."""
