@@ -20,11 +20,7 @@ static sim_scenario *sc;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    /* The store prefers these to the scenario's secret and key. */
-    unsetenv("JWT_SECRET_STAGING");
-    unsetenv("JWT_SECRET_KEY");
-    unsetenv("E2E_OAUTH_SIMULATION_KEY");
-    sim_log_set_level(SIM_LOG_ERROR);
+    fz_scenario_decides();
     char err[256];
     sc = sim_scenario_parse(
         "{\"name\":\"fuzz\",\"seed\":7,\"auth\":{\"jwt_secret\":\"fuzz-secret-0123456789abcdef01234567\","

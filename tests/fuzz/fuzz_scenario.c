@@ -25,11 +25,7 @@ static sim_faults *f;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    /* The store would take these over the scenario's. */
-    unsetenv("JWT_SECRET_STAGING");
-    unsetenv("JWT_SECRET_KEY");
-    unsetenv("E2E_OAUTH_SIMULATION_KEY");
-    sim_log_set_level(SIM_LOG_ERROR);
+    fz_scenario_decides();
     f = sim_faults_new(1, NULL, NOW_MS);
     return 0;
 }
