@@ -401,11 +401,23 @@ static void service_handler(void *ctx, const sim_http_request *req, sim_http_res
     sim_control_handle(ctx, req, resp);
 }
 
-sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *cfg, char *err,
-                               size_t errlen) {
+sim_control *sim_control_new(const sim_control_config *cfg) {
     sim_control *ctl = sim_xcalloc(1, sizeof(*ctl));
     ctl->cfg = *cfg;
     ctl->cfg.token = cfg->token ? sim_xstrdup(cfg->token) : NULL;
+    return ctl;
+}
+
+void sim_control_free(sim_control *ctl) {
+    if (!ctl) return;
+    sim_mhd_stop(ctl->mhd);
+    free((char *)ctl->cfg.token);
+    free(ctl);
+}
+
+sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *cfg, char *err,
+                               size_t errlen) {
+    sim_control *ctl = sim_control_new(cfg);
     /* The control API changes what every service does: loopback only,
      * unless a bearer token guards it. */
     sim_mhd_config mc = {.who = "control", .bind = cfg->token ? cfg->bind : "127.0.0.1",
@@ -415,8 +427,7 @@ sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *c
                          .max_conns = cfg->max_conns};
     ctl->mhd = sim_mhd_start(loop, &mc, err, errlen);
     if (!ctl->mhd) {
-        free((char *)ctl->cfg.token);
-        free(ctl);
+        sim_control_free(ctl);
         return NULL;
     }
     ctl->cfg.ports[3] = sim_mhd_port(ctl->mhd);
@@ -428,8 +439,5 @@ int sim_control_port(const sim_control *ctl) {
 }
 
 void sim_control_stop(sim_control *ctl) {
-    if (!ctl) return;
-    sim_mhd_stop(ctl->mhd);
-    free((char *)ctl->cfg.token);
-    free(ctl);
+    sim_control_free(ctl);
 }

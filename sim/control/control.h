@@ -47,10 +47,15 @@ typedef struct sim_control_config {
     long max_conns;              /* clients at once (caps.h); over it a 503. 0: the default */
 } sim_control_config;
 
+/* The routes alone, on no socket (a harness, a test): answers through
+ * sim_control_handle; sim_control_free undoes it. */
+sim_control *sim_control_new(const sim_control_config *cfg);
+void sim_control_free(sim_control *ctl);
+/* The same, served by libmicrohttpd on cfg->port; NULL with err. */
 sim_control *sim_control_start(struct ev_loop *loop, const sim_control_config *cfg, char *err,
                                size_t errlen);
 int sim_control_port(const sim_control *ctl);
-void sim_control_stop(sim_control *ctl);
+void sim_control_stop(sim_control *ctl);   /* the service and the routes */
 
 /* Answers one control request (the service's handler, also for tests).
  * Long polls (/journal/wait) set resp->retry_ms until their condition holds
