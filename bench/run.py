@@ -567,7 +567,8 @@ def redis_benchmark(res):
         "e) Redis: redis-benchmark, stagesim vs redis-server",
         table(["test", ">redis -P1", ">stagesim -P1", ">ratio", ">redis -P16", ">stagesim -P16",
                ">ratio"], rows) +
-        "\n\n`bench/redis/bench.py --rounds %d -n %d --keys %d` (medians of alternating rounds, "
+        "\n\n`bench/redis/bench.py --rounds %d -n %d --keys %d` (per test, the servers one after "
+        "the other in swapped order each round; medians, and the ratio the median of the pairs; "
         "-c 50). %s" % (CFG.rounds, CFG.redis_n, CFG.redis_keys, " ".join(rss))))
     return tables
 

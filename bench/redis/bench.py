@@ -1,12 +1,18 @@
 #!/usr/bin/python3
 """redis-benchmark against redis-server and against stagesim side by side.
 
-Both run at once; rounds alternate (redis, stagesim, redis, ...), each test's
-requests/s is the median of ROUNDS rounds, and the ratio stagesim/redis is
-printed per test at -P 1 and -P 16. Then RSS with 1M small keys loaded through
-redis-cli --pipe. stagesim runs whole (backend and auth services too).
+Both run at once. Each test is run on its own, one server right after the
+other, ROUNDS times, the order swapped every round (redis first, then stagesim
+first), so that the two runs of a pair see the same load. Printed per test at
+-P 1 and -P 16: each server's median requests/s and the median of the pairs'
+ratios stagesim/redis (a load that drifts between pairs moves both runs of a
+pair alike, where a ratio of the two medians would mix pairs). On a machine
+with 2 or more CPUs both servers are pinned to the last CPU and
+redis-benchmark to the others (taskset), so that neither server shares its CPU
+with the client; --no-pin turns that off. Then RSS with 1M small keys loaded
+through redis-cli --pipe. stagesim runs whole (backend and auth services too).
 
-usage: bench/redis/bench.py [--stagesim build/stagesim] [--rounds 3] [-n 100000]
+usage: bench/redis/bench.py [--stagesim build/stagesim] [--rounds 3] [-n 100000] [--tests T,..] [--no-pin]
 """
 import argparse
 import os
@@ -39,8 +45,18 @@ def wait_port(port, timeout=10):
     raise RuntimeError("port %d not listening" % port)
 
 
+PIN = {"server": [], "client": []}   # taskset prefixes
+
+
+def set_pinning(on):
+    n = os.cpu_count() or 1
+    if on and n >= 2 and subprocess.run(["which", "taskset"], capture_output=True).returncode == 0:
+        PIN["server"] = ["taskset", "-c", str(n - 1)]
+        PIN["client"] = ["taskset", "-c", "0" if n == 2 else "0-%d" % (n - 2)]
+
+
 def start_stagesim(binary):
-    p = subprocess.Popen([binary, "up", "--backend-port", "0", "--auth-port", "0",
+    p = subprocess.Popen(PIN["server"] + [binary, "up", "--backend-port", "0", "--auth-port", "0",
                           "--control-port", "0", "--redis-port", "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     line = p.stdout.readline().decode()
@@ -50,10 +66,10 @@ def start_stagesim(binary):
     return p, int(m.group(1))
 
 
-def bench(port, pipeline, n):
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-n", str(n), "-c", "50",
-                          "-P", str(pipeline), "-t", TESTS], capture_output=True, text=True,
-                         timeout=600).stdout
+def bench(port, pipeline, n, tests=TESTS):
+    out = subprocess.run(PIN["client"] + ["redis-benchmark", "-p", str(port), "-q", "-n", str(n),
+                                          "-c", "50", "-P", str(pipeline), "-t", tests],
+                         capture_output=True, text=True, timeout=600).stdout
     res = {}
     for line in out.replace("\r", "\n").splitlines():
         m = re.match(r"\s*([A-Za-z_0-9 ()]+?): ([\d.]+) requests per second", line)
@@ -85,24 +101,38 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("-n", type=int, default=100000)
     ap.add_argument("--keys", type=int, default=1000000)
+    ap.add_argument("--tests", default=TESTS, help="redis-benchmark -t list (default: %(default)s)")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin servers and client to CPUs")
     a = ap.parse_args()
+    set_pinning(not a.no_pin)
     rport = free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--appendonly",
+    redis = subprocess.Popen(PIN["server"] + ["redis-server", "--port", str(rport), "--save", "", "--appendonly",
                               "no", "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
     sim, sport = start_stagesim(a.stagesim)
     try:
         wait_port(rport)
+        if PIN["server"]:
+            print("servers on CPU %s, redis-benchmark on CPU %s" % (PIN["server"][-1],
+                                                                   PIN["client"][-1]))
         for pl in (1, 16):
-            runs = {"redis": [], "stagesim": []}
-            for _ in range(a.rounds):
-                runs["redis"].append(bench(rport, pl, a.n))
-                runs["stagesim"].append(bench(sport, pl, a.n))
-            print("\n-P %d (median of %d rounds, -n %d -c 50)" % (pl, a.rounds, a.n))
+            print("\n-P %d (median of %d rounds, -n %d -c 50; ratio: median of the pairs')"
+                  % (pl, a.rounds, a.n))
             print("%-28s %12s %12s %7s" % ("test", "redis", "stagesim", "ratio"))
-            for t in runs["redis"][0]:
-                r = statistics.median(x.get(t, 0) for x in runs["redis"])
-                s = statistics.median(x.get(t, 0) for x in runs["stagesim"])
-                print("%-28s %12.0f %12.0f %7.2f" % (t, r, s, s / r if r else 0))
+            for test in a.tests.split(","):
+                got = {"redis": [], "stagesim": []}
+                for r in range(a.rounds):
+                    order = [("redis", rport), ("stagesim", sport)]
+                    for name, port in (order if r % 2 == 0 else order[::-1]):
+                        got[name].append(bench(port, pl, a.n, test))
+                # one -t test can print more than one line (lrange_100 runs LPUSH first)
+                for t in got["redis"][0]:
+                    rv = [x.get(t, 0) for x in got["redis"]]
+                    sv = [x.get(t, 0) for x in got["stagesim"]]
+                    ratios = [b / x for x, b in zip(rv, sv) if x]
+                    print("%-28s %12.0f %12.0f %7.2f" % (t, statistics.median(rv),
+                                                         statistics.median(sv),
+                                                         statistics.median(ratios) if ratios else 0),
+                          flush=True)
         r0, s0 = rss_kib(redis.pid), rss_kib(sim.pid)
         subprocess.run(["redis-cli", "-p", str(rport), "flushall"], capture_output=True)
         subprocess.run(["redis-cli", "-p", str(sport), "flushall"], capture_output=True)
