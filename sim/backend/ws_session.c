@@ -611,9 +611,15 @@ void sim_ws_session_deliver(sim_ws_session *s, const char *user_id, const char *
     held_release(s, now_ms, now_ms);
 }
 
-/* The goodbye goes ahead of anything a fault delayed or held back (those
- * frames are dropped: the server is going), or the client would wait past
- * the grace for it and see 1006. */
+/* A goodbye (revoked here, shutting down below) goes ahead of anything a
+ * fault delayed or held back: those frames are dropped, since the server
+ * closes now; queued behind a delay the close would reach the client only
+ * after it (or, at shutdown, after the grace: 1006). */
+static void drop_unsent(sim_ws_session *s) {
+    sim_wss_list_clear(&s->pipe);
+    sim_wss_list_clear(&s->held);
+}
+
 int sim_ws_session_revoked(sim_ws_session *s, const char *user_id, const char *jti,
                            int64_t now_ms) {
     const sim_ws_handshake *hs = s->hs;
@@ -621,6 +627,7 @@ int sim_ws_session_revoked(sim_ws_session *s, const char *user_id, const char *j
     if (jti ? strcmp(jti, hs->jti) != 0 : !user_id || strcmp(user_id, hs->user_id) != 0) return 0;
     sim_wss_stop_runs(s);
     sim_wss_in_clear(s);
+    drop_unsent(s);
     sim_wss_send_message(s, sim_ws_error("AUTH_FAILED", "Authentication failed: Token has been revoked",
                                  now_ms),
                  "error_message", 0, NULL, now_ms);
@@ -637,8 +644,7 @@ void sim_ws_session_shutdown(sim_ws_session *s, int64_t now_ms) {
     s->shutting_down = 1;
     sim_wss_stop_runs(s);
     sim_wss_in_clear(s);
-    sim_wss_list_clear(&s->pipe);
-    sim_wss_list_clear(&s->held);
+    drop_unsent(s);
     s->hung = 0;   /* a hung session still gets the goodbye */
     sim_wss_session_close(s, 1001, "Server shutting down", now_ms);
 }

@@ -67,12 +67,21 @@ class Revocation(unittest.TestCase):
         with Stagesim() as s:
             alice1, alice2 = login(s)["access_token"], login(s)["access_token"]
             bob = login(s, "bob@example.com", "bob-password")["access_token"]
+            # Alice's first run waits a minute before its second event, so the revocation
+            # lands mid-run however slow the machine (left to its 4 short gaps, the run
+            # completed before the revoke on a machine busy with 2 CPU hogs). The rest of the
+            # run is queued behind that delay: the close must go ahead of it, and the rest
+            # never come.
+            s.control.add_fault({"id": "hold-alice", "on": "ws.send", "times": 1,
+                                 "match": {"user": "user-alice", "name": "agent_thinking"},
+                                 "action": {"kind": "delay", "ms": 60000}})
 
             async def go():
                 a1, a2, b = [await welcomed(s, t) for t in (alice1, alice2, bob)]
                 await a1.send(json.dumps({"type": "user_message", "message": "long one"}))
                 self.assertEqual(json.loads(await asyncio.wait_for(a1.recv(), 10))["type"],
                                  "agent_started")
+                s.control.wait_fault("hold-alice")
                 r = httpx.post(s.control_url + "/revoke", json={"user_id": "user-alice"},
                                timeout=10)
                 self.assertEqual((r.status_code, r.json()), (200, {"revoked": "user-alice"}))
