@@ -111,6 +111,9 @@ static void check_journal_page(const sim_http_response *r) {
 
 static void handle(void *ctx, fz_request *f, sim_http_response *r) {
     sim_control *ctl = ctx;
+    /* Every request first drops the rules whose ttl_ms ran out: counted
+     * after that, the rules before are what the request itself changes. */
+    sim_faults_expire(faults, f->req.now_ms);
     size_t rules_before = sim_faults_count(faults);
     sim_control_handle(ctl, &f->req, r);
     if (r->retry_ms) {   /* a long poll: call again once its longest wait has passed */
