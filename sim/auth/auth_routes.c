@@ -115,32 +115,35 @@ typedef struct field {
 /* Checks string fields of an object body, collecting every problem (as
  * pydantic does). 0 when all good; else a 422 was written. A JSON null in an
  * optional field counts as absent. */
+static void add_problem(cJSON **items, cJSON *it) {
+    if (!*items)
+        *items = cJSON_CreateArray();
+    cJSON_AddItemToArray(*items, it);
+}
+
 static int check_fields(const cJSON *body, field *f, size_t n, sim_http_response *resp) {
-    cJSON *items = cJSON_CreateArray();
+    cJSON *items = NULL;   /* made at the first problem: a good body costs nothing */
     for (size_t i = 0; i < n; i++) {
         *f[i].out = NULL;
         const cJSON *v = body ? cJSON_GetObjectItemCaseSensitive(body, f[i].name) : NULL;
         if (!v || (cJSON_IsNull(v) && !f[i].required)) {
             if (f[i].required)
-                cJSON_AddItemToArray(items, err_item("missing", f[i].name, "Field required",
-                                                     cJSON_Duplicate(body, 1)));
+                add_problem(&items, err_item("missing", f[i].name, "Field required",
+                                             cJSON_Duplicate(body, 1)));
         } else if (!cJSON_IsString(v)) {
-            cJSON_AddItemToArray(items, err_item("string_type", f[i].name,
-                                                 "Input should be a valid string",
-                                                 cJSON_Duplicate(v, 1)));
+            add_problem(&items, err_item("string_type", f[i].name,
+                                         "Input should be a valid string", cJSON_Duplicate(v, 1)));
         } else if (f[i].max_len && strlen(v->valuestring) > f[i].max_len) {
             char msg[80];
             snprintf(msg, sizeof msg, "String should have at most %zu characters", f[i].max_len);
-            cJSON_AddItemToArray(items, err_item("string_too_long", f[i].name, msg,
-                                                 cJSON_Duplicate(v, 1)));
+            add_problem(&items, err_item("string_too_long", f[i].name, msg,
+                                         cJSON_Duplicate(v, 1)));
         } else {
             *f[i].out = v->valuestring;
         }
     }
-    if (cJSON_GetArraySize(items) == 0) {
-        cJSON_Delete(items);
+    if (!items)
         return 0;
-    }
     reply_422(resp, items);
     return -1;
 }
