@@ -432,7 +432,40 @@ int sim_backend_http_writeable(conn *c, struct lws *wsi) {
     int too_big = h->body_too_big;
     http_reset(c);
     if (too_big) return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (lws_http_transaction_completed(wsi)) return -1;
+    if (!h->settling) {
+        h->settling = 1;
+        h->settle_next = c->b->settling;
+        c->b->settling = h;
+        ev_prepare_start(c->b->loop, &c->b->settle);
+    }
+    return 0;
+}
+
+/* lws 4.1.6 ends every keep-alive transaction by asking for POLLOUT
+ * (LRS_DEFERRING_ACTION: it reads the next request once it has seen the
+ * socket writable), which costs an epoll_ctl to set EPOLLOUT and another to
+ * clear it on the next iteration. The answer went out whole, so the socket
+ * is writable: an ev_prepare runs before libev commits watcher changes to
+ * epoll (fd_reify), and telling lws there that POLLOUT came, as its libev
+ * glue would, makes it clear the interest again before epoll sees it
+ * (docs/libraries.md §10.3). A connection still holding unsent bytes waits
+ * for the real POLLOUT. */
+void sim_backend_http_settle(struct ev_loop *loop, ev_prepare *w, int revents) {
+    (void)revents;
+    sim_backend *b = (sim_backend *)((char *)w - offsetof(sim_backend, settle));
+    ev_prepare_stop(loop, w);
+    while (b->settling) {
+        http_part *h = b->settling;
+        b->settling = h->settle_next;
+        h->settle_next = NULL;
+        h->settling = 0;
+        struct lws *wsi = h->c->wsi;
+        if (!wsi || lws_partial_buffered(wsi)) continue;
+        struct lws_pollfd pfd = {.fd = lws_get_socket_fd(wsi), .events = LWS_POLLOUT,
+                                 .revents = LWS_POLLOUT};
+        lws_service_fd(b->ctx, &pfd);   /* may free h's connection: h is out of the list */
+    }
 }
 
 void sim_backend_http_closed(conn *c) {
