@@ -272,6 +272,13 @@ static const struct { int token; const char *name; } methods[] = {
     {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
 };
 
+/* snprintf(out, n, "%s", s) without printf: every request copies two. */
+static void copy_str(char *out, size_t n, const char *s) {
+    size_t len = strnlen(s, n - 1);
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
 /* A later request of a keep-alive connection (the pre-read checked the
  * first, sim_http_head_check): a body framed two ways, or a length that is
  * not one number, sends lws 4.1.6 round its body parser for ever. Refused
@@ -299,11 +306,11 @@ int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path) {
     h->req_started = 0;
     h->late_completions = 0;
     if (bad_framing(c, wsi)) return -1;
-    snprintf(h->path, sizeof(h->path), "%s", path ? path : "/");
-    snprintf(h->method, sizeof(h->method), "GET");
+    copy_str(h->path, sizeof(h->path), path ? path : "/");
+    copy_str(h->method, sizeof(h->method), "GET");
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (lws_hdr_total_length(wsi, (enum lws_token_indexes)methods[i].token)) {
-            snprintf(h->method, sizeof(h->method), "%s", methods[i].name);
+            copy_str(h->method, sizeof(h->method), methods[i].name);
             break;
         }
     h->is_head = strcmp(h->method, "HEAD") == 0;
