@@ -462,6 +462,7 @@ void sim_backend_http_settle(struct ev_loop *loop, ev_prepare *w, int revents) {
     (void)revents;
     sim_backend *b = (sim_backend *)((char *)w - offsetof(sim_backend, settle));
     ev_prepare_stop(loop, w);
+    int served = 0;
     while (b->settling) {
         http_part *h = b->settling;
         b->settling = h->settle_next;
@@ -472,7 +473,12 @@ void sim_backend_http_settle(struct ev_loop *loop, ev_prepare *w, int revents) {
         struct lws_pollfd pfd = {.fd = lws_get_socket_fd(wsi), .events = LWS_POLLOUT,
                                  .revents = LWS_POLLOUT};
         lws_service_fd(b->ctx, &pfd);   /* may free h's connection: h is out of the list */
+        served = 1;
     }
+    /* A pipelined request that lws read with the last one waits in its
+     * buffer for "forced service", which its libev glue only runs after a
+     * real event: wake lws (through its event pipe) when anyone has one. */
+    if (served && lws_service_adjust_timeout(b->ctx, 1, 0) == 0) lws_cancel_service(b->ctx);
 }
 
 void sim_backend_http_closed(conn *c) {

@@ -85,6 +85,15 @@ class BackendHttp(unittest.TestCase):
             for i in range(20):
                 s.sendall(req("/health"))
                 self.assertEqual(reply(), (200, b'{"status":"ok"}'), "request %d after" % i)
+            # Thirty in one write: lws reads them together and serves the
+            # rest from its buffer, which must not wait for another event.
+            # A hang guard, not a speed check: waiting, they took a second
+            # each (lws's 1 s kick), 30 s against milliseconds.
+            s.sendall(req("/health") * 30)
+            deadline = time.monotonic() + 10
+            for i in range(30):
+                s.settimeout(max(0.001, deadline - time.monotonic()))
+                self.assertEqual(reply(), (200, b'{"status":"ok"}'), "pipelined %d" % i)
         self.sim.control.remove_fault("ka-big")
 
     def test_root(self):
