@@ -19,6 +19,7 @@
 
 #include "jcheck.h"
 #include "mhd.h"
+#include "utf8.h"
 #include "util.h"
 
 /* Bodies larger than this get 413 before any route sees them. */
@@ -114,32 +115,35 @@ typedef struct field {
 /* Checks string fields of an object body, collecting every problem (as
  * pydantic does). 0 when all good; else a 422 was written. A JSON null in an
  * optional field counts as absent. */
+static void add_problem(cJSON **items, cJSON *it) {
+    if (!*items)
+        *items = cJSON_CreateArray();
+    cJSON_AddItemToArray(*items, it);
+}
+
 static int check_fields(const cJSON *body, field *f, size_t n, sim_http_response *resp) {
-    cJSON *items = cJSON_CreateArray();
+    cJSON *items = NULL;   /* made at the first problem: a good body costs nothing */
     for (size_t i = 0; i < n; i++) {
         *f[i].out = NULL;
         const cJSON *v = body ? cJSON_GetObjectItemCaseSensitive(body, f[i].name) : NULL;
         if (!v || (cJSON_IsNull(v) && !f[i].required)) {
             if (f[i].required)
-                cJSON_AddItemToArray(items, err_item("missing", f[i].name, "Field required",
-                                                     cJSON_Duplicate(body, 1)));
+                add_problem(&items, err_item("missing", f[i].name, "Field required",
+                                             cJSON_Duplicate(body, 1)));
         } else if (!cJSON_IsString(v)) {
-            cJSON_AddItemToArray(items, err_item("string_type", f[i].name,
-                                                 "Input should be a valid string",
-                                                 cJSON_Duplicate(v, 1)));
+            add_problem(&items, err_item("string_type", f[i].name,
+                                         "Input should be a valid string", cJSON_Duplicate(v, 1)));
         } else if (f[i].max_len && strlen(v->valuestring) > f[i].max_len) {
             char msg[80];
             snprintf(msg, sizeof msg, "String should have at most %zu characters", f[i].max_len);
-            cJSON_AddItemToArray(items, err_item("string_too_long", f[i].name, msg,
-                                                 cJSON_Duplicate(v, 1)));
+            add_problem(&items, err_item("string_too_long", f[i].name, msg,
+                                         cJSON_Duplicate(v, 1)));
         } else {
             *f[i].out = v->valuestring;
         }
     }
-    if (cJSON_GetArraySize(items) == 0) {
-        cJSON_Delete(items);
+    if (!items)
         return 0;
-    }
     reply_422(resp, items);
     return -1;
 }
@@ -174,7 +178,9 @@ static cJSON *perms_json(const sim_auth_user *u) {
 }
 
 /* Issues an access + refresh pair and writes the login-shaped 200. perms is
- * borrowed; user (may be NULL) is taken over as the "user" member. */
+ * borrowed; user (may be NULL: {"id": sub, "email": email}) is taken over
+ * as the "user" member. The body is the bytes sim_http_json would print for
+ * the same object, written without building it (the login's hot path). */
 static void reply_tokens(sim_auth_store *st, const sim_http_request *req,
                          sim_http_response *resp, const char *sub, const char *email,
                          const cJSON *perms, cJSON *user) {
@@ -187,16 +193,34 @@ static void reply_tokens(sim_auth_store *st, const sim_http_request *req,
         sim_http_detail(resp, 500, "Token generation failed");
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "access_token", access);
-    cJSON_AddStringToObject(o, "refresh_token", refresh);
-    cJSON_AddStringToObject(o, "token_type", "Bearer");
-    cJSON_AddNumberToObject(o, "expires_in", ADVERTISED_EXPIRES_IN);
-    if (user)
-        cJSON_AddItemToObject(o, "user", user);
+    sim_buf *b = &resp->body;
+    b->len = 0;
+    sim_buf_reserve(b, 2 * strlen(access) + 256);
+    sim_buf_puts(b, "{\"access_token\":\"");
+    sim_buf_puts(b, access);   /* base64url and dots: nothing to escape */
+    sim_buf_puts(b, "\",\"refresh_token\":\"");
+    sim_buf_puts(b, refresh);
+    sim_buf_puts(b, "\",\"token_type\":\"Bearer\",\"expires_in\":");
+    sim_buf_i64(b, ADVERTISED_EXPIRES_IN);
+    sim_buf_puts(b, ",\"user\":");
+    if (user) {
+        char *text = cJSON_PrintUnformatted(user);
+        sim_buf_puts(b, text ? text : "null");
+        cJSON_free(text);
+        cJSON_Delete(user);
+    } else {
+        sim_buf_puts(b, "{\"id\":");
+        sim_buf_json_str(b, sub);
+        sim_buf_puts(b, ",\"email\":");
+        sim_buf_json_str(b, email);
+        sim_buf_puts(b, "}");
+    }
+    sim_buf_puts(b, "}");
+    sim_utf8_fix_json(b, 0);
+    resp->status = 200;
+    resp->content_type = "application/json";
     free(access);
     free(refresh);
-    sim_http_json(resp, 200, o);
 }
 
 static cJSON *user_json(const char *id, const char *email) {
@@ -274,7 +298,7 @@ static void r_login(void *ctx, const sim_http_request *req, sim_http_response *r
             reply_401(resp, "Invalid credentials");
         } else {
             cJSON *perms = perms_json(u);
-            reply_tokens(st, req, resp, u->id, u->email, perms, user_json(u->id, u->email));
+            reply_tokens(st, req, resp, u->id, u->email, perms, NULL);
             cJSON_Delete(perms);
         }
     }
@@ -299,7 +323,7 @@ static void r_register(void *ctx, const sim_http_request *req, sim_http_response
             const sim_auth_user *u = sim_auth_store_register(st, email, password,
                                                              name ? name : full_name);
             cJSON *perms = perms_json(u);
-            reply_tokens(st, req, resp, u->id, u->email, perms, user_json(u->id, u->email));
+            reply_tokens(st, req, resp, u->id, u->email, perms, NULL);
             cJSON_Delete(perms);
         }
     }
@@ -333,7 +357,7 @@ static void r_refresh(void *ctx, const sim_http_request *req, sim_http_response 
             const char *email = u ? u->email : cJSON_IsString(em) ? em->valuestring : "";
             cJSON *perms = u ? perms_json(u)
                              : cJSON_IsArray(pm) ? cJSON_Duplicate(pm, 1) : cJSON_CreateArray();
-            reply_tokens(st, req, resp, sub, email, perms, user_json(sub, email));
+            reply_tokens(st, req, resp, sub, email, perms, NULL);
             cJSON_Delete(perms);
             cJSON_Delete(c);
         }

@@ -4,6 +4,8 @@
  * a parameter. */
 #include "auth_int.h"
 
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +128,7 @@ static void smap_free(smap *m) {
 typedef struct view {
     const char *secret;         /* borrowed from the store */
     size_t secret_len;
+    sim_jwt_key *key;           /* of secret; owned by the store */
     int64_t skew_ms;            /* its clock minus the issuer's */
     int64_t leeway_ms;          /* PyJWT's leeway for exp, nbf and iat */
 } view;
@@ -218,12 +221,14 @@ sim_auth_store *sim_auth_store_new(const sim_scenario *sc, uint64_t seed) {
     }
     st->secret_len = strlen(st->secret);
     int64_t leeway_ms = sc ? (int64_t)sc->auth_leeway_s * 1000 : 0;
-    st->issuer = (view){st->secret, st->secret_len, 0, leeway_ms};
+    st->issuer = (view){st->secret, st->secret_len, sim_jwt_key_new(st->secret, st->secret_len),
+                        0, leeway_ms};
     st->backend = st->issuer;
     if (sc && sc->backend_jwt_secret) {
         st->backend_secret = sim_xstrdup(sc->backend_jwt_secret);
         st->backend.secret = st->backend_secret;
         st->backend.secret_len = strlen(st->backend_secret);
+        st->backend.key = sim_jwt_key_new(st->backend.secret, st->backend.secret_len);
         sim_info("auth: the backend checks tokens with a secret of its own (scenario)");
     }
     if (sc) st->backend.skew_ms = sc->backend_clock_skew_ms;
@@ -276,6 +281,9 @@ void sim_auth_store_free(sim_auth_store *st) {
     smap_free(&st->revoked);
     smap_free(&st->issued);
     smap_free(&st->revoked_users);
+    if (st->backend.key != st->issuer.key)
+        sim_jwt_key_free(st->backend.key);
+    sim_jwt_key_free(st->issuer.key);
     free(st->secret);
     free(st->backend_secret);
     free(st->e2e_key);
@@ -315,6 +323,45 @@ int sim_auth_password_ok(const sim_auth_user *u, const char *password) {
     return CRYPTO_memcmp(u->password, password, a) == 0;
 }
 
+/* A number as cJSON 1.7.15 prints it: NaN and infinities as null, an
+ * integral value within int as "%d", anything else "%1.15g", or "%1.17g"
+ * when that does not read back (within cJSON's epsilon). */
+static void json_number(sim_buf *b, double d) {
+    if (isnan(d) || isinf(d)) {
+        sim_buf_puts(b, "null");
+        return;
+    }
+    if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d) {
+        sim_buf_i64(b, (int64_t)d);
+        return;
+    }
+    char s[32];
+    snprintf(s, sizeof s, "%1.15g", d);
+    double back = strtod(s, NULL);
+    if (fabs(back - d) > fmax(fabs(back), fabs(d)) * DBL_EPSILON)
+        snprintf(s, sizeof s, "%1.17g", d);
+    sim_buf_puts(b, s);
+}
+
+/* A cJSON array (NULL: []) as cJSON prints it; of strings, without it. */
+static void json_strings(sim_buf *b, const void *array) {
+    const cJSON *a = array, *it;
+    int strings = 1;
+    cJSON_ArrayForEach(it, a) strings = strings && cJSON_IsString(it);
+    if (a && (!strings || !cJSON_IsArray(a))) {
+        char *text = cJSON_PrintUnformatted(a);
+        sim_buf_puts(b, text ? text : "null");
+        cJSON_free(text);
+        return;
+    }
+    sim_buf_puts(b, "[");
+    cJSON_ArrayForEach(it, a) {
+        if (it != a->child) sim_buf_puts(b, ",");
+        sim_buf_json_str(b, it->valuestring);
+    }
+    sim_buf_puts(b, "]");
+}
+
 char *sim_auth_store_issue(sim_auth_store *st, const char *type, const char *sub,
                            const char *email, const void *permissions, int64_t now_ms) {
     int access = strcmp(type, "access") == 0;
@@ -333,23 +380,29 @@ char *sim_auth_store_issue(sim_auth_store *st, const char *type, const char *sub
     }
     sim_hex(jti, 16, sim_mix(st->seed, counter_key, ++issued->val, 0));
 
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "sub", sub);
-    cJSON_AddNumberToObject(c, "iat", iat);
-    cJSON_AddNumberToObject(c, "exp", exp);
-    cJSON_AddStringToObject(c, "token_type", type);
-    cJSON_AddStringToObject(c, "type", type);
-    cJSON_AddStringToObject(c, "iss", ISSUER);
-    cJSON_AddStringToObject(c, "aud", AUDIENCE);
-    cJSON_AddStringToObject(c, "jti", jti);
-    cJSON_AddStringToObject(c, "env", ENVIRONMENT);
-    cJSON_AddStringToObject(c, "svc_id", SERVICE_ID);
-    cJSON_AddStringToObject(c, "email", email ? email : "");
-    cJSON *perms = permissions ? cJSON_Duplicate((const cJSON *)permissions, 1)
-                               : cJSON_CreateArray();
-    cJSON_AddItemToObject(c, "permissions", perms);
-    char *tok = sim_jwt_sign(c, st->secret, st->secret_len);
-    cJSON_Delete(c);
+    /* The claims as cJSON_PrintUnformatted prints them (the same bytes,
+     * member for member), without building the tree. */
+    sim_buf p = {0};
+    sim_buf_reserve(&p, 512);
+    sim_buf_puts(&p, "{\"sub\":");
+    sim_buf_json_str(&p, sub);
+    sim_buf_puts(&p, ",\"iat\":");
+    json_number(&p, iat);
+    sim_buf_puts(&p, ",\"exp\":");
+    json_number(&p, exp);
+    sim_buf_puts(&p, ",\"token_type\":");
+    sim_buf_json_str(&p, type);
+    sim_buf_puts(&p, ",\"type\":");
+    sim_buf_json_str(&p, type);
+    sim_buf_puts(&p, ",\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE "\",\"jti\":\"");
+    sim_buf_puts(&p, jti);
+    sim_buf_puts(&p, "\",\"env\":\"" ENVIRONMENT "\",\"svc_id\":\"" SERVICE_ID "\",\"email\":");
+    sim_buf_json_str(&p, email ? email : "");
+    sim_buf_puts(&p, ",\"permissions\":");
+    json_strings(&p, permissions);
+    sim_buf_puts(&p, "}");
+    char *tok = sim_jwt_sign_payload(st->issuer.key, p.data, p.len);
+    sim_buf_free(&p);
     return tok;
 }
 
@@ -396,7 +449,7 @@ static sim_auth_status check(sim_auth_store *st, const view *v, const char *toke
     if (claims_out)
         *claims_out = NULL;
     void *parsed = NULL;
-    if (sim_jwt_verify(token, v->secret, v->secret_len, &parsed) != SIM_JWT_OK)
+    if (sim_jwt_verify_key(token, v->key, &parsed) != SIM_JWT_OK)
         return SIM_AUTH_INVALID;
     cJSON *c = parsed;
     double iat, exp;

@@ -1,6 +1,7 @@
 /* jwt.c -- HS256 JSON Web Tokens, pure (no clock, no I/O).
- * Signing is OpenSSL HMAC-SHA256; verification accepts only alg "HS256"
- * and compares signatures in constant time. */
+ * Signing is OpenSSL HMAC-SHA256 (EVP_MAC, keyed once per secret);
+ * verification accepts only alg "HS256" and compares signatures in constant
+ * time. */
 #include "jwt.h"
 
 #include <stdlib.h>
@@ -9,7 +10,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include "base64url.h"
 #include "util.h"
@@ -22,38 +24,74 @@
 /* The only header we ever emit; base64url of {"alg":"HS256","typ":"JWT"}. */
 static const char header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
-/* HMAC-SHA256 of data with the secret into sig (32 bytes). 0 or -1. */
-static int hs256(unsigned char sig[SIG_LEN], const char *secret, size_t secret_len,
-                 const char *data, size_t len) {
-    unsigned int siglen = 0;
-    /* HMAC() with a NULL key pointer fails; an empty secret is still a key. */
+/* A key keeps OpenSSL's HMAC context keyed once: HMAC() fetches the
+ * algorithm, allocates and hashes the key's pads on every call, which cost
+ * ten times the hashing of a token (bench/RESULTS.md section 7). */
+struct sim_jwt_key {
+    EVP_MAC_CTX *ctx;
+};
+
+sim_jwt_key *sim_jwt_key_new(const char *secret, size_t secret_len) {
+    /* An empty secret is still a key; EVP_MAC_init treats a NULL one as
+     * "keep the previous key". */
     static const unsigned char empty = 0;
-    const void *key = secret_len ? (const void *)secret : (const void *)&empty;
-    if (!HMAC(EVP_sha256(), key, (int)secret_len, (const unsigned char *)data, len, sig, &siglen)
-        || siglen != SIG_LEN)
+    const unsigned char *key = secret_len ? (const unsigned char *)secret : &empty;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac);   /* the context holds its own reference */
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!ctx || !EVP_MAC_init(ctx, key, secret_len, params)) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    sim_jwt_key *k = sim_xmalloc(sizeof *k);
+    k->ctx = ctx;
+    return k;
+}
+
+void sim_jwt_key_free(sim_jwt_key *k) {
+    if (!k)
+        return;
+    EVP_MAC_CTX_free(k->ctx);
+    free(k);
+}
+
+/* HMAC-SHA256 of data into sig (32 bytes). 0 or -1. */
+static int hs256(unsigned char sig[SIG_LEN], sim_jwt_key *k, const char *data, size_t len) {
+    size_t siglen = 0;
+    if (!k || !EVP_MAC_init(k->ctx, NULL, 0, NULL)
+        || !EVP_MAC_update(k->ctx, (const unsigned char *)data, len)
+        || !EVP_MAC_final(k->ctx, sig, &siglen, SIG_LEN) || siglen != SIG_LEN)
         return -1;
     return 0;
 }
 
-char *sim_jwt_sign(const void *claims, const char *secret, size_t secret_len) {
-    char *payload = cJSON_PrintUnformatted((const cJSON *)claims);
-    if (!payload)
-        return NULL;
-    size_t plen = strlen(payload);
+char *sim_jwt_sign_payload(sim_jwt_key *k, const char *payload, size_t plen) {
     size_t hlen = sizeof header_b64 - 1;
     size_t cap = hlen + 1 + 4 * ((plen + 2) / 3) + 1 + 4 * ((SIG_LEN + 2) / 3) + 1;
     char *tok = sim_xmalloc(cap);
     memcpy(tok, header_b64, hlen);
     tok[hlen] = '.';
     size_t n = hlen + 1 + sim_b64url_encode(tok + hlen + 1, (const unsigned char *)payload, plen);
-    cJSON_free(payload);
     unsigned char sig[SIG_LEN];
-    if (hs256(sig, secret, secret_len, tok, n) != 0) {
+    if (hs256(sig, k, tok, n) != 0) {
         free(tok);
         return NULL;
     }
     tok[n++] = '.';
     sim_b64url_encode(tok + n, sig, SIG_LEN);
+    return tok;
+}
+
+char *sim_jwt_sign(const void *claims, const char *secret, size_t secret_len) {
+    char *payload = cJSON_PrintUnformatted((const cJSON *)claims);
+    sim_jwt_key *k = payload ? sim_jwt_key_new(secret, secret_len) : NULL;
+    char *tok = k ? sim_jwt_sign_payload(k, payload, strlen(payload)) : NULL;
+    sim_jwt_key_free(k);
+    cJSON_free(payload);
     return tok;
 }
 
@@ -92,6 +130,13 @@ void *sim_jwt_peek_claims(const char *token) {
 
 sim_jwt_status sim_jwt_verify(const char *token, const char *secret, size_t secret_len,
                               void **claims_out) {
+    sim_jwt_key *k = sim_jwt_key_new(secret, secret_len);
+    sim_jwt_status rc = sim_jwt_verify_key(token, k, claims_out);
+    sim_jwt_key_free(k);
+    return rc;
+}
+
+sim_jwt_status sim_jwt_verify_key(const char *token, sim_jwt_key *k, void **claims_out) {
     if (claims_out)
         *claims_out = NULL;
     if (!token)
@@ -130,7 +175,7 @@ sim_jwt_status sim_jwt_verify(const char *token, const char *secret, size_t secr
     if (slen > 4 * ((SIG_LEN + 2) / 3) + 2
         || sim_b64url_decode(got, d2 + 1, slen) != SIG_LEN)
         return SIM_JWT_BAD_SIGNATURE;
-    if (hs256(want, secret, secret_len, token, (size_t)(d2 - token)) != 0
+    if (hs256(want, k, token, (size_t)(d2 - token)) != 0
         || CRYPTO_memcmp(got, want, SIG_LEN) != 0)
         return SIM_JWT_BAD_SIGNATURE;
 

@@ -9,6 +9,17 @@
 
 #include <stddef.h>
 
+/* An HMAC-SHA256 key, made once per secret (OpenSSL's context keyed once).
+ * Not shareable between threads: signing and verifying reuse its context.
+ * NULL when OpenSSL cannot make one. */
+typedef struct sim_jwt_key sim_jwt_key;
+sim_jwt_key *sim_jwt_key_new(const char *secret, size_t secret_len);
+void sim_jwt_key_free(sim_jwt_key *k);
+
+/* Signs claims already printed as JSON (plen bytes) into a compact JWT.
+ * Returns a string the caller frees, or NULL on failure. */
+char *sim_jwt_sign_payload(sim_jwt_key *k, const char *payload, size_t plen);
+
 /* Signs a claims object (a cJSON *, borrowed) into a compact JWT.
  * Returns a string the caller frees, or NULL on failure. */
 char *sim_jwt_sign(const void *claims, const char *secret, size_t secret_len);
@@ -25,6 +36,7 @@ typedef enum {
  * Claims (exp, iss, token_type...) are checked by the caller. */
 sim_jwt_status sim_jwt_verify(const char *token, const char *secret, size_t secret_len,
                               void **claims_out);
+sim_jwt_status sim_jwt_verify_key(const char *token, sim_jwt_key *k, void **claims_out);
 /* The claims of a token whose signature someone else checked (a cJSON *
  * the caller frees), or NULL when they are not base64url JSON. */
 void *sim_jwt_peek_claims(const char *token);

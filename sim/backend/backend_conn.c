@@ -111,6 +111,11 @@ static void part_release(conn *c) {
         break;
     case C_HTTP:
         ev_timer_stop(loop, &c->u.http->timer);
+        for (http_part **p = &c->b->settling; c->u.http->settling && *p; p = &(*p)->settle_next)
+            if (*p == c->u.http) {
+                *p = c->u.http->settle_next;
+                break;
+            }
         if (c->u.http->hreq) c->u.http->hreq->c = NULL;
         free(c->u.http->query);
         sim_buf_free(&c->u.http->body);

@@ -78,6 +78,8 @@ typedef struct http_part {
     int write_now;               /* its answer is ready: written before that callback returns */
     int verdict_set;             /* the remote verdict on the request's token is in `verdict` */
     sim_token_verdict verdict;
+    struct http_part *settle_next; /* in b->settling (backend_http.c, sim_backend_http_settle) */
+    int settling;
 } http_part;
 
 /* A WebSocket: the session and what lws needs around it (backend_ws.c). */
@@ -129,6 +131,8 @@ struct sim_backend {
     struct sim_listener *listener;
     int port;
     ev_timer kick;
+    ev_prepare settle;            /* tells lws its kept-alive sockets are writable */
+    http_part *settling;          /* the transactions it waits for */
     conn *conns;
     conn *adopting;               /* the socket lws is adopting, claimed in its callback */
     uint64_t http_conns, ws_conns;

@@ -272,6 +272,13 @@ static const struct { int token; const char *name; } methods[] = {
     {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
 };
 
+/* snprintf(out, n, "%s", s) without printf: every request copies two. */
+static void copy_str(char *out, size_t n, const char *s) {
+    size_t len = strnlen(s, n - 1);
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
 /* A later request of a keep-alive connection (the pre-read checked the
  * first, sim_http_head_check): a body framed two ways, or a length that is
  * not one number, sends lws 4.1.6 round its body parser for ever. Refused
@@ -299,11 +306,11 @@ int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path) {
     h->req_started = 0;
     h->late_completions = 0;
     if (bad_framing(c, wsi)) return -1;
-    snprintf(h->path, sizeof(h->path), "%s", path ? path : "/");
-    snprintf(h->method, sizeof(h->method), "GET");
+    copy_str(h->path, sizeof(h->path), path ? path : "/");
+    copy_str(h->method, sizeof(h->method), "GET");
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (lws_hdr_total_length(wsi, (enum lws_token_indexes)methods[i].token)) {
-            snprintf(h->method, sizeof(h->method), "%s", methods[i].name);
+            copy_str(h->method, sizeof(h->method), methods[i].name);
             break;
         }
     h->is_head = strcmp(h->method, "HEAD") == 0;
@@ -432,7 +439,46 @@ int sim_backend_http_writeable(conn *c, struct lws *wsi) {
     int too_big = h->body_too_big;
     http_reset(c);
     if (too_big) return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (lws_http_transaction_completed(wsi)) return -1;
+    if (!h->settling) {
+        h->settling = 1;
+        h->settle_next = c->b->settling;
+        c->b->settling = h;
+        ev_prepare_start(c->b->loop, &c->b->settle);
+    }
+    return 0;
+}
+
+/* lws 4.1.6 ends every keep-alive transaction by asking for POLLOUT
+ * (LRS_DEFERRING_ACTION: it reads the next request once it has seen the
+ * socket writable), which costs an epoll_ctl to set EPOLLOUT and another to
+ * clear it on the next iteration. The answer went out whole, so the socket
+ * is writable: an ev_prepare runs before libev commits watcher changes to
+ * epoll (fd_reify), and telling lws there that POLLOUT came, as its libev
+ * glue would, makes it clear the interest again before epoll sees it
+ * (docs/libraries.md §10.3). A connection still holding unsent bytes waits
+ * for the real POLLOUT. */
+void sim_backend_http_settle(struct ev_loop *loop, ev_prepare *w, int revents) {
+    (void)revents;
+    sim_backend *b = (sim_backend *)((char *)w - offsetof(sim_backend, settle));
+    ev_prepare_stop(loop, w);
+    int served = 0;
+    while (b->settling) {
+        http_part *h = b->settling;
+        b->settling = h->settle_next;
+        h->settle_next = NULL;
+        h->settling = 0;
+        struct lws *wsi = h->c->wsi;
+        if (!wsi || lws_partial_buffered(wsi)) continue;
+        struct lws_pollfd pfd = {.fd = lws_get_socket_fd(wsi), .events = LWS_POLLOUT,
+                                 .revents = LWS_POLLOUT};
+        lws_service_fd(b->ctx, &pfd);   /* may free h's connection: h is out of the list */
+        served = 1;
+    }
+    /* A pipelined request that lws read with the last one waits in its
+     * buffer for "forced service", which its libev glue only runs after a
+     * real event: wake lws (through its event pipe) when anyone has one. */
+    if (served && lws_service_adjust_timeout(b->ctx, 1, 0) == 0) lws_cancel_service(b->ctx);
 }
 
 void sim_backend_http_closed(conn *c) {

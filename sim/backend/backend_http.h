@@ -38,6 +38,9 @@ size_t sim_backend_http_refusal(const conn *c, char *out, size_t outlen, int sta
                                 const char *ctype, const char *body);
 /* The extra headers every response of c carries (the front end's) into r. */
 void sim_backend_http_decorate(const conn *c, uint64_t request, sim_http_response *r);
+/* b->settle's callback: tells lws that the sockets whose keep-alive
+ * transaction just completed are writable (see .c). */
+void sim_backend_http_settle(struct ev_loop *loop, ev_prepare *w, int revents);
 /* The content type a fault rule's body looks like: JSON or plain text. */
 const char *sim_backend_http_ctype(const char *text);
 

@@ -255,11 +255,13 @@ int sim_backend_lws_start(sim_backend *b, char *err, size_t errlen) {
     }
     ev_timer_init(&b->kick, kick_cb, KICK_S, KICK_S);
     ev_timer_start(b->loop, &b->kick);
+    ev_prepare_init(&b->settle, sim_backend_http_settle);
     return 0;
 }
 
 void sim_backend_lws_free(sim_backend *b) {
     ev_timer_stop(b->loop, &b->kick);
+    ev_prepare_stop(b->loop, &b->settle);
     /* Destroys every wsi; WSI_DESTROY frees their connections. */
     lws_context_destroy(b->ctx);
     b->ctx = NULL;

@@ -240,9 +240,50 @@ static void test_validate_edges(void) {
     sim_auth_store_free(st);
 }
 
+/* Token replies are written without cJSON: the bytes must be those
+ * cJSON_PrintUnformatted gives for the same object. */
+static void test_token_reply_bytes(void) {
+    clear_env();
+    sim_auth_store *st = sim_auth_store_new(make_scenario(SECRET, "e2e-key"), 7);
+    static const char *const reg =
+        "{\"email\":\"q\\\"u\\\\o\\u0001te\\u00e9@example.com\",\"password\":\"pw\"}";
+    static const char *const login =
+        "{\"email\":\"alice@example.com\",\"password\":\"alice-password\"}";
+    static const char *const e2e_headers[] = {"X-E2E-Bypass-Key", "e2e-key", NULL};
+    const struct { const char *path, *body; const char *const *headers; } c[] = {
+        {"/auth/login", login, NULL},
+        {"/auth/register", reg, NULL},
+        {"/auth/e2e/test-auth", NULL, e2e_headers},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        fake f;
+        memset(&f, 0, sizeof f);
+        f.req.method = "POST";
+        f.req.path = c[i].path;
+        f.req.query = "";
+        f.req.body = c[i].body;
+        f.req.body_len = c[i].body ? strlen(c[i].body) : 0;
+        f.req.now_ms = AT(NOW);
+        f.req.header = fake_header;
+        f.headers = c[i].headers;
+        sim_http_response r;
+        sim_http_response_init(&r);
+        sim_auth_handle(st, &f.req, &r);
+        is_int(r.status, 200, "%s answers 200", c[i].path);
+        cJSON *j = r.body.data ? cJSON_Parse(r.body.data) : NULL;
+        char *again = j ? cJSON_PrintUnformatted(j) : NULL;
+        ok(again && strcmp(again, r.body.data) == 0, "%s: the body is cJSON's bytes", c[i].path);
+        cJSON_free(again);
+        cJSON_Delete(j);
+        sim_http_response_free(&r);
+    }
+    sim_auth_store_free(st);
+}
+
 int main(void) {
     sim_log_set_level(SIM_LOG_ERROR);
     test_routes();
     test_validate_edges();
+    test_token_reply_bytes();
     return tap_done();
 }

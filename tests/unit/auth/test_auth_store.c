@@ -305,10 +305,52 @@ static void test_revoke_user_and_listener(void) {
     sim_auth_store_free(st);
 }
 
+/* The claims are written without cJSON: they must be the bytes
+ * cJSON_PrintUnformatted gives for the same claims (parsed and printed
+ * again), for awkward strings, numbers and permissions too. */
+static int prints_as_cjson(const char *json) {
+    cJSON *j = cJSON_Parse(json);
+    char *again = j ? cJSON_PrintUnformatted(j) : NULL;
+    int same = again && strcmp(again, json) == 0;
+    if (!same) printf("#   written %s\n#   cJSON   %s\n", json, again ? again : "(unparsable)");
+    cJSON_free(again);
+    cJSON_Delete(j);
+    return same;
+}
+
+static void test_claims_bytes(void) {
+    clear_env();
+    sim_auth_store *st = sim_auth_store_new(make_scenario(SECRET, NULL), 42);
+    cJSON *odd = cJSON_Parse("[\"r\\\"w\\n\\u0001\\u007f\u00e9\", 1.5, null, [\"x\"], {\"a\":-0.1}]");
+    cJSON *plain = cJSON_Parse("[\"read\",\"write\"]");
+    const struct { const char *type, *sub, *email; const cJSON *perms; double now; } c[] = {
+        {"access", "user-alice", "alice@example.com", plain, NOW + 0.75},
+        {"refresh", "u\"\\\b\f\n\r\t\x01\x1f", "\xc3\xa9@\xff.example", odd, NOW},
+        {"access", "u", "", NULL, -5.5},
+        {"refresh", "u", "e@x", plain, 3e9},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        char *tok = sim_auth_store_issue(st, c[i].type, c[i].sub, c[i].email, c[i].perms,
+                                         AT(c[i].now));
+        const char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
+        unsigned char payload[1024];
+        long n = sim_b64url_decode(payload, d1 + 1, (size_t)(d2 - d1 - 1));
+        ok(n > 0, "issued payload %zu decodes", i);
+        payload[n > 0 ? n : 0] = '\0';
+        ok(prints_as_cjson((const char *)payload), "issued claims %zu are cJSON's bytes", i);
+        is_int(sim_jwt_verify(tok, SECRET, strlen(SECRET), NULL), SIM_JWT_OK, "issued %zu verifies", i);
+        free(tok);
+    }
+    cJSON_Delete(odd);
+    cJSON_Delete(plain);
+    sim_auth_store_free(st);
+}
+
 int main(void) {
     sim_log_set_level(SIM_LOG_ERROR);
     test_revoke_user_and_listener();
     test_claims();
+    test_claims_bytes();
     test_determinism_and_secrets();
     test_revocation_pruning();
     test_pyjwt_claims();
