@@ -71,7 +71,9 @@ static void h_health(void *ctx, const sim_http_request *req, sim_http_response *
     cJSON *j = status_obj("healthy");
     cJSON_AddStringToObject(j, "service", "netra-ai-platform");
     cJSON_AddStringToObject(j, "version", "1.0.0");
-    cJSON_AddNumberToObject(j, "timestamp", req->now_ms / 1000.0);
+    char epoch[SIM_EPOCH_LEN];
+    sim_epoch_seconds(epoch, req->now_ms);
+    cJSON_AddRawToObject(j, "timestamp", epoch);
     sim_http_json(resp, 200, j);
 }
 

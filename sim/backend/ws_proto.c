@@ -215,6 +215,13 @@ void sim_ws_msg_free(sim_ws_msg *m) {
     m->text = m->thread_id = m->run_id = m->type = NULL;
 }
 
+/* An epoch-seconds member, always with a fraction (util.h). */
+static void add_epoch(cJSON *j, const char *key, int64_t now_ms) {
+    char num[SIM_EPOCH_LEN];
+    sim_epoch_seconds(num, now_ms);
+    cJSON_AddRawToObject(j, key, num);
+}
+
 static char *print_and_delete(cJSON *j) {
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
@@ -227,10 +234,10 @@ static char *timed_reply(const char *type, const char *user_id, int64_t now_ms) 
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", type);
     cJSON *d = cJSON_AddObjectToObject(j, "data");
-    cJSON_AddNumberToObject(d, "timestamp", now_ms / 1000.0);
+    add_epoch(d, "timestamp", now_ms);
     if (user_id) cJSON_AddStringToObject(d, "user_id", user_id);
     else cJSON_AddNullToObject(d, "user_id");
-    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
+    add_epoch(j, "timestamp", now_ms);
     return print_and_delete(j);
 }
 
@@ -243,7 +250,7 @@ char *sim_ws_reply(const sim_ws_msg *m, const char *user_id, int64_t now_ms) {
         cJSON_AddStringToObject(j, "type", "ack");
         cJSON_AddStringToObject(j, "received_type", m->type ? m->type : "");
         cJSON_AddStringToObject(j, "status", "acknowledged");
-        cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
+        add_epoch(j, "timestamp", now_ms);
         return print_and_delete(j);
     }
     case SIM_WS_MSG_INVALID_JSON:
@@ -274,7 +281,7 @@ char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_
         cJSON *cfg = cJSON_AddObjectToObject(d, "config");
         cJSON_AddNumberToObject(cfg, "heartbeat_interval", 30);
         cJSON_AddNumberToObject(cfg, "max_message_size", SIM_WS_MAX_MESSAGE);
-        cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
+        add_epoch(j, "timestamp", now_ms);
         return print_and_delete(j);
     }
     char iso[SIM_ISO_LEN];
@@ -286,7 +293,7 @@ char *sim_ws_welcome(sim_profile profile, const char *user_id, const char *conn_
     cJSON_AddStringToObject(d, "connection_id", conn_id);
     cJSON_AddItemToObject(d, "golden_path_events", cJSON_CreateStringArray(golden_path_events, 5));
     cJSON_AddStringToObject(d, "timestamp", iso);
-    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
+    add_epoch(j, "timestamp", now_ms);
     cJSON_AddNullToObject(j, "server_id");
     cJSON_AddNullToObject(j, "correlation_id");
     return print_and_delete(j);
@@ -301,7 +308,7 @@ char *sim_ws_heartbeat(const char *user_id, const char *conn_id, int64_t now_ms)
     cJSON_AddStringToObject(d, "user_id", user_id);
     cJSON_AddStringToObject(d, "connection_id", conn_id);
     cJSON_AddStringToObject(d, "timestamp", iso);
-    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
+    add_epoch(j, "timestamp", now_ms);
     return print_and_delete(j);
 }
 
@@ -311,7 +318,7 @@ char *sim_ws_error(const char *code, const char *text, int64_t now_ms) {
     cJSON_AddStringToObject(j, "error_code", code);
     cJSON_AddStringToObject(j, "error_message", text);
     cJSON_AddObjectToObject(j, "details");
-    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
+    add_epoch(j, "timestamp", now_ms);
     return print_and_delete(j);
 }
 
@@ -331,7 +338,7 @@ char *sim_ws_error_shaped(const char *code, const char *text, const char *detail
         sim_iso_time(iso, now_ms);
         cJSON_AddStringToObject(d, "timestamp", iso);
     }
-    cJSON_AddNumberToObject(j, "timestamp", now_ms / 1000.0);
+    add_epoch(j, "timestamp", now_ms);
     return print_and_delete(j);
 }
 

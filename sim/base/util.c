@@ -214,6 +214,13 @@ void sim_hex(char *out, size_t hexchars, uint64_t h) {
 
 /* ---- time and strings ------------------------------------------------- */
 
+void sim_epoch_seconds(char *out, int64_t epoch_ms) {
+    /* magnitude then sign: -1 ms is -0.001, and INT64_MIN does not overflow */
+    uint64_t mag = epoch_ms < 0 ? 0 - (uint64_t)epoch_ms : (uint64_t)epoch_ms;
+    snprintf(out, SIM_EPOCH_LEN, "%s%llu.%03u", epoch_ms < 0 ? "-" : "",
+             (unsigned long long)(mag / 1000), (unsigned)(mag % 1000));
+}
+
 /* Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil,
  * inverted): arithmetic only, so a timestamp per event costs no gmtime,
  * strftime or printf. Valid for every year the clamp below allows. */

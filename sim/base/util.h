@@ -62,6 +62,13 @@ double sim_unit(uint64_t h);
  * hexchars > 16) plus a NUL into out (size >= hexchars + 1). */
 void sim_hex(char *out, size_t hexchars, uint64_t h);
 
+/* Epoch seconds as Python's time.time() prints them, always with a
+ * fraction ("1700000000.000", never "1700000000": a client checking for a
+ * float must not see an integer once a second), as JSON number text. out
+ * must hold SIM_EPOCH_LEN bytes. */
+#define SIM_EPOCH_LEN 32
+void sim_epoch_seconds(char *out, int64_t epoch_ms);
+
 /* FastAPI-style ISO-8601 UTC time for epoch milliseconds:
  * "2025-09-17T12:34:56.789000+00:00". out must hold SIM_ISO_LEN bytes. */
 #define SIM_ISO_LEN 40

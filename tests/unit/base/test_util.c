@@ -72,6 +72,18 @@ static void test_time(void) {
     is_str(t, "9999-12-31T23:59:59.999000+00:00", "clamped at the top");
     sim_iso_time(t, -62167219200000LL * 2);
     is_str(t, "0000-01-01T00:00:00.000000+00:00", "clamped at the bottom");
+    /* Epoch seconds keep their fraction on a whole second: a client that
+     * checks for a float saw an integer once a second (cJSON prints
+     * 1700000000.0 as 1700000000). */
+    char e[SIM_EPOCH_LEN];
+    sim_epoch_seconds(e, 1700000000000LL);
+    is_str(e, "1700000000.000", "a whole second keeps its fraction");
+    sim_epoch_seconds(e, 1700000000123LL);
+    is_str(e, "1700000000.123", "milliseconds");
+    sim_epoch_seconds(e, -1);
+    is_str(e, "-0.001", "before 1970: the same number");
+    sim_epoch_seconds(e, INT64_MIN);
+    is_str(e, "-9223372036854775.808", "the smallest");
 }
 
 /* The hot-path appenders against printf and cJSON. */
