@@ -91,7 +91,9 @@ typedef struct ws_part {
     ev_io seen;
     ev_timer rest;
     int close_started;           /* our close is out: lws may call WRITEABLE again, answer 0 */
+    int peer_closing;            /* the client's close came: lws answers it, we write no more */
     int write_asked;             /* lws_callback_on_writable called, WRITEABLE not yet come */
+    int write_failed;            /* a write outside WRITEABLE failed: that callback closes */
     int close_code;              /* the close as sent or received, for the close crossing */
 } ws_part;
 
