@@ -2,6 +2,8 @@
  * always valid, whatever bytes they were made from. */
 #include "utf8.h"
 
+#include <string.h>
+
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
 size_t sim_utf8_len(const unsigned char *p) {
     if (p[0] < 0x80) return 1;
@@ -25,6 +27,13 @@ void sim_json_member(sim_buf *b, const char *key, const char *s) {
     sim_buf_append(b, "\":\"", 3);
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
+        /* Plain ASCII runs (nearly everything) are copied in one append. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        if (p > run) {
+            sim_buf_append(b, run, (size_t)(p - run));
+            continue;
+        }
         size_t n = sim_utf8_len(p);
         if (*p == '"' || *p == '\\') {
             sim_buf_printf(b, "\\%c", *p);
@@ -33,10 +42,7 @@ void sim_json_member(sim_buf *b, const char *key, const char *s) {
             sim_buf_printf(b, "\\u%04x", *p);
             n = 1;
         } else {
-            size_t run = n;   /* copy plain runs in one append */
-            while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') run++;
-            sim_buf_append(b, p, run);
-            n = run;
+            sim_buf_append(b, p, n);
         }
         p += n;
     }
@@ -45,7 +51,18 @@ void sim_json_member(sim_buf *b, const char *key, const char *s) {
 
 int sim_utf8_valid(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     while (p < end) {
+        /* Text that goes out is mostly ASCII: 8 bytes at a time while they
+         * are, none of them NUL (the "has a zero byte" word test). */
+        if (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            if (!(x & highs) && !((x - ones) & ~x & highs)) {
+                p += 8;
+                continue;
+            }
+        }
         if (*p < 0x80) {
             if (!*p) return 0;
             p++;
