@@ -41,6 +41,7 @@ char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, con
     sim_buf b = {0};
     if (!tmpl || !*tmpl) tmpl = "{agent} answered \"{prompt}\" using {tool} ({digest}).";
     for (const char *p = tmpl; *p;) {
+        size_t plain = strcspn(p + 1, "{") + 1;   /* up to the next '{' */
         int hit = -1;
         if (*p == '{')
             for (int k = 0; k < 4; k++)
@@ -49,8 +50,8 @@ char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, con
             sim_buf_puts(&b, vals[hit]);
             p += keys[hit].len;
         } else {
-            sim_buf_append(&b, p, 1);
-            p++;
+            sim_buf_append(&b, p, plain);
+            p += plain;
         }
     }
     if (!b.data) sim_buf_puts(&b, "");

@@ -361,7 +361,7 @@ void sim_wss_run_step(sim_ws_session *s, int64_t now) {
     int i = s->run_next;
     /* send_message may end the run (and free it) before it returns. */
     char run_id[sizeof(s->run.run_id)];
-    snprintf(run_id, sizeof(run_id), "%s", s->run.run_id);
+    memcpy(run_id, s->run.run_id, sizeof(run_id));
     if (send_event(s, i, run_id, now) == STOPPED) return;
     s->run_next++;
     if (s->run_next >= SIM_RUN_EVENTS) {
