@@ -342,7 +342,7 @@ static int send_event(sim_ws_session *s, int i, const char *run_id, int64_t now)
     sim_run_event_append(&s->run, i, now, &s->out);
     const char *text = s->out.data + start + 4;
     size_t len = s->out.len - start - 4;
-    if (sim_utf8_valid(text, len)) {
+    if (s->run.text_utf8 || sim_utf8_valid(text, len)) {
         frame_close_up(&s->out, start, 4);
         return SENT;
     }

@@ -93,13 +93,16 @@ void sim_buf_free(sim_buf *b) {
 }
 
 void sim_buf_u64(sim_buf *b, uint64_t v) {
-    char tmp[20];
-    size_t n = 0;
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10) n++;
+    sim_buf_reserve(b, n);
+    char *end = b->data + b->len + n;
+    b->len += n;
+    *end = '\0';
     do {
-        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        *--end = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    sim_buf_append(b, tmp + sizeof(tmp) - n, n);
 }
 
 void sim_buf_i64(sim_buf *b, int64_t v) {
@@ -119,6 +122,17 @@ static int json_plain8(uint64_t x) {
     uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
     uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
     return !(bad & highs);
+}
+
+int sim_json_plain(const char *s, size_t n) {
+    size_t i = 0;
+    for (uint64_t x; i + 8 <= n; i += 8) {
+        memcpy(&x, s + i, 8);
+        if (!json_plain8(x)) return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; i < n; i++)
+        if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\') return 0;
+    return 1;
 }
 
 /* cJSON's print_string_ptr, byte for byte: quote, backslash and the control

@@ -41,6 +41,9 @@ void sim_buf_vprintf(sim_buf *b, const char *fmt, va_list ap);
 void sim_buf_u64(sim_buf *b, uint64_t v);
 void sim_buf_i64(sim_buf *b, int64_t v);
 void sim_buf_json_str(sim_buf *b, const char *s);
+/* 1 when the n bytes at s go into a JSON string as they are (no control
+ * byte, quote or backslash): what sim_buf_json_str would copy unchanged. */
+int sim_json_plain(const char *s, size_t n);
 /* Drops the first n bytes (consumed input). */
 void sim_buf_consume(sim_buf *b, size_t n);
 void sim_buf_free(sim_buf *b);
