@@ -71,9 +71,8 @@ void sim_run_plan(sim_run *r, const sim_run_input *in) {
     if (in->run_id && *in->run_id) {
         snprintf(r->run_id, sizeof(r->run_id), "%s", in->run_id);
     } else {
-        char hex[17];
-        sim_hex(hex, 16, sim_mix(in->seed, "run", in->conn, in->run));
-        snprintf(r->run_id, sizeof(r->run_id), "run_%s", hex);
+        memcpy(r->run_id, "run_", 4);
+        sim_hex(r->run_id + 4, 16, sim_mix(in->seed, "run", in->conn, in->run));
     }
     r->user_id = sim_xstrdup(in->user_id ? in->user_id : "");
     r->thread_id = in->thread_id ? sim_xstrdup(in->thread_id) : NULL;
