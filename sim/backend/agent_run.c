@@ -107,6 +107,7 @@ void sim_run_free(sim_run *r) {
     free(r->answer);
     free(r->started_msg);
     free(r->summary);
+    sim_buf_free(&r->escaped);
     memset(r, 0, sizeof(*r));
 }
 
@@ -166,38 +167,38 @@ static void plan_text(sim_run *r) {
                                  r->summary, r->digest};
     r->text_utf8 = 1;
     for (int t = 0; t < T_COUNT; t++) {
-        size_t n = text[t] ? strlen(text[t]) : 0;
+        const char *v = text[t] ? text[t] : "";
+        size_t n = strlen(v);
+        if (!sim_utf8_valid(v, n)) r->text_utf8 = 0;
+        if (sim_json_plain(v, n)) {
+            r->text_plain |= 1u << t;
+        } else {
+            r->text_at[t] = (uint32_t)r->escaped.len;
+            sim_buf_json_str(&r->escaped, v);
+            n = r->escaped.len - r->text_at[t];
+        }
         r->text_len[t] = (uint32_t)n;
-        if (n <= UINT32_MAX && sim_json_plain(text[t] ? text[t] : "", n)) r->text_plain |= 1u << t;
-        if (!sim_utf8_valid(text[t] ? text[t] : "", n)) r->text_utf8 = 0;
     }
 }
 
 #define LIT(b, s) sim_buf_append((b), (s), sizeof(s) - 1)
 
-/* ,"key":"value" */
-static void member_str(sim_buf *b, const char *key_lit, size_t klen, const char *v) {
-    sim_buf_append(b, key_lit, klen);
-    sim_buf_json_str(b, v);
-}
-#define MEMBER(b, k, v) member_str((b), k, sizeof(k) - 1, (v))
-
-/* ,"key":"value" for the run's own string t (v): copied between quotes as
- * it is when planning found nothing in it to escape. */
+/* ,"key":"value" for the run's own string t (v), as planning made it. */
 static inline void member_text(sim_buf *b, const char *key_lit, size_t klen, const sim_run *r,
                                int t, const char *v) {
-    if (!(r->text_plain >> t & 1)) {
-        member_str(b, key_lit, klen, v);
-        return;
-    }
     size_t n = r->text_len[t];
     sim_buf_reserve(b, klen + n + 2);
     char *o = b->data + b->len;
     memcpy(o, key_lit, klen);
-    o[klen] = '"';
-    memcpy(o + klen + 1, v, n);
-    o[klen + 1 + n] = '"';
-    b->len += klen + n + 2;
+    if (r->text_plain >> t & 1) {
+        o[klen] = '"';
+        memcpy(o + klen + 1, v, n);
+        o[klen + 1 + n] = '"';
+        n += 2;
+    } else {
+        memcpy(o + klen, r->escaped.data + r->text_at[t], n);   /* quotes included */
+    }
+    b->len += klen + n;
     b->data[b->len] = '\0';
 }
 #define TEXT(b, k, t, v) member_text((b), k, sizeof(k) - 1, r, (t), (v))

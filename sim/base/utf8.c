@@ -18,14 +18,17 @@ size_t sim_utf8_len(const unsigned char *p) {
     return n;
 }
 
-/* Appends ,"key":"s" with s escaped so the line is always valid JSON: bytes
- * that are not UTF-8 (a percent-decoded path, a binary Redis key) become
- * \u00XX, so every journal line parses. */
-void sim_json_member(sim_buf *b, const char *key, const char *s) {
-    sim_buf_append(b, ",\"", 2);
-    sim_buf_puts(b, key);
-    sim_buf_append(b, "\":\"", 3);
+/* Bytes that are not UTF-8 (a percent-decoded path, a binary Redis key)
+ * become \u00XX, so every journal line parses. */
+void sim_json_text(sim_buf *b, const char *s) {
+    /* Plain ASCII (nearly every value) is copied while it is checked. */
+    size_t len = strlen(s);
+    sim_buf_reserve(b, len);
+    char *o = b->data + b->len;
     const unsigned char *p = (const unsigned char *)s;
+    while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') *o++ = (char)*p++;
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
     while (*p) {
         /* Plain ASCII runs (nearly everything) are copied in one append. */
         const unsigned char *run = p;
@@ -46,7 +49,6 @@ void sim_json_member(sim_buf *b, const char *key, const char *s) {
         }
         p += n;
     }
-    sim_buf_append(b, "\"", 1);
 }
 
 int sim_utf8_valid(const char *s, size_t n) {
