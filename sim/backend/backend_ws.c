@@ -76,7 +76,7 @@ static void ws_arm(conn *c) {
     ev_timer_stop(b->loop, &w->timer);
     w->timer_due_ms = due;
     if (due == SIM_WS_NO_DEADLINE) return;
-    ev_timer_set(&w->timer, sim_backend_wait_s(b, due - sim_backend_now_ms(b)), 0.0);
+    ev_timer_set(&w->timer, sim_backend_wait_until_s(b, due), 0.0);
     ev_timer_start(b->loop, &w->timer);
 }
 
