@@ -183,6 +183,14 @@ int sim_backend_ws_established(conn *c) {
     int64_t now = sim_backend_arrival_ms(b);
     if (b->shutting_down) sim_ws_session_shutdown(w->session, now);
     else sim_ws_session_open(w->session, now);
+    /* The first frames (the welcome) wait for WRITEABLE: written here they
+     * would follow the 101 at once, and lws 4.1.6's own client (the probes)
+     * loses frames that come in one read with the 101 (docs/libraries.md
+     * §2.8). */
+    if (sim_ws_session_wants(w->session) & SIM_WS_WANT_WRITE) {
+        w->write_asked = 1;
+        lws_callback_on_writable(c->wsi);
+    }
     ws_sync(c);
     return 0;
 }
