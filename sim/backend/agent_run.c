@@ -11,10 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "util.h"
 
 static const char *const event_types[SIM_RUN_EVENTS] = {
     "agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"};
+
+/* The run's own strings, by index into text_len and text_plain. */
+enum { T_RUN_ID, T_USER, T_AGENT, T_TOOL, T_THREAD, T_PROMPT, T_REASONING, T_ANSWER, T_STARTED,
+       T_SUMMARY, T_DIGEST, T_COUNT };
+_Static_assert(T_COUNT == SIM_RUN_TEXTS, "agent_run.h counts the texts");
 
 static void plan_text(sim_run *r);
 
@@ -41,6 +47,7 @@ char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, con
     sim_buf b = {0};
     if (!tmpl || !*tmpl) tmpl = "{agent} answered \"{prompt}\" using {tool} ({digest}).";
     for (const char *p = tmpl; *p;) {
+        size_t plain = strcspn(p + 1, "{") + 1;   /* up to the next '{' */
         int hit = -1;
         if (*p == '{')
             for (int k = 0; k < 4; k++)
@@ -49,8 +56,8 @@ char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, con
             sim_buf_puts(&b, vals[hit]);
             p += keys[hit].len;
         } else {
-            sim_buf_append(&b, p, 1);
-            p++;
+            sim_buf_append(&b, p, plain);
+            p += plain;
         }
     }
     if (!b.data) sim_buf_puts(&b, "");
@@ -64,9 +71,8 @@ void sim_run_plan(sim_run *r, const sim_run_input *in) {
     if (in->run_id && *in->run_id) {
         snprintf(r->run_id, sizeof(r->run_id), "%s", in->run_id);
     } else {
-        char hex[17];
-        sim_hex(hex, 16, sim_mix(in->seed, "run", in->conn, in->run));
-        snprintf(r->run_id, sizeof(r->run_id), "run_%s", hex);
+        memcpy(r->run_id, "run_", 4);
+        sim_hex(r->run_id + 4, 16, sim_mix(in->seed, "run", in->conn, in->run));
     }
     r->user_id = sim_xstrdup(in->user_id ? in->user_id : "");
     r->thread_id = in->thread_id ? sim_xstrdup(in->thread_id) : NULL;
@@ -101,6 +107,7 @@ void sim_run_free(sim_run *r) {
     free(r->answer);
     free(r->started_msg);
     free(r->summary);
+    sim_buf_free(&r->escaped);
     memset(r, 0, sizeof(*r));
 }
 
@@ -153,49 +160,79 @@ static void plan_text(sim_run *r) {
     r->summary = joined(127, r->tool, " found relevant results (", r->digest, ")");
     cjson_number(r->tool_ms_text, sizeof(r->tool_ms_text), r->tool_ms);
     cjson_number(r->total_ms_text, sizeof(r->total_ms_text), r->total_ms);
+    /* Each string goes into up to seven events and records: measured and
+     * checked here, once, instead of escaped and validated in each. */
+    const char *text[T_COUNT] = {r->run_id, r->user_id, r->agent, r->tool, r->thread_id,
+                                 r->prompt, r->reasoning, r->answer, r->started_msg,
+                                 r->summary, r->digest};
+    r->text_utf8 = 1;
+    for (int t = 0; t < T_COUNT; t++) {
+        const char *v = text[t] ? text[t] : "";
+        size_t n = strlen(v);
+        if (!sim_utf8_valid(v, n)) r->text_utf8 = 0;
+        if (sim_json_plain(v, n)) {
+            r->text_plain |= 1u << t;
+        } else {
+            r->text_at[t] = (uint32_t)r->escaped.len;
+            sim_buf_json_str(&r->escaped, v);
+            n = r->escaped.len - r->text_at[t];
+        }
+        r->text_len[t] = (uint32_t)n;
+    }
 }
 
 #define LIT(b, s) sim_buf_append((b), (s), sizeof(s) - 1)
 
-/* ,"key":"value" */
-static void member_str(sim_buf *b, const char *key_lit, size_t klen, const char *v) {
-    sim_buf_append(b, key_lit, klen);
-    sim_buf_json_str(b, v);
+/* ,"key":"value" for the run's own string t (v), as planning made it. */
+static inline void member_text(sim_buf *b, const char *key_lit, size_t klen, const sim_run *r,
+                               int t, const char *v) {
+    size_t n = r->text_len[t];
+    sim_buf_reserve(b, klen + n + 2);
+    char *o = b->data + b->len;
+    memcpy(o, key_lit, klen);
+    if (r->text_plain >> t & 1) {
+        o[klen] = '"';
+        memcpy(o + klen + 1, v, n);
+        o[klen + 1 + n] = '"';
+        n += 2;
+    } else {
+        memcpy(o + klen, r->escaped.data + r->text_at[t], n);   /* quotes included */
+    }
+    b->len += klen + n;
+    b->data[b->len] = '\0';
 }
-#define MEMBER(b, k, v) member_str((b), k, sizeof(k) - 1, (v))
+#define TEXT(b, k, t, v) member_text((b), k, sizeof(k) - 1, r, (t), (v))
 
 /* The members of event i's inner object ("data" in profile current), each
  * with its leading comma, in the order the cJSON version added them. */
 static void fill_data(const sim_run *r, int i, sim_buf *b) {
     switch (i) {
     case 0:
-        MEMBER(b, ",\"status\":", "started");
-        MEMBER(b, ",\"message\":", r->started_msg);
+        LIT(b, ",\"status\":\"started\"");
+        TEXT(b, ",\"message\":", T_STARTED, r->started_msg);
         break;
     case 1:
-        MEMBER(b, ",\"reasoning\":", r->reasoning);
-        LIT(b, ",\"step_number\":1,\"progress_percentage\":10");
-        MEMBER(b, ",\"status\":", "thinking");
+        TEXT(b, ",\"reasoning\":", T_REASONING, r->reasoning);
+        LIT(b, ",\"step_number\":1,\"progress_percentage\":10,\"status\":\"thinking\"");
         break;
     case 2:
-        MEMBER(b, ",\"parameters\":{\"query\":", r->prompt);
-        LIT(b, ",\"max_results\":5}");
-        MEMBER(b, ",\"status\":", "executing");
+        TEXT(b, ",\"parameters\":{\"query\":", T_PROMPT, r->prompt);
+        LIT(b, ",\"max_results\":5},\"status\":\"executing\"");
         break;
     case 3: {
         char matches[2] = {(char)('0' + 1 + (r->digest[0] % 5)), 0};
-        MEMBER(b, ",\"result\":{\"summary\":", r->summary);
-        MEMBER(b, ",\"digest\":", r->digest);
+        TEXT(b, ",\"result\":{\"summary\":", T_SUMMARY, r->summary);
+        TEXT(b, ",\"digest\":", T_DIGEST, r->digest);
         LIT(b, ",\"matches\":");
         sim_buf_append(b, matches, 1);
         LIT(b, "},\"execution_time_ms\":");
         sim_buf_puts(b, r->tool_ms_text);
-        MEMBER(b, ",\"status\":", "completed");
+        LIT(b, ",\"status\":\"completed\"");
         break;
     }
     case 4:
-        MEMBER(b, ",\"status\":", "completed");
-        MEMBER(b, ",\"result\":{\"response\":", r->answer);
+        LIT(b, ",\"status\":\"completed\"");
+        TEXT(b, ",\"result\":{\"response\":", T_ANSWER, r->answer);
         LIT(b, "},\"execution_time_ms\":");
         sim_buf_puts(b, r->total_ms_text);
         break;
@@ -209,29 +246,38 @@ static void open_object(sim_buf *b, size_t at) {
     b->data[b->len] = '\0';
 }
 
+/* ,"key":"text" for text that needs no escape: a type name, an ISO time. */
+static inline void member_plain(sim_buf *b, const char *key_lit, size_t klen, const char *v) {
+    sim_buf_append(b, key_lit, klen);
+    sim_buf_append(b, "\"", 1);
+    sim_buf_puts(b, v);
+    sim_buf_append(b, "\"", 1);
+}
+#define PLAIN(b, k, v) member_plain((b), k, sizeof(k) - 1, (v))
+
 void sim_run_event_append(const sim_run *r, int i, int64_t now_ms, sim_buf *b) {
     sim_assert(i >= 0 && i < SIM_RUN_EVENTS);
     char iso[SIM_ISO_LEN];
     sim_iso_time(iso, now_ms);
     int has_tool = (i == 2 || i == 3);
-    MEMBER(b, "{\"type\":", event_types[i]);
-    MEMBER(b, ",\"run_id\":", r->run_id);
+    PLAIN(b, "{\"type\":", event_types[i]);
+    TEXT(b, ",\"run_id\":", T_RUN_ID, r->run_id);
     size_t inner;
     if (r->profile == SIM_PROFILE_LEGACY) {
-        MEMBER(b, ",\"agent_name\":", r->agent);
-        MEMBER(b, ",\"timestamp\":", iso);
-        if (r->thread_id) MEMBER(b, ",\"thread_id\":", r->thread_id);
+        TEXT(b, ",\"agent_name\":", T_AGENT, r->agent);
+        PLAIN(b, ",\"timestamp\":", iso);
+        if (r->thread_id) TEXT(b, ",\"thread_id\":", T_THREAD, r->thread_id);
         LIT(b, ",\"payload\":{");
         inner = b->len - 1;
-        MEMBER(b, ",\"user_id\":", r->user_id);
-        if (has_tool) MEMBER(b, ",\"tool_name\":", r->tool);
+        TEXT(b, ",\"user_id\":", T_USER, r->user_id);
+        if (has_tool) TEXT(b, ",\"tool_name\":", T_TOOL, r->tool);
         fill_data(r, i, b);
     } else {
-        MEMBER(b, ",\"user_id\":", r->user_id);
-        MEMBER(b, ",\"agent_name\":", r->agent);
-        if (has_tool) MEMBER(b, ",\"tool_name\":", r->tool);
-        MEMBER(b, ",\"timestamp\":", iso);
-        if (r->thread_id) MEMBER(b, ",\"thread_id\":", r->thread_id);
+        TEXT(b, ",\"user_id\":", T_USER, r->user_id);
+        TEXT(b, ",\"agent_name\":", T_AGENT, r->agent);
+        if (has_tool) TEXT(b, ",\"tool_name\":", T_TOOL, r->tool);
+        PLAIN(b, ",\"timestamp\":", iso);
+        if (r->thread_id) TEXT(b, ",\"thread_id\":", T_THREAD, r->thread_id);
         LIT(b, ",\"data\":{");
         inner = b->len - 1;
         fill_data(r, i, b);
@@ -250,13 +296,14 @@ char *sim_run_event(const sim_run *r, int i, int64_t now_ms) {
 void sim_run_history_entry_append(const sim_run *r, int answer, int64_t now_ms, sim_buf *b) {
     char iso[SIM_ISO_LEN];
     sim_iso_time(iso, now_ms);
-    MEMBER(b, "{\"role\":", answer ? "assistant" : "user");
-    MEMBER(b, ",\"content\":", answer ? r->answer : r->prompt);
-    MEMBER(b, ",\"run_id\":", r->run_id);
+    PLAIN(b, "{\"role\":", answer ? "assistant" : "user");
+    if (answer) TEXT(b, ",\"content\":", T_ANSWER, r->answer);
+    else TEXT(b, ",\"content\":", T_PROMPT, r->prompt);
+    TEXT(b, ",\"run_id\":", T_RUN_ID, r->run_id);
     /* cJSON left out a NULL string member; so does this. */
-    if (r->thread_id) MEMBER(b, ",\"thread_id\":", r->thread_id);
-    MEMBER(b, ",\"user_id\":", r->user_id);
-    MEMBER(b, ",\"timestamp\":", iso);
+    if (r->thread_id) TEXT(b, ",\"thread_id\":", T_THREAD, r->thread_id);
+    TEXT(b, ",\"user_id\":", T_USER, r->user_id);
+    PLAIN(b, ",\"timestamp\":", iso);
     LIT(b, "}");
 }
 

@@ -14,6 +14,7 @@
 #include "util.h"
 
 #define SIM_RUN_EVENTS 5
+#define SIM_RUN_TEXTS 11   /* the run's own strings that events carry */
 
 typedef struct sim_run_input {
     const sim_agent_script *script;  /* borrowed */
@@ -45,6 +46,16 @@ typedef struct sim_run {
     char *started_msg;    /* agent_started.data.message */
     char *summary;        /* tool_completed.data.result.summary */
     char tool_ms_text[32], total_ms_text[32];   /* the two numbers as cJSON prints them */
+    /* The strings above as events carry them, made once: those that need
+     * no JSON escape (bit per string in text_plain) are copied between
+     * quotes as they are, the others (the answer quotes the prompt) from
+     * `escaped`, where text_at[t] is their JSON string. text_len[t]: the
+     * bytes copied. text_utf8: all are valid UTF-8, so every event is (the
+     * rest is ASCII). */
+    uint32_t text_len[SIM_RUN_TEXTS], text_at[SIM_RUN_TEXTS];
+    uint32_t text_plain;
+    int text_utf8;
+    sim_buf escaped;
 } sim_run;
 
 /* Plans a run: fills *r (free with sim_run_free). Deterministic: the same

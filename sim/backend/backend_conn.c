@@ -28,6 +28,10 @@ double sim_backend_wait_s(const sim_backend *b, int64_t ms) {
     return sim_clock_wait_s(b->cfg.clock, ms);
 }
 
+double sim_backend_wait_until_s(const sim_backend *b, int64_t due_ms) {
+    return sim_clock_wait_until_s(b->cfg.clock, due_ms, ev_now(b->loop));
+}
+
 void sim_backend_cross_wire(sim_backend *b, const sim_wire *w, int64_t now_ms, sim_action *act) {
     if (b->cfg.faults) {
         sim_faults_cross(b->cfg.faults, w, now_ms, act);

@@ -93,7 +93,9 @@ typedef struct ws_part {
     ev_io seen;
     ev_timer rest;
     int close_started;           /* our close is out: lws may call WRITEABLE again, answer 0 */
+    int peer_closing;            /* the client's close came: lws answers it, we write no more */
     int write_asked;             /* lws_callback_on_writable called, WRITEABLE not yet come */
+    int write_failed;            /* a write outside WRITEABLE failed: that callback closes */
     int close_code;              /* the close as sent or received, for the close crossing */
 } ws_part;
 
@@ -155,6 +157,9 @@ int64_t sim_backend_now_ms(const sim_backend *b);
 int64_t sim_backend_arrival_ms(const sim_backend *b);
 /* The real seconds an ev_timer waits for ms of the simulator's clock. */
 double sim_backend_wait_s(const sim_backend *b, int64_t ms);
+/* The real seconds an ev_timer waits until now_ms reaches due_ms, from the
+ * loop's time (not rounded to the millisecond). */
+double sim_backend_wait_until_s(const sim_backend *b, int64_t due_ms);
 /* Describes a crossing to the fault engine; PASS when there is none. */
 void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
                        const char *method, const char *user, uint64_t connord, uint64_t msg,

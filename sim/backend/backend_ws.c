@@ -2,9 +2,10 @@
  * and libev. The session decides; this file owns the wsi, the one ev_timer
  * at the session's deadline (never an lws timer: the 4.1.6 libev glue fires
  * those late, docs/libraries.md §2.3), and writes everything the session
- * has framed in one lws_write per SERVER_WRITEABLE (§2.8), closes with
- * close_started handling (§2.9). After every call into the session,
- * ws_sync does what the session wants: write, cut TCP, re-arm the timer. */
+ * has framed in one lws_write, at once or at SERVER_WRITEABLE (§2.8),
+ * closes with close_started handling (§2.9). After every call into the
+ * session, ws_sync does what the session wants: write, cut TCP, re-arm the
+ * timer. */
 #include "backend_ws.h"
 
 #include <stddef.h>
@@ -40,6 +41,7 @@ static void env_run_done(void *ctx, const sim_run *run, int64_t now_ms) {
     sim_backend *b = ctx;
     if (!b->cfg.history) return;
     sim_buf s = {0};
+    sim_buf_reserve(&s, 1023);   /* both records fit, most of the time: no regrowth */
     for (int answer = 0; answer < 2; answer++) {
         s.len = 0;
         sim_run_history_entry_append(run, answer, now_ms, &s);
@@ -74,16 +76,48 @@ static void ws_arm(conn *c) {
     ev_timer_stop(b->loop, &w->timer);
     w->timer_due_ms = due;
     if (due == SIM_WS_NO_DEADLINE) return;
-    ev_timer_set(&w->timer, sim_backend_wait_s(b, due - sim_backend_now_ms(b)), 0.0);
+    ev_timer_set(&w->timer, sim_backend_wait_until_s(b, due), 0.0);
     ev_timer_start(b->loop, &w->timer);
 }
 
+/* Writes what the session framed now, from whatever callback made it: one
+ * send() and no EPOLLOUT round trip (two epoll_ctl and a loop iteration per
+ * batch). lws allows it for a plain TCP wsi once nothing of it is buffered:
+ * LWS_WRITE_RAW goes straight to lws_issue_raw, which keeps what the socket
+ * does not take and drains it on POLLOUT before anything written after it
+ * (docs/libraries.md §2.8). While lws holds bytes of this connection, or a
+ * close is under way from either side, the output waits for WRITEABLE as
+ * before, so a client that does not read is never sent more than it takes. */
+static void ws_write_now(conn *c) {
+    ws_part *w = &c->u.ws;
+    if (w->write_asked || w->close_started || w->peer_closing || c->aborted ||
+        lws_partial_buffered(c->wsi))
+        return;
+    size_t len;
+    const unsigned char *out = sim_ws_session_out(w->session, &len);
+    if (!out) return;
+    int n = lws_write(c->wsi, (unsigned char *)out, len, LWS_WRITE_RAW);
+    sim_ws_session_out_done(w->session);
+    if (n < 0) {
+        /* Outside a callback nothing can return -1 for lws: WRITEABLE will. */
+        w->write_failed = 1;
+        w->write_asked = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
 /* Write interest changes only when the output goes from empty to not
- * empty (here) and back (lws drops POLLOUT before SERVER_WRITEABLE). */
+ * empty (here) and back (lws drops POLLOUT before SERVER_WRITEABLE); most
+ * output never needs it (ws_write_now). */
 static void ws_sync(conn *c) {
     ws_part *w = &c->u.ws;
     unsigned wants = sim_ws_session_wants(w->session);
     if ((wants & SIM_WS_WANT_ABORT) && !c->aborted) sim_backend_conn_abort(c);
+    if (wants & SIM_WS_WANT_WRITE) {
+        ws_write_now(c);
+        /* A close (lws frames it, from WRITEABLE) or output that waits. */
+        wants = sim_ws_session_wants(w->session);
+    }
     if ((wants & SIM_WS_WANT_WRITE) && !w->write_asked) {
         w->write_asked = 1;
         lws_callback_on_writable(c->wsi);
@@ -149,6 +183,14 @@ int sim_backend_ws_established(conn *c) {
     int64_t now = sim_backend_arrival_ms(b);
     if (b->shutting_down) sim_ws_session_shutdown(w->session, now);
     else sim_ws_session_open(w->session, now);
+    /* The first frames (the welcome) wait for WRITEABLE: written here they
+     * would follow the 101 at once, and lws 4.1.6's own client (the probes)
+     * loses frames that come in one read with the 101 (docs/libraries.md
+     * §2.8). */
+    if (sim_ws_session_wants(w->session) & SIM_WS_WANT_WRITE) {
+        w->write_asked = 1;
+        lws_callback_on_writable(c->wsi);
+    }
     ws_sync(c);
     return 0;
 }
@@ -170,6 +212,7 @@ int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
 int sim_backend_ws_writeable(conn *c) {
     ws_part *w = &c->u.ws;
     w->write_asked = 0;
+    if (w->write_failed) return -1;
     /* Awaiting the close ack: not -1, which would cut TCP (§2.9). */
     if (w->close_started) return 0;
     size_t len;
@@ -192,6 +235,8 @@ int sim_backend_ws_writeable(conn *c) {
 
 void sim_backend_ws_peer_close(conn *c, const void *in, size_t len) {
     const unsigned char *p = in;
+    /* lws echoes the close itself; a frame after it would break RFC 6455. */
+    c->u.ws.peer_closing = 1;
     if (len >= 2) c->u.ws.close_code = (p[0] << 8) | p[1];
 }
 

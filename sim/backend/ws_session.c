@@ -342,7 +342,7 @@ static int send_event(sim_ws_session *s, int i, const char *run_id, int64_t now)
     sim_run_event_append(&s->run, i, now, &s->out);
     const char *text = s->out.data + start + 4;
     size_t len = s->out.len - start - 4;
-    if (sim_utf8_valid(text, len)) {
+    if (s->run.text_utf8 || sim_utf8_valid(text, len)) {
         frame_close_up(&s->out, start, 4);
         return SENT;
     }
@@ -361,7 +361,7 @@ void sim_wss_run_step(sim_ws_session *s, int64_t now) {
     int i = s->run_next;
     /* send_message may end the run (and free it) before it returns. */
     char run_id[sizeof(s->run.run_id)];
-    snprintf(run_id, sizeof(run_id), "%s", s->run.run_id);
+    memcpy(run_id, s->run.run_id, sizeof(run_id));
     if (send_event(s, i, run_id, now) == STOPPED) return;
     s->run_next++;
     if (s->run_next >= SIM_RUN_EVENTS) {

@@ -187,6 +187,13 @@ void sim_ws_session_receive(sim_ws_session *s, const void *data, size_t len, int
         }
         return;
     }
+    if (final && !s->rx.len) {
+        /* The whole message in one piece (the usual case): parsed where
+         * lws left it, no copy. */
+        if (s->heartbeat_due_ms) sim_wss_heartbeat_start(s, now_ms);
+        client_message(s, len ? data : "", len, now_ms);
+        return;
+    }
     sim_buf_append(&s->rx, data, len);
     if (!final) return;
     /* Any client frame, a pong included, resets the heartbeat. */

@@ -17,6 +17,11 @@ double sim_clock_wait_s(const sim_clock *c, int64_t ms) {
     return ms > 0 ? (double)ms / 1000.0 / c->scale : 0.0;
 }
 
+double sim_clock_wait_until_s(const sim_clock *c, int64_t due_ms, double real_now) {
+    double at = c->real_start + (double)(due_ms - c->start_ms) / 1000.0 / c->scale;
+    return at > real_now ? at - real_now : 0.0;
+}
+
 int64_t sim_clock_elapsed_ms(const sim_clock *c, int64_t now_ms) {
     return now_ms - c->start_ms;
 }

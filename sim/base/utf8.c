@@ -19,15 +19,25 @@ size_t sim_utf8_len(const unsigned char *p) {
     return n;
 }
 
-/* Appends ,"key":"s" with s escaped so the line is always valid JSON: bytes
- * that are not UTF-8 (a percent-decoded path, a binary Redis key) become
- * \u00XX, so every journal line parses. */
-void sim_json_member(sim_buf *b, const char *key, const char *s) {
-    sim_buf_append(b, ",\"", 2);
-    sim_buf_puts(b, key);
-    sim_buf_append(b, "\":\"", 3);
+/* Bytes that are not UTF-8 (a percent-decoded path, a binary Redis key)
+ * become \u00XX, so every journal line parses. */
+void sim_json_text(sim_buf *b, const char *s) {
+    /* Plain ASCII (nearly every value) is copied while it is checked. */
+    size_t len = strlen(s);
+    sim_buf_reserve(b, len);
+    char *o = b->data + b->len;
     const unsigned char *p = (const unsigned char *)s;
+    while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') *o++ = (char)*p++;
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
     while (*p) {
+        /* Plain ASCII runs (nearly everything) are copied in one append. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        if (p > run) {
+            sim_buf_append(b, run, (size_t)(p - run));
+            continue;
+        }
         size_t n = sim_utf8_len(p);
         if (*p == '"' || *p == '\\') {
             sim_buf_printf(b, "\\%c", *p);
@@ -36,19 +46,26 @@ void sim_json_member(sim_buf *b, const char *key, const char *s) {
             sim_buf_printf(b, "\\u%04x", *p);
             n = 1;
         } else {
-            size_t run = n;   /* copy plain runs in one append */
-            while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') run++;
-            sim_buf_append(b, p, run);
-            n = run;
+            sim_buf_append(b, p, n);
         }
         p += n;
     }
-    sim_buf_append(b, "\"", 1);
 }
 
 int sim_utf8_valid(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     while (p < end) {
+        /* Text that goes out is mostly ASCII: 8 bytes at a time while they
+         * are, none of them NUL (the "has a zero byte" word test). */
+        if (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            if (!(x & highs) && !((x - ones) & ~x & highs)) {
+                p += 8;
+                continue;
+            }
+        }
         if (*p < 0x80) {
             if (!*p) return 0;
             p++;

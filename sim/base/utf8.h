@@ -12,10 +12,20 @@
  * stops at a NUL. */
 size_t sim_utf8_len(const unsigned char *p);
 
-/* Appends ,"key":"s" to b. s is escaped so the result is valid JSON and
- * valid UTF-8: quotes, backslashes and control bytes are escaped, and a byte
- * that is not part of valid UTF-8 becomes \u00XX. */
-void sim_json_member(sim_buf *b, const char *key, const char *s);
+/* Appends s to b as the inside of a JSON string, escaped so the result is
+ * valid JSON and valid UTF-8: quotes, backslashes and control bytes are
+ * escaped, and a byte that is not part of valid UTF-8 becomes \u00XX. */
+void sim_json_text(sim_buf *b, const char *s);
+
+/* Appends ,"key":"s" to b, s as sim_json_text makes it. Inline: keys are
+ * literals, and journal lines are made of these. */
+static inline void sim_json_member(sim_buf *b, const char *key, const char *s) {
+    sim_buf_append(b, ",\"", 2);
+    sim_buf_puts(b, key);
+    sim_buf_append(b, "\":\"", 3);
+    sim_json_text(b, s);
+    sim_buf_append(b, "\"", 1);
+}
 
 /* 1 when the n bytes at s are valid UTF-8 (NUL-free). */
 int sim_utf8_valid(const char *s, size_t n);

@@ -44,24 +44,13 @@ char *sim_xstrndup(const char *s, size_t n) {
 
 /* ---- buffers ---------------------------------------------------------- */
 
-void sim_buf_reserve(sim_buf *b, size_t extra) {
+void sim_buf_grow(sim_buf *b, size_t extra) {
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap *= 2;
     b->data = sim_xrealloc(b->data, cap);
     b->cap = cap;
-}
-
-void sim_buf_append(sim_buf *b, const void *p, size_t n) {
-    sim_buf_reserve(b, n);
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void sim_buf_puts(sim_buf *b, const char *s) {
-    sim_buf_append(b, s, strlen(s));
 }
 
 void sim_buf_vprintf(sim_buf *b, const char *fmt, va_list ap) {
@@ -104,13 +93,16 @@ void sim_buf_free(sim_buf *b) {
 }
 
 void sim_buf_u64(sim_buf *b, uint64_t v) {
-    char tmp[20];
-    size_t n = 0;
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10) n++;
+    sim_buf_reserve(b, n);
+    char *end = b->data + b->len + n;
+    b->len += n;
+    *end = '\0';
     do {
-        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        *--end = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    sim_buf_append(b, tmp + sizeof(tmp) - n, n);
 }
 
 void sim_buf_i64(sim_buf *b, int64_t v) {
@@ -122,17 +114,44 @@ void sim_buf_i64(sim_buf *b, int64_t v) {
     }
 }
 
+/* 1 when none of the 8 bytes of x needs a JSON escape (a control byte, a
+ * quote or a backslash): the classic "has a byte less than n" and "has a
+ * zero byte" word tests, exact as yes/no answers. */
+static int json_plain8(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+    return !(bad & highs);
+}
+
+int sim_json_plain(const char *s, size_t n) {
+    size_t i = 0;
+    for (uint64_t x; i + 8 <= n; i += 8) {
+        memcpy(&x, s + i, 8);
+        if (!json_plain8(x)) return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; i < n; i++)
+        if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\') return 0;
+    return 1;
+}
+
 /* cJSON's print_string_ptr, byte for byte: quote, backslash and the control
- * bytes escaped (\b \f \n \r \t, else \u00xx), everything else as it is. */
+ * bytes escaped (\b \f \n \r \t, else \u00xx), everything else as it is.
+ * Strings are mostly plain: those are checked 8 bytes at a time and copied
+ * in one go. */
 void sim_buf_json_str(sim_buf *b, const char *s) {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    sim_buf_append(b, "\"", 1);
-    for (;;) {
-        const unsigned char *run = p;
-        while (*p >= 0x20 && *p != '"' && *p != '\\') p++;
-        if (p > run) sim_buf_append(b, run, (size_t)(p - run));
-        if (!*p) break;
+    size_t len = strlen(s), i = 0;
+    sim_buf_reserve(b, len + 2);
+    b->data[b->len++] = '"';
+    for (uint64_t x; i + 8 <= len; i += 8) {
+        memcpy(&x, s + i, 8);
+        if (!json_plain8(x)) break;
+    }
+    const unsigned char *p = (const unsigned char *)s + i;
+    while (*p >= 0x20 && *p != '"' && *p != '\\') p++;
+    sim_buf_append(b, s, (size_t)((const char *)p - s));
+    while (*p) {
         char e[6] = {'\\', 0};
         size_t n = 2;
         switch (*p) {
@@ -148,7 +167,9 @@ void sim_buf_json_str(sim_buf *b, const char *s) {
             n = 6;
         }
         sim_buf_append(b, e, n);
-        p++;
+        const unsigned char *run = ++p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\') p++;
+        sim_buf_append(b, run, (size_t)(p - run));
     }
     sim_buf_append(b, "\"", 1);
 }
@@ -244,7 +265,7 @@ static char *put_digits(char *p, unsigned v, int width) {
     return p + width;
 }
 
-void sim_iso_time(char *out, int64_t epoch_ms) {
+static void iso_time(char *out, int64_t epoch_ms) {
     /* Inside the years 0000-9999: never garbage. */
     if (epoch_ms < -62167219200000LL) epoch_ms = -62167219200000LL;
     if (epoch_ms > 253402300799999LL) epoch_ms = 253402300799999LL;
@@ -270,6 +291,25 @@ void sim_iso_time(char *out, int64_t epoch_ms) {
     *p++ = '.';
     p = put_digits(p, (unsigned)ms * 1000, 6);
     memcpy(p, "+00:00", 7);
+}
+
+void sim_iso_time(char *out, int64_t epoch_ms) {
+    /* The same millisecond asked for again (every event of a batch, its
+     * journal and history lines): the last text, per thread, as each
+     * simulator has its own. */
+    static _Thread_local struct {
+        int64_t ms;
+        int ok;
+        char text[sizeof("2025-09-17T12:34:56.789000+00:00")];   /* always this long */
+    } last;
+    if (last.ok && last.ms == epoch_ms) {
+        memcpy(out, last.text, sizeof(last.text));
+        return;
+    }
+    iso_time(out, epoch_ms);
+    last.ms = epoch_ms;
+    last.ok = 1;
+    memcpy(last.text, out, sizeof(last.text));
 }
 
 int sim_strcaseeq(const char *a, const char *b) {

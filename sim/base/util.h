@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A growable byte buffer, always NUL-terminated when data != NULL.
  * Zero-initialise ({0}) to get an empty one; free with sim_buf_free. */
@@ -17,9 +18,22 @@ typedef struct sim_buf {
     size_t cap;
 } sim_buf;
 
-void sim_buf_reserve(sim_buf *b, size_t extra);
-void sim_buf_append(sim_buf *b, const void *p, size_t n);
-void sim_buf_puts(sim_buf *b, const char *s);
+/* Room for `extra` more bytes and the NUL. */
+void sim_buf_grow(sim_buf *b, size_t extra);
+/* Inline: events and journal lines are dozens of small appends each, and a
+ * call per append cost more than its copy (issue 11). */
+static inline void sim_buf_reserve(sim_buf *b, size_t extra) {
+    if (b->len + extra + 1 > b->cap) sim_buf_grow(b, extra);
+}
+static inline void sim_buf_append(sim_buf *b, const void *p, size_t n) {
+    sim_buf_reserve(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+static inline void sim_buf_puts(sim_buf *b, const char *s) {
+    sim_buf_append(b, s, strlen(s));
+}
 void sim_buf_printf(sim_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sim_buf_vprintf(sim_buf *b, const char *fmt, va_list ap);
 /* Decimal integers and JSON strings without printf (hot paths). The string
@@ -27,6 +41,9 @@ void sim_buf_vprintf(sim_buf *b, const char *fmt, va_list ap);
 void sim_buf_u64(sim_buf *b, uint64_t v);
 void sim_buf_i64(sim_buf *b, int64_t v);
 void sim_buf_json_str(sim_buf *b, const char *s);
+/* 1 when the n bytes at s go into a JSON string as they are (no control
+ * byte, quote or backslash): what sim_buf_json_str would copy unchanged. */
+int sim_json_plain(const char *s, size_t n);
 /* Drops the first n bytes (consumed input). */
 void sim_buf_consume(sim_buf *b, size_t n);
 void sim_buf_free(sim_buf *b);

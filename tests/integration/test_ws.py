@@ -9,6 +9,8 @@ import base64
 import json
 import os
 import signal
+import socket
+import struct
 import tempfile
 import time
 import unittest
@@ -18,7 +20,8 @@ import jwt
 import websockets
 
 from stagesim import Stagesim
-from support import login
+from errors_clients import upgrade, ws_frame
+from support import add_rule, login, wait_rule
 
 SECRET = "test-secret-for-the-websocket-suite-0123456789"
 EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
@@ -427,6 +430,87 @@ class WebSocket(unittest.TestCase):
             run(go(), timeout=60)
         finally:
             httpx.delete(self.sim.control_url + "/faults/slow-ping", timeout=10)
+
+
+
+def server_frames(data):
+    """The complete server frames at the start of data: ([(opcode, payload)], the rest)."""
+    frames, at = [], 0
+    while len(data) - at >= 2:
+        n, head = data[at + 1] & 0x7f, 2
+        if n == 126:
+            if len(data) - at < 4:
+                break
+            n, head = struct.unpack_from("!H", data, at + 2)[0], 4
+        elif n == 127:
+            if len(data) - at < 10:
+                break
+            n, head = struct.unpack_from("!Q", data, at + 2)[0], 10
+        if len(data) - at < head + n:
+            break
+        frames.append((data[at] & 0x0f, bytes(data[at + head:at + head + n])))
+        at += head + n
+    return frames, data[at:]
+
+
+class SlowReader(unittest.TestCase):
+    """A client that reads nothing while its runs go out (gap 0, 3000 runs,
+    about 5 MB: more than the kernel's send buffer takes, 4 MB at most): the
+    server writes what the socket takes, lws keeps the rest, and what the
+    session makes after that waits for the socket (docs/libraries.md §2.8).
+    Once the client reads, it gets every event of every run, in order,
+    nothing twice."""
+
+    RUNS = 3000
+
+    def test_late_reader_gets_every_event_in_order(self):
+        scen = {"name": "gap0", "users": USERS, "agent": {"name": "supervisor", "gap_ms": 0}}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(scen, f)
+        try:
+            with Stagesim(scenario=f.name) as s:
+                add_rule(s, {"id": "run-done", "on": "ws.send",
+                             "match": {"name": "agent_completed"}, "action": {"kind": "mark"}})
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # a small window
+                sock.settimeout(10)
+                sock.connect(("127.0.0.1", s.backend_port))
+                try:
+                    sock.sendall(upgrade())
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += sock.recv(4096)
+                    head, data = data.split(b"\r\n\r\n", 1)
+                    self.assertIn(b" 101 ", head.split(b"\r\n")[0])
+                    chats = b"".join(ws_frame(1, json.dumps({"type": "user_message",
+                                                             "message": "late %d" % i,
+                                                             "thread_id": "t-late"}).encode())
+                                     for i in range(self.RUNS))
+                    sock.sendall(chats)
+                    # Every run has been handed out before the client reads a byte.
+                    r = wait_rule(s, "run-done", self.RUNS, timeout_ms=60000)
+                    self.assertEqual(r.status_code, 200, r.text)
+                    texts = []
+                    while len(texts) < 1 + self.RUNS * len(EVENTS):
+                        frames, data = server_frames(data)
+                        for op, payload in frames:
+                            self.assertEqual(op, 1, payload[:80])
+                            texts.append(json.loads(payload))
+                        if len(texts) < 1 + self.RUNS * len(EVENTS):
+                            chunk = sock.recv(65536)
+                            self.assertTrue(chunk, "the server closed after %d messages" % len(texts))
+                            data += chunk
+                finally:
+                    sock.close()
+                self.assertEqual(texts[0]["type"], "connection_established")
+                got = [m["type"] for m in texts[1:]]
+                self.assertEqual(got, EVENTS * self.RUNS)
+                queries = [m["data"]["parameters"]["query"] for m in texts[1:]
+                           if m["type"] == "tool_executing"]
+                self.assertEqual(queries, ["late %d" % i for i in range(self.RUNS)])
+                self.assertEqual(s.stop(), 0)
+        finally:
+            os.unlink(f.name)
 
 
 class NoTokenReject(unittest.TestCase):

@@ -27,6 +27,19 @@ int main(void) {
     ok(at >= fast.start_ms + 1234 && at <= fast.start_ms + 1235, "a timer wakes at its ms (%lld)",
        (long long)(at - fast.start_ms));
 
+    /* A deadline from the middle of a millisecond: wait_until counts from
+     * the loop's exact time, wait_s from the millisecond's start. */
+    sim_clock mid;
+    sim_clock_init(&mid, 1000.0004, 1.0);
+    double real = 1000.3007;
+    int64_t due = sim_clock_now_ms(&mid, real) + 50;
+    double w = sim_clock_wait_until_s(&mid, due, real);
+    is_int(sim_clock_now_ms(&mid, real + w + 1e-9), due, "wait_until wakes in its ms");
+    ok(w < 0.0497 + 1e-6 && w > 0.0497 - 1e-6, "and not 0.7 ms into it (%.6f s)", w);
+    ok(sim_clock_wait_until_s(&mid, due - 60, real) == 0.0, "a deadline gone waits 0");
+    is_int(sim_clock_now_ms(&fast, 1003.0 + sim_clock_wait_until_s(&fast, fast.start_ms + 40000, 1003.0) + 1e-9),
+           fast.start_ms + 40000, "time scale 10: wait_until too");
+
     sim_clock bad;
     sim_clock_init(&bad, 5.0, 0.0);
     ok(bad.scale == 1.0, "scale <= 0 is 1");
