@@ -12,10 +12,12 @@ redis-benchmark (SET and GET, -P 1 and -P 16), then stops it. Medians of the
 rounds and the ratio 100-rules / none are printed as a Markdown table.
 Numbers are reported, not asserted; traffic goes only to 127.0.0.1.
 
-With --callgrind, each configuration instead runs once under valgrind's
-callgrind with a fixed load (redis-benchmark SET/GET -n 100000 -P 16 and 50
-WebSocket clients x 20 runs) and the instructions stagesim executed are
-compared: a count, not a time, so it is repeatable on a noisy machine.
+With --callgrind, each configuration instead runs under valgrind's callgrind
+with fixed loads, one process per load (redis-benchmark SET/GET -n 50000 at
+-P 1, -n 100000 at -P 16, and 50 WebSocket clients x 20 runs), and the
+instructions stagesim executed for the load (less those of an idle run, start
+and stop, of the same configuration: loading the rules costs once, at start)
+are compared: a count, not a time, so it is repeatable on a noisy machine.
 
 usage: bench/faults_overhead.py [--build build-bench] [--rounds 3] [--seconds 5] [--callgrind]
 """
@@ -100,8 +102,18 @@ def redis_rps(port, pipeline):
     return {k: float(v) for k, v in found.items()}
 
 
-def callgrind(sim, ws_load, scen):
-    """Instructions stagesim executes for a fixed load, under callgrind."""
+# The fixed loads of --callgrind, each in a process of its own: name, what it runs.
+CALLGRIND_LOADS = [
+    ("redis SET+GET 2 x 50k at -P 1", ["redis", "1", "50000"]),
+    ("redis SET+GET 2 x 100k at -P 16", ["redis", "16", "100000"]),
+    ("1000 golden-path runs (50 clients x 20)", ["ws"]),
+]
+IDLE = ["idle"]   # start and stop: what the loads' counts include besides the load
+
+
+def callgrind(sim, ws_load, scen, load):
+    """Instructions stagesim executes for one fixed load, start-up and shutdown included
+    (load IDLE: start-up and shutdown alone)."""
     out = tempfile.mktemp(suffix=".callgrind")
     p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sim, "up",
                           "--scenario", scen, "--backend-port", "0", "--auth-port", "0",
@@ -110,10 +122,15 @@ def callgrind(sim, ws_load, scen):
                          env=dict(os.environ, JWT_SECRET_STAGING="bench-secret-0123456789abcdefghij"))
     line = p.stdout.readline().decode()
     ports = json.loads(line[6:])
-    subprocess.run(["redis-benchmark", "-p", str(ports["redis"]), "-t", "set,get", "-n", "100000",
-                    "-c", "50", "-P", "16", "-q"], capture_output=True, check=True, timeout=600)
-    subprocess.run([ws_load, "--port", str(ports["backend"]), "--conns", "50", "--runs", "20",
-                    "--timeout", "300", "--quiet"], capture_output=True, check=True, timeout=600)
+    if load == IDLE:
+        pass
+    elif load[0] == "redis":
+        subprocess.run(["redis-benchmark", "-p", str(ports["redis"]), "-t", "set,get", "-n", load[2],
+                        "-c", "50", "-P", load[1], "-q"], capture_output=True, check=True,
+                       timeout=1200)
+    else:
+        subprocess.run([ws_load, "--port", str(ports["backend"]), "--conns", "50", "--runs", "20",
+                        "--timeout", "300", "--quiet"], capture_output=True, check=True, timeout=1200)
     p.terminate()
     p.wait(timeout=120)
     with open(out) as f:
@@ -147,11 +164,19 @@ def main():
     subprocess.run([sim, "validate", scen["100"]], check=True, stdout=subprocess.DEVNULL)
 
     if a.callgrind:
-        counts = {name: callgrind(sim, ws_load, scen[name]) for name in ("none", "100")}
-        print("| stagesim instructions, fixed load | no rules | 100 never-matching rules | ratio |")
+        # Loading 100 rules costs instructions once, at start; the loads' own counts are
+        # their totals less an idle run's (start, then stop) of the same configuration.
+        idle = {name: callgrind(sim, ws_load, scen[name], IDLE) for name in ("none", "100")}
+        print("| stagesim instructions, fixed load (less start-up and shutdown) | no rules | "
+              "100 never-matching rules | ratio |")
         print("|---|---:|---:|---:|")
-        print("| redis SET+GET 200k at -P 16, 1000 golden-path runs | %d | %d | %.3f |" %
-              (counts["none"], counts["100"], counts["100"] / counts["none"]))
+        print("| start-up and shutdown alone (subtracted below) | %d | %d | %.3f |"
+              % (idle["none"], idle["100"], idle["100"] / idle["none"]))
+        for label, load in CALLGRIND_LOADS:
+            counts = {name: callgrind(sim, ws_load, scen[name], load) - idle[name]
+                      for name in ("none", "100")}
+            print("| %s | %d | %d | %.3f |" % (label, counts["none"], counts["100"],
+                                              counts["100"] / counts["none"]), flush=True)
         return
 
     results = {k: {} for k in scen}
