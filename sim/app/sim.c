@@ -291,17 +291,37 @@ void sim_ready_json(const sim *s, char *out, size_t outlen) {
     cJSON_Delete(j);
 }
 
-static void backend_closed(void *ctx) {
+static void history_drained(void *ctx) {
     sim *s = ctx;
+    s->draining = 0;
     teardown(s);
     if (s->done) s->done(s->done_ctx);
+}
+
+/* The backend is closed: no run adds to the history now. The appends of
+ * the runs that completed may still be on their way to Redis (thousands,
+ * when many runs end at once): wait for their answers before Redis stops,
+ * so that none is lost; the history's command timeout bounds the wait. */
+static void backend_closed(void *ctx) {
+    sim *s = ctx;
+    if (!s->history) {
+        history_drained(s);
+        return;
+    }
+    s->draining = 1;
+    sim_history_drain(s->history, history_drained, s);
 }
 
 void sim_stop(sim *s, void (*done)(void *ctx), void *ctx) {
     sim_tls_front_stop_listening(s->tls_front);
     if (s->stopping) {
-        /* A second request: skip the grace period. */
-        if (s->backend) sim_backend_shutdown(s->backend, 0, backend_closed, s);
+        /* A second request: skip the grace period, and the history's wait. */
+        if (s->draining) {
+            sim_history_drain(s->history, NULL, NULL);
+            history_drained(s);
+        } else if (s->backend) {
+            sim_backend_shutdown(s->backend, 0, backend_closed, s);
+        }
         return;
     }
     s->stopping = 1;

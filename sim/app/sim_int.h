@@ -38,6 +38,7 @@ struct sim {
     sim_control *control;
     sim_lifecycle *lifecycle;
     int stopping;
+    int draining;                /* stopping: waiting for the history's last appends */
     void (*done)(void *ctx);
     void *done_ctx;
 };

@@ -71,9 +71,15 @@ struct sim_history {
     uint64_t failures;
     double reply_ms;            /* how long the last reply took */
     sim_buf cmd;                /* the RPUSH being made (sim_history_append) */
+    /* sim_history_drain: done is called from drain_timer once sent_count
+     * reaches 0, never from inside a hiredis callback (done may free us). */
+    void (*drained)(void *ctx);
+    void *drained_ctx;
+    ev_timer drain_timer;
 };
 
 static void start_connect(sim_history *h);
+static void on_drained(struct ev_loop *loop, ev_timer *w, int revents);
 
 static int64_t now_ms(const sim_history *h) {
     return sim_clock_now_ms(h->clock, ev_now(h->loop));
@@ -142,6 +148,10 @@ static void sent_pop(sim_history *h, int replied, int ok) {
         outcome(h, &e.permit, ok, e.sent_ms);
     }
     command_timer_arm(h);
+    if (!h->sent_count && h->drained && !h->freeing) {
+        ev_timer_set(&h->drain_timer, 0., 0.);
+        ev_timer_start(h->loop, &h->drain_timer);
+    }
     if (replied && h->silent) {
         h->silent = 0;
         h->backoff_ms = BACKOFF_MIN_MS;
@@ -383,7 +393,9 @@ sim_history *sim_history_new(struct ev_loop *loop, const sim_clock *clock,
     ev_timer_init(&h->connect_timer, on_connect_timeout, 0., 0.);
     ev_timer_init(&h->retry_timer, on_retry, 0., 0.);
     ev_timer_init(&h->command_timer, on_command_timeout, 0., 0.);
+    ev_timer_init(&h->drain_timer, on_drained, 0., 0.);
     h->connect_timer.data = h->retry_timer.data = h->command_timer.data = h;
+    h->drain_timer.data = h;
     start_connect(h);
     return h;
 }
@@ -391,6 +403,7 @@ sim_history *sim_history_new(struct ev_loop *loop, const sim_clock *clock,
 void sim_history_free(sim_history *h) {
     if (!h) return;
     h->freeing = 1;
+    ev_timer_stop(h->loop, &h->drain_timer);
     ev_timer_stop(h->loop, &h->connect_timer);
     ev_timer_stop(h->loop, &h->retry_timer);
     if (h->ac) {
@@ -443,6 +456,27 @@ static void on_append(redisAsyncContext *ac, void *r, void *privdata) {
         sim_warn("redis history: append failed: %s",
                  reply ? reply->str : h->dropping ? h->status : "connection lost");
     }
+}
+
+static void on_drained(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    sim_history *h = w->data;
+    void (*done)(void *) = h->drained;
+    h->drained = NULL;
+    if (done) done(h->drained_ctx);
+}
+
+void sim_history_drain(sim_history *h, void (*done)(void *ctx), void *ctx) {
+    ev_timer_stop(h->loop, &h->drain_timer);
+    h->drained = done;
+    h->drained_ctx = ctx;
+    if (!done) return;
+    if (h->sent_count) {
+        sim_info("redis history: %zu appends still waiting for Redis", h->sent_count);
+        return;
+    }
+    h->drained = NULL;
+    done(ctx);
 }
 
 void sim_history_append(sim_history *h, const char *thread_id, const char *json) {

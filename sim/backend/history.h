@@ -49,6 +49,12 @@ sim_dep_breaker *sim_history_breaker(sim_history *h);
  * when Redis is down the message is counted as lost and logged. */
 void sim_history_append(sim_history *h, const char *thread_id, const char *json);
 
+/* Calls done(ctx) once every command handed to Redis so far has its
+ * answer (at once when none is waiting), for a shutdown that must not lose
+ * the history of runs that completed. The command timeout bounds the wait:
+ * a silent Redis drops the connection, which answers the rest with
+ * failures. A later call replaces an earlier one; done NULL cancels. */
+void sim_history_drain(sim_history *h, void (*done)(void *ctx), void *ctx);
 /* Reads the thread's list. cb gets a cJSON array (owned by the callee,
  * valid during cb) or NULL with an error text when Redis is unavailable.
  * cb is always called, possibly before sim_history_read returns. */

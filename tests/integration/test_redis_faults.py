@@ -3,6 +3,7 @@ sockets: maxclients, the pub/sub output buffer limit, a slow reader, and the
 redis.accept / redis.command rules of the control API (refuse, hang, partial,
 error, drop). Synchronisation goes through GET /journal/wait and polling
 with deadlines, never fixed sleeps."""
+import asyncio
 import json
 import socket
 import time
@@ -11,6 +12,7 @@ import urllib.error
 import urllib.request
 
 import redis
+import websockets
 
 from stagesim import Stagesim
 
@@ -303,6 +305,34 @@ class FaultRulesTest(unittest.TestCase):
         self.assertEqual(s.recv(100), b"+PONG\r\n")
         s.close()
         self.assertEqual(r.strlen("k"), 1)
+
+
+class HistoryAtShutdown(unittest.TestCase):
+    def test_sigterm_waits_for_the_last_appends(self):
+        """A run completed just before SIGTERM: its history appends are still on their way
+        to Redis (the first held 1.5 s by a rule, the second behind it; under the history's
+        2 s command timeout). Shutdown waits for the answers instead of dropping them
+        ("append failed: connection lost")."""
+        sim = Stagesim()
+        try:
+            add_rule(self, sim, {"id": "slow-rpush", "on": "redis.command", "times": 1,
+                                 "match": {"name": "rpush"},
+                                 "action": {"kind": "delay", "ms": 1500}})
+
+            async def run():
+                async with websockets.connect(sim.ws_url, open_timeout=10) as ws:
+                    await asyncio.wait_for(ws.recv(), 10)   # the welcome
+                    await ws.send(json.dumps({"type": "user_message", "message": "keep me"}))
+                    while json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != \
+                            "agent_completed":
+                        pass
+            asyncio.run(run())
+            wait_fired(self, sim, "slow-rpush")
+            stop_clean(self, sim)
+            self.assertIn("appends still waiting for Redis", sim.stderr)
+            self.assertNotIn("append failed", sim.stderr)
+        finally:
+            sim.stop()
 
 
 if __name__ == "__main__":
