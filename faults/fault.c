@@ -65,46 +65,10 @@ void sim_faults_free(sim_faults *f) {
 
 /* ---- journal ---------------------------------------------------------- */
 
-/* One line per crossing, on every hot path: appends, no printf. */
+/* One line per crossing, on every hot path: kept as values, formatted
+ * when read (journal.h). */
 static void journal_crossing(sim_faults *f, const sim_wire *w, int64_t now_ms, const sim_action *a) {
-    sim_buf *b = &f->line;
-    b->len = 0;
-    sim_buf_puts(b, "{\"t_ms\":");
-    sim_buf_i64(b, now_ms - f->start_ms);
-    sim_buf_puts(b, ",\"svc\":\"");
-    sim_buf_puts(b, sim_service_name(w->service));
-    sim_buf_puts(b, "\",\"proto\":\"");
-    sim_buf_puts(b, w->proto ? w->proto : "");
-    sim_buf_puts(b, "\",\"point\":\"");
-    sim_buf_puts(b, sim_wire_point_name(w->point));
-    sim_buf_puts(b, "\",\"conn\":");
-    sim_buf_u64(b, w->conn);
-    if (w->msg) {
-        sim_buf_puts(b, ",\"msg\":");
-        sim_buf_u64(b, w->msg);
-    }
-    if (w->run) {
-        sim_buf_puts(b, ",\"run\":");
-        sim_buf_u64(b, w->run);
-    }
-    if (w->method) sim_json_member(b, "method", w->method);
-    if (w->name) sim_json_member(b, "name", w->name);
-    if (w->key) sim_json_member(b, "key", w->key);
-    if (w->user_id) sim_json_member(b, "user", w->user_id);
-    if (w->status) {
-        sim_buf_puts(b, ",\"status\":");
-        sim_buf_i64(b, w->status);
-    }
-    if (a->rule_id) {
-        sim_json_member(b, "rule", a->rule_id);
-        sim_json_member(b, "action", sim_action_name(a->kind));
-        if (a->delay_ms) sim_buf_printf(b, ",\"delay_ms\":%u", a->delay_ms);
-        if (a->kind == SIM_ACT_CLOSE || (a->kind == SIM_ACT_REPLY && a->code))
-            sim_buf_printf(b, ",\"code\":%d", a->code);
-    }
-    if (a->latency_ms) sim_buf_printf(b, ",\"latency_ms\":%u", a->latency_ms);
-    sim_buf_append(b, "}", 1);
-    sim_journal_add(f->journal, b->data, b->len);
+    sim_journal_add_crossing(f->journal, now_ms - f->start_ms, w, a);
 }
 
 void sim_faults_journal_event(sim_faults *f, int64_t now_ms, sim_service service,

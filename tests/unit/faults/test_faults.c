@@ -4,8 +4,10 @@
  * the journal and the metrics. `now` is driven by the test. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "tap.h"
@@ -361,6 +363,52 @@ static void test_index_and_precedence(void) {
     sim_faults_free(f);
 }
 
+/* Crossings are kept as values and formatted when read (journal.h): the line
+ * read back does not depend on the crossing's strings staying alive, nor on
+ * the rule that fired still existing, and the file gets the same bytes. */
+static void test_journal_kept_as_values(void) {
+    char path[] = "/tmp/stagesim-test-journal-XXXXXX";
+    int fd = mkstemp(path);
+    ok(fd >= 0, "temporary journal file");
+    close(fd);
+    sim_faults *f = sim_faults_new(1, path, 1000);
+    char err[256];
+    is_int(add(f, "{\"id\":\"late\",\"on\":\"http.request\",\"match\":{\"name\":\"/api/*\"},"
+                  "\"action\":{\"kind\":\"delay\",\"ms\":25}}", 1000, err, sizeof(err)), 0, "a delay");
+    char name[32], user[32], proto[8];
+    strcpy(name, "/api/q\"1");
+    strcpy(user, "user-\xc3\xa9ve");
+    strcpy(proto, "http");
+    sim_wire w = {.service = SIM_SVC_BACKEND, .point = SIM_WIRE_REQUEST, .proto = proto, .name = name,
+                  .method = "POST", .user_id = user, .conn = 3, .msg = 2, .status = 201};
+    sim_action a;
+    sim_faults_cross(f, &w, 1250, &a);
+    is_int(a.kind, SIM_ACT_DELAY, "the delay fires");
+    memset(name, 'x', sizeof(name) - 1);   /* the service reuses its buffers */
+    memset(user, 'y', sizeof(user) - 1);
+    strcpy(proto, "ws");
+    is_int(sim_faults_remove(f, "late"), 0, "the rule is gone before the line is read");
+    sim_faults_journal_event(f, 1300, SIM_SVC_BACKEND, "breaker", "\"state\":\"open\"");
+    const char *want =
+        "{\"t_ms\":250,\"svc\":\"backend\",\"proto\":\"http\",\"point\":\"request\",\"conn\":3,\"msg\":2,"
+        "\"method\":\"POST\",\"name\":\"/api/q\\\"1\",\"user\":\"user-\xc3\xa9ve\",\"status\":201,"
+        "\"rule\":\"late\",\"action\":\"delay\",\"delay_ms\":25}\n"
+        "{\"t_ms\":300,\"svc\":\"backend\",\"event\":\"breaker\",\"state\":\"open\"}\n";
+    sim_buf b = {0};
+    is_int(sim_faults_journal_since(f, 0, 10, &b), 2, "two lines");
+    is_str(b.data, want, "the lines as they were when crossed");
+    sim_faults_free(f);   /* flushes and closes the file */
+    sim_buf file = {0};
+    char chunk[256];
+    FILE *in = fopen(path, "r");
+    for (size_t n; in && (n = fread(chunk, 1, sizeof(chunk), in)) > 0;) sim_buf_append(&file, chunk, n);
+    if (in) fclose(in);
+    unlink(path);
+    is_str(file.data ? file.data : "", want, "the file has the same bytes");
+    sim_buf_free(&file);
+    sim_buf_free(&b);
+}
+
 static void test_journal_utf8_and_forgetting(void) {
     sim_faults *f = sim_faults_new(1, NULL, 0);
     char err[256];
@@ -497,6 +545,7 @@ int main(void) {
     test_user_run();
     test_index_follows_changes();
     test_journal_utf8_and_forgetting();
+    test_journal_kept_as_values();
     test_index_and_precedence();
     test_validation();
     test_match_and_counts();
