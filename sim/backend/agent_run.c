@@ -50,8 +50,8 @@ char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, con
         size_t plain = strcspn(p + 1, "{") + 1;   /* up to the next '{' */
         int hit = -1;
         if (*p == '{')
-            for (int k = 0; k < 4; k++)
-                if (strncmp(p, keys[k].key, keys[k].len) == 0) hit = k;
+            for (int k = 0; k < 4 && hit < 0; k++)
+                if (p[1] == keys[k].key[1] && strncmp(p, keys[k].key, keys[k].len) == 0) hit = k;
         if (hit >= 0) {
             sim_buf_puts(&b, vals[hit]);
             p += keys[hit].len;
@@ -124,14 +124,16 @@ static void cjson_number(char *out, size_t n, double d) {
     } else if (tenths && (double)tenths / 10.0 == d && n >= 24) {
         /* The nearest double to k/10 (the usual execution time) prints as
          * k/10 under %1.15g and reads back the same: write it directly. */
-        sim_buf b = {0};
-        if (tenths < 0) sim_buf_append(&b, "-", 1);
         unsigned long long a = (unsigned long long)(tenths < 0 ? -tenths : tenths);
-        sim_buf_u64(&b, a / 10);
-        char frac[2] = {'.', (char)('0' + a % 10)};
-        sim_buf_append(&b, frac, 2);
-        memcpy(out, b.data, b.len + 1);
-        sim_buf_free(&b);
+        char digits[24], *o = out;
+        size_t nd = 0;
+        for (unsigned long long whole = a / 10; nd == 0 || whole; whole /= 10)
+            digits[nd++] = (char)('0' + whole % 10);
+        if (tenths < 0) *o++ = '-';
+        while (nd) *o++ = digits[--nd];
+        *o++ = '.';
+        *o++ = (char)('0' + a % 10);
+        *o = '\0';
     } else {
         snprintf(out, n, "%1.15g", d);
         double back = strtod(out, NULL);

@@ -124,15 +124,20 @@ static int json_plain8(uint64_t x) {
     return !(bad & highs);
 }
 
-int sim_json_plain(const char *s, size_t n) {
+/* How many of the n bytes at s need no JSON escape before the first that does. */
+static size_t json_plain_prefix(const char *s, size_t n) {
     size_t i = 0;
     for (uint64_t x; i + 8 <= n; i += 8) {
         memcpy(&x, s + i, 8);
-        if (!json_plain8(x)) return 0;
+        if (!json_plain8(x)) break;
     }
-    for (const unsigned char *p = (const unsigned char *)s; i < n; i++)
-        if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\') return 0;
-    return 1;
+    const unsigned char *p = (const unsigned char *)s;
+    while (i < n && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\') i++;
+    return i;
+}
+
+int sim_json_plain(const char *s, size_t n) {
+    return json_plain_prefix(s, n) == n;
 }
 
 /* cJSON's print_string_ptr, byte for byte: quote, backslash and the control
@@ -144,17 +149,18 @@ void sim_buf_json_str(sim_buf *b, const char *s) {
     size_t len = strlen(s), i = 0;
     sim_buf_reserve(b, len + 2);
     b->data[b->len++] = '"';
-    for (uint64_t x; i + 8 <= len; i += 8) {
-        memcpy(&x, s + i, 8);
-        if (!json_plain8(x)) break;
-    }
-    const unsigned char *p = (const unsigned char *)s + i;
-    while (*p >= 0x20 && *p != '"' && *p != '\\') p++;
-    sim_buf_append(b, s, (size_t)((const char *)p - s));
-    while (*p) {
+    for (;;) {
+        /* Plain runs (nearly everything) are found a word at a time and
+         * copied in one append; the answer quotes the prompt, so a run of
+         * text follows each escape too. */
+        size_t run = json_plain_prefix(s + i, len - i);
+        sim_buf_append(b, s + i, run);
+        i += run;
+        if (i == len) break;
+        unsigned char c = (unsigned char)s[i++];
         char e[6] = {'\\', 0};
         size_t n = 2;
-        switch (*p) {
+        switch (c) {
         case '"': e[1] = '"'; break;
         case '\\': e[1] = '\\'; break;
         case '\b': e[1] = 'b'; break;
@@ -163,13 +169,10 @@ void sim_buf_json_str(sim_buf *b, const char *s) {
         case '\r': e[1] = 'r'; break;
         case '\t': e[1] = 't'; break;
         default:
-            e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[*p >> 4], e[5] = hex[*p & 15];
+            e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
             n = 6;
         }
         sim_buf_append(b, e, n);
-        const unsigned char *run = ++p;
-        while (*p >= 0x20 && *p != '"' && *p != '\\') p++;
-        sim_buf_append(b, run, (size_t)(p - run));
     }
     sim_buf_append(b, "\"", 1);
 }

@@ -115,6 +115,34 @@ static void test_fast_text(void) {
     b.len = 0;
     sim_buf_json_str(&b, "");
     is_str(b.data, "\"\"", "empty string");
+    /* Strings of plain runs and escapes in every position and word offset,
+     * against cJSON and against the byte-by-byte rule. */
+    static const char pick[] = "ab \"\\\n\x01\x1f\x7f\xc3\xa9zzzzzzzz";
+    int differ = 0, plain_wrong = 0;
+    uint64_t x = 88172645463325252ULL;
+    for (int k = 0; k < 20000; k++) {
+        char str[48];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t n = x % 41;
+        for (size_t m = 0; m < n; m++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            str[m] = pick[x % (sizeof(pick) - 1)];
+        }
+        str[n] = '\0';
+        b.len = 0;
+        sim_buf_json_str(&b, str);
+        cJSON *js = cJSON_CreateString(str);
+        char *cs = cJSON_PrintUnformatted(js);
+        differ += strcmp(b.data, cs) != 0;
+        free(cs);
+        cJSON_Delete(js);
+        int plain = 1;
+        for (size_t m = 0; m < n; m++)
+            if ((unsigned char)str[m] < 0x20 || str[m] == '"' || str[m] == '\\') plain = 0;
+        plain_wrong += sim_json_plain(str, n) != plain;
+    }
+    is_int(differ, 0, "20000 mixed strings escaped as cJSON escapes them");
+    is_int(plain_wrong, 0, "and judged plain exactly when nothing needs an escape");
     sim_buf_free(&b);
 }
 
