@@ -50,6 +50,7 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
                                size_t errlen) {
     sim_backend *b = sim_xcalloc(1, sizeof(*b));
     b->loop = loop;
+    b->fine_fd = -1;
     b->cfg = *cfg;
     b->bind = sim_xstrdup(cfg->bind ? cfg->bind : "127.0.0.1");
     b->cfg.bind = b->bind;
@@ -75,7 +76,10 @@ sim_backend *sim_backend_start(struct ev_loop *loop, const sim_backend_config *c
     /* The auth breaker is the remote validator's, when there is one. */
     b->routes.auth_breaker = cfg->remote ? sim_auth_remote_breaker(cfg->remote)
                                          : own_breaker(b, "auth", SIM_AUTH_BREAKER);
-    sim_backend_ws_setup(b);
+    if (sim_backend_ws_setup(b, err, errlen) < 0) {
+        sim_backend_free(b);
+        return NULL;
+    }
 
     sim_backend_accept_start(b);
     ev_init(&b->grace, grace_cb);
@@ -170,6 +174,7 @@ void sim_backend_free(sim_backend *b) {
         sim_backend_unlink(c);
         sim_backend_conn_free(c);
     }
+    sim_backend_ws_teardown(b);
     sim_backend_user_runs_free(b);
     sim_threads_free(b->routes.threads);
     sim_dep_breaker_free(b->routes.ws_breaker);

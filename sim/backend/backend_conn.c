@@ -3,9 +3,15 @@
  * (see backend_conn.h). */
 #include "backend_conn.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "auth_remote.h"
@@ -30,6 +36,95 @@ double sim_backend_wait_s(const sim_backend *b, int64_t ms) {
 
 double sim_backend_wait_until_s(const sim_backend *b, int64_t due_ms) {
     return sim_clock_wait_until_s(b->cfg.clock, due_ms, ev_now(b->loop));
+}
+
+/* ---- fine wakes ---------------------------------------------------------- */
+
+/* The loop's clock is ev_now, CLOCK_REALTIME in seconds: the timerfd runs on
+ * the same clock, set for an absolute time. */
+static void fine_arm(sim_backend *b, double at) {
+    struct itimerspec it = {0};
+    double whole = floor(at);
+    it.it_value.tv_sec = (time_t)whole;
+    it.it_value.tv_nsec = (long)((at - whole) * 1e9);
+    if (it.it_value.tv_sec <= 0 && it.it_value.tv_nsec <= 0) it.it_value.tv_nsec = 1;  /* 0 disarms */
+    if (timerfd_settime(b->fine_fd, TFD_TIMER_ABSTIME, &it, NULL) == 0) b->fine_armed_at = at;
+}
+
+/* The first connection due at `now`: the earliest deadline, then the lowest
+ * ordinal, so that connections due together go in the same order every run. */
+static conn *fine_first_due(sim_backend *b, double now) {
+    conn *first = NULL;
+    for (conn *c = b->fine; c; c = c->u.ws.fine_next) {
+        if (c->u.ws.fine_at > now) continue;
+        if (!first || c->u.ws.fine_at < first->u.ws.fine_at ||
+            (c->u.ws.fine_at == first->u.ws.fine_at && c->ordinal < first->ordinal))
+            first = c;
+    }
+    return first;
+}
+
+static void fine_cb(struct ev_loop *loop, ev_io *io, int revents) {
+    (void)io, (void)revents;
+    sim_backend *b = (sim_backend *)((char *)io - offsetof(sim_backend, fine_io));
+    uint64_t expirations;
+    while (read(b->fine_fd, &expirations, sizeof expirations) < 0 && errno == EINTR) {}
+    b->fine_armed_at = INFINITY;
+    ev_now_update(loop);
+    double now = ev_now(loop);
+    /* One at a time: due() can add, remove or free any connection. */
+    for (conn *c; (c = fine_first_due(b, now));) {
+        sim_backend_fine_remove(c);
+        b->fine_due(c);
+    }
+    double next = INFINITY;
+    for (conn *c = b->fine; c; c = c->u.ws.fine_next)
+        if (c->u.ws.fine_at < next) next = c->u.ws.fine_at;
+    if (next < b->fine_armed_at) fine_arm(b, next);
+}
+
+int sim_backend_fine_init(sim_backend *b, void (*due)(conn *c), char *err, size_t errlen) {
+    b->fine_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (b->fine_fd < 0) {
+        snprintf(err, errlen, "backend: timerfd_create: %s", strerror(errno));
+        return -1;
+    }
+    b->fine_due = due;
+    b->fine_armed_at = INFINITY;
+    ev_io_init(&b->fine_io, fine_cb, b->fine_fd, EV_READ);
+    ev_io_start(b->loop, &b->fine_io);
+    return 0;
+}
+
+void sim_backend_fine_free(sim_backend *b) {
+    if (b->fine_fd < 0) return;
+    ev_io_stop(b->loop, &b->fine_io);
+    close(b->fine_fd);
+    b->fine_fd = -1;
+}
+
+void sim_backend_fine_add(conn *c, double at) {
+    sim_backend *b = c->b;
+    ws_part *w = &c->u.ws;
+    if (w->fine_linked) sim_backend_fine_remove(c);
+    w->fine_at = at;
+    w->fine_prev = NULL;
+    w->fine_next = b->fine;
+    if (b->fine) b->fine->u.ws.fine_prev = c;
+    b->fine = c;
+    w->fine_linked = 1;
+    if (at < b->fine_armed_at) fine_arm(b, at);
+}
+
+void sim_backend_fine_remove(conn *c) {
+    ws_part *w = &c->u.ws;
+    if (!w->fine_linked) return;
+    if (w->fine_prev) w->fine_prev->u.ws.fine_next = w->fine_next;
+    else c->b->fine = w->fine_next;
+    if (w->fine_next) w->fine_next->u.ws.fine_prev = w->fine_prev;
+    w->fine_prev = w->fine_next = NULL;
+    w->fine_linked = 0;
+    /* fine_fd stays set: waking for nothing once is cheaper than a syscall. */
 }
 
 void sim_backend_cross_wire(sim_backend *b, const sim_wire *w, int64_t now_ms, sim_action *act) {
@@ -128,6 +223,7 @@ static void part_release(conn *c) {
         break;
     case C_WS:
         ev_timer_stop(loop, &c->u.ws.timer);
+        sim_backend_fine_remove(c);
         ev_io_stop(loop, &c->u.ws.seen);
         ev_timer_stop(loop, &c->u.ws.rest);
         sim_ws_session_free(c->u.ws.session);

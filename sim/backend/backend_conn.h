@@ -85,8 +85,11 @@ typedef struct http_part {
 /* A WebSocket: the session and what lws needs around it (backend_ws.c). */
 typedef struct ws_part {
     sim_ws_session *session;     /* owned */
-    ev_timer timer;              /* the session's one deadline */
+    ev_timer timer;              /* the session's one deadline, less its last millisecond */
     int64_t timer_due_ms;        /* the deadline it is armed for */
+    struct conn *fine_prev, *fine_next;   /* in b->fine: the last millisecond (below) */
+    double fine_at;              /* the loop's time of timer_due_ms */
+    int fine_linked;
     /* Bytes from the client that lws keeps to itself (protocol pings) are
      * client traffic too: a watcher beside lws's on the socket notes them,
      * at most once per `rest` (the fd stays readable until lws reads). */
@@ -134,6 +137,14 @@ struct sim_backend {
     int port;
     ev_timer kick;
     ev_prepare settle;            /* tells lws its kept-alive sockets are writable */
+    /* Fine wakes (sim_backend_fine_add): the connections whose deadline is
+     * less than a millisecond away, and the timerfd that wakes the loop for
+     * the first of them. */
+    conn *fine;
+    int fine_fd;
+    ev_io fine_io;
+    double fine_armed_at;         /* what fine_fd is set for; INFINITY when not set */
+    void (*fine_due)(conn *c);
     http_part *settling;          /* the transactions it waits for */
     conn *conns;
     conn *adopting;               /* the socket lws is adopting, claimed in its callback */
@@ -160,6 +171,18 @@ double sim_backend_wait_s(const sim_backend *b, int64_t ms);
 /* The real seconds an ev_timer waits until now_ms reaches due_ms, from the
  * loop's time (not rounded to the millisecond). */
 double sim_backend_wait_until_s(const sim_backend *b, int64_t due_ms);
+/* Fine wakes. libev hands epoll_wait whole milliseconds, rounded up, so an
+ * ev_timer fires up to a millisecond late (docs/libraries.md §5): a WebSocket
+ * session's timer is armed for its deadline less SIM_FINE_S, and the rest is
+ * waited on one timerfd, set to the microsecond. due(c) is called for each
+ * connection once the loop's time reaches its deadline. -1 (err) when no
+ * timerfd can be had. */
+#define SIM_FINE_S 0.001
+int sim_backend_fine_init(sim_backend *b, void (*due)(conn *c), char *err, size_t errlen);
+void sim_backend_fine_free(sim_backend *b);
+/* Calls due(c) at the loop's time `at` (now, if it has passed). */
+void sim_backend_fine_add(conn *c, double at);
+void sim_backend_fine_remove(conn *c);
 /* Describes a crossing to the fault engine; PASS when there is none. */
 void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,
                        const char *method, const char *user, uint64_t connord, uint64_t msg,

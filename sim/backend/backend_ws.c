@@ -26,6 +26,7 @@ static uint64_t env_user_run(void *ctx, const char *user_id) {
 }
 
 static void ws_sync(conn *c);
+static void deadline_due(conn *c);
 
 static void env_misroute(void *ctx, const char *user_id, const char *json, int64_t now_ms) {
     sim_backend *b = ctx;
@@ -55,29 +56,43 @@ static int env_claim_thread(void *ctx, const char *thread_id, const char *owner)
     return sim_threads_claim(b->routes.threads, thread_id, owner);
 }
 
-void sim_backend_ws_setup(sim_backend *b) {
+int sim_backend_ws_setup(sim_backend *b, char *err, size_t errlen) {
+    if (sim_backend_fine_init(b, deadline_due, err, errlen) < 0) return -1;
     b->ws_cfg = (sim_ws_session_config){.sc = b->cfg.sc, .seed = b->cfg.seed,
                                         .start_ms = b->cfg.clock->start_ms,
                                         .headroom = LWS_PRE};
     b->ws_env = (sim_ws_session_env){.ctx = b, .cross = env_cross, .user_run = env_user_run,
                                      .misroute = env_misroute, .run_done = env_run_done,
                                      .claim_thread = env_claim_thread};
+    return 0;
+}
+
+void sim_backend_ws_teardown(sim_backend *b) {
+    sim_backend_fine_free(b);
 }
 
 /* ---- the one timer -------------------------------------------------------- */
 
 /* Arms the timer for the session's deadline; left alone when it is already
- * armed for it (most frames do not move it). */
+ * armed for it (most frames do not move it). The timer ends a millisecond
+ * early, and the fine wake (backend_conn.h) waits the rest, to the
+ * microsecond; a deadline closer than that goes to the fine wake at once. */
 static void ws_arm(conn *c) {
     ws_part *w = &c->u.ws;
     sim_backend *b = c->b;
     int64_t due = sim_ws_session_deadline(w->session);
-    if (due == w->timer_due_ms && ev_is_active(&w->timer)) return;
+    if (due == w->timer_due_ms && (ev_is_active(&w->timer) || w->fine_linked)) return;
     ev_timer_stop(b->loop, &w->timer);
+    sim_backend_fine_remove(c);
     w->timer_due_ms = due;
     if (due == SIM_WS_NO_DEADLINE) return;
-    ev_timer_set(&w->timer, sim_backend_wait_until_s(b, due), 0.0);
-    ev_timer_start(b->loop, &w->timer);
+    double wait = sim_backend_wait_until_s(b, due);
+    if (wait > SIM_FINE_S) {
+        ev_timer_set(&w->timer, wait - SIM_FINE_S, 0.0);
+        ev_timer_start(b->loop, &w->timer);
+    } else {
+        sim_backend_fine_add(c, sim_clock_real_at(b->cfg.clock, due));
+    }
 }
 
 /* Writes what the session framed now, from whatever callback made it: one
@@ -132,16 +147,25 @@ static void ws_settle(conn *c, int64_t now) {
     ws_sync(c);
 }
 
-static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop, (void)revents;
-    conn *c = (conn *)((char *)t - offsetof(conn, u.ws.timer));
+/* The deadline has come (the fine wake's due): the session does what is due. */
+static void deadline_due(conn *c) {
     ws_part *w = &c->u.ws;
-    /* The wait was rounded to real seconds: a timer that fires a hair early
+    /* Real seconds and simulated ms round differently: a wake a hair early
      * in ms must still find its deadline due. */
     int64_t now = sim_backend_now_ms(c->b);
     if (now < w->timer_due_ms) now = w->timer_due_ms;
     sim_ws_session_tick(w->session, now);
     ws_sync(c);
+}
+
+/* The deadline is at most a millisecond away (later, if the loop was busy). */
+static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    conn *c = (conn *)((char *)t - offsetof(conn, u.ws.timer));
+    double at = sim_clock_real_at(c->b->cfg.clock, c->u.ws.timer_due_ms);
+    ev_now_update(loop);
+    if (ev_now(loop) >= at) deadline_due(c);
+    else sim_backend_fine_add(c, at);
 }
 
 /* ---- client traffic lws does not report ------------------------------------ */

@@ -12,8 +12,10 @@
 #include "backend_conn.h"
 
 /* Fills the session configuration and environment every session of b
- * shares (at start). */
-void sim_backend_ws_setup(sim_backend *b);
+ * shares, and starts the fine wakes (at start). -1 (err) when it cannot. */
+int sim_backend_ws_setup(sim_backend *b, char *err, size_t errlen);
+/* Stops the fine wakes (at the end, once every connection is gone). */
+void sim_backend_ws_teardown(sim_backend *b);
 
 /* LWS_CALLBACK_ESTABLISHED: the connection becomes a session with the
  * upgrade's facts. Each returns what the lws callback returns. */

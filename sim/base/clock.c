@@ -17,8 +17,12 @@ double sim_clock_wait_s(const sim_clock *c, int64_t ms) {
     return ms > 0 ? (double)ms / 1000.0 / c->scale : 0.0;
 }
 
+double sim_clock_real_at(const sim_clock *c, int64_t due_ms) {
+    return c->real_start + (double)(due_ms - c->start_ms) / 1000.0 / c->scale;
+}
+
 double sim_clock_wait_until_s(const sim_clock *c, int64_t due_ms, double real_now) {
-    double at = c->real_start + (double)(due_ms - c->start_ms) / 1000.0 / c->scale;
+    double at = sim_clock_real_at(c, due_ms);
     return at > real_now ? at - real_now : 0.0;
 }
 
