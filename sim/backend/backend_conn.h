@@ -172,7 +172,7 @@ double sim_backend_wait_s(const sim_backend *b, int64_t ms);
  * loop's time (not rounded to the millisecond). */
 double sim_backend_wait_until_s(const sim_backend *b, int64_t due_ms);
 /* Fine wakes. libev hands epoll_wait whole milliseconds, rounded up, so an
- * ev_timer fires up to a millisecond late (docs/libraries.md §5): a WebSocket
+ * ev_timer fires up to a millisecond late (docs/libraries.md §6): a WebSocket
  * session's timer is armed for its deadline less SIM_FINE_S, and the rest is
  * waited on one timerfd, set to the microsecond. due(c) is called for each
  * connection once the loop's time reaches its deadline. -1 (err) when no
