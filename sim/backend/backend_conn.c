@@ -47,7 +47,6 @@ static void fine_arm(sim_backend *b, double at) {
     double whole = floor(at);
     it.it_value.tv_sec = (time_t)whole;
     it.it_value.tv_nsec = (long)((at - whole) * 1e9);
-    if (it.it_value.tv_sec <= 0 && it.it_value.tv_nsec <= 0) it.it_value.tv_nsec = 1;  /* 0 disarms */
     if (timerfd_settime(b->fine_fd, TFD_TIMER_ABSTIME, &it, NULL) == 0) b->fine_armed_at = at;
 }
 
@@ -65,7 +64,7 @@ static conn *fine_first_due(sim_backend *b, double now) {
 }
 
 static void fine_cb(struct ev_loop *loop, ev_io *io, int revents) {
-    (void)io, (void)revents;
+    (void)revents;
     sim_backend *b = (sim_backend *)((char *)io - offsetof(sim_backend, fine_io));
     uint64_t expirations;
     while (read(b->fine_fd, &expirations, sizeof expirations) < 0 && errno == EINTR) {}
