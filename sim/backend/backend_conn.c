@@ -209,6 +209,7 @@ static void part_release(conn *c) {
         break;
     case C_HTTP:
         ev_timer_stop(loop, &c->u.http->timer);
+        ev_timer_stop(loop, &c->u.http->idle);
         for (http_part **p = &c->b->settling; c->u.http->settling && *p; p = &(*p)->settle_next)
             if (*p == c->u.http) {
                 *p = c->u.http->settle_next;

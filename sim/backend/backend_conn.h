@@ -70,6 +70,7 @@ typedef struct http_part {
     size_t body_off;
     history_req *hreq;
     ev_timer timer;              /* DELAY of a request or response, SLOW ticks */
+    ev_timer idle;               /* between requests: the keep-alive idle timeout (see .c) */
     int timer_responds;
     int slow_rate;               /* SLOW: body bytes per second, 0 = full speed */
     int slow_wait;               /* SLOW: the next chunk waits for the timer */

@@ -193,9 +193,39 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     }
 }
 
+/* The keep-alive idle timeout is lws's (PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE,
+ * its default 5 s, uvicorn's timeout_keep_alive too), kept here. lws 4.1.6
+ * keeps every connection's timeout in one list sorted by time and inserts
+ * by walking it from the front, so setting a keep-alive timeout, always the
+ * latest, walks past every other connection's: 10 % of the backend's time
+ * under wrk -c50, more with more connections (docs/libraries.md §10.4).
+ * lws's is cancelled (a removal, at once) and a libev timer, a heap, waits
+ * instead; when it fires, lws closes the connection as its own timeout
+ * would. It counts from the end of the last response to the next request
+ * head read whole. Real seconds, as lws's transport timeouts all are (not
+ * the scenario's clock: a drill at time_scale 1000 would make it 5 ms). */
+#define KEEPALIVE_IDLE_S 5.0
+
+static void idle_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop, (void)revents;
+    http_part *h = (http_part *)((char *)t - offsetof(http_part, idle));
+    if (h->c->wsi) lws_set_timeout(h->c->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
+}
+
+static void idle_start(conn *c, struct lws *wsi) {
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    ev_timer_set(&c->u.http->idle, KEEPALIVE_IDLE_S, 0.0);
+    ev_timer_start(c->b->loop, &c->u.http->idle);
+}
+
+void sim_backend_http_busy(conn *c) {
+    ev_timer_stop(c->b->loop, &c->u.http->idle);
+}
+
 void sim_backend_http_start(conn *c) {
     sim_backend_conn_become(c, C_HTTP);
     ev_init(&c->u.http->timer, timer_cb);
+    ev_init(&c->u.http->idle, idle_cb);
 }
 
 /* A complete request (headers and body): crosses http request and acts.
@@ -302,6 +332,7 @@ static int bad_framing(const conn *c, struct lws *wsi) {
 
 int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path) {
     http_part *h = c->u.http;
+    sim_backend_http_busy(c);
     http_reset(c);
     h->req_started = 0;
     h->late_completions = 0;
@@ -440,6 +471,7 @@ int sim_backend_http_writeable(conn *c, struct lws *wsi) {
     http_reset(c);
     if (too_big) return -1;
     if (lws_http_transaction_completed(wsi)) return -1;
+    idle_start(c, wsi);
     if (!h->settling) {
         h->settling = 1;
         h->settle_next = c->b->settling;

@@ -15,6 +15,9 @@
 /* The connection is handed to lws: its HTTP part starts. */
 void sim_backend_http_start(conn *c);
 
+/* A request head is in (LWS_CALLBACK_HTTP, an upgrade's CONFIRM_UPGRADE):
+ * the connection is no longer idle. */
+void sim_backend_http_busy(conn *c);
 /* LWS_CALLBACK_HTTP: a request head for `path`. Each returns what the lws
  * callback returns. */
 int sim_backend_http_begin(conn *c, struct lws *wsi, const char *path);

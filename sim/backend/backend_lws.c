@@ -100,6 +100,7 @@ static int is_ws_path(const sim_backend *b, const char *path) {
 static int confirm_upgrade(conn *c, struct lws *wsi) {
     sim_backend *b = c->b;
     if (version_unsupported(wsi)) return 1;
+    sim_backend_http_busy(c);
     if (!c->upgrade) {
         /* A later request on a keep-alive connection: read lws's headers. */
         char path[256] = "", authz[4096] = "", sub[1024] = "";

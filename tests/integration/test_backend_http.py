@@ -96,6 +96,27 @@ class BackendHttp(unittest.TestCase):
                 self.assertEqual(reply(), (200, b'{"status":"ok"}'), "pipelined %d" % i)
         self.sim.control.remove_fault("ka-big")
 
+    def test_keepalive_idle_close(self):
+        # An idle keep-alive connection is closed 5 s after its last answer
+        # (lws's timeout, uvicorn's timeout_keep_alive), in good order: a FIN
+        # and nothing else, never earlier. Kept by the backend, not lws
+        # (backend_http.c): a request in between starts the count again.
+        with socket.socket() as s:
+            s.settimeout(20)
+            s.connect(("127.0.0.1", self.sim.backend_port))
+            for i in range(2):
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = b""
+                while not got.endswith(b'{"status":"ok"}'):
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, "closed before answer %d" % i)
+                    got += chunk
+                last = time.monotonic()
+            self.assertEqual(s.recv(4096), b"", "bytes or a reset instead of the idle close")
+            idle = time.monotonic() - last
+            self.assertGreaterEqual(idle, 4.9, "closed after %.2f s idle" % idle)
+            self.assertLess(idle, 15, "closed after %.2f s idle" % idle)
+
     def test_root(self):
         r = self.get("/")
         self.assertEqual(r.status_code, 200)
