@@ -30,6 +30,13 @@ int64_t sim_backend_arrival_ms(const sim_backend *b) {
     return sim_backend_now_ms(b);
 }
 
+double sim_backend_phase_s(const sim_backend *b, int64_t now_ms) {
+    double phase = ev_now(b->loop) - sim_clock_real_at(b->cfg.clock, now_ms);
+    double ms = sim_clock_wait_s(b->cfg.clock, 1);
+    /* Rounding between seconds and milliseconds can put it a hair outside. */
+    return phase < 0 ? 0 : phase >= ms ? ms * 0.999 : phase;
+}
+
 double sim_backend_wait_s(const sim_backend *b, int64_t ms) {
     return sim_clock_wait_s(b->cfg.clock, ms);
 }

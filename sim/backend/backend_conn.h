@@ -88,6 +88,11 @@ typedef struct ws_part {
     sim_ws_session *session;     /* owned */
     ev_timer timer;              /* the session's one deadline, less its last millisecond */
     int64_t timer_due_ms;        /* the deadline it is armed for */
+    double timer_at;             /* the loop's time it wakes at: the deadline and the phase */
+    /* How far into its millisecond the last client message came, in real
+     * seconds: every deadline of the connection is kept as far into its own
+     * (backend_ws.c, ws_arm). */
+    double phase;
     struct conn *fine_prev, *fine_next;   /* in b->fine: the last millisecond (below) */
     double fine_at;              /* the loop's time of timer_due_ms */
     int fine_linked;
@@ -167,6 +172,9 @@ struct sim_backend {
 int64_t sim_backend_now_ms(const sim_backend *b);
 /* The time now, refreshed: for a request or message just read (see .c). */
 int64_t sim_backend_arrival_ms(const sim_backend *b);
+/* How far the loop's time is into millisecond now_ms (sim_backend_now_ms's),
+ * in real seconds: from 0 to less than one millisecond of the clock. */
+double sim_backend_phase_s(const sim_backend *b, int64_t now_ms);
 /* The real seconds an ev_timer waits for ms of the simulator's clock. */
 double sim_backend_wait_s(const sim_backend *b, int64_t ms);
 /* The real seconds an ev_timer waits until now_ms reaches due_ms, from the

@@ -76,22 +76,36 @@ void sim_backend_ws_teardown(sim_backend *b) {
 /* Arms the timer for the session's deadline; left alone when it is already
  * armed for it (most frames do not move it). The timer ends a millisecond
  * early, and the fine wake (backend_conn.h) waits the rest, to the
- * microsecond; a deadline closer than that goes to the fine wake at once. */
+ * microsecond; a deadline closer than that goes to the fine wake at once.
+ *
+ * A deadline is a whole millisecond of the session's clock, and most come
+ * from a client message (a run's events, a delayed frame, an idle timeout):
+ * woken at the start of its millisecond, a run's events came up to a
+ * millisecond before their target as the client counts it (from its send),
+ * and the deadlines of every connection that wrote within one millisecond
+ * met at one instant, served one after the other (p50 0.3 ms late at 1000
+ * connections, bench/RESULTS.md §11). Kept at the message's phase, they come
+ * when the client expects them and spread as the messages did. The session
+ * never sees it: it is woken within the millisecond it asked for, and its
+ * clock reads the same. */
 static void ws_arm(conn *c) {
     ws_part *w = &c->u.ws;
     sim_backend *b = c->b;
     int64_t due = sim_ws_session_deadline(w->session);
-    if (due == w->timer_due_ms && (ev_is_active(&w->timer) || w->fine_linked)) return;
+    double at = due == SIM_WS_NO_DEADLINE ? 0 : sim_clock_real_at(b->cfg.clock, due) + w->phase;
+    if (due == w->timer_due_ms && at == w->timer_at && (ev_is_active(&w->timer) || w->fine_linked))
+        return;
     ev_timer_stop(b->loop, &w->timer);
     sim_backend_fine_remove(c);
     w->timer_due_ms = due;
+    w->timer_at = at;
     if (due == SIM_WS_NO_DEADLINE) return;
-    double wait = sim_backend_wait_until_s(b, due);
+    double wait = at - ev_now(b->loop);
     if (wait > SIM_FINE_S) {
         ev_timer_set(&w->timer, wait - SIM_FINE_S, 0.0);
         ev_timer_start(b->loop, &w->timer);
     } else {
-        sim_backend_fine_add(c, sim_clock_real_at(b->cfg.clock, due));
+        sim_backend_fine_add(c, at);
     }
 }
 
@@ -162,7 +176,7 @@ static void deadline_due(conn *c) {
 static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)revents;
     conn *c = (conn *)((char *)t - offsetof(conn, u.ws.timer));
-    double at = sim_clock_real_at(c->b->cfg.clock, c->u.ws.timer_due_ms);
+    double at = c->u.ws.timer_at;
     ev_now_update(loop);
     if (ev_now(loop) >= at) deadline_due(c);
     else sim_backend_fine_add(c, at);
@@ -223,6 +237,7 @@ int sim_backend_ws_receive(conn *c, const void *in, size_t len) {
     ws_part *w = &c->u.ws;
     if (w->close_started) return 0;
     int64_t now = sim_backend_arrival_ms(c->b);
+    w->phase = sim_backend_phase_s(c->b, now);
     sim_ws_session_receive(w->session, in, len, lws_is_final_fragment(c->wsi), now);
     ws_settle(c, now);
     return 0;

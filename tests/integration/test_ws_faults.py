@@ -281,6 +281,26 @@ class WsSend(unittest.TestCase):
             await ws.close()
         asyncio.run(go())
 
+    def test_delay_never_early(self):
+        # A delay counts from when the message came, to the microsecond, not
+        # from the start of its millisecond: the pong never comes sooner than
+        # 30 ms after the ping left (it did by up to 1 ms, half a millisecond
+        # on average). 0.1 ms for the two processes' clocks.
+        add_rule(self.sim, {"id": "pong-30", "on": "ws.send", "match": {"name": "pong"},
+                            "action": {"kind": "delay", "ms": 30}})
+
+        async def go():
+            ws = await connect(self.sim)
+            took = []
+            for _ in range(20):
+                t0 = time.monotonic()
+                await ws.send(json.dumps({"type": "ping"}))
+                self.assertEqual((await recv_json(ws))["type"], "pong")
+                took.append(time.monotonic() - t0)
+            await ws.close()
+            self.assertGreaterEqual(min(took), 0.0299, "pong after %.3f ms" % (min(took) * 1000))
+        asyncio.run(go())
+
     def test_run_and_msg_ordinals(self):
         # run: per connection from 1; msg: server events per connection from 1
         # (the welcome is msg 1).
