@@ -40,6 +40,13 @@ typedef struct pending {
     stagesim_breaker_permit permit;
 } pending;
 
+/* At most one line a second for a failure that can come once per append:
+ * the ones in between are counted into the next line. */
+typedef struct log_limit {
+    int64_t logged_ms;          /* the last line, -1: none yet */
+    uint64_t unlogged;          /* failures since */
+} log_limit;
+
 struct sim_history {
     struct ev_loop *loop;
     const sim_clock *clock;
@@ -69,6 +76,11 @@ struct sim_history {
     ev_timer command_timer;     /* command timeout of the oldest */
     char status[300];
     uint64_t failures;
+    /* Failed appends are logged once per reason, not once each: a Redis that
+     * went silent under thousands of appends in flight wrote 339 048 lines. */
+    uint64_t lost;              /* appends whose connection went before their reply */
+    log_limit append_errors;    /* error replies */
+    log_limit not_stored;       /* appends made while Redis was unavailable */
     double reply_ms;            /* how long the last reply took */
     sim_buf cmd;                /* the RPUSH being made (sim_history_append) */
     /* sim_history_drain: done is called from drain_timer once sent_count
@@ -235,12 +247,43 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     sim_info("redis history: connected to %s:%d", h->host, h->port);
 }
 
+/* Whether a limited line may be written now; *more is how many were not. */
+static int log_now(sim_history *h, log_limit *l, uint64_t *more) {
+    int64_t now = now_ms(h);
+    if (l->logged_ms >= 0 && now - l->logged_ms < 1000) {
+        l->unlogged++;
+        return 0;
+    }
+    *more = l->unlogged;
+    l->unlogged = 0;
+    l->logged_ms = now;
+    return 1;
+}
+
+/* " (and N more since the last)", or "" (a static buffer: one at a time). */
+static const char *more_text(uint64_t more) {
+    static char buf[64];
+    if (!more) return "";
+    snprintf(buf, sizeof(buf), " (and %llu more since the last)", (unsigned long long)more);
+    return buf;
+}
+
+/* One line for the appends a dropped connection took with it (hiredis has
+ * just given each its NULL reply). */
+static void log_lost(sim_history *h, const char *why) {
+    if (!h->lost) return;
+    sim_warn("redis history: %llu append%s lost with the connection (%s)",
+             (unsigned long long)h->lost, h->lost == 1 ? "" : "s", why);
+    h->lost = 0;
+}
+
 /* Called for a drop after connect, and from redisAsyncFree when connected. */
 static void on_disconnect(const redisAsyncContext *ac, int status) {
     sim_history *h = ac->data;
     h->ac = NULL;
     h->connected = 0;
     if (h->freeing || h->dropping) return;
+    log_lost(h, status == REDIS_OK ? "Connection closed by server." : ac->errstr);
     snprintf(h->status, sizeof(h->status), "%s",
              status == REDIS_OK ? "Connection closed by server." : ac->errstr);
     sim_warn("redis history: connection to %s:%d lost: %s; reconnecting", h->host, h->port,
@@ -310,6 +353,7 @@ static void on_command_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
     h->connected = 0;
     redisAsyncFree(ac);
     h->dropping = 0;
+    log_lost(h, h->status);
     h->sent_count = 0;
     ev_timer_stop(loop, &h->command_timer);
     schedule_retry(h);
@@ -386,6 +430,7 @@ sim_history *sim_history_new(struct ev_loop *loop, const sim_clock *clock,
     h->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 1000;
     h->command_timeout_ms = cfg->command_timeout_ms ? cfg->command_timeout_ms : 2000;
     h->backoff_ms = BACKOFF_MIN_MS;
+    h->append_errors.logged_ms = h->not_stored.logged_ms = -1;
     if (cfg->breaker)
         h->breaker = sim_dep_breaker_new(loop, clock, cfg->faults, "redis", cfg->breaker,
                                          on_breaker, h);
@@ -410,6 +455,7 @@ void sim_history_free(sim_history *h) {
         redisAsyncContext *ac = h->ac;
         h->ac = NULL;
         redisAsyncFree(ac); /* pending callbacks run now with NULL replies */
+        log_lost(h, "shutting down");
     }
     ev_timer_stop(h->loop, &h->command_timer);
     sim_dep_breaker_free(h->breaker);
@@ -451,10 +497,14 @@ static void on_append(redisAsyncContext *ac, void *r, void *privdata) {
     redisReply *reply = r;
     sim_history *h = ac->data;
     sent_pop(h, reply != NULL, reply && reply->type != REDIS_REPLY_ERROR);
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+    if (!reply) {
         h->failures++;
-        sim_warn("redis history: append failed: %s",
-                 reply ? reply->str : h->dropping ? h->status : "connection lost");
+        h->lost++;   /* logged by whoever dropped the connection (log_lost) */
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        h->failures++;   /* a rule can answer every append with an error */
+        uint64_t more;
+        if (log_now(h, &h->append_errors, &more))
+            sim_warn("redis history: append failed: %s%s", reply->str, more_text(more));
     }
 }
 
@@ -484,8 +534,10 @@ void sim_history_append(sim_history *h, const char *thread_id, const char *json)
     if (!h->connected || !h->ac || !permit(h, &p)) {
         if (h->connected && h->ac) h->failures++;   /* refused by the breaker */
         else failed_without_connection(h);
-        sim_warn("redis history: unavailable (%s); message for thread %s not stored",
-                 unavailable(h), thread_id);
+        uint64_t more;
+        if (log_now(h, &h->not_stored, &more))
+            sim_warn("redis history: unavailable (%s); message for thread %s not stored%s",
+                     unavailable(h), thread_id, more_text(more));
         return;
     }
     /* RESP made here rather than by hiredis's printf-like formatter: one

@@ -195,7 +195,15 @@ static void process_input(conn *c) {
         mark_pending(c);
 }
 
-#define READS_PER_EVENT 16
+/* What one readable event may read of a connection: to the end of what is
+ * there, up to this. Redis reads 16 KiB per event, but it has a CPU of its
+ * own; here the backend's history writer pipelines ~13 MB/s into a loop
+ * whose iterations last 20 ms at 1000 WebSocket connections at gap 0, and
+ * 16 reads of 16 KiB an iteration left 4.5 MB unread after two seconds,
+ * the appends' replies 2 s late and the history cut off as a silent Redis
+ * (bench/RESULTS.md §11). The bound keeps one flooding client from holding
+ * the loop for longer than a few milliseconds. */
+#define READ_BUDGET (4u << 20)
 
 /* Busy-poll for SPIN_SECONDS after a read brought bytes: while the idle
  * watcher is active libev polls with a zero timeout instead of sleeping.
@@ -231,11 +239,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents) {
             conn_close(c);
         return;
     }
-    /* Redis reads once per event; stagesim shares its loop with the backend,
-     * whose iterations get long under WebSocket load, so a pipelining client
-     * (the backend's own history writer) gets a few reads per event while
-     * its socket keeps filling the buffer, or it falls behind for good. */
-    for (int i = 0; i < READS_PER_EVENT; i++) {
+    for (size_t got = 0; got < READ_BUDGET;) {
         /* straight into the parser's buffer: no copy */
         size_t avail;
         char *space = sim_resp_space(c->parser, &avail);
@@ -248,6 +252,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents) {
             return;
         sim_redis_stats *st = sim_redis_core_stats(c->srv->core);
         st->net_input_bytes += (uint64_t)n;
+        got += (size_t)n;
         spin_arm(c->srv);
         if (sim_resp_commit(c->parser, (size_t)n) == SIM_RESP_OVERFLOW) {
             sim_warn("redis: client %llu closed: query buffer over limit",

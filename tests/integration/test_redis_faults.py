@@ -312,7 +312,7 @@ class HistoryAtShutdown(unittest.TestCase):
         """A run completed just before SIGTERM: its history appends are still on their way
         to Redis (the first held 1.5 s by a rule, the second behind it; under the history's
         2 s command timeout). Shutdown waits for the answers instead of dropping them
-        ("append failed: connection lost")."""
+        ("N appends lost with the connection (shutting down)")."""
         sim = Stagesim()
         try:
             add_rule(self, sim, {"id": "slow-rpush", "on": "redis.command", "times": 1,
@@ -330,6 +330,41 @@ class HistoryAtShutdown(unittest.TestCase):
             wait_fired(self, sim, "slow-rpush")
             stop_clean(self, sim)
             self.assertIn("appends still waiting for Redis", sim.stderr)
+            self.assertNotIn("append failed", sim.stderr)
+            self.assertNotIn("lost with the connection", sim.stderr)
+        finally:
+            sim.stop()
+
+    def test_appends_lost_to_a_silent_redis_are_one_line(self):
+        """Redis goes silent (every RPUSH hangs) with appends in flight: the command
+        timeout drops the connection, and the appends it took are reported in one
+        line with their number, not one line each (a silent Redis under load wrote
+        339 048 lines)."""
+        sim = Stagesim()
+        try:
+            add_rule(self, sim, {"id": "silent-rpush", "on": "redis.command",
+                                 "match": {"name": "rpush"}, "action": {"kind": "hang"}})
+
+            async def run():
+                async with websockets.connect(sim.ws_url, open_timeout=10) as ws:
+                    await asyncio.wait_for(ws.recv(), 10)   # the welcome
+                    for i in range(3):
+                        await ws.send(json.dumps({"type": "user_message", "message": "m%d" % i}))
+                        while json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != \
+                                "agent_completed":
+                            pass
+            asyncio.run(run())
+            wait_fired(self, sim, "silent-rpush")   # the first: the connection answers no more
+            infra = lambda: json.loads(urllib.request.urlopen(
+                sim.backend_url + "/health/infrastructure", timeout=10).read())
+            self.assertTrue(poll(lambda: infra()["status"] == "degraded", timeout=10),
+                            "the command timeout never came")
+            stop_clean(self, sim)
+            lost = [l for l in sim.stderr.splitlines() if "lost with the connection" in l]
+            self.assertEqual(len(lost), 1, sim.stderr[-3000:])
+            n = int(lost[0].split("redis history: ")[1].split()[0])
+            self.assertGreaterEqual(n, 3, lost[0])
+            self.assertIn("(Timeout reading from socket)", lost[0])
             self.assertNotIn("append failed", sim.stderr)
         finally:
             sim.stop()
