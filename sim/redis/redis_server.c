@@ -195,14 +195,18 @@ static void process_input(conn *c) {
         mark_pending(c);
 }
 
-/* What one readable event may read of a connection: to the end of what is
- * there, up to this. Redis reads 16 KiB per event, but it has a CPU of its
- * own; here the backend's history writer pipelines ~13 MB/s into a loop
- * whose iterations last 20 ms at 1000 WebSocket connections at gap 0, and
- * 16 reads of 16 KiB an iteration left 4.5 MB unread after two seconds,
- * the appends' replies 2 s late and the history cut off as a silent Redis
- * (bench/RESULTS.md §11). The bound keeps one flooding client from holding
- * the loop for longer than a few milliseconds. */
+/* Redis has a CPU of its own and reads 16 KiB per event; here the backend's
+ * history writer pipelines ~13 MB/s into a loop whose iterations last 20 ms
+ * at 1000 WebSocket connections at gap 0. Its socket's receive buffer stayed
+ * at Linux's initial 128 KiB (tcp_rmem; it grows only for a reader that
+ * keeps up): 105 KB an iteration, 5 MB/s. Four megabytes queued in the
+ * writer's send buffer and in hiredis, the oldest append waited 2 s and the
+ * history cut Redis off as silent (bench/RESULTS.md §11). So the receive
+ * buffer is asked for 4 MiB (a cap, not an allocation; rmem_max caps it),
+ * and one readable event reads what is there, up to READ_BUDGET, which
+ * keeps one flooding client from holding the loop for more than a few
+ * milliseconds. */
+#define RCVBUF_BYTES (4 << 20)
 #define READ_BUDGET (4u << 20)
 
 /* Busy-poll for SPIN_SECONDS after a read brought bytes: while the idle
@@ -439,6 +443,8 @@ static void accept_one(void *ctx, int fd) {
         return;
     }
     sim_sock_nodelay(fd);
+    int rcvbuf = RCVBUF_BYTES;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     conn *c = sim_xcalloc(1, sizeof(*c));
     c->srv = srv;
     c->fd = fd;
