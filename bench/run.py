@@ -485,7 +485,12 @@ def measure_delay(res):
                   ["--target-gap", d, "--target-delay", d], "first"),
     }
     per = {k: [] for k in variants}
+    floors = []
     for r in range(CFG.rounds):
+        # The machine's own floor, in the same minutes: a bare timerfd, nothing else running.
+        rc, out, _ = run_cmd([CFG.bin("timer_floor"), str(CFG.delay_seconds)],
+                             "delay-floor-r%d" % (r + 1), CFG.delay_seconds + 30)
+        floors.append(fields(first_line(out, "FLOOR ")))
         for key, (_, args, _) in variants.items():
             name = "delay-%s-r%d" % (key, r + 1)
             p, ports = start_stagesim(scen, name + "-server")
@@ -532,7 +537,13 @@ def measure_delay(res):
         "the event i of a run is due DELAY + i * GAP after the run's user_message. Errors are "
         "absolute (p50/p99/max); *earliest* is the most negative signed one (an event before its "
         "target). The last column accumulates the gaps' errors over the run. The connections "
-        "run closed-loop; their first runs are spread over one run's length (`--stagger`)."))
+        "run closed-loop; their first runs are spread over one run's length (`--stagger`)."
+        "\n\nThe machine's own floor (bench/timer_floor.c, before each round, alone): a timerfd "
+        "woken every millisecond for %g s is late by p50 %s / p99 %s / p99.9 %s / max %s ms "
+        "(medians of the rounds; per round, p99: %s)." % (
+            CFG.delay_seconds, *(fmt(med(f.get(k) for f in floors), 3)
+                                 for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms")),
+            " ".join(fmt(f.get("p99_ms"), 3) for f in floors))))
     return per
 
 
@@ -650,7 +661,7 @@ def commit():
 
 def build_tools(args):
     os.makedirs(CFG.bin_dir, exist_ok=True)
-    for tool in ("ws_ref", "ws_load"):
+    for tool in ("ws_ref", "ws_load", "timer_floor"):
         subprocess.run(["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-o", CFG.bin(tool),
                         os.path.join(BENCH, tool + ".c")], check=True, timeout=120)
     if args.stagesim:
