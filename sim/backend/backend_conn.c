@@ -41,10 +41,6 @@ double sim_backend_wait_s(const sim_backend *b, int64_t ms) {
     return sim_clock_wait_s(b->cfg.clock, ms);
 }
 
-double sim_backend_wait_until_s(const sim_backend *b, int64_t due_ms) {
-    return sim_clock_wait_until_s(b->cfg.clock, due_ms, ev_now(b->loop));
-}
-
 /* ---- fine wakes ---------------------------------------------------------- */
 
 /* The loop's clock is ev_now, CLOCK_REALTIME in seconds: the timerfd runs on
@@ -62,9 +58,9 @@ static void fine_arm(sim_backend *b, double at) {
 static conn *fine_first_due(sim_backend *b, double now) {
     conn *first = NULL;
     for (conn *c = b->fine; c; c = c->u.ws.fine_next) {
-        if (c->u.ws.fine_at > now) continue;
-        if (!first || c->u.ws.fine_at < first->u.ws.fine_at ||
-            (c->u.ws.fine_at == first->u.ws.fine_at && c->ordinal < first->ordinal))
+        if (c->u.ws.timer_at > now) continue;
+        if (!first || c->u.ws.timer_at < first->u.ws.timer_at ||
+            (c->u.ws.timer_at == first->u.ws.timer_at && c->ordinal < first->ordinal))
             first = c;
     }
     return first;
@@ -85,7 +81,7 @@ static void fine_cb(struct ev_loop *loop, ev_io *io, int revents) {
     }
     double next = INFINITY;
     for (conn *c = b->fine; c; c = c->u.ws.fine_next)
-        if (c->u.ws.fine_at < next) next = c->u.ws.fine_at;
+        if (c->u.ws.timer_at < next) next = c->u.ws.timer_at;
     if (next < b->fine_armed_at) fine_arm(b, next);
 }
 
@@ -109,11 +105,11 @@ void sim_backend_fine_free(sim_backend *b) {
     b->fine_fd = -1;
 }
 
-void sim_backend_fine_add(conn *c, double at) {
+void sim_backend_fine_add(conn *c) {
     sim_backend *b = c->b;
     ws_part *w = &c->u.ws;
+    double at = w->timer_at;
     if (w->fine_linked) sim_backend_fine_remove(c);
-    w->fine_at = at;
     w->fine_prev = NULL;
     w->fine_next = b->fine;
     if (b->fine) b->fine->u.ws.fine_prev = c;

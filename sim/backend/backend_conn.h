@@ -94,7 +94,6 @@ typedef struct ws_part {
      * (backend_ws.c, ws_arm). */
     double phase;
     struct conn *fine_prev, *fine_next;   /* in b->fine: the last millisecond (below) */
-    double fine_at;              /* the loop's time of timer_due_ms */
     int fine_linked;
     /* Bytes from the client that lws keeps to itself (protocol pings) are
      * client traffic too: a watcher beside lws's on the socket notes them,
@@ -177,9 +176,6 @@ int64_t sim_backend_arrival_ms(const sim_backend *b);
 double sim_backend_phase_s(const sim_backend *b, int64_t now_ms);
 /* The real seconds an ev_timer waits for ms of the simulator's clock. */
 double sim_backend_wait_s(const sim_backend *b, int64_t ms);
-/* The real seconds an ev_timer waits until now_ms reaches due_ms, from the
- * loop's time (not rounded to the millisecond). */
-double sim_backend_wait_until_s(const sim_backend *b, int64_t due_ms);
 /* Fine wakes. libev hands epoll_wait whole milliseconds, rounded up, so an
  * ev_timer fires up to a millisecond late (docs/libraries.md §6): a WebSocket
  * session's timer is armed for its deadline less SIM_FINE_S, and the rest is
@@ -189,8 +185,9 @@ double sim_backend_wait_until_s(const sim_backend *b, int64_t due_ms);
 #define SIM_FINE_S 0.001
 int sim_backend_fine_init(sim_backend *b, void (*due)(conn *c), char *err, size_t errlen);
 void sim_backend_fine_free(sim_backend *b);
-/* Calls due(c) at the loop's time `at` (now, if it has passed). */
-void sim_backend_fine_add(conn *c, double at);
+/* Calls due(c) when the loop's time reaches c's timer_at (now, if it has
+ * passed). */
+void sim_backend_fine_add(conn *c);
 void sim_backend_fine_remove(conn *c);
 /* Describes a crossing to the fault engine; PASS when there is none. */
 void sim_backend_cross(sim_backend *b, sim_wire_point point, const char *proto, const char *name,

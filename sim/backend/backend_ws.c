@@ -105,7 +105,7 @@ static void ws_arm(conn *c) {
         ev_timer_set(&w->timer, wait - SIM_FINE_S, 0.0);
         ev_timer_start(b->loop, &w->timer);
     } else {
-        sim_backend_fine_add(c, at);
+        sim_backend_fine_add(c);
     }
 }
 
@@ -176,10 +176,9 @@ static void deadline_due(conn *c) {
 static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)revents;
     conn *c = (conn *)((char *)t - offsetof(conn, u.ws.timer));
-    double at = c->u.ws.timer_at;
     ev_now_update(loop);
-    if (ev_now(loop) >= at) deadline_due(c);
-    else sim_backend_fine_add(c, at);
+    if (ev_now(loop) >= c->u.ws.timer_at) deadline_due(c);
+    else sim_backend_fine_add(c);
 }
 
 /* ---- client traffic lws does not report ------------------------------------ */

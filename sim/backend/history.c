@@ -283,9 +283,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     h->ac = NULL;
     h->connected = 0;
     if (h->freeing || h->dropping) return;
-    log_lost(h, status == REDIS_OK ? "Connection closed by server." : ac->errstr);
     snprintf(h->status, sizeof(h->status), "%s",
              status == REDIS_OK ? "Connection closed by server." : ac->errstr);
+    log_lost(h, h->status);
     sim_warn("redis history: connection to %s:%d lost: %s; reconnecting", h->host, h->port,
              h->status);
     h->failures++;

@@ -21,11 +21,6 @@ double sim_clock_real_at(const sim_clock *c, int64_t due_ms) {
     return c->real_start + (double)(due_ms - c->start_ms) / 1000.0 / c->scale;
 }
 
-double sim_clock_wait_until_s(const sim_clock *c, int64_t due_ms, double real_now) {
-    double at = sim_clock_real_at(c, due_ms);
-    return at > real_now ? at - real_now : 0.0;
-}
-
 int64_t sim_clock_elapsed_ms(const sim_clock *c, int64_t now_ms) {
     return now_ms - c->start_ms;
 }

@@ -24,10 +24,6 @@ int64_t sim_clock_now_ms(const sim_clock *c, double real_now);
 /* The real seconds an ev_timer waits for `ms` simulated milliseconds; 0
  * for ms <= 0. */
 double sim_clock_wait_s(const sim_clock *c, int64_t ms);
-/* The real seconds from the loop's time real_now until now_ms reaches
- * due_ms; 0 when it has. Exact where sim_clock_wait_s(due_ms - now_ms) is
- * late by the part of the current millisecond already gone (up to 1 ms). */
-double sim_clock_wait_until_s(const sim_clock *c, int64_t due_ms, double real_now);
 /* The loop's time (seconds) at which now_ms reaches due_ms. */
 double sim_clock_real_at(const sim_clock *c, int64_t due_ms);
 /* Milliseconds since the clock started. */

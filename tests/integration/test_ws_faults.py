@@ -644,8 +644,7 @@ class Http(unittest.TestCase):
                     got["e"] = e
             t = threading.Thread(target=fetch)
             t.start()
-            wait_rule(self.sim, "slow503")
-            time.sleep(0.2)
+            wait_rule(self.sim, "slow503")   # fired: the reply waits its 1000 ms
             if remove == "delete":
                 r = httpx.delete(self.sim.control_url + "/faults/slow503", timeout=10)
             else:

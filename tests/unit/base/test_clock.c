@@ -27,18 +27,20 @@ int main(void) {
     ok(at >= fast.start_ms + 1234 && at <= fast.start_ms + 1235, "a timer wakes at its ms (%lld)",
        (long long)(at - fast.start_ms));
 
-    /* A deadline from the middle of a millisecond: wait_until counts from
-     * the loop's exact time, wait_s from the millisecond's start. */
+    /* A deadline's real time (what the backend's timers are armed for, plus
+     * the phase of the client's message): the start of its millisecond,
+     * whatever sub-millisecond the clock started at, at any time scale. */
     sim_clock mid;
     sim_clock_init(&mid, 1000.0004, 1.0);
-    double real = 1000.3007;
-    int64_t due = sim_clock_now_ms(&mid, real) + 50;
-    double w = sim_clock_wait_until_s(&mid, due, real);
-    is_int(sim_clock_now_ms(&mid, real + w + 1e-9), due, "wait_until wakes in its ms");
-    ok(w < 0.0497 + 1e-6 && w > 0.0497 - 1e-6, "and not 0.7 ms into it (%.6f s)", w);
-    ok(sim_clock_wait_until_s(&mid, due - 60, real) == 0.0, "a deadline gone waits 0");
-    is_int(sim_clock_now_ms(&fast, 1003.0 + sim_clock_wait_until_s(&fast, fast.start_ms + 40000, 1003.0) + 1e-9),
-           fast.start_ms + 40000, "time scale 10: wait_until too");
+    int64_t due = sim_clock_now_ms(&mid, 1000.3007) + 50;
+    double due_at = sim_clock_real_at(&mid, due);
+    is_int(sim_clock_now_ms(&mid, due_at + 1e-9), due, "real_at is in its ms");
+    is_int(sim_clock_now_ms(&mid, due_at - 1e-6), due - 1, "and at its start");
+    ok(due_at > 1000.3007 + 0.0497 - 1e-6 && due_at < 1000.3007 + 0.0497 + 1e-6,
+       "50 ms on from 0.3 ms into a millisecond: 49.7 ms (%.6f s)", due_at - 1000.3007);
+    double fast_at = sim_clock_real_at(&fast, fast.start_ms + 40000);
+    is_int(sim_clock_now_ms(&fast, fast_at + 1e-9), fast.start_ms + 40000, "time scale 10: real_at too");
+    ok(fast_at > 1003.9999 && fast_at < 1004.0001, "40 000 ms at scale 10 are 4 s (%.6f)", fast_at - 1000.0);
 
     sim_clock bad;
     sim_clock_init(&bad, 5.0, 0.0);
