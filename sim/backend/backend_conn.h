@@ -160,6 +160,7 @@ struct sim_backend {
     sim_backend_routes routes;
     sim_ws_session_config ws_cfg; /* shared by every session */
     sim_ws_session_env ws_env;
+    sim_buf history_buf;          /* a completed run's records (env_run_done), kept */
     int shutting_down;
     void (*done)(void *ctx);
     void *done_ctx;

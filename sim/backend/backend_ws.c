@@ -37,18 +37,20 @@ static void env_misroute(void *ctx, const char *user_id, const char *json, int64
     }
 }
 
-/* Stores both sides of a completed run in the thread history. */
+/* Stores both sides of a completed run in the thread history, in one
+ * append. The buffer is the backend's, kept: about 1 KiB for every run. */
 static void env_run_done(void *ctx, const sim_run *run, int64_t now_ms) {
     sim_backend *b = ctx;
     if (!b->cfg.history) return;
-    sim_buf s = {0};
-    sim_buf_reserve(&s, 1023);   /* both records fit, most of the time: no regrowth */
-    for (int answer = 0; answer < 2; answer++) {
-        s.len = 0;
-        sim_run_history_entry_append(run, answer, now_ms, &s);
-        sim_history_append(b->cfg.history, run->thread_id, s.data);
-    }
-    sim_buf_free(&s);
+    sim_buf *s = &b->history_buf;
+    s->len = 0;
+    sim_run_history_entry_append(run, 0, now_ms, s);
+    size_t answer_at = s->len + 1;
+    sim_buf_append(s, "", 1);   /* the first record's NUL, kept */
+    sim_run_history_entry_append(run, 1, now_ms, s);
+    const char *records[2] = {s->data, s->data + answer_at};
+    sim_history_append(b->cfg.history, run->thread_id, records, 2);
+    if (s->cap > 65536) sim_buf_free(s);   /* an odd huge one is not kept */
 }
 
 static int env_claim_thread(void *ctx, const char *thread_id, const char *owner) {
@@ -68,6 +70,7 @@ int sim_backend_ws_setup(sim_backend *b, char *err, size_t errlen) {
 }
 
 void sim_backend_ws_teardown(sim_backend *b) {
+    sim_buf_free(&b->history_buf);
     sim_backend_fine_free(b);
 }
 

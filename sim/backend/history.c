@@ -529,31 +529,38 @@ void sim_history_drain(sim_history *h, void (*done)(void *ctx), void *ctx) {
     done(ctx);
 }
 
-void sim_history_append(sim_history *h, const char *thread_id, const char *json) {
+void sim_history_append(sim_history *h, const char *thread_id, const char *const *json,
+                        size_t n) {
     stagesim_breaker_permit p;
     if (!h->connected || !h->ac || !permit(h, &p)) {
         if (h->connected && h->ac) h->failures++;   /* refused by the breaker */
         else failed_without_connection(h);
         uint64_t more;
         if (log_now(h, &h->not_stored, &more))
-            sim_warn("redis history: unavailable (%s); message for thread %s not stored%s",
+            sim_warn("redis history: unavailable (%s); messages for thread %s not stored%s",
                      unavailable(h), thread_id, more_text(more));
         return;
     }
     /* RESP made here rather than by hiredis's printf-like formatter: one
-     * per chat message on the golden path. */
+     * per completed run on the golden path, all its messages in one RPUSH. */
     sim_buf *c = &h->cmd;
     c->len = 0;
-    size_t tl = strlen(thread_id), jl = strlen(json);
-    sim_buf_puts(c, "*3\r\n$5\r\nRPUSH\r\n$");
+    size_t tl = strlen(thread_id);
+    sim_buf_append(c, "*", 1);
+    sim_buf_u64(c, 2 + n);
+    sim_buf_puts(c, "\r\n$5\r\nRPUSH\r\n$");
     sim_buf_u64(c, tl + sizeof("thread::messages") - 1);
     sim_buf_puts(c, "\r\nthread:");
     sim_buf_append(c, thread_id, tl);
-    sim_buf_puts(c, ":messages\r\n$");
-    sim_buf_u64(c, jl);
-    sim_buf_puts(c, "\r\n");
-    sim_buf_append(c, json, jl);
-    sim_buf_puts(c, "\r\n");
+    sim_buf_puts(c, ":messages\r\n");
+    for (size_t i = 0; i < n; i++) {
+        size_t jl = strlen(json[i]);
+        sim_buf_append(c, "$", 1);
+        sim_buf_u64(c, jl);
+        sim_buf_puts(c, "\r\n");
+        sim_buf_append(c, json[i], jl);
+        sim_buf_puts(c, "\r\n");
+    }
     int rc = redisAsyncFormattedCommand(h->ac, on_append, NULL, c->data, c->len);
     if (c->cap > 65536) sim_buf_free(c);   /* an odd huge one is not kept */
     if (rc == REDIS_OK) {

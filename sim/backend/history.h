@@ -45,9 +45,11 @@ double sim_history_reply_ms(const sim_history *h);
 /* The breaker in front of Redis, or NULL. */
 sim_dep_breaker *sim_history_breaker(sim_history *h);
 
-/* Appends one JSON message (borrowed) to the thread's list. Fire and forget:
- * when Redis is down the message is counted as lost and logged. */
-void sim_history_append(sim_history *h, const char *thread_id, const char *json);
+/* Appends n JSON messages (borrowed) to the thread's list, in one RPUSH: a
+ * reader sees all of them or none. Fire and forget: when Redis is down the
+ * append is counted as lost and logged. */
+void sim_history_append(sim_history *h, const char *thread_id, const char *const *json,
+                        size_t n);
 
 /* Calls done(ctx) once every command handed to Redis so far has its
  * answer (at once when none is waiting), for a shutdown that must not lose
