@@ -22,7 +22,6 @@ enum { T_RUN_ID, T_USER, T_AGENT, T_TOOL, T_THREAD, T_PROMPT, T_REASONING, T_ANS
        T_SUMMARY, T_DIGEST, T_COUNT };
 _Static_assert(T_COUNT == SIM_RUN_TEXTS, "agent_run.h counts the texts");
 
-static void plan_text(sim_run *r);
 
 const char *sim_run_event_type(int i) {
     return i >= 0 && i < SIM_RUN_EVENTS ? event_types[i] : NULL;
@@ -39,54 +38,72 @@ static uint64_t hash_text(const char *s) {
     return h;
 }
 
-char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, const char *agent,
-                     const char *digest) {
+#define DEFAULT_ANSWER "{agent} answered \"{prompt}\" using {tool} ({digest})."
+
+/* The template with its keys substituted, written at out (NULL: only
+ * measured); returns the length. vals: prompt, tool, agent, digest. */
+static size_t answer_into(char *out, const char *tmpl, const char *const vals[4],
+                          const size_t lens[4]) {
     static const struct { const char *key; size_t len; } keys[] = {
         {"{prompt}", 8}, {"{tool}", 6}, {"{agent}", 7}, {"{digest}", 8}};
-    const char *vals[] = {prompt, tool, agent, digest};
-    sim_buf b = {0};
-    if (!tmpl || !*tmpl) tmpl = "{agent} answered \"{prompt}\" using {tool} ({digest}).";
+    size_t n = 0;
     for (const char *p = tmpl; *p;) {
-        size_t plain = strcspn(p + 1, "{") + 1;   /* up to the next '{' */
+        const char *next = strchr(p + 1, '{');
+        size_t plain = next ? (size_t)(next - p) : strlen(p);   /* up to the next '{' */
         int hit = -1;
         if (*p == '{')
             for (int k = 0; k < 4 && hit < 0; k++)
                 if (p[1] == keys[k].key[1] && strncmp(p, keys[k].key, keys[k].len) == 0) hit = k;
-        if (hit >= 0) {
-            sim_buf_puts(&b, vals[hit]);
-            p += keys[hit].len;
-        } else {
-            sim_buf_append(&b, p, plain);
-            p += plain;
-        }
+        const char *from = hit >= 0 ? vals[hit] : p;
+        size_t len = hit >= 0 ? lens[hit] : plain;
+        p += hit >= 0 ? keys[hit].len : plain;
+        if (out) memcpy(out + n, from, len);
+        n += len;
     }
-    if (!b.data) sim_buf_puts(&b, "");
-    return b.data;
+    return n;
 }
+
+char *sim_run_answer(const char *tmpl, const char *prompt, const char *tool, const char *agent,
+                     const char *digest) {
+    const char *vals[4] = {prompt, tool, agent, digest};
+    size_t lens[4];
+    for (int k = 0; k < 4; k++) lens[k] = strlen(vals[k]);
+    if (!tmpl || !*tmpl) tmpl = DEFAULT_ANSWER;
+    size_t n = answer_into(NULL, tmpl, vals, lens);
+    char *out = sim_xmalloc(n + 1);
+    answer_into(out, tmpl, vals, lens);
+    out[n] = '\0';
+    return out;
+}
+
+static void plan_text(sim_run *r, const char *const src[T_COUNT], const size_t len[T_COUNT],
+                      const char *tmpl, int made_id);
+static void cjson_number(char *out, size_t n, double d);
 
 void sim_run_plan(sim_run *r, const sim_run_input *in) {
     const sim_agent_script *sc = in->script;
     memset(r, 0, sizeof(*r));
     r->profile = in->profile;
-    if (in->run_id && *in->run_id) {
+    int made_id = !(in->run_id && *in->run_id);
+    if (!made_id) {
         snprintf(r->run_id, sizeof(r->run_id), "%s", in->run_id);
     } else {
         memcpy(r->run_id, "run_", 4);
         sim_hex(r->run_id + 4, 16, sim_mix(in->seed, "run", in->conn, in->run));
     }
-    r->user_id = sim_xstrdup(in->user_id ? in->user_id : "");
-    r->thread_id = in->thread_id ? sim_xstrdup(in->thread_id) : NULL;
-    r->prompt = sim_xstrdup(in->prompt ? in->prompt : "");
-    r->agent = sim_xstrdup(sc->agent_name ? sc->agent_name : "supervisor");
-
+    const char *src[T_COUNT] = {
+        [T_RUN_ID] = r->run_id,
+        [T_USER] = in->user_id ? in->user_id : "",
+        [T_THREAD] = in->thread_id,
+        [T_PROMPT] = in->prompt ? in->prompt : "",
+        [T_AGENT] = sc->agent_name ? sc->agent_name : "supervisor",
+        [T_DIGEST] = r->digest,
+    };
     uint64_t pick = sim_mix(in->seed, "tool", in->conn, in->run);
-    r->tool = sim_xstrdup(sc->ntools ? sc->tools[pick % sc->ntools] : "search_knowledge_base");
+    src[T_TOOL] = sc->ntools ? sc->tools[pick % sc->ntools] : "search_knowledge_base";
     pick = sim_mix(in->seed, "thinking", in->conn, in->run);
-    r->reasoning = sim_xstrdup(sc->nthinking ? sc->thinking[pick % sc->nthinking]
-                                             : "Analyzing the request");
-
-    sim_hex(r->digest, 16, hash_text(r->prompt));
-    r->answer = sim_run_answer(sc->answer_template, r->prompt, r->tool, r->agent, r->digest);
+    src[T_REASONING] = sc->nthinking ? sc->thinking[pick % sc->nthinking] : "Analyzing the request";
+    sim_hex(r->digest, 16, hash_text(src[T_PROMPT]));
 
     /* The first event goes out at once; each later one after the gap. */
     for (int i = 0; i < SIM_RUN_EVENTS; i++) r->gap_ms[i] = i ? sc->gap_ms : 0;
@@ -94,20 +111,17 @@ void sim_run_plan(sim_run *r, const sim_run_input *in) {
     r->tool_ms = (double)(50 + (int)(sim_unit(sim_mix(in->seed, "tool_ms", in->conn, in->run)) *
                                      500)) / 10.0;
     r->total_ms = (double)sc->gap_ms * (SIM_RUN_EVENTS - 1) + r->tool_ms;
-    plan_text(r);
+    cjson_number(r->tool_ms_text, sizeof(r->tool_ms_text), r->tool_ms);
+    cjson_number(r->total_ms_text, sizeof(r->total_ms_text), r->total_ms);
+
+    size_t len[T_COUNT] = {0};
+    for (int t = 0; t < T_COUNT; t++) len[t] = src[t] ? strlen(src[t]) : 0;
+    plan_text(r, src, len, sc->answer_template && *sc->answer_template ? sc->answer_template
+                                                                        : DEFAULT_ANSWER, made_id);
 }
 
 void sim_run_free(sim_run *r) {
-    free(r->user_id);
-    free(r->thread_id);
-    free(r->prompt);
-    free(r->agent);
-    free(r->tool);
-    free(r->reasoning);
-    free(r->answer);
-    free(r->started_msg);
-    free(r->summary);
-    sim_buf_free(&r->escaped);
+    free(r->text);
     memset(r, 0, sizeof(*r));
 }
 
@@ -142,45 +156,113 @@ static void cjson_number(char *out, size_t n, double d) {
     }
 }
 
-/* The parts one after the other (NULL ends them), cut to max bytes as
- * snprintf into a buffer of max + 1 cut them. */
-static char *joined(size_t max, const char *a, const char *b, const char *c, const char *d) {
-    sim_buf t = {0};
-    const char *parts[] = {a, b, c, d};
-    for (int i = 0; i < 4 && parts[i]; i++) sim_buf_puts(&t, parts[i]);
-    if (t.len > max) {
-        t.len = max;
-        t.data[max] = '\0';
-    }
-    return t.data;
+/* The texts of events 0 and 3 end here, where the fixed buffers of the
+ * first version cut them (255 and 127 bytes). */
+#define STARTED_TAIL " has started processing your request"
+#define SUMMARY_MID " found relevant results ("
+#define STARTED_MAX 255
+#define SUMMARY_MAX 127
+
+/* Appends n bytes of s at o + *at, no further than max bytes from start. */
+static void put_cut(char *o, size_t *at, size_t start, size_t max, const char *s, size_t n) {
+    size_t room = start + max - *at;
+    if (n > room) n = room;
+    memcpy(o + *at, s, n);
+    *at += n;
 }
 
-static void plan_text(sim_run *r) {
-    /* The texts of events 0 and 3, cut where the fixed buffers of the first
-     * version cut them (255 and 127 bytes). */
-    r->started_msg = joined(255, r->agent, " has started processing your request", NULL, NULL);
-    r->summary = joined(127, r->tool, " found relevant results (", r->digest, ")");
-    cjson_number(r->tool_ms_text, sizeof(r->tool_ms_text), r->tool_ms);
-    cjson_number(r->total_ms_text, sizeof(r->total_ms_text), r->total_ms);
-    /* Each string goes into up to seven events and records: measured and
-     * checked here, once, instead of escaped and validated in each. */
-    const char *text[T_COUNT] = {r->run_id, r->user_id, r->agent, r->tool, r->thread_id,
-                                 r->prompt, r->reasoning, r->answer, r->started_msg,
-                                 r->summary, r->digest};
+/* The run's texts in one allocation (r->text): first as they are, each
+ * NUL-ended, the prompt's answer and the two made-up messages among them;
+ * then, for those that need JSON escapes, their JSON strings. Each string
+ * goes into up to seven events and records: measured and checked here,
+ * once, instead of escaped and validated in each. */
+static void plan_text(sim_run *r, const char *const src[T_COUNT], const size_t len_in[T_COUNT],
+                      const char *tmpl, int made_id) {
+    size_t len[T_COUNT], at[T_COUNT] = {0};
+    memcpy(len, len_in, sizeof(len));
+    const char *vals[4] = {src[T_PROMPT], src[T_TOOL], src[T_AGENT], src[T_DIGEST]};
+    size_t vlen[4] = {len[T_PROMPT], len[T_TOOL], len[T_AGENT], len[T_DIGEST]};
+    len[T_ANSWER] = answer_into(NULL, tmpl, vals, vlen);
+    len[T_STARTED] = len[T_AGENT] + sizeof(STARTED_TAIL) - 1;
+    if (len[T_STARTED] > STARTED_MAX) len[T_STARTED] = STARTED_MAX;
+    len[T_SUMMARY] = len[T_TOOL] + sizeof(SUMMARY_MID) - 1 + len[T_DIGEST] + 1;
+    if (len[T_SUMMARY] > SUMMARY_MAX) len[T_SUMMARY] = SUMMARY_MAX;
+
+    /* The run's own copies (run id and digest live in r). */
+    static const int owned[] = {T_USER, T_THREAD, T_PROMPT, T_AGENT, T_TOOL, T_REASONING,
+                                T_ANSWER, T_STARTED, T_SUMMARY};
+    size_t size = 0;
+    for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) {
+        int t = owned[k];
+        if (t == T_THREAD && !src[T_THREAD]) continue;
+        at[t] = size;
+        size += len[t] + 1;
+    }
+    /* Room for the JSON strings too, at a guess (the answer's quotes are
+     * escaped, little else is): a second allocation only past it. */
+    size_t room = size + len[T_ANSWER] + 64;
+    char *o = sim_xmalloc(room);
+    for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) {
+        int t = owned[k];
+        if (t == T_ANSWER || t == T_STARTED || t == T_SUMMARY || !src[t]) continue;
+        memcpy(o + at[t], src[t], len[t] + 1);
+    }
+    vals[0] = o + at[T_PROMPT], vals[1] = o + at[T_TOOL], vals[2] = o + at[T_AGENT];
+    answer_into(o + at[T_ANSWER], tmpl, vals, vlen);
+    o[at[T_ANSWER] + len[T_ANSWER]] = '\0';
+    size_t end = at[T_STARTED];
+    put_cut(o, &end, at[T_STARTED], STARTED_MAX, src[T_AGENT], len[T_AGENT]);
+    put_cut(o, &end, at[T_STARTED], STARTED_MAX, STARTED_TAIL, sizeof(STARTED_TAIL) - 1);
+    o[end] = '\0';
+    end = at[T_SUMMARY];
+    put_cut(o, &end, at[T_SUMMARY], SUMMARY_MAX, src[T_TOOL], len[T_TOOL]);
+    put_cut(o, &end, at[T_SUMMARY], SUMMARY_MAX, SUMMARY_MID, sizeof(SUMMARY_MID) - 1);
+    put_cut(o, &end, at[T_SUMMARY], SUMMARY_MAX, src[T_DIGEST], len[T_DIGEST]);
+    put_cut(o, &end, at[T_SUMMARY], SUMMARY_MAX, ")", 1);
+    o[end] = '\0';
+
+    /* Which need escapes, and the room their JSON strings take. Made-up run
+     * ids and the digest are hex. */
+    const char *text[T_COUNT];
+    for (int t = 0; t < T_COUNT; t++)
+        text[t] = t == T_RUN_ID ? r->run_id : t == T_DIGEST ? r->digest
+                  : (t == T_THREAD && !src[T_THREAD]) ? "" : o + at[t];
+    size_t escaped = 0;
     r->text_utf8 = 1;
     for (int t = 0; t < T_COUNT; t++) {
-        const char *v = text[t] ? text[t] : "";
-        size_t n = strlen(v);
-        if (!sim_utf8_valid(v, n)) r->text_utf8 = 0;
-        if (sim_json_plain(v, n)) {
+        if ((t == T_RUN_ID && made_id) || t == T_DIGEST) {
+            r->text_plain |= 1u << t;
+            continue;
+        }
+        if (!sim_utf8_valid(text[t], len[t])) r->text_utf8 = 0;
+        if (sim_json_plain(text[t], len[t])) {
             r->text_plain |= 1u << t;
         } else {
-            r->text_at[t] = (uint32_t)r->escaped.len;
-            sim_buf_json_str(&r->escaped, v);
-            n = r->escaped.len - r->text_at[t];
+            r->text_len[t] = (uint32_t)sim_json_str_len(text[t], len[t]);
+            escaped += r->text_len[t];
         }
-        r->text_len[t] = (uint32_t)n;
     }
+    if (escaped) {
+        if (size + escaped > room) o = sim_xrealloc(o, size + escaped);
+        for (int t = 0; t < T_COUNT; t++) {
+            if (r->text_plain >> t & 1) continue;
+            const char *v = t == T_RUN_ID ? r->run_id : o + at[t];
+            r->text_at[t] = (uint32_t)size;
+            size = (size_t)(sim_json_str_put(o + size, v, len[t]) - o);
+        }
+    }
+    for (int t = 0; t < T_COUNT; t++)
+        if (r->text_plain >> t & 1) r->text_len[t] = (uint32_t)len[t];
+    r->text = o;
+    r->user_id = o + at[T_USER];
+    r->thread_id = src[T_THREAD] ? o + at[T_THREAD] : NULL;
+    r->prompt = o + at[T_PROMPT];
+    r->agent = o + at[T_AGENT];
+    r->tool = o + at[T_TOOL];
+    r->reasoning = o + at[T_REASONING];
+    r->answer = o + at[T_ANSWER];
+    r->started_msg = o + at[T_STARTED];
+    r->summary = o + at[T_SUMMARY];
 }
 
 #define LIT(b, s) sim_buf_append((b), (s), sizeof(s) - 1)
@@ -198,7 +280,7 @@ static inline void member_text(sim_buf *b, const char *key_lit, size_t klen, con
         o[klen + 1 + n] = '"';
         n += 2;
     } else {
-        memcpy(o + klen, r->escaped.data + r->text_at[t], n);   /* quotes included */
+        memcpy(o + klen, r->text + r->text_at[t], n);   /* quotes included */
     }
     b->len += klen + n;
     b->data[b->len] = '\0';

@@ -31,31 +31,32 @@ typedef struct sim_run_input {
 typedef struct sim_run {
     sim_profile profile;
     char run_id[96];
-    char *user_id;        /* owned copies */
-    char *thread_id;      /* may be NULL */
-    char *prompt;
-    char *agent;
-    char *tool;
-    char *reasoning;
-    char *answer;
+    /* The run's strings, in `text` (one allocation, see sim_run_plan). */
+    const char *user_id;
+    const char *thread_id;/* may be NULL */
+    const char *prompt;
+    const char *agent;
+    const char *tool;
+    const char *reasoning;
+    const char *answer;
     char digest[17];      /* 16 hex digits from a hash of the prompt */
     uint32_t gap_ms[SIM_RUN_EVENTS];
     double tool_ms;       /* tool_completed.execution_time_ms */
     double total_ms;      /* agent_completed.execution_time_ms */
     /* Made once per run, so that an event is only copies and escapes. */
-    char *started_msg;    /* agent_started.data.message */
-    char *summary;        /* tool_completed.data.result.summary */
+    const char *started_msg;  /* agent_started.data.message */
+    const char *summary;      /* tool_completed.data.result.summary */
     char tool_ms_text[32], total_ms_text[32];   /* the two numbers as cJSON prints them */
     /* The strings above as events carry them, made once: those that need
      * no JSON escape (bit per string in text_plain) are copied between
      * quotes as they are, the others (the answer quotes the prompt) from
-     * `escaped`, where text_at[t] is their JSON string. text_len[t]: the
+     * `text`, where text_at[t] is their JSON string. text_len[t]: the
      * bytes copied. text_utf8: all are valid UTF-8, so every event is (the
      * rest is ASCII). */
     uint32_t text_len[SIM_RUN_TEXTS], text_at[SIM_RUN_TEXTS];
     uint32_t text_plain;
     int text_utf8;
-    sim_buf escaped;
+    char *text;
 } sim_run;
 
 /* Plans a run: fills *r (free with sim_run_free). Deterministic: the same

@@ -140,41 +140,65 @@ int sim_json_plain(const char *s, size_t n) {
     return json_plain_prefix(s, n) == n;
 }
 
-/* cJSON's print_string_ptr, byte for byte: quote, backslash and the control
- * bytes escaped (\b \f \n \r \t, else \u00xx), everything else as it is.
- * Strings are mostly plain: those are checked 8 bytes at a time and copied
- * in one go. */
-void sim_buf_json_str(sim_buf *b, const char *s) {
+/* The escape of a byte that needs one (json_plain_prefix stopped at it),
+ * as cJSON's print_string_ptr writes it: \" \\ \b \f \n \r \t, else \u00xx.
+ * Returns its length, 2 or 6. */
+static size_t json_escape(char e[6], unsigned char c) {
     static const char hex[] = "0123456789abcdef";
-    size_t len = strlen(s), i = 0;
-    sim_buf_reserve(b, len + 2);
-    b->data[b->len++] = '"';
-    for (;;) {
-        /* Plain runs (nearly everything) are found a word at a time and
-         * copied in one append; the answer quotes the prompt, so a run of
-         * text follows each escape too. */
-        size_t run = json_plain_prefix(s + i, len - i);
-        sim_buf_append(b, s + i, run);
-        i += run;
-        if (i == len) break;
-        unsigned char c = (unsigned char)s[i++];
-        char e[6] = {'\\', 0};
-        size_t n = 2;
-        switch (c) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
-        default:
-            e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
-            n = 6;
-        }
-        sim_buf_append(b, e, n);
+    e[0] = '\\';
+    switch (c) {
+    case '"': e[1] = '"'; return 2;
+    case '\\': e[1] = '\\'; return 2;
+    case '\b': e[1] = 'b'; return 2;
+    case '\f': e[1] = 'f'; return 2;
+    case '\n': e[1] = 'n'; return 2;
+    case '\r': e[1] = 'r'; return 2;
+    case '\t': e[1] = 't'; return 2;
+    default:
+        e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
+        return 6;
     }
-    sim_buf_append(b, "\"", 1);
+}
+
+size_t sim_json_str_len(const char *s, size_t n) {
+    size_t out = n + 2;
+    char e[6];
+    for (size_t i = json_plain_prefix(s, n); i < n; i += json_plain_prefix(s + i, n - i))
+        out += json_escape(e, (unsigned char)s[i++]) - 1;
+    return out;
+}
+
+/* Strings are mostly plain: plain runs are found 8 bytes at a time and
+ * copied in one go; the answer quotes the prompt, so a run of text follows
+ * each escape too. */
+char *sim_json_str_put(char *o, const char *s, size_t n) {
+    *o++ = '"';
+    for (size_t i = 0;;) {
+        size_t run = json_plain_prefix(s + i, n - i);
+        memcpy(o, s + i, run);
+        o += run;
+        i += run;
+        if (i == n) break;
+        o += json_escape(o, (unsigned char)s[i++]);
+    }
+    *o++ = '"';
+    return o;
+}
+
+void sim_buf_json_str(sim_buf *b, const char *s) {
+    size_t len = strlen(s);
+    if (json_plain_prefix(s, len) == len) {   /* nearly always: one pass */
+        sim_buf_reserve(b, len + 2);
+        char *o = b->data + b->len;
+        o[0] = '"';
+        memcpy(o + 1, s, len);
+        o[len + 1] = '"';
+        b->len += len + 2;
+    } else {
+        sim_buf_reserve(b, sim_json_str_len(s, len));
+        b->len = (size_t)(sim_json_str_put(b->data + b->len, s, len) - b->data);
+    }
+    b->data[b->len] = '\0';
 }
 
 /* ---- logging ---------------------------------------------------------- */
@@ -229,9 +253,10 @@ double sim_unit(uint64_t h) {
 
 void sim_hex(char *out, size_t hexchars, uint64_t h) {
     static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < hexchars; i++) {
-        if (i && i % 16 == 0) h = mix64(h);
-        out[i] = digits[(h >> (60 - 4 * (i % 16))) & 0xf];
+    /* 16 digits from each 64-bit value, then the next one, mixed */
+    for (size_t i = 0; i < hexchars; i += 16, h = mix64(h)) {
+        size_t n = hexchars - i < 16 ? hexchars - i : 16;
+        for (size_t k = 0; k < n; k++) out[i + k] = digits[(h >> (60 - 4 * k)) & 0xf];
     }
     out[hexchars] = '\0';
 }

@@ -44,6 +44,11 @@ void sim_buf_json_str(sim_buf *b, const char *s);
 /* 1 when the n bytes at s go into a JSON string as they are (no control
  * byte, quote or backslash): what sim_buf_json_str would copy unchanged. */
 int sim_json_plain(const char *s, size_t n);
+/* The n bytes at s as a JSON string, quotes included, as sim_buf_json_str
+ * writes them: its length, and the string itself written at o (room for
+ * sim_json_str_len bytes; no NUL), returning the end. */
+size_t sim_json_str_len(const char *s, size_t n);
+char *sim_json_str_put(char *o, const char *s, size_t n);
 /* Drops the first n bytes (consumed input). */
 void sim_buf_consume(sim_buf *b, size_t n);
 void sim_buf_free(sim_buf *b);

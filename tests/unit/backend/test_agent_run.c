@@ -234,10 +234,16 @@ static void test_events_match_cjson(void) {
                         sim_agent_script s = {(char *)agents[a], tools, 3, thinking, 2, NULL,
                                               gaps[g]};
                         sim_run_input in = {&s, p ? SIM_PROFILE_LEGACY : SIM_PROFILE_CURRENT, 7,
-                                            "user-\"a\"", 3, run, prompts[q], NULL,
+                                            "user-\"a\"", 3, run, prompts[q],
+                                            run == 4 ? "r\"id\x01" : NULL,
                                             run % 2 ? "thread-1" : NULL};
                         sim_run r;
                         sim_run_plan(&r, &in);
+                        /* The run's answer, made in place, is sim_run_answer's. */
+                        char *made = sim_run_answer(NULL, r.prompt, r.tool, r.agent, r.digest);
+                        if (strcmp(made, r.answer) != 0 && mismatches++ == 0)
+                            printf("# first mismatch:\n#  %s\n#  %s\n", r.answer, made);
+                        free(made);
                         for (int i = 0; i < SIM_RUN_EVENTS; i++) {
                             int64_t now = 1700000000000LL + (int64_t)(run * 7919 + i * 13);
                             char *mine = sim_run_event(&r, i, now), *ref = ref_event(&r, i, now);
