@@ -170,7 +170,13 @@ static char *dup_or_null(const char *s) {
     return s ? sim_xstrdup(s) : NULL;
 }
 
-void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out) {
+static sim_ws_msg_kind kind_of(const char *type) {
+    for (const type_entry *e = type_table; e->name; e++)
+        if (strcmp(e->name, type) == 0) return e->kind;
+    return SIM_WS_MSG_UNKNOWN;
+}
+
+void sim_ws_parse_cjson(const char *data, size_t len, sim_ws_msg *out) {
     memset(out, 0, sizeof(*out));
     cJSON *root = sim_jcheck_parse(data, len, NULL);   /* garbage after the value: invalid */
     if (!root) {
@@ -184,13 +190,7 @@ void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out) {
         return;
     }
     out->type = sim_xstrdup(t->valuestring);
-    out->kind = SIM_WS_MSG_UNKNOWN;
-    for (const type_entry *e = type_table; e->name; e++) {
-        if (strcmp(e->name, t->valuestring) == 0) {
-            out->kind = e->kind;
-            break;
-        }
-    }
+    out->kind = kind_of(t->valuestring);
     const cJSON *payload = cJSON_GetObjectItemCaseSensitive(root, "payload");
     if (out->kind == SIM_WS_MSG_CHAT) {
         const char *text = field(root, payload, "message");
@@ -205,6 +205,106 @@ void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out) {
         out->run_id = dup_or_null(field(root, payload, "run_id"));
     }
     cJSON_Delete(root);
+}
+
+/* ---- the common shape, without cJSON ----------------------------------- */
+
+/* Nearly every client message is one flat object of plain strings,
+ * {"type":"user_message","message":"..."}: that shape is read in place,
+ * with the answers sim_ws_parse_cjson gives for it (the first member of a
+ * name counts, as cJSON_GetObjectItemCaseSensitive finds it; a "payload"
+ * that is a string is no object, so the fields are the top level's).
+ * Anything else (an escape, a control byte, a number, a nested "payload",
+ * more than FLAT_MAX members) is left to cJSON. */
+#define FLAT_MAX 8
+
+typedef struct flat_member {
+    const char *key, *val;
+    size_t klen, vlen;
+} flat_member;
+
+static const char *skip_space(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    return p;
+}
+
+/* A string without escapes or control bytes at p (its opening quote);
+ * returns the byte after the closing quote, or NULL. */
+static const char *flat_string(const char *p, const char *end, const char **s, size_t *n) {
+    if (p >= end || *p != '"') return NULL;
+    const char *q = ++p;
+    while (q < end && *q != '"') {
+        if ((unsigned char)*q < 0x20 || *q == '\\') return NULL;
+        q++;
+    }
+    if (q >= end) return NULL;
+    *s = p;
+    *n = (size_t)(q - p);
+    return q + 1;
+}
+
+/* The members of a flat object, or -1 when data is not one. */
+static int flat_members(const char *data, size_t len, flat_member m[FLAT_MAX]) {
+    const char *p = data, *end = data + len;
+    p = skip_space(p, end);
+    if (p >= end || *p++ != '{') return -1;
+    int n = 0;
+    for (;;) {
+        if (n == FLAT_MAX) return -1;
+        flat_member *f = &m[n++];
+        p = flat_string(skip_space(p, end), end, &f->key, &f->klen);
+        if (!p) return -1;
+        p = skip_space(p, end);
+        if (p >= end || *p++ != ':') return -1;
+        p = flat_string(skip_space(p, end), end, &f->val, &f->vlen);
+        if (!p) return -1;
+        p = skip_space(p, end);
+        if (p >= end) return -1;
+        if (*p == '}') break;
+        if (*p++ != ',') return -1;
+    }
+    return skip_space(p + 1, end) == end ? n : -1;
+}
+
+/* The first member named key, as field() reads it: NULL when absent or empty. */
+static const flat_member *flat_field(const flat_member *m, int n, const char *key) {
+    size_t kl = strlen(key);
+    for (int i = 0; i < n; i++)
+        if (m[i].klen == kl && memcmp(m[i].key, key, kl) == 0) return m[i].vlen ? &m[i] : NULL;
+    return NULL;
+}
+
+static char *flat_dup(const flat_member *f) {
+    return f ? sim_xstrndup(f->val, f->vlen) : NULL;
+}
+
+void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out) {
+    flat_member m[FLAT_MAX];
+    int n = data ? flat_members(data, len, m) : -1;
+    if (n < 0) {
+        sim_ws_parse_cjson(data, len, out);
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    const flat_member *t = flat_field(m, n, "type");
+    if (!t) {
+        out->kind = SIM_WS_MSG_BAD_FORMAT;
+        return;
+    }
+    out->type = flat_dup(t);
+    out->kind = kind_of(out->type);
+    if (out->kind == SIM_WS_MSG_CHAT) {
+        const flat_member *text = flat_field(m, n, "message");
+        if (!text) text = flat_field(m, n, "content");
+        if (!text) text = flat_field(m, n, "text");
+        out->text = flat_dup(text);
+    } else if (out->kind == SIM_WS_MSG_START_AGENT) {
+        out->text = flat_dup(flat_field(m, n, "user_request"));
+    }
+    if (out->kind == SIM_WS_MSG_CHAT || out->kind == SIM_WS_MSG_START_AGENT) {
+        out->thread_id = flat_dup(flat_field(m, n, "thread_id"));
+        out->run_id = flat_dup(flat_field(m, n, "run_id"));
+    }
 }
 
 void sim_ws_msg_free(sim_ws_msg *m) {

@@ -70,6 +70,10 @@ typedef struct sim_ws_msg {
  * Fields may sit under "payload" or at the top level. Fills *out; free with
  * sim_ws_msg_free. Never fails: bad input becomes a kind that has an answer. */
 void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out);
+/* The same by cJSON, for every input; sim_ws_parse reads the common shape
+ * (a flat object of plain strings) itself and gives the same answers (the
+ * unit test compares the two). */
+void sim_ws_parse_cjson(const char *data, size_t len, sim_ws_msg *out);
 void sim_ws_msg_free(sim_ws_msg *m);
 /* The message's type after aliases (message, user, user_input,
  * chat_message → user_message; execute_agent → start_agent), as fault rules

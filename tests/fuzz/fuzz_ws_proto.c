@@ -1,6 +1,6 @@
 /* fuzz_ws_proto.c -- libFuzzer harness for what a WebSocket client sends the
- * backend (sim/backend/ws_proto.c): its messages through sim_ws_parse and
- * the answers sim_ws_reply makes of them, and its handshake's token sources
+ * backend (sim/backend/ws_proto.c): its messages through sim_ws_parse (the
+ * same answers as sim_ws_parse_cjson) and the answers sim_ws_reply makes of them, and its handshake's token sources
  * through sim_ws_auth_extract. The client's bytes come back out in answers
  * (an `ack`'s received_type, an error's text), so every answer must be one
  * JSON value, and one of valid UTF-8 once the session's rule for outgoing
@@ -35,6 +35,10 @@ static void check_out(char *json) {
     free(json);
 }
 
+static int same_str(const char *a, const char *b) {
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 static void message(const char *p, size_t n) {
     sim_ws_msg m;
     sim_ws_parse(p, n, &m);
@@ -50,6 +54,12 @@ static void message(const char *p, size_t n) {
     case SIM_WS_MSG_PONG:
     case SIM_WS_MSG_UNKNOWN: FZ_CHECK(m.type != NULL); break;
     }
+    /* The common shape is read without cJSON, with cJSON's answers. */
+    sim_ws_msg ref;
+    sim_ws_parse_cjson(p, n, &ref);
+    FZ_CHECK(m.kind == ref.kind && same_str(m.type, ref.type) && same_str(m.text, ref.text) &&
+             same_str(m.thread_id, ref.thread_id) && same_str(m.run_id, ref.run_id));
+    sim_ws_msg_free(&ref);
     /* One JSON value, nothing after it, is never called invalid. */
     if (fz_json_ok(p, n)) FZ_CHECK(m.kind != SIM_WS_MSG_INVALID_JSON);
     char *reply = sim_ws_reply(&m, "user-alice", NOW_MS);

@@ -219,6 +219,67 @@ static void test_parse(void) {
     sim_ws_msg_free(&m);
 }
 
+static int same_str(const char *a, const char *b) {
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* sim_ws_parse reads flat objects of plain strings itself: for every input,
+ * its answer is cJSON's. Messages are made from pieces, valid and not. */
+static void test_parse_matches_cjson(void) {
+    static const char *const space[] = {"", "", " ", "\t", "\r\n ", "\x01"};
+    static const char *const keys[] = {"type", "type", "message", "content", "text",
+                                       "user_request", "thread_id", "run_id", "payload", "x", ""};
+    static const char *const vals[] = {
+        "\"user_message\"", "\"chat\"", "\"start_agent\"", "\"ping\"", "\"message\"", "\"\"",
+        "\"hi there\"", "\"caf\xc3\xa9\"", "\"a\\\"b\"", "\"a\\u0000b\"", "1", "null", "true",
+        "{\"message\":\"in\"}", "\"t\x01\"", "[1]", "\"\xff\xfe\"", "\"x", "{\"run_id\":\"r\"}"};
+    static const char *const ends[] = {"}", "}", "}", "} ", "}\n", "},", "", "}x", "}}", "} {}"};
+    /* Half of them flat objects of plain strings, the shape read without
+     * cJSON: picked from the first few of space, vals and ends. */
+    uint64_t h = 12345;
+    int mismatches = 0;
+    const int tries = 20000;
+    for (int i = 0; i < tries; i++) {
+        sim_buf b = {0};
+        int flat = i % 2;
+#define PICK_N(a, n) (a)[(h = sim_mix(h, "p", (uint64_t)i, 0)) % (n)]
+#define ALL(a) (sizeof(a) / sizeof((a)[0]))
+#define PICK(a, flat_n) PICK_N(a, flat && (flat_n) ? (flat_n) : ALL(a))
+        sim_buf_puts(&b, PICK(space, 5));
+        sim_buf_puts(&b, flat || h % 17 ? "{" : "[");
+        int members = (int)(sim_mix(h, "n", (uint64_t)i, 0) % 11);
+        for (int k = 0; k < members; k++) {
+            if (k) sim_buf_puts(&b, flat || h % 29 ? "," : "");
+            sim_buf_puts(&b, PICK(space, 5));
+            sim_buf_printf(&b, "\"%s\"", PICK(keys, 0));
+            sim_buf_puts(&b, PICK(space, 5));
+            sim_buf_puts(&b, flat || h % 31 ? ":" : "");
+            sim_buf_puts(&b, PICK(space, 5));
+            sim_buf_puts(&b, PICK(vals, 9));
+        }
+        sim_buf_puts(&b, PICK(space, 5));
+        sim_buf_puts(&b, PICK(ends, 5));
+#undef PICK
+#undef PICK_N
+#undef ALL
+        sim_ws_msg fast, ref;
+        sim_ws_parse(b.data, b.len, &fast);
+        sim_ws_parse_cjson(b.data, b.len, &ref);
+        if ((fast.kind != ref.kind || !same_str(fast.type, ref.type) ||
+             !same_str(fast.text, ref.text) || !same_str(fast.thread_id, ref.thread_id) ||
+             !same_str(fast.run_id, ref.run_id)) && mismatches++ == 0) {
+            sim_buf q = {0};
+            sim_buf_json_str(&q, b.data);   /* one line, whatever the bytes */
+            printf("# first mismatch: %s\n", q.data);
+            sim_buf_free(&q);
+        }
+        sim_ws_msg_free(&fast);
+        sim_ws_msg_free(&ref);
+        sim_buf_free(&b);
+    }
+    is_int(mismatches, 0, "%d made-up messages: sim_ws_parse answers as cJSON does", tries);
+}
+
 static void test_server_messages(void) {
     char *w = sim_ws_welcome(SIM_PROFILE_CURRENT, "user-a", "main_abc", 100000);
     cJSON *j = cJSON_Parse(w);
@@ -361,6 +422,7 @@ int main(void) {
     test_tokens();
     test_fault_messages();
     test_parse();
+    test_parse_matches_cjson();
     test_server_messages();
     return tap_done();
 }
