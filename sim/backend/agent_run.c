@@ -230,7 +230,7 @@ static void plan_text(sim_run *r, const char *const src[T_COUNT], const size_t l
     size_t escaped = 0;
     r->text_utf8 = 1;
     for (int t = 0; t < T_COUNT; t++) {
-        if ((t == T_RUN_ID && made_id) || t == T_DIGEST) {
+        if ((t == T_RUN_ID && made_id) || t == T_DIGEST || sim_json_plain_ascii(text[t], len[t])) {
             r->text_plain |= 1u << t;
             continue;
         }

@@ -140,6 +140,18 @@ int sim_json_plain(const char *s, size_t n) {
     return json_plain_prefix(s, n) == n;
 }
 
+int sim_json_plain_ascii(const char *s, size_t n) {
+    const uint64_t highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (uint64_t x; i + 8 <= n; i += 8) {
+        memcpy(&x, s + i, 8);
+        if ((x & highs) || !json_plain8(x)) return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; i < n; i++)
+        if (p[i] < 0x20 || p[i] >= 0x80 || p[i] == '"' || p[i] == '\\') return 0;
+    return 1;
+}
+
 /* The escape of a byte that needs one (json_plain_prefix stopped at it),
  * as cJSON's print_string_ptr writes it: \" \\ \b \f \n \r \t, else \u00xx.
  * Returns its length, 2 or 6. */

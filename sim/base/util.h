@@ -44,6 +44,8 @@ void sim_buf_json_str(sim_buf *b, const char *s);
 /* 1 when the n bytes at s go into a JSON string as they are (no control
  * byte, quote or backslash): what sim_buf_json_str would copy unchanged. */
 int sim_json_plain(const char *s, size_t n);
+/* The same, and all ASCII (so valid UTF-8 too): one pass for the usual text. */
+int sim_json_plain_ascii(const char *s, size_t n);
 /* The n bytes at s as a JSON string, quotes included, as sim_buf_json_str
  * writes them: its length, and the string itself written at o (room for
  * sim_json_str_len bytes; no NUL), returning the end. */

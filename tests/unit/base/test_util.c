@@ -136,13 +136,18 @@ static void test_fast_text(void) {
         differ += strcmp(b.data, cs) != 0;
         free(cs);
         cJSON_Delete(js);
-        int plain = 1;
-        for (size_t m = 0; m < n; m++)
+        int plain = 1, ascii = 1;
+        for (size_t m = 0; m < n; m++) {
             if ((unsigned char)str[m] < 0x20 || str[m] == '"' || str[m] == '\\') plain = 0;
+            if ((unsigned char)str[m] >= 0x80) ascii = 0;
+        }
         plain_wrong += sim_json_plain(str, n) != plain;
+        plain_wrong += sim_json_plain_ascii(str, n) != (plain && ascii);
+        /* sim_json_str_len is what sim_buf_json_str wrote */
+        plain_wrong += sim_json_str_len(str, n) != b.len;
     }
     is_int(differ, 0, "20000 mixed strings escaped as cJSON escapes them");
-    is_int(plain_wrong, 0, "and judged plain exactly when nothing needs an escape");
+    is_int(plain_wrong, 0, "and judged plain (and plain ASCII) exactly, their escaped length known");
     sim_buf_free(&b);
 }
 
