@@ -170,6 +170,31 @@ static char *dup_or_null(const char *s) {
     return s ? sim_xstrdup(s) : NULL;
 }
 
+/* The fields of a chat or start_agent message (out->kind set), each taken
+ * by dup(src, name): an owned copy, or NULL when absent or empty. Both
+ * readers below fill them here, so they cannot disagree on which. */
+typedef char *(*field_dup)(const void *src, const char *name);
+
+static void fill_fields(sim_ws_msg *out, field_dup dup, const void *src) {
+    if (out->kind == SIM_WS_MSG_CHAT) {
+        out->text = dup(src, "message");
+        if (!out->text) out->text = dup(src, "content");
+        if (!out->text) out->text = dup(src, "text");
+    } else if (out->kind == SIM_WS_MSG_START_AGENT) {
+        out->text = dup(src, "user_request");
+    }
+    if (out->kind == SIM_WS_MSG_CHAT || out->kind == SIM_WS_MSG_START_AGENT) {
+        out->thread_id = dup(src, "thread_id");
+        out->run_id = dup(src, "run_id");
+    }
+}
+
+/* src: the root object and its "payload" member (or NULL). */
+static char *cjson_field(const void *src, const char *name) {
+    const cJSON *const *objects = src;
+    return dup_or_null(field(objects[0], objects[1], name));
+}
+
 static sim_ws_msg_kind kind_of(const char *type) {
     for (const type_entry *e = type_table; e->name; e++)
         if (strcmp(e->name, type) == 0) return e->kind;
@@ -191,19 +216,8 @@ void sim_ws_parse_cjson(const char *data, size_t len, sim_ws_msg *out) {
     }
     out->type = sim_xstrdup(t->valuestring);
     out->kind = kind_of(t->valuestring);
-    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(root, "payload");
-    if (out->kind == SIM_WS_MSG_CHAT) {
-        const char *text = field(root, payload, "message");
-        if (!text) text = field(root, payload, "content");
-        if (!text) text = field(root, payload, "text");
-        out->text = dup_or_null(text);
-    } else if (out->kind == SIM_WS_MSG_START_AGENT) {
-        out->text = dup_or_null(field(root, payload, "user_request"));
-    }
-    if (out->kind == SIM_WS_MSG_CHAT || out->kind == SIM_WS_MSG_START_AGENT) {
-        out->thread_id = dup_or_null(field(root, payload, "thread_id"));
-        out->run_id = dup_or_null(field(root, payload, "run_id"));
-    }
+    const cJSON *objects[2] = {root, cJSON_GetObjectItemCaseSensitive(root, "payload")};
+    fill_fields(out, cjson_field, objects);
     cJSON_Delete(root);
 }
 
@@ -278,6 +292,16 @@ static char *flat_dup(const flat_member *f) {
     return f ? sim_xstrndup(f->val, f->vlen) : NULL;
 }
 
+typedef struct flat_object {
+    const flat_member *m;
+    int n;
+} flat_object;
+
+static char *flat_field_dup(const void *src, const char *name) {
+    const flat_object *o = src;
+    return flat_dup(flat_field(o->m, o->n, name));
+}
+
 void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out) {
     flat_member m[FLAT_MAX];
     int n = data ? flat_members(data, len, m) : -1;
@@ -293,18 +317,7 @@ void sim_ws_parse(const char *data, size_t len, sim_ws_msg *out) {
     }
     out->type = flat_dup(t);
     out->kind = kind_of(out->type);
-    if (out->kind == SIM_WS_MSG_CHAT) {
-        const flat_member *text = flat_field(m, n, "message");
-        if (!text) text = flat_field(m, n, "content");
-        if (!text) text = flat_field(m, n, "text");
-        out->text = flat_dup(text);
-    } else if (out->kind == SIM_WS_MSG_START_AGENT) {
-        out->text = flat_dup(flat_field(m, n, "user_request"));
-    }
-    if (out->kind == SIM_WS_MSG_CHAT || out->kind == SIM_WS_MSG_START_AGENT) {
-        out->thread_id = flat_dup(flat_field(m, n, "thread_id"));
-        out->run_id = flat_dup(flat_field(m, n, "run_id"));
-    }
+    fill_fields(out, flat_field_dup, &(flat_object){m, n});
 }
 
 void sim_ws_msg_free(sim_ws_msg *m) {
